@@ -1,0 +1,3 @@
+"""fedchain node: decentralized federated learning peer."""
+
+__version__ = "0.1.0"
