@@ -1,0 +1,1 @@
+"""Pure aggregation rules and reward splits over fixed-point arrays (no network, no chain)."""

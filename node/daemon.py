@@ -1,0 +1,187 @@
+"""Composition root: one trio nursery owns the network, discovery, gossip and the round loop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from node.chain.client import ChainClient, RoundStatus
+from node.chain.deploy import Deployment
+from node.config import NodeConfig
+from node.errors import ChainError, ConfigError, FedchainError
+from node.learning.local import genesis_params
+from node.learning.partition import iid_partition, train_test_split
+from node.learning.tasks import get_task
+from node.p2p.network import GossipMessage, PeerNetwork, open_network
+from node.round import ANNOUNCE_VERSION, NodeContext, run_round
+from node.state import NodeState
+from node.store.cid import compute_cid
+from node.update.codec import encode_model
+
+log = logging.getLogger("fedchain.daemon")
+
+DISCOVERY_INTERVAL = 3.0
+SPLIT_SEED = 0
+
+
+def read_private_key(path: Path) -> str:
+    if not path.is_file():
+        raise ConfigError(f"key file {path} not found: create it with `fedchain node init`")
+    key = path.read_text().strip()
+    if not key.startswith("0x") or len(key) != 66:
+        raise ConfigError(f"key file {path} must hold one 0x-prefixed 32-byte hex private key")
+    return key
+
+
+def announcement_problem(sender: str, data: bytes) -> str | None:
+    """Schema check for update announcements; returns a rejection reason or None."""
+    try:
+        msg = json.loads(data)
+    except ValueError:
+        return "not_json"
+    if not isinstance(msg, dict) or msg.get("v") != ANNOUNCE_VERSION:
+        return "bad_version"
+    if not isinstance(msg.get("round"), int) or msg["round"] < 1:
+        return "bad_round"
+    if not isinstance(msg.get("cid"), str) or not msg["cid"].startswith("b"):
+        return "bad_cid"
+    if not isinstance(msg.get("author"), str):
+        return "bad_author"
+    return None
+
+
+async def listen_announcements(
+    ctx: NodeContext, channel: trio.MemoryReceiveChannel[GossipMessage]
+) -> None:
+    async for message in channel:
+        problem = announcement_problem(message.sender, message.data)
+        if problem is not None:
+            ctx.metrics[f"gossip_rejected_{problem}"] += 1
+            continue
+        cid = json.loads(message.data)["cid"]
+        ctx.providers.setdefault(cid, set()).add(message.sender)
+
+
+async def discover_peers(ctx: NodeContext) -> None:
+    """Connect to every registered participant we are not connected to, forever."""
+    while True:
+        try:
+            participants = await ctx.call(ctx.chain.participants)
+        except ChainError as exc:
+            log.warning("peer discovery: %s", exc)
+            participants = []
+        connected = ctx.net.connected_peers()
+        for peer in participants:
+            if peer.peer_id != ctx.net.peer_id and peer.peer_id not in connected and peer.addrs:
+                await ctx.net.connect(peer.peer_id, list(peer.addrs))
+        await trio.sleep(DISCOVERY_INTERVAL)
+
+
+def write_status(ctx: NodeContext, phase: str) -> None:
+    status: dict[str, Any] = {
+        "address": ctx.address,
+        "peer_id": ctx.net.peer_id,
+        "pid": os.getpid(),
+        "phase": phase,
+        "records": ctx.state.records(),
+        "metrics": dict(ctx.metrics),
+    }
+    path = ctx.cfg.data_dir / "status.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+async def advance(ctx: NodeContext) -> None:
+    try:
+        await ctx.call(ctx.chain.advance)
+    except ChainError as exc:  # another node advanced first, or not enough participants yet
+        log.debug("advance: %s", exc)
+
+
+async def round_loop(ctx: NodeContext) -> None:
+    taken_part = 0
+    while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
+        r = await ctx.call(ctx.chain.current_round)
+        if r == 0:
+            await advance(ctx)
+            await trio.sleep(ctx.cfg.poll_interval)
+            continue
+        info = await ctx.call(ctx.chain.round_info, r)
+        now = await ctx.call(ctx.chain.chain_time)
+        if info.status is not RoundStatus.OPEN or now >= info.vote_deadline:
+            await advance(ctx)
+            await trio.sleep(ctx.cfg.poll_interval)
+            continue
+        if ctx.state.get(r).done:
+            await trio.sleep(ctx.cfg.poll_interval)
+            continue
+        write_status(ctx, f"round {r}")
+        try:
+            record = await run_round(ctx, info)
+        except FedchainError as exc:
+            log.error("round %d: %s", r, exc)
+            ctx.metrics["round_errors"] += 1
+            await trio.sleep(ctx.cfg.poll_interval)
+            continue
+        taken_part += 1
+        log.info(
+            "round %d %s: verified %d, model %s, accuracy %s",
+            r, record["status"], record["verified"], record["finalized_cid"], record["accuracy"],
+        )
+        write_status(ctx, "idle")
+
+
+async def run_node(cfg: NodeConfig) -> None:
+    deployment = Deployment.load(cfg.deployment)
+    task = get_task(cfg.task)
+    if deployment.task_id != task.name:
+        raise ConfigError(f"config task {task.name!r} but the deployment runs {deployment.task_id!r}")
+    genesis = encode_model(genesis_params(task))
+    if compute_cid(genesis) != deployment.genesis_model_cid:
+        raise ConfigError("this node's genesis model does not match the deployment's genesis CID")
+    chain = ChainClient(cfg.rpc_url or deployment.rpc_url, deployment, read_private_key(cfg.key_file))
+    train, test = train_test_split(task.load_all(), SPLIT_SEED)
+    local = iid_partition(train, cfg.partition_index, cfg.partition_count, cfg.data_seed)
+    state = NodeState(cfg.data_dir / "state.sqlite")
+    try:
+        async with open_network(
+            data_dir=cfg.data_dir, listen_host=cfg.listen_host, listen_port=cfg.listen_port
+        ) as net:
+            await net.add_blob(genesis)
+            await trio.to_thread.run_sync(
+                lambda: chain.ensure_registered(cfg.stake, net.peer_id, net.listen_addrs())
+            )
+            ctx = NodeContext(
+                cfg=cfg,
+                chain=chain,
+                net=net,
+                state=state,
+                task=task,
+                train_data=local,
+                test_data=test,
+                deployment_id=f"{deployment.chain_id}:{deployment.coordinator}",
+                topic=f"/fedchain/{deployment.chain_id}/{deployment.coordinator.lower()}/updates/1",
+                contributor_pool=deployment.contributor_pool_per_round,
+            )
+            await serve(ctx, net)
+    finally:
+        state.close()
+
+
+async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
+    net.set_validator(ctx.topic, announcement_problem)
+    channel = await net.subscribe(ctx.topic)
+    log.info("node %s (peer %s) listening on %s", ctx.address, net.peer_id, net.listen_addrs())
+    write_status(ctx, "starting")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(discover_peers, ctx)
+        nursery.start_soon(listen_announcements, ctx, channel)
+        await round_loop(ctx)
+        nursery.cancel_scope.cancel()
+    write_status(ctx, "stopped")

@@ -1,0 +1,1 @@
+"""Learning tasks: model, local data, train and evaluate. No network, no chain."""

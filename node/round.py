@@ -1,0 +1,316 @@
+"""One round as a readable sequence of calls: train, commit, exchange, aggregate, vote, claim.
+
+This is the only module (with the daemon that runs it) that joins the pure learning side
+(learning/, update/, verify/, aggregate/) with the adapters (chain/, p2p/, store/).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import trio
+
+from node.aggregate.fedavg import apply_delta, capped_weights, fedavg
+from node.aggregate.rewards import split_pool
+from node.chain.client import ChainClient, RoundInfo, RoundStatus
+from node.chain.merkle import build_reward_tree
+from node.config import NodeConfig
+from node.errors import FedchainError, UpdateRejected
+from node.learning.fixedpoint import FixedParams
+from node.learning.local import accuracy_of, compute_delta, shapes_of
+from node.learning.tasks import Dataset, Task
+from node.p2p.network import PeerNetwork
+from node.state import NodeState
+from node.store.cid import compute_cid
+from node.update.codec import UpdateHeader, decode_model, encode_model, encode_update
+from node.verify.checks import Expectation, verify_update
+
+log = logging.getLogger("fedchain.round")
+T = TypeVar("T")
+
+ANNOUNCE_VERSION = 1
+
+
+@dataclass
+class NodeContext:
+    """Everything a round needs, built once by the daemon."""
+
+    cfg: NodeConfig
+    chain: ChainClient
+    net: PeerNetwork
+    state: NodeState
+    task: Task
+    train_data: Dataset
+    test_data: Dataset
+    deployment_id: str
+    topic: str
+    contributor_pool: int
+    providers: dict[str, set[str]] = field(default_factory=dict)
+    metrics: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def address(self) -> str:
+        return self.chain.address
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking chain call off the trio loop so libp2p keeps serving."""
+        return await trio.to_thread.run_sync(lambda: fn(*args))
+
+
+@dataclass
+class Verified:
+    author: str
+    cid: str
+    header: UpdateHeader
+    delta: FixedParams
+
+
+# --- models -----------------------------------------------------------------------
+
+
+async def store_model(ctx: NodeContext, params: FixedParams) -> str:
+    return await ctx.net.add_blob(encode_model(params))
+
+
+async def load_model(ctx: NodeContext, cid: str) -> FixedParams:
+    """A model by CID: from the local blockstore, else by Bitswap from any peer."""
+    blob = await ctx.net.get_local_blob(cid)
+    if blob is None:
+        peers = sorted(ctx.providers.get(cid, set()) | ctx.net.connected_peers())
+        blob = await ctx.net.fetch_blob(cid, peers, ctx.cfg.fetch_timeout)
+    if compute_cid(blob) != cid:
+        raise UpdateRejected("cid_mismatch", f"model blob does not hash to {cid}")
+    return decode_model(blob)
+
+
+# --- phases -----------------------------------------------------------------------
+
+
+async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> str | None:
+    """Train on local data from the round's base model and commit the update's CID."""
+    r = info.round
+    row = ctx.state.get(r)
+    if row.committed:
+        return row.update_cid
+    if row.update_cid is not None:
+        # Crashed between recording intent and seeing the receipt: trust the chain.
+        on_chain = await ctx.call(ctx.chain.commitment_cid, r, ctx.address)
+        if on_chain is not None:
+            ctx.state.update(r, committed=True)
+            return on_chain
+    if commit_closed(info, await ctx.call(ctx.chain.chain_time)):
+        log.info("round %d: commit window already closed; sitting this round out", r)
+        return None
+    base = await load_model(ctx, base_cid)
+    started = time.monotonic()
+    delta = await trio.to_thread.run_sync(
+        lambda: compute_delta(
+            ctx.task,
+            base,
+            ctx.train_data,
+            epochs=ctx.cfg.epochs,
+            lr=ctx.cfg.lr,
+            batch_size=ctx.cfg.batch_size,
+            seed=ctx.cfg.data_seed * 1_000_003 + r,
+        )
+    )
+    ctx.metrics["train_seconds_total"] += int(time.monotonic() - started)
+    header = UpdateHeader(
+        deployment=ctx.deployment_id,
+        round=r,
+        author=ctx.address,
+        base_cid=base_cid,
+        num_examples=len(ctx.train_data),
+    )
+    cid = await ctx.net.add_blob(encode_update(header, delta))
+    now = await ctx.call(ctx.chain.chain_time)
+    if now >= info.commit_deadline:
+        log.warning("round %d: training finished after the commit deadline; sitting out", r)
+        ctx.metrics["commit_missed"] += 1
+        return None
+    ctx.state.update(r, update_cid=cid)
+    await ctx.call(ctx.chain.commit, r, cid)
+    ctx.state.update(r, committed=True)
+    log.info("round %d: committed update %s", r, cid)
+    return cid
+
+
+async def wait_until(
+    ctx: NodeContext, r: int, done: Callable[[RoundInfo, int], bool]
+) -> RoundInfo:
+    while True:
+        info = await ctx.call(ctx.chain.round_info, r)
+        now = await ctx.call(ctx.chain.chain_time)
+        if done(info, now):
+            return info
+        await trio.sleep(ctx.cfg.poll_interval)
+
+
+def commit_closed(info: RoundInfo, now: int) -> bool:
+    return info.closed_at > 0 or now >= info.commit_deadline
+
+
+def round_settled(info: RoundInfo, now: int) -> bool:
+    return info.status is not RoundStatus.OPEN or now >= info.vote_deadline
+
+
+async def announce(ctx: NodeContext, r: int, author: str, cid: str) -> None:
+    message = {"v": ANNOUNCE_VERSION, "round": r, "author": author, "cid": cid}
+    try:
+        await ctx.net.publish(ctx.topic, json.dumps(message, sort_keys=True).encode())
+    except FedchainError as exc:
+        log.warning("round %d: announcement not sent: %s", r, exc)
+
+
+async def fetch_and_verify(
+    ctx: NodeContext, expect: Expectation, cid: str, author_peer: str | None
+) -> Verified:
+    blob = await ctx.net.get_local_blob(cid)
+    if blob is None:
+        peers = sorted(ctx.providers.get(cid, set()) | ({author_peer} if author_peer else set()))
+        try:
+            blob = await ctx.net.fetch_blob(cid, peers, ctx.cfg.fetch_timeout)
+        except FedchainError as exc:
+            raise UpdateRejected("unavailable", str(exc)) from None
+    if compute_cid(blob) != cid:
+        raise UpdateRejected("cid_mismatch", f"blob does not hash to committed {cid}")
+    header, delta = verify_update(blob, expect)
+    return Verified(expect.author, cid, header, delta)
+
+
+async def exchange(
+    ctx: NodeContext, r: int, base_cid: str, shapes: dict[str, tuple[int, ...]]
+) -> tuple[list[Verified], dict[str, str]]:
+    """Fetch and verify every committed update; returns (verified, rejected author -> reason)."""
+    commitments = await ctx.call(ctx.chain.commitments, r)
+    own = commitments.get(ctx.address)
+    if own is not None:
+        await announce(ctx, r, ctx.address, own)
+    peers = {p.address: p.peer_id for p in await ctx.call(ctx.chain.participants)}
+    verified: list[Verified] = []
+    rejected: dict[str, str] = {}
+
+    async def one(author: str, cid: str) -> None:
+        expect = Expectation(
+            deployment=ctx.deployment_id,
+            round=r,
+            author=author,
+            base_cid=base_cid,
+            shapes=shapes,
+            max_examples=ctx.cfg.max_examples,
+            norm_bound=ctx.cfg.norm_bound,
+        )
+        try:
+            verified.append(await fetch_and_verify(ctx, expect, cid, peers.get(author)))
+            ctx.metrics["updates_accepted"] += 1
+            if author != ctx.address:
+                await announce(ctx, r, author, cid)
+        except UpdateRejected as exc:
+            rejected[author] = exc.reason
+            ctx.metrics[f"updates_rejected_{exc.reason}"] += 1
+            log.warning("round %d: update of %s rejected: %s", r, author, exc)
+
+    async with trio.open_nursery() as nursery:
+        for author, cid in sorted(commitments.items()):
+            nursery.start_soon(one, author, cid)
+    return sorted(verified, key=lambda v: v.author.lower()), rejected
+
+
+def aggregate(
+    base: FixedParams, updates: list[Verified], cap: int
+) -> tuple[FixedParams, dict[str, int]]:
+    """New model and per-author weights, over updates in canonical (author) order."""
+    weights = capped_weights([u.header.num_examples for u in updates], cap)
+    if not updates:
+        return base, {}
+    new = apply_delta(base, fedavg([u.delta for u in updates], weights))
+    return new, {u.author: w for u, w in zip(updates, weights, strict=True)}
+
+
+async def vote(
+    ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str]
+) -> None:
+    row = ctx.state.get(r)
+    if row.voted:
+        return
+    ctx.state.update(r, model_cid=model_cid, reward_root=root.hex())
+    if await ctx.call(ctx.chain.has_voted, r):
+        ctx.state.update(r, voted=True)
+        return
+    await ctx.call(ctx.chain.submit_outcome, r, model_cid, root, slash)
+    ctx.state.update(r, voted=True)
+    log.info("round %d: voted model %s", r, model_cid)
+
+
+async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
+    """Take part in round ``info.round`` from wherever this node left it; returns the record."""
+    r = info.round
+    timings: dict[str, float] = {}
+    clock = time.monotonic()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        timings[phase] = round(now - clock, 3)
+        clock = now
+
+    base_cid = await ctx.call(ctx.chain.latest_model_cid)
+    base = await load_model(ctx, base_cid)
+    own_cid = await train_and_commit(ctx, info, base_cid)
+    lap("train_commit")
+    await wait_until(ctx, r, commit_closed)
+    lap("wait_commit_close")
+    updates, rejected = await exchange(ctx, r, base_cid, shapes_of(base))
+    lap("exchange")
+    new_params, weights = aggregate(base, updates, ctx.cfg.max_examples)
+    model_bytes = encode_model(new_params)
+    model_cid = await ctx.net.add_blob(model_bytes)
+    amounts = split_pool(ctx.contributor_pool, weights)
+    tree = build_reward_tree(r, amounts)
+    lap("aggregate")
+    await vote(ctx, r, model_cid, tree.root, sorted(a for a, why in rejected.items() if why != "unavailable"))
+    final = await wait_until(ctx, r, round_settled)
+    if final.status is RoundStatus.OPEN:
+        await ctx.call(ctx.chain.advance)
+        final = await ctx.call(ctx.chain.round_info, r)
+    lap("vote_finalize")
+    record: dict[str, Any] = {
+        "round": r,
+        "status": final.status.name.lower(),
+        "committed": own_cid is not None,
+        "verified": len(updates),
+        "rejected": rejected,
+        "model_cid": model_cid,
+        "finalized_cid": None,
+        "accuracy": None,
+        "reward": 0,
+        "timings": timings,
+    }
+    if final.status is RoundStatus.FINALIZED:
+        finalized_cid = await ctx.call(ctx.chain.latest_model_cid_of, r)
+        record["finalized_cid"] = finalized_cid
+        params = new_params if finalized_cid == model_cid else await load_model(ctx, finalized_cid)
+        record["accuracy"] = accuracy_of(ctx.task, params, ctx.test_data)
+        mine = amounts.get(ctx.address, 0)
+        if finalized_cid == model_cid and mine > 0 and ctx.cfg.auto_claim:
+            await claim(ctx, r, mine, tree.proof(ctx.address))
+            record["reward"] = mine
+    lap("claim_evaluate")
+    ctx.state.finish(r, record)
+    return record
+
+
+async def claim(ctx: NodeContext, r: int, amount: int, proof: list[bytes]) -> None:
+    if ctx.state.get(r).claimed or await ctx.call(ctx.chain.is_claimed, r, ctx.address):
+        ctx.state.update(r, claimed=True)
+        return
+    await ctx.call(ctx.chain.claim, r, amount, proof)
+    ctx.state.update(r, claimed=True)
+    log.info("round %d: claimed reward %d", r, amount)
+

@@ -1,0 +1,1 @@
+"""Deterministic codec: fixed-point models and update deltas <-> bytes."""

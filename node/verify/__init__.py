@@ -1,0 +1,1 @@
+"""Pure checks on a peer update: header binding, shapes, norm bound."""
