@@ -1,0 +1,51 @@
+# Everything a fresh clone needs: a .venv with the CPU build of torch, npm packages in
+# devnet/ (anvil, forge, solc-js, OpenZeppelin) and contracts compiled by forge.
+# Each step is stamped, so re-running `make demo` / `make test` installs nothing twice.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+FORGE := $(CURDIR)/devnet/node_modules/.bin/forge
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := devnet/node_modules/.installed
+SOL_STAMP := contracts/out/.built
+SOURCES := node tests scripts bench
+DEMO_OUT ?= out/demo
+
+.PHONY: setup demo test lint forge-test pytest clean
+
+setup: $(PY_STAMP) $(SOL_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+$(NPM_STAMP): devnet/package.json devnet/package-lock.json
+	cd devnet && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(SOL_STAMP): $(NPM_STAMP) $(wildcard contracts/src/*.sol) contracts/foundry.toml
+	cd contracts && $(FORGE) build
+	touch $@
+
+demo: setup
+	$(PY) -m node demo --out $(DEMO_OUT)
+
+lint: $(PY_STAMP)
+	$(VENV)/bin/ruff check $(SOURCES)
+	$(VENV)/bin/ruff format --check $(SOURCES)
+	$(VENV)/bin/mypy node
+
+forge-test: $(SOL_STAMP)
+	cd contracts && FOUNDRY_PROFILE=ci $(FORGE) test
+
+pytest: setup
+	$(PY) -m pytest
+
+test: lint forge-test pytest
+
+clean:
+	rm -rf $(VENV) devnet/node_modules contracts/out contracts/cache .data out

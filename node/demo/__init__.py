@@ -1,0 +1,1 @@
+"""`fedchain demo`: a local devnet, N node processes, live progress, a report and plots."""

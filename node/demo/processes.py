@@ -1,0 +1,66 @@
+"""Node processes the demo starts, and stops again whatever happens."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class NodeProcess:
+    index: int
+    address: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "node.log"
+
+    def status(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.data_dir / "status.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def start_node(index: int, address: str, data_dir: Path, config: Path) -> NodeProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    log = (data_dir / "node.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "node", "node", "run", "--config", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    log.close()
+    return NodeProcess(index, address, data_dir, process)
+
+
+def stop_all(nodes: list[NodeProcess], timeout: float = 15.0) -> None:
+    for node in nodes:
+        if node.running():
+            node.process.send_signal(signal.SIGINT)
+    for node in nodes:
+        try:
+            node.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            node.process.kill()
+            node.process.wait()

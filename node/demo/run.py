@@ -1,0 +1,193 @@
+"""Orchestrates the demo: devnet, deployment, funded nodes, live table, report."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from node.chain import devnet
+from node.chain.client import ChainClient
+from node.chain.deploy import DeployParams, Deployment, deploy, fund_accounts
+from node.demo.processes import NodeProcess, start_node, stop_all
+from node.demo.report import plot_accuracy, round_rows, verdict, write_report
+from node.errors import FedchainError
+from node.learning.local import accuracy_of, genesis_params
+from node.learning.partition import train_test_split
+from node.learning.tasks import get_task
+from node.store.cid import compute_cid
+from node.update.codec import encode_model
+
+TOKEN = 10**18
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    nodes: int = 4
+    rounds: int = 5
+    task: str = "mnist5k-mlp"
+    out: Path = Path("out/demo")
+    data_root: Path = Path(".data/demo")
+    port: int = 8545
+    epochs: int = 2
+    commit_window: int = 120
+    vote_window: int = 60
+    timeout_per_round: float = 240.0
+
+
+def node_config_text(index: int, opts: DemoOptions, deployment: Path) -> str:
+    return f"""# fedchain node {index} (written by `fedchain demo`)
+[node]
+data_dir = "."
+deployment = "{deployment}"
+key_file = "key.hex"
+task = "{opts.task}"
+partition_index = {index}
+partition_count = {opts.nodes}
+data_seed = {index}
+epochs = {opts.epochs}
+stake = {100 * TOKEN}
+max_rounds = {opts.rounds}
+"""
+
+
+def prepare_nodes(
+    opts: DemoOptions, deployment_path: Path, keys: list[tuple[str, str]]
+) -> list[tuple[str, Path]]:
+    configs = []
+    for index, (address, key) in enumerate(keys):
+        home = (opts.data_root / f"node{index}").resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        key_file = home / "key.hex"
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+        config = home / "config.toml"
+        config.write_text(node_config_text(index, opts, deployment_path.resolve()))
+        configs.append((address, config))
+    return configs
+
+
+def progress_table(
+    opts: DemoOptions, chain: ChainClient, nodes: list[NodeProcess], started: float
+) -> Table:
+    table = Table(title=f"fedchain demo: {opts.nodes} nodes, {opts.rounds} rounds "
+                  f"({time.monotonic() - started:.0f}s)")
+    for column in ("round", "status", "committed", "verified", "finalized model CID",
+                   "accuracy", "rewards (FED)"):
+        table.add_column(column)
+    statuses = [n.status() for n in nodes]
+    current = chain.current_round()
+    for r in range(1, max(current, 1) + 1):
+        info = chain.round_info(r)
+        records = [x for s in statuses for x in s.get("records", []) if x["round"] == r]
+        accuracy = next((x["accuracy"] for x in records if x.get("accuracy") is not None), None)
+        cid = next((x["finalized_cid"] for x in records if x.get("finalized_cid")), None)
+        table.add_row(
+            str(r),
+            info.status.name.lower(),
+            f"{info.commit_count}/{info.eligible_count}",
+            ", ".join(str(x["verified"]) for x in records) or "-",
+            (cid[:14] + "…" + cid[-6:]) if cid else "-",
+            f"{accuracy:.3f}" if accuracy is not None else "-",
+            f"{sum(int(x['reward']) for x in records) / TOKEN:.2f}" if records else "-",
+        )
+    phases = ", ".join(f"n{n.index}:{s.get('phase', 'starting')}" for n, s in zip(nodes, statuses, strict=True))
+    table.caption = phases
+    return table
+
+
+def run_demo(opts: DemoOptions, console: Console) -> int:
+    task = get_task(opts.task)
+    genesis = genesis_params(task)
+    genesis_cid = compute_cid(encode_model(genesis))
+    _, test = train_test_split(task.load_all(), 0)
+    genesis_accuracy = accuracy_of(task, genesis, test)
+
+    devnet.down(opts.data_root / "devnet")
+    shutil.rmtree(opts.data_root, ignore_errors=True)
+    opts.data_root.mkdir(parents=True)
+    net = devnet.up(opts.data_root / "devnet", port=opts.port)
+    console.print(f"devnet up at {net.rpc_url}")
+    deployment_path = opts.data_root / "deployment.json"
+    deployer = net.accounts[0]
+    params = DeployParams(
+        min_stake=10 * TOKEN,
+        commit_window=opts.commit_window,
+        vote_window=opts.vote_window,
+        reward_per_round=1000 * TOKEN,
+        min_participants=opts.nodes,
+    )
+    deployment = deploy(net.rpc_url, deployer[1], genesis_cid, task.name, params, deployment_path)
+    keys = net.accounts[1 : opts.nodes + 1]
+    fund_accounts(net.rpc_url, deployment, deployer[1], [a for a, _ in keys], 1000 * TOKEN)
+    console.print(f"deployed coordinator {deployment.coordinator}; genesis {genesis_cid} "
+                  f"(accuracy {genesis_accuracy:.3f})")
+    observer = ChainClient(net.rpc_url, deployment, deployer[1])
+    nodes: list[NodeProcess] = []
+    started = time.monotonic()
+    try:
+        for index, (address, config) in enumerate(prepare_nodes(opts, deployment_path, keys)):
+            nodes.append(start_node(index, address, config.parent, config))
+        deadline = started + opts.timeout_per_round * opts.rounds + 60
+        with Live(progress_table(opts, observer, nodes, started), console=console,
+                  refresh_per_second=2) as live:
+            while time.monotonic() < deadline and any(n.running() for n in nodes):
+                time.sleep(1.0)
+                live.update(progress_table(opts, observer, nodes, started))
+        for node in nodes:
+            if node.running():
+                console.print(f"[yellow]node {node.index} still running at the deadline[/]")
+            elif node.process.returncode != 0:
+                console.print(f"[red]node {node.index} exited {node.process.returncode}:[/]\n"
+                              f"{node.log_tail()}")
+        return finish(opts, console, observer, deployment, nodes, genesis_accuracy, started)
+    finally:
+        stop_all(nodes)
+        devnet.down(opts.data_root / "devnet")
+        console.print("all demo processes stopped; `fedchain devnet up --data-dir "
+                      f"{opts.data_root / 'devnet'}` restarts the chain with its state")
+
+
+def finish(
+    opts: DemoOptions,
+    console: Console,
+    chain: ChainClient,
+    deployment: Deployment,
+    nodes: list[NodeProcess],
+    genesis_accuracy: float,
+    started: float,
+) -> int:
+    statuses = {n.address: n.status() for n in nodes}
+    finalized: dict[int, str | None] = {}
+    for r in range(1, opts.rounds + 1):
+        try:
+            outcome = chain.finalized_outcome(r)
+        except FedchainError:
+            outcome = None
+        finalized[r] = outcome.model_cid if outcome else None
+    rows = round_rows(opts.rounds, statuses, finalized)
+    problems = verdict(rows, genesis_accuracy, opts.rounds)
+    report: dict[str, Any] = {
+        "ok": not problems,
+        "problems": problems,
+        "genesis_accuracy": genesis_accuracy,
+        "seconds": round(time.monotonic() - started, 1),
+        "deployment": str((opts.data_root / "deployment.json").resolve()),
+        "rounds": rows,
+    }
+    write_report(opts.out, report)
+    plot_accuracy(opts.out, rows, genesis_accuracy)
+    for problem in problems:
+        console.print(f"[red]✗ {problem}[/]")
+    if not problems:
+        console.print(f"[green]✓ {opts.rounds} rounds finalized, all nodes agree, accuracy "
+                      f"{genesis_accuracy:.3f} → {rows[-1]['accuracy']:.3f} "
+                      f"in {report['seconds']}s[/]")
+    console.print(f"report: {opts.out / 'report.json'}, plot: {opts.out / 'accuracy.png'}")
+    return 0 if not problems else 1
