@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IFedCoordinator
+/// @notice Types, errors and events of the fedchain round coordinator.
+interface IFedCoordinator {
+    /* ------------------------------------------------------------------ */
+    /*                                TYPES                               */
+    /* ------------------------------------------------------------------ */
+
+    /// @notice Deployment parameters.
+    /// @param minStake Smallest stake that registers (and keeps) a participant active.
+    /// @param commitWindow Seconds from a round's opening to its commit deadline.
+    /// @param voteWindow Seconds from the commit window's close to the vote deadline.
+    /// @param rewardPerRound Tokens moved from the treasury into each finalized round's pool.
+    /// @param voterShareBps Share of a round's pool paid to voters on the winning outcome.
+    /// @param slashBps Share of a slashed participant's stake moved to the treasury.
+    /// @param minParticipants Active participants needed before the first round opens.
+    struct Params {
+        uint256 minStake;
+        uint64 commitWindow;
+        uint64 voteWindow;
+        uint256 rewardPerRound;
+        uint16 voterShareBps;
+        uint16 slashBps;
+        uint32 minParticipants;
+    }
+
+    /// @notice Lifecycle of a round. `None` is a round that was never opened.
+    enum RoundStatus {
+        None,
+        Open,
+        Finalized,
+        Failed
+    }
+
+    /// @notice Everything recorded about one round.
+    /// @dev `closedAt` is the commit deadline unless every eligible participant committed
+    ///      earlier; the vote window runs from `closedAt` to `voteDeadline`.
+    struct RoundInfo {
+        RoundStatus status;
+        uint64 openedAt;
+        uint64 commitDeadline;
+        uint64 closedAt;
+        uint64 voteDeadline;
+        uint32 eligibleCount;
+        uint32 commitCount;
+        uint256 stakeSnapshot;
+        bytes32 modelCidHash;
+        bytes32 rewardRoot;
+        uint256 contributorPool;
+        uint256 voterPool;
+        bytes32 outcomeId;
+        uint256 winningWeight;
+        uint256 contributorClaimed;
+        uint256 voterClaimed;
+    }
+
+    /* ------------------------------------------------------------------ */
+    /*                                ERRORS                              */
+    /* ------------------------------------------------------------------ */
+
+    error InvalidParam(string name);
+    error AmountZero();
+    error StakeTooLow(uint256 amount, uint256 minStake);
+    error AlreadyRegistered(address account);
+    error NotRegistered(address account);
+    error InvalidPeerId();
+    error TooManyAddrs(uint256 count, uint256 max);
+    error AddrTooLong(uint256 index, uint256 length, uint256 max);
+    error InvalidCid();
+    error NotEnoughParticipants(uint256 active, uint256 required);
+    error RoundInProgress(uint256 round, uint256 voteDeadline);
+    error RoundNotOpen(uint256 round);
+    error NotCurrentRound(uint256 round, uint256 current);
+    error CommitWindowClosed(uint256 round);
+    error NotEligible(uint256 round, address account);
+    error AlreadyCommitted(uint256 round, address account);
+    error VoteWindowNotOpen(uint256 round, uint256 opensAt);
+    error VoteWindowClosed(uint256 round);
+    error AlreadyVoted(uint256 round, address account);
+    error SlashListTooLong(uint256 length, uint256 max);
+    error SlashListUnsorted(uint256 index);
+    error RoundNotFinalized(uint256 round);
+    error AlreadyClaimed(uint256 round, address account);
+    error InvalidProof(uint256 round, address account, uint256 amount);
+    error PoolExhausted(uint256 round, uint256 amount, uint256 available);
+    error BatchTooLarge(uint256 length, uint256 max);
+    error LengthMismatch();
+    error VoterRewardLocked(uint256 round, uint256 unlocksAt);
+    error NotWinningVoter(uint256 round, address account);
+
+    /* ------------------------------------------------------------------ */
+    /*                                EVENTS                              */
+    /* ------------------------------------------------------------------ */
+
+    event Registered(address indexed account, uint256 stake, bytes peerId, string[] addrs);
+    event PeerUpdated(address indexed account, bytes peerId, string[] addrs);
+    event Staked(address indexed account, uint256 amount, uint256 newStake);
+    event Activated(address indexed account, uint256 fromRound);
+    event Deactivated(address indexed account);
+    event TreasuryFunded(address indexed from, uint256 amount);
+    event RoundOpened(
+        uint256 indexed round,
+        uint64 commitDeadline,
+        uint64 voteDeadline,
+        uint32 eligibleCount,
+        uint256 stakeSnapshot
+    );
+    event Committed(uint256 indexed round, address indexed author, bytes cid);
+    event CommitClosed(uint256 indexed round, uint64 closedAt, uint64 voteDeadline);
+    event OutcomeSubmitted(
+        uint256 indexed round, address indexed voter, bytes32 indexed outcomeId, uint256 weight
+    );
+    event Finalized(uint256 indexed round, bytes modelCid, bytes32 rewardRoot, bytes32 outcomeId);
+    event RoundFailed(uint256 indexed round);
+    event Slashed(uint256 indexed round, address indexed account, uint256 amount);
+    event RewardClaimed(uint256 indexed round, address indexed account, uint256 amount);
+    event VoterRewardClaimed(uint256 indexed round, address indexed account, uint256 amount);
+}
