@@ -1,0 +1,1 @@
+"""libp2p networking: identity, host, gossipsub topics, the network service."""

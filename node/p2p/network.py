@@ -1,0 +1,199 @@
+"""One node's network service: libp2p host, gossipsub topics and Bitswap blobs.
+
+``open_network`` starts everything inside the caller's trio task tree and stops it
+all when the ``async with`` block exits::
+
+    async with open_network(data_dir=path) as net:
+        await net.connect(other_id, other_addrs)
+        updates = await net.subscribe("fedchain/updates")
+        cid = await net.add_blob(blob)
+        await net.publish("fedchain/updates", cid.encode())
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import multiaddr
+import trio
+from libp2p.abc import IHost
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
+
+from node.errors import NetworkError
+from node.p2p.gossip import MAX_MESSAGE_SIZE, Gossip, GossipMessage, Validator
+from node.p2p.host import ensure_port_free, make_host, tcp_multiaddr
+from node.p2p.identity import load_or_create_identity
+from node.store.blockstore import BlockStore
+from node.store.exchange import BlobExchange
+from node.types import Cid
+
+__all__ = ["MAX_MESSAGE_SIZE", "GossipMessage", "PeerNetwork", "Validator", "open_network"]
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 10.0
+PROVIDER_DIAL_TIMEOUT = 5.0
+_STOP_TIMEOUT = 5.0
+
+
+def _parse_peer_id(peer_id: str) -> ID:
+    try:
+        return ID.from_base58(peer_id)
+    except Exception as exc:  # noqa: BLE001 - base58 / multihash errors of all kinds
+        raise NetworkError(f"invalid peer id {peer_id!r}: {exc}") from exc
+
+
+class PeerNetwork:
+    """Handle on a running network service; made by ``open_network``."""
+
+    def __init__(
+        self,
+        host: IHost,
+        gossip: Gossip,
+        exchange: BlobExchange,
+        nursery: trio.Nursery,
+        metrics: Counter[str],
+    ) -> None:
+        self.host = host
+        self.peer_id: str = host.get_id().to_base58()
+        self.metrics = metrics
+        self._gossip = gossip
+        self._exchange = exchange
+        self._nursery = nursery
+
+    # -- peers -------------------------------------------------------------------------
+
+    def listen_addrs(self) -> list[str]:
+        return [str(addr) for addr in self.host.get_transport_addrs()]
+
+    async def connect(self, peer_id: str, addrs: list[str]) -> bool:
+        """Dial ``peer_id``; False (with the reason logged) if it cannot be reached."""
+        try:
+            pid = _parse_peer_id(peer_id)
+            if pid == self.host.get_id():
+                raise NetworkError("refusing to dial ourselves")
+            maddrs = []
+            for addr in addrs:
+                maddr = multiaddr.Multiaddr(addr)
+                if "/p2p/" in addr:
+                    maddr = maddr.decapsulate(multiaddr.Multiaddr(f"/p2p/{peer_id}"))
+                maddrs.append(maddr)
+            if not maddrs:
+                raise NetworkError("no addresses given")
+            with trio.fail_after(CONNECT_TIMEOUT):
+                await self.host.connect(PeerInfo(pid, maddrs))
+        except trio.TooSlowError:
+            reason = f"no connection within {CONNECT_TIMEOUT:g}s"
+        except Exception as exc:  # noqa: BLE001 - libp2p raises many unrelated types
+            reason = str(exc) or type(exc).__name__
+        else:
+            return True
+        self.metrics["connect.failed"] += 1
+        log.warning("cannot connect to %s at %s: %s", peer_id, addrs, reason)
+        return False
+
+    def connected_peers(self) -> set[str]:
+        return {pid.to_base58() for pid in self.host.get_connected_peers()}
+
+    # -- gossip ------------------------------------------------------------------------
+
+    def set_validator(self, topic: str, fn: Validator) -> None:
+        """``fn(sender, data)`` returns a rejection reason (a short label) or None."""
+        self._gossip.set_validator(topic, fn)
+
+    async def subscribe(self, topic: str) -> trio.MemoryReceiveChannel[GossipMessage]:
+        return await self._gossip.subscribe(topic, self._nursery)
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        """Sign and publish; NetworkError for messages over 64 KiB or that fail validation."""
+        await self._gossip.publish(topic, data)
+
+    def mesh_peers(self, topic: str) -> set[str]:
+        return self._gossip.mesh_peers(topic)
+
+    async def wait_for_mesh(self, topic: str, min_peers: int, timeout: float) -> None:
+        """Wait until ``min_peers`` peers are in our gossip mesh for ``topic``."""
+        await self._gossip.wait_for_mesh(topic, min_peers, timeout)
+
+    # -- blobs -------------------------------------------------------------------------
+
+    async def add_blob(self, data: bytes) -> Cid:
+        """Store ``data`` and return its CIDv1 (what ``ipfs add --cid-version=1`` gives)."""
+        return await self._exchange.add_blob(data)
+
+    def has_blob(self, cid: str) -> bool:
+        return self._exchange.has_blob(cid)
+
+    async def get_local_blob(self, cid: str) -> bytes | None:
+        return await self._exchange.get_local_blob(cid)
+
+    async def fetch_blob(self, cid: str, providers: list[str], timeout: float) -> bytes:
+        """The blob ``cid`` from the local store, ``providers`` or any connected peer.
+
+        Raises NetworkError on timeout and ContentError for oversize or bad content.
+        """
+        local = await self._exchange.get_local_blob(cid)
+        if local is not None:
+            return local
+        pids = []
+        for provider in providers:
+            try:
+                pids.append(_parse_peer_id(provider))
+            except NetworkError as exc:
+                log.warning("fetch %s: ignoring provider: %s", cid, exc)
+        await self._dial_known(pids)
+        return await self._exchange.fetch_blob(cid, pids, timeout)
+
+    async def _dial_known(self, pids: list[ID]) -> None:
+        """Dial providers we are not connected to but have addresses for."""
+        connected = set(self.host.get_connected_peers())
+        peerstore = self.host.get_peerstore()
+        for pid in pids:
+            if pid in connected or pid == self.host.get_id():
+                continue
+            addrs = peerstore.addrs(pid) if pid in peerstore.peer_ids() else []
+            if not addrs:
+                continue
+            with trio.move_on_after(PROVIDER_DIAL_TIMEOUT):
+                try:
+                    await self.host.connect(PeerInfo(pid, addrs))
+                except Exception as exc:  # noqa: BLE001
+                    log.info("provider %s unreachable: %s", pid, exc)
+
+
+@asynccontextmanager
+async def open_network(
+    *,
+    data_dir: Path,
+    listen_host: str = "127.0.0.1",
+    listen_port: int = 0,
+    max_blob_size: int = 64 * 2**20,
+) -> AsyncIterator[PeerNetwork]:
+    """Start host (TCP, Noise, yamux), gossipsub and Bitswap; stop them all on exit."""
+    data_dir = Path(data_dir)
+    if listen_port:
+        ensure_port_free(listen_host, listen_port)
+    key_pair = load_or_create_identity(data_dir)
+    metrics: Counter[str] = Counter()
+    store = BlockStore(data_dir / "blocks")
+    host = make_host(key_pair)
+    gossip = Gossip(host, metrics)
+    exchange = BlobExchange(host, store, metrics, max_blob_size)
+    async with host.run([tcp_multiaddr(listen_host, listen_port)]):
+        if not host.get_transport_addrs():
+            raise NetworkError(f"cannot listen on {listen_host}:{listen_port}")
+        async with gossip.running(), trio.open_nursery() as nursery:
+            await exchange.start(nursery)
+            network = PeerNetwork(host, gossip, exchange, nursery, metrics)
+            log.info("p2p: %s listening on %s", network.peer_id, network.listen_addrs())
+            try:
+                yield network
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(_STOP_TIMEOUT):
+                    await exchange.stop()
+                nursery.cancel_scope.cancel()

@@ -1,0 +1,1 @@
+"""Content store: CIDv1, on-disk blockstore, blobs, Bitswap exchange."""

@@ -1,0 +1,169 @@
+"""Blob exchange over Bitswap 1.2 (py-libp2p's ``BitswapClient``).
+
+py-libp2p's ``BitswapClient`` moves blocks; everything about blobs is ours: the
+canonical layout and CIDs (``node.store.cid``; py-libp2p 0.8.1's ``MerkleDag`` writes
+Tsize 0 for raw leaves, so its CIDs differ from Kubo's), level-by-level fetching
+with shape and size checks (``node.store.blobs.assemble``), and the block store.
+
+The adapter below is the only way Bitswap touches the disk: it serves our blocks,
+and it accepts a received block only if a fetch of ours currently wants it and it
+hashes to its CID. Anything else is dropped and counted in ``metrics``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+
+import trio
+from libp2p.abc import IHost
+from libp2p.bitswap import BitswapClient
+from libp2p.bitswap import BlockStore as LibBlockStore
+from libp2p.bitswap.cid import CIDInput
+from libp2p.bitswap.cid import parse_cid as lib_parse_cid
+from libp2p.peer.id import ID
+
+from node.errors import ContentError, NetworkError
+from node.store import blobs
+from node.store.blockstore import BlockStore
+from node.store.cid import parse_cid_str
+from node.types import Cid, cid_from_bytes
+
+log = logging.getLogger(__name__)
+
+
+def _cid_bytes(cid: CIDInput) -> bytes:
+    return bytes(lib_parse_cid(cid).buffer)
+
+
+class _BitswapStore(LibBlockStore):
+    """Our BlockStore as py-libp2p's BlockStore, gated by the set of wanted CIDs."""
+
+    def __init__(self, store: BlockStore, metrics: Counter[str]) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.wanted: Counter[bytes] = Counter()
+
+    async def get_block(self, cid: CIDInput) -> bytes | None:
+        return self.store.get(_cid_bytes(cid))
+
+    async def put_block(self, cid: CIDInput, data: bytes) -> None:
+        key = _cid_bytes(cid)
+        if self.store.has(key):
+            return
+        if key not in self.wanted:
+            self.metrics["bitswap.rejected.unsolicited_block"] += 1
+            log.debug("bitswap: dropped unsolicited block %s", cid_from_bytes(key))
+            return
+        try:
+            self.store.put(key, data)
+        except ContentError as exc:
+            self.metrics["bitswap.rejected.block_mismatch"] += 1
+            log.warning("bitswap: rejected block: %s", exc)
+
+    async def has_block(self, cid: CIDInput) -> bool:
+        return self.store.has(_cid_bytes(cid))
+
+    async def delete_block(self, cid: CIDInput) -> None:
+        self.store.delete(_cid_bytes(cid))
+
+    def get_all_cids(self) -> list[bytes]:
+        return []  # not needed: we never announce our whole store
+
+
+class BlobExchange:
+    """Add, check, read and fetch blobs; serves our blocks to peers over Bitswap."""
+
+    def __init__(
+        self, host: IHost, store: BlockStore, metrics: Counter[str], max_blob_size: int
+    ) -> None:
+        self.host = host
+        self.store = store
+        self.metrics = metrics
+        self.max_blob_size = max_blob_size
+        self._adapter = _BitswapStore(store, metrics)
+        self.client = BitswapClient(host, self._adapter)
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        self.client.set_nursery(nursery)
+        await self.client.start()
+
+    async def stop(self) -> None:
+        await self.client.stop()
+
+    async def add_blob(self, data: bytes) -> Cid:
+        if len(data) > self.max_blob_size:
+            raise ContentError(f"blob of {len(data)} bytes exceeds {self.max_blob_size}")
+        cid, blocks = await trio.to_thread.run_sync(blobs.put_blob, self.store, data)
+        for block_cid, block in blocks:  # wake peers whose wantlist has these blocks
+            await self.client.add_block(block_cid, block)
+        return cid
+
+    def has_blob(self, cid: str) -> bool:
+        try:
+            root = parse_cid_str(cid)
+        except ContentError:
+            return False
+        return blobs.is_complete(self.store, root)
+
+    async def get_local_blob(self, cid: str) -> bytes | None:
+        return await blobs.read_blob(self.store, parse_cid_str(cid), self.max_blob_size)
+
+    async def fetch_blob(self, cid: str, providers: list[ID], timeout: float) -> bytes:
+        """The blob ``cid``, from local blocks or by Bitswap from ``providers``.
+
+        Raises NetworkError on timeout, ContentError for invalid or oversize content.
+        """
+        root = parse_cid_str(cid)
+        session = self.client.new_session()
+        progress = {"blocks": 0}
+
+        async def fetch(cids: list[bytes]) -> dict[bytes, bytes]:
+            missing = [c for c in cids if not self.store.has(c)]
+            wanted = list(missing)
+            self._adapter.wanted.update(wanted)
+            try:
+                attempt = 0
+                while missing:
+                    peer = self._pick_peer(providers, attempt)
+                    budget = math.inf if peer is None else 2.0 + 2.0 * attempt
+                    await session.get_blocks_batch(
+                        list[CIDInput](missing),
+                        peer_id=peer,
+                        timeout=min(budget, timeout),
+                        batch_size=64,
+                    )
+                    missing = [c for c in missing if not self.store.has(c)]
+                    attempt += 1
+            finally:
+                self._adapter.wanted.subtract(wanted)
+                self._adapter.wanted += Counter()  # drop non-positive counts
+            out: dict[bytes, bytes] = {}
+            for c in cids:
+                block = self.store.get(c)
+                if block is None:
+                    raise ContentError(f"block {cid_from_bytes(c)} vanished from the store")
+                out[c] = block
+            progress["blocks"] += len(cids)
+            return out
+
+        with trio.move_on_after(timeout) as scope:
+            data = await blobs.assemble(root, fetch, self.max_blob_size)
+        if scope.cancelled_caught:
+            self.metrics["fetch.failed.timeout"] += 1
+            names = ", ".join(str(p) for p in providers) or "none"
+            raise NetworkError(
+                f"timed out after {timeout:g}s fetching {cid} "
+                f"({progress['blocks']} blocks received; providers: {names})"
+            )
+        self.metrics["fetch.ok"] += 1
+        return data
+
+    def _pick_peer(self, providers: list[ID], attempt: int) -> ID | None:
+        """Alternate between the connected providers; every third try, ask everyone."""
+        connected = set(self.host.get_connected_peers())
+        live = [p for p in providers if p in connected]
+        if not live or attempt % 3 == 2:
+            return None  # WANT-HAVE to every connected peer
+        return live[attempt % len(live)]
