@@ -118,9 +118,12 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     /// @param taskId_ Identifier of the learning task.
     /// @param genesisModelCid_ Binary CID of the genesis model.
     /// @param params_ Staking, timing and reward parameters.
-    constructor(IERC20 token_, bytes32 taskId_, bytes memory genesisModelCid_, Params memory params_)
-        Ownable(msg.sender)
-    {
+    constructor(
+        IERC20 token_,
+        bytes32 taskId_,
+        bytes memory genesisModelCid_,
+        Params memory params_
+    ) Ownable(msg.sender) {
         if (address(token_) == address(0)) revert InvalidParam("token");
         _checkCid(genesisModelCid_);
         if (params_.minStake == 0 || params_.minStake > type(uint128).max) {

@@ -265,9 +265,7 @@ contract AdvanceTest is Fixture {
     function test_OpensNextAfterFinalized() public {
         finalizeRoundOne(bytes32(0));
         vm.assertEq(coord.advance(), 2);
-        vm.assertEq(
-            uint256(coord.roundInfo(2).status), uint256(IFedCoordinator.RoundStatus.Open)
-        );
+        vm.assertEq(uint256(coord.roundInfo(2).status), uint256(IFedCoordinator.RoundStatus.Open));
     }
 
     function test_FailsExpiredRoundAndOpensNext() public {
@@ -276,9 +274,7 @@ contract AdvanceTest is Fixture {
         vm.expectEmit(address(coord));
         emit IFedCoordinator.RoundFailed(round);
         vm.assertEq(coord.advance(), 2);
-        vm.assertEq(
-            uint256(coord.roundInfo(1).status), uint256(IFedCoordinator.RoundStatus.Failed)
-        );
+        vm.assertEq(uint256(coord.roundInfo(1).status), uint256(IFedCoordinator.RoundStatus.Failed));
         vm.assertEq(coord.latestModelCid(), GENESIS);
     }
 
@@ -683,7 +679,9 @@ contract ClaimTest is Fixture {
         vm.prank(alice);
         coord.claim(round, A_AMOUNT, proof);
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(IFedCoordinator.AlreadyClaimed.selector, round, alice));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFedCoordinator.AlreadyClaimed.selector, round, alice)
+        );
         coord.claim(round, A_AMOUNT, proof);
     }
 
@@ -777,7 +775,9 @@ contract ClaimTest is Fixture {
         proofs[0] = Merkle.proof(leaves, 0);
         proofs[1] = proofs[0];
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(IFedCoordinator.AlreadyClaimed.selector, round, alice));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFedCoordinator.AlreadyClaimed.selector, round, alice)
+        );
         coord.claimMany(rounds, amounts, proofs);
     }
 
@@ -845,10 +845,14 @@ contract VoterRewardTest is Fixture {
         vote(carol, round, OTHER_MODEL, bytes32(0));
         coord.advance();
         vm.prank(carol);
-        vm.expectRevert(abi.encodeWithSelector(IFedCoordinator.NotWinningVoter.selector, round, carol));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFedCoordinator.NotWinningVoter.selector, round, carol)
+        );
         coord.claimVoterReward(round);
         vm.prank(dave);
-        vm.expectRevert(abi.encodeWithSelector(IFedCoordinator.NotWinningVoter.selector, round, dave));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFedCoordinator.NotWinningVoter.selector, round, dave)
+        );
         coord.claimVoterReward(round);
     }
 
@@ -858,7 +862,9 @@ contract VoterRewardTest is Fixture {
         vm.prank(alice);
         coord.claimVoterReward(round);
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(IFedCoordinator.AlreadyClaimed.selector, round, alice));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFedCoordinator.AlreadyClaimed.selector, round, alice)
+        );
         coord.claimVoterReward(round);
     }
 }

@@ -10,11 +10,14 @@ import {IFedCoordinator} from "../../src/IFedCoordinator.sol";
 /// @notice A deployed token + coordinator with four funded, approved accounts.
 abstract contract Fixture is Test {
     bytes32 internal constant TASK = keccak256("mnist-mlp");
-    bytes internal constant GENESIS = hex"01551220aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    bytes internal constant MODEL = hex"01551220bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    bytes internal constant GENESIS =
+        hex"01551220aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    bytes internal constant MODEL =
+        hex"01551220bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     bytes internal constant OTHER_MODEL =
         hex"01551220cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
-    bytes internal constant PEER = hex"0024080112201111111111111111111111111111111111111111111111111111111111111111";
+    bytes internal constant PEER =
+        hex"0024080112201111111111111111111111111111111111111111111111111111111111111111";
 
     uint256 internal constant MIN_STAKE = 100e18;
     uint64 internal constant COMMIT_WINDOW = 600;
@@ -96,9 +99,7 @@ abstract contract Fixture is Test {
         coord.submitOutcome(round, model, root, new address[](0));
     }
 
-    function voteSlash(address who, uint256 round, bytes32 root, address[] memory slash)
-        internal
-    {
+    function voteSlash(address who, uint256 round, bytes32 root, address[] memory slash) internal {
         vm.prank(who);
         coord.submitOutcome(round, MODEL, root, slash);
     }

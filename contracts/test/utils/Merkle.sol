@@ -40,7 +40,9 @@ library Merkle {
         next = new bytes32[]((level.length + 1) / 2);
         for (uint256 i; i < next.length; ++i) {
             uint256 l = 2 * i;
-            next[i] = l + 1 < level.length ? Hashes.commutativeKeccak256(level[l], level[l + 1]) : level[l];
+            next[i] = l + 1 < level.length
+                ? Hashes.commutativeKeccak256(level[l], level[l + 1])
+                : level[l];
         }
     }
 }
