@@ -386,7 +386,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         if (rd.status != RoundStatus.Open) revert RoundNotOpen(round);
         uint32 commitCount = rd.commitCount;
         uint32 eligibleCount = rd.eligibleCount;
-        if (block.timestamp >= rd.closedAt || commitCount >= eligibleCount) {
+        if (block.timestamp >= rd.commitDeadline || rd.closedAt != 0) {
             revert CommitWindowClosed(round);
         }
         Participant storage p = _participants[msg.sender];
@@ -403,7 +403,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         if (commitCount == eligibleCount) {
             // Everyone eligible committed: close now and pull the vote deadline forward.
             uint40 now_ = uint40(block.timestamp);
-            uint40 voteDeadline = rd.voteDeadline - (rd.closedAt - now_);
+            uint40 voteDeadline = rd.voteDeadline - (rd.commitDeadline - now_);
             rd.closedAt = now_;
             rd.voteDeadline = voteDeadline;
             emit CommitClosed(round, now_, voteDeadline);
@@ -428,13 +428,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         _checkCid(modelCid);
         _checkSlashList(slash);
         Round storage rd = _rounds[round];
-        if (round != currentRound) revert NotCurrentRound(round, currentRound);
-        RoundStatus status = rd.status;
-        if (status != RoundStatus.Open && status != RoundStatus.Finalized) {
-            revert RoundNotOpen(round);
-        }
-        if (block.timestamp < rd.closedAt) revert VoteWindowNotOpen(round, rd.closedAt);
-        if (block.timestamp >= rd.voteDeadline) revert VoteWindowClosed(round);
+        RoundStatus status = _checkVoteWindow(round, rd);
         Participant storage p = _participants[msg.sender];
         if (!p.active || p.activeFrom > round) revert NotEligible(round, msg.sender);
         Vote storage v = _votes[round][msg.sender];
@@ -531,6 +525,22 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     /*                               INTERNAL                             */
     /* ------------------------------------------------------------------ */
 
+    /// @dev Reverts unless `round` is current, Open or Finalized, and in its vote window.
+    function _checkVoteWindow(uint256 round, Round storage rd)
+        private
+        view
+        returns (RoundStatus status)
+    {
+        if (round != currentRound) revert NotCurrentRound(round, currentRound);
+        status = rd.status;
+        if (status != RoundStatus.Open && status != RoundStatus.Finalized) {
+            revert RoundNotOpen(round);
+        }
+        uint256 opensAt = rd.closedAt != 0 ? rd.closedAt : rd.commitDeadline;
+        if (block.timestamp < opensAt) revert VoteWindowNotOpen(round, opensAt);
+        if (block.timestamp >= rd.voteDeadline) revert VoteWindowClosed(round);
+    }
+
     function _open(uint256 round) private {
         uint40 now_ = uint40(block.timestamp);
         uint40 commitDeadline = now_ + uint40(_params.commitWindow);
@@ -541,7 +551,6 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         rd.status = RoundStatus.Open;
         rd.openedAt = now_;
         rd.commitDeadline = commitDeadline;
-        rd.closedAt = commitDeadline;
         rd.voteDeadline = voteDeadline;
         rd.eligibleCount = eligible;
         rd.stakeSnapshot = snapshot;

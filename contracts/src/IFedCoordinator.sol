@@ -35,8 +35,10 @@ interface IFedCoordinator {
     }
 
     /// @notice Everything recorded about one round.
-    /// @dev `closedAt` is the commit deadline unless every eligible participant committed
-    ///      earlier; the vote window runs from `closedAt` to `voteDeadline`.
+    /// @dev `closedAt` is 0 unless every eligible participant committed before the commit
+    ///      deadline, in which case the commit window closed then and the vote deadline moved
+    ///      forward by the same amount. The vote window runs from `closedAt` (or the commit
+    ///      deadline) to `voteDeadline`.
     struct RoundInfo {
         RoundStatus status;
         uint64 openedAt;

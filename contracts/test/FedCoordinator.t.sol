@@ -246,7 +246,7 @@ contract AdvanceTest is Fixture {
         vm.assertEq(uint256(info.status), uint256(IFedCoordinator.RoundStatus.Open));
         vm.assertEq(info.openedAt, t);
         vm.assertEq(info.commitDeadline, t + COMMIT_WINDOW);
-        vm.assertEq(info.closedAt, t + COMMIT_WINDOW);
+        vm.assertEq(info.closedAt, 0);
         vm.assertEq(info.voteDeadline, t + COMMIT_WINDOW + VOTE_WINDOW);
         vm.assertEq(info.eligibleCount, 3);
         vm.assertEq(info.stakeSnapshot, 400e18);
@@ -554,7 +554,7 @@ contract OutcomeTest is Fixture {
     function test_RevertWhen_VoteBeforeCommitClose() public {
         uint256 round = openRoundWithThree();
         commitAs(alice, round);
-        uint256 closes = coord.roundInfo(round).closedAt;
+        uint256 closes = coord.roundInfo(round).commitDeadline;
         vm.expectRevert(
             abi.encodeWithSelector(IFedCoordinator.VoteWindowNotOpen.selector, round, closes)
         );
