@@ -378,9 +378,9 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     /// @dev Only during the commit window, only participants active since before the round
     ///      opened, once per round. Stores keccak256(cid); the event carries the full CID.
     /// @param round The current round.
-    /// @param cid Binary CIDv1 of the update blob (1..128 bytes).
+    /// @param cid Binary CIDv1 of the update blob (starts with 0x01, at most 128 bytes).
     function commit(uint256 round, bytes calldata cid) external {
-        if (cid.length == 0 || cid.length > MAX_CID_LENGTH) revert InvalidCid();
+        _checkCidCalldata(cid);
         Round storage rd = _rounds[round];
         // Only the current round can be Open: advance() settles a round before the next.
         if (rd.status != RoundStatus.Open) revert RoundNotOpen(round);
@@ -425,7 +425,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         bytes32 rewardRoot,
         address[] calldata slash
     ) external {
-        _checkCid(modelCid);
+        _checkCidCalldata(modelCid);
         _checkSlashList(slash);
         Round storage rd = _rounds[round];
         RoundStatus status = _checkVoteWindow(round, rd);
@@ -668,8 +668,13 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         }
     }
 
+    /// @dev A binary CIDv1 starts with the version byte 0x01.
     function _checkCid(bytes memory cid) private pure {
-        if (cid.length == 0 || cid.length > MAX_CID_LENGTH) revert InvalidCid();
+        if (cid.length == 0 || cid.length > MAX_CID_LENGTH || cid[0] != 0x01) revert InvalidCid();
+    }
+
+    function _checkCidCalldata(bytes calldata cid) private pure {
+        if (cid.length == 0 || cid.length > MAX_CID_LENGTH || cid[0] != 0x01) revert InvalidCid();
     }
 
     function _checkPeer(bytes calldata peerId, string[] calldata addrs) private pure {

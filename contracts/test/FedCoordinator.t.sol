@@ -420,6 +420,8 @@ contract CommitTest is Fixture {
         coord.commit(round, "");
         vm.expectRevert(IFedCoordinator.InvalidCid.selector);
         coord.commit(round, new bytes(129));
+        vm.expectRevert(IFedCoordinator.InvalidCid.selector);
+        coord.commit(round, hex"1220aaaa"); // a CIDv0 / bare multihash
         vm.stopPrank();
     }
 }
@@ -612,6 +614,7 @@ contract OutcomeTest is Fixture {
         uint256 round = _openAndCommit();
         address[] memory slash = new address[](17);
         for (uint256 i; i < 17; ++i) {
+            // forge-lint: disable-next-line(unsafe-typecast)
             slash[i] = address(uint160(i + 1));
         }
         vm.expectRevert(abi.encodeWithSelector(IFedCoordinator.SlashListTooLong.selector, 17, 16));
