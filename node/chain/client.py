@@ -1,0 +1,384 @@
+"""Typed, synchronous access to one deployment's coordinator and token.
+
+CIDs are strings (base32 CIDv1) here and binary CIDs on chain; peer ids are base58 strings
+here and raw multihash bytes on chain. Reverts raise ``TransactionRejected`` naming the
+contract's custom error, e.g. ``commit rejected: CommitWindowClosed(round=3)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from eth_typing import ChecksumAddress
+from eth_utils import to_checksum_address
+
+from node.chain.artifacts import load_artifact
+from node.chain.deploy import Deployment
+from node.chain.errors import InsufficientFunds, TransactionRejected
+from node.chain.peer import peer_id_from_bytes, peer_id_to_bytes
+from node.chain.tx import Sender, connect, rpc_errors
+from node.errors import ChainError
+from node.types import cid_from_bytes, cid_to_bytes
+
+LOG_CHUNK_BLOCKS = 10_000
+_NOTHING_TO_ADVANCE = ("RoundInProgress", "NotEnoughParticipants")
+
+
+class RoundStatus(IntEnum):
+    """``IFedCoordinator.RoundStatus``."""
+
+    NONE = 0
+    OPEN = 1
+    FINALIZED = 2
+    FAILED = 3
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    """``IFedCoordinator.RoundInfo`` of one round (timestamps in chain seconds)."""
+
+    round: int
+    status: RoundStatus
+    opened_at: int
+    commit_deadline: int
+    closed_at: int  # 0 unless every eligible participant committed before the deadline
+    vote_deadline: int
+    eligible_count: int
+    commit_count: int
+    stake_snapshot: int
+    model_cid_hash: bytes
+    reward_root: bytes
+    contributor_pool: int
+    voter_pool: int
+    outcome_id: bytes
+    winning_weight: int
+    contributor_claimed: int
+    voter_claimed: int
+
+    @property
+    def vote_opens_at(self) -> int:
+        """When the vote window opens (early close, else the commit deadline)."""
+        return self.closed_at or self.commit_deadline
+
+    def commit_open(self, now: int) -> bool:
+        """Whether commits are accepted at chain time ``now``."""
+        return (
+            self.status is RoundStatus.OPEN and self.closed_at == 0 and now < self.commit_deadline
+        )
+
+    def vote_open(self, now: int) -> bool:
+        """Whether outcomes are accepted at chain time ``now``."""
+        live = self.status in (RoundStatus.OPEN, RoundStatus.FINALIZED)
+        return live and self.vote_opens_at <= now < self.vote_deadline
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A registry entry."""
+
+    address: str
+    stake: int
+    peer_id: str
+    addrs: list[str]
+    active: bool
+
+
+@dataclass(frozen=True)
+class FinalizedOutcome:
+    """What a round finalized to (from its ``Finalized`` event)."""
+
+    round: int
+    model_cid: str
+    reward_root: bytes
+    outcome_id: bytes
+    block_number: int
+
+
+class ChainClient:
+    """One account's view of, and transactions to, a deployment."""
+
+    def __init__(self, rpc_url: str, deployment: Deployment, private_key: str) -> None:
+        self.rpc_url = rpc_url
+        self.deployment = deployment
+        self.w3 = connect(rpc_url)
+        self._sender = Sender(self.w3, private_key)
+        if self._sender.chain_id != deployment.chain_id:
+            raise ChainError(
+                f"{rpc_url} is chain {self._sender.chain_id} but the deployment is on chain "
+                f"{deployment.chain_id}"
+            )
+        self._coord = self.w3.eth.contract(
+            address=to_checksum_address(deployment.coordinator),
+            abi=load_artifact("FedCoordinator").abi,
+        )
+        self._token = self.w3.eth.contract(
+            address=to_checksum_address(deployment.token), abi=load_artifact("FedToken").abi
+        )
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def address(self) -> str:
+        """This client's checksum address."""
+        return self._sender.address
+
+    @property
+    def chain_id(self) -> int:
+        return self._sender.chain_id
+
+    # ------------------------------------------------------------------ reads
+
+    def chain_time(self) -> int:
+        """Timestamp of the latest block."""
+        with rpc_errors(self.rpc_url):
+            return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def block_number(self) -> int:
+        with rpc_errors(self.rpc_url):
+            return int(self.w3.eth.block_number)
+
+    def token_balance(self, address: str | None = None) -> int:
+        """Token balance of ``address`` (default: this account)."""
+        return int(self._view("balanceOf", self._addr(address), contract=self._token))
+
+    def eth_balance(self, address: str | None = None) -> int:
+        with rpc_errors(self.rpc_url):
+            return int(self.w3.eth.get_balance(self._addr(address)))
+
+    def treasury(self) -> int:
+        return int(self._view("treasury"))
+
+    def participant(self, address: str | None = None) -> Participant | None:
+        """Registry entry of ``address`` (default: this account); None if never registered."""
+        checksum = self._addr(address)
+        stake, peer_raw, addrs, active = self._view("participant", checksum)
+        if not peer_raw:
+            return None
+        return Participant(checksum, int(stake), _peer_str(bytes(peer_raw)), list(addrs), active)
+
+    def participants(self) -> list[Participant]:
+        """Every registered participant, in registration order."""
+        out = []
+        for i in range(int(self._view("participantCount"))):
+            entry = self.participant(self._view("participantAt", i))
+            if entry is not None:
+                out.append(entry)
+        return out
+
+    def current_round(self) -> int:
+        """The latest opened round (0 before the first)."""
+        return int(self._view("currentRound"))
+
+    def round_info(self, r: int) -> RoundInfo:
+        """Everything recorded about round ``r``."""
+        raw = self._view("roundInfo", r)
+        return RoundInfo(
+            round=r,
+            status=RoundStatus(raw[0]),
+            opened_at=int(raw[1]),
+            commit_deadline=int(raw[2]),
+            closed_at=int(raw[3]),
+            vote_deadline=int(raw[4]),
+            eligible_count=int(raw[5]),
+            commit_count=int(raw[6]),
+            stake_snapshot=int(raw[7]),
+            model_cid_hash=bytes(raw[8]),
+            reward_root=bytes(raw[9]),
+            contributor_pool=int(raw[10]),
+            voter_pool=int(raw[11]),
+            outcome_id=bytes(raw[12]),
+            winning_weight=int(raw[13]),
+            contributor_claimed=int(raw[14]),
+            voter_claimed=int(raw[15]),
+        )
+
+    def commitments(self, r: int) -> dict[str, str]:
+        """author -> committed CID of round ``r``, from the ``Committed`` events."""
+        events = self._logs("Committed", {"round": r})
+        return {
+            to_checksum_address(e["args"]["author"]): _cid_str(e["args"]["cid"]) for e in events
+        }
+
+    def commitment_cid(self, r: int, address: str | None = None) -> str | None:
+        """The CID ``address`` (default: this account) committed in round ``r``, if any."""
+        author = self._addr(address)
+        if self._view("commitmentOf", r, author) == bytes(32):
+            return None
+        events = self._logs("Committed", {"round": r, "author": author})
+        return _cid_str(events[-1]["args"]["cid"]) if events else None
+
+    def has_voted(self, r: int, address: str | None = None) -> bool:
+        return bool(self._view("hasVoted", r, self._addr(address)))
+
+    def votes_for(self, r: int, outcome_id: bytes) -> int:
+        return int(self._view("votesFor", r, outcome_id))
+
+    def outcome_id(self, model_cid: str, reward_root: bytes, slash: Sequence[str]) -> bytes:
+        """The id the contract counts an outcome under."""
+        return bytes(
+            self._view("outcomeIdOf", cid_to_bytes(model_cid), reward_root, _sorted_addrs(slash))
+        )
+
+    def finalized_outcome(self, r: int) -> FinalizedOutcome | None:
+        """Model CID and reward root round ``r`` finalized to; None if it did not finalize."""
+        if self.round_info(r).status is not RoundStatus.FINALIZED:
+            return None
+        events = self._logs("Finalized", {"round": r})
+        if not events:
+            raise ChainError(f"round {r} is finalized but its Finalized event is not found")
+        args = events[-1]["args"]
+        return FinalizedOutcome(
+            round=r,
+            model_cid=_cid_str(args["modelCid"]),
+            reward_root=bytes(args["rewardRoot"]),
+            outcome_id=bytes(args["outcomeId"]),
+            block_number=int(events[-1]["blockNumber"]),
+        )
+
+    def latest_model_cid_of(self, r: int) -> str:
+        """Model CID round ``r`` finalized to; ``ChainError`` if it did not finalize."""
+        outcome = self.finalized_outcome(r)
+        if outcome is None:
+            raise ChainError(f"round {r} is not finalized")
+        return outcome.model_cid
+
+    def latest_model_cid(self) -> str:
+        """Model CID of the latest finalized round (the genesis model before any)."""
+        return _cid_str(self._view("latestModelCid"))
+
+    def genesis_model_cid(self) -> str:
+        return _cid_str(self._view("genesisModelCid"))
+
+    def is_claimed(self, r: int, address: str | None = None) -> bool:
+        return bool(self._view("isClaimed", r, self._addr(address)))
+
+    # ------------------------------------------------------------------ transactions
+
+    def ensure_registered(self, stake: int, peer_id: str, addrs: list[str]) -> bool:
+        """Register with ``stake`` unless registered; refresh peer info if it changed.
+
+        Returns True if this call registered the account.
+        """
+        peer_raw = _peer_bytes(peer_id)
+        existing = self.participant()
+        if existing is not None:
+            if existing.peer_id != peer_id or existing.addrs != list(addrs):
+                self._transact("updatePeer", self._coord.functions.updatePeer(peer_raw, addrs))
+            return False
+        balance = self.token_balance()
+        if balance < stake:
+            raise InsufficientFunds(
+                f"register failed: {self.address} holds {balance} token units but staking "
+                f"needs {stake}: get tokens from the deployer (`fedchain stake` docs)"
+            )
+        self._approve(stake)
+        self._transact("register", self._coord.functions.register(stake, peer_raw, addrs))
+        return True
+
+    def stake(self, amount: int) -> None:
+        """Top up this account's stake."""
+        self._approve(amount)
+        self._transact("stake", self._coord.functions.stake(amount))
+
+    def fund_treasury(self, amount: int) -> None:
+        self._approve(amount)
+        self._transact("fundTreasury", self._coord.functions.fundTreasury(amount))
+
+    def advance(self) -> bool:
+        """Move the round clock; False (no transaction) if there is nothing to do now."""
+        fn = self._coord.functions.advance()
+        try:
+            self._sender.call("advance", fn)
+            self._transact("advance", fn)
+        except TransactionRejected as exc:
+            if exc.error in _NOTHING_TO_ADVANCE:  # e.g. another node advanced first
+                return False
+            raise
+        return True
+
+    def commit(self, r: int, cid: str) -> None:
+        """Commit the CID of this account's update for round ``r``."""
+        self._transact("commit", self._coord.functions.commit(r, cid_to_bytes(cid)))
+
+    def submit_outcome(self, r: int, model_cid: str, reward_root: bytes, slash: list[str]) -> None:
+        """Vote for round ``r``'s outcome (``slash`` is sorted here as the contract requires)."""
+        fn = self._coord.functions.submitOutcome(
+            r, cid_to_bytes(model_cid), reward_root, _sorted_addrs(slash)
+        )
+        self._transact("submitOutcome", fn)
+
+    def claim(self, r: int, amount: int, proof: Sequence[bytes]) -> None:
+        """Claim this account's contributor reward for round ``r``."""
+        self._transact("claim", self._coord.functions.claim(r, amount, list(proof)))
+
+    def claim_many(
+        self, rounds: Sequence[int], amounts: Sequence[int], proofs: Sequence[Sequence[bytes]]
+    ) -> None:
+        """Claim several rounds' contributor rewards in one transaction (at most 32)."""
+        fn = self._coord.functions.claimMany(list(rounds), list(amounts), [list(p) for p in proofs])
+        self._transact("claimMany", fn)
+
+    def claim_voter_reward(self, r: int) -> None:
+        """Claim this account's share of round ``r``'s voter pool."""
+        self._transact("claimVoterReward", self._coord.functions.claimVoterReward(r))
+
+    # ------------------------------------------------------------------ internals
+
+    def _approve(self, amount: int) -> None:
+        allowance = int(
+            self._view("allowance", self.address, self.deployment.coordinator, contract=self._token)
+        )
+        if allowance < amount:
+            fn = self._token.functions.approve(self.deployment.coordinator, amount)
+            self._transact("approve", fn)
+
+    def _transact(self, action: str, fn: Any) -> Any:
+        return self._sender.transact(action, fn)
+
+    def _view(self, name: str, *args: Any, contract: Any = None) -> Any:
+        target = contract if contract is not None else self._coord
+        return self._sender.call(name, target.functions[name](*args))
+
+    def _addr(self, address: str | None) -> ChecksumAddress:
+        return to_checksum_address(address or self.address)
+
+    def _logs(self, event: str, filters: dict[str, Any]) -> list[Any]:
+        latest = self.block_number()
+        found: list[Any] = []
+        start = self.deployment.deploy_block
+        with rpc_errors(self.rpc_url):
+            while start <= latest:
+                end = min(start + LOG_CHUNK_BLOCKS - 1, latest)
+                found += self._coord.events[event].get_logs(
+                    argument_filters=filters, from_block=start, to_block=end
+                )
+                start = end + 1
+        return found
+
+
+def _cid_str(raw: bytes) -> str:
+    data = bytes(raw)
+    try:
+        return cid_from_bytes(data)
+    except ValueError:
+        return "0x" + data.hex()  # not a CIDv1: keep it visible rather than hide it
+
+
+def _peer_str(raw: bytes) -> str:
+    return peer_id_from_bytes(raw)
+
+
+def _peer_bytes(peer_id: str) -> bytes:
+    try:
+        return peer_id_to_bytes(peer_id)
+    except ValueError as exc:
+        raise ChainError(f"bad peer id: {exc}") from None
+
+
+def _sorted_addrs(addresses: Sequence[str]) -> list[str]:
+    """Strictly ascending, deduplicated checksum addresses (the contract's slash order)."""
+    unique = {to_checksum_address(a) for a in addresses}
+    return sorted(unique, key=lambda a: int(a, 16))

@@ -1,0 +1,222 @@
+"""Web3 connection, locally signed transactions, and revert decoding into one-line errors."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import requests
+from eth_abi import decode
+from eth_account import Account
+from eth_typing import ChecksumAddress
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    ProviderConnectionError,
+    TimeExhausted,
+    Web3RPCError,
+)
+
+from node.chain.artifacts import Artifact, load_artifact
+from node.chain.errors import ChainUnreachable, InsufficientFunds, TransactionRejected
+from node.errors import ChainError
+
+RECEIPT_TIMEOUT_S = 120.0
+GAS_MARGIN = 1.25
+_ERROR_STRING = bytes.fromhex("08c379a0")
+_PANIC = bytes.fromhex("4e487b71")
+
+
+def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
+    """A Web3 over HTTP; ``ChainUnreachable`` if the endpoint does not answer."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    with rpc_errors(rpc_url):
+        w3.eth.chain_id  # noqa: B018  (a cheap round trip that proves the endpoint is up)
+    return w3
+
+
+@contextlib.contextmanager
+def rpc_errors(rpc_url: str) -> Iterator[None]:
+    """Turn transport failures into ``ChainUnreachable``."""
+    try:
+        yield
+    except (
+        requests.exceptions.ConnectionError,
+        requests.exceptions.Timeout,
+        ProviderConnectionError,
+        ConnectionError,
+    ):
+        raise ChainUnreachable(rpc_url) from None
+
+
+class ErrorDecoder:
+    """Maps revert data to (error name, named arguments) using the contracts' ABIs."""
+
+    def __init__(self, abis: Sequence[Sequence[dict[str, Any]]]) -> None:
+        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        for abi in abis:
+            for entry in abi:
+                if entry.get("type") != "error":
+                    continue
+                types = [_canonical(i) for i in entry["inputs"]]
+                names = [i.get("name") or f"arg{n}" for n, i in enumerate(entry["inputs"])]
+                selector = keccak(text=f"{entry['name']}({','.join(types)})")[:4]
+                self._errors[selector] = (entry["name"], types, names)
+
+    def decode(self, data: bytes) -> tuple[str, dict[str, object]]:
+        selector, body = data[:4], data[4:]
+        if selector == _ERROR_STRING:
+            return "Error", {"message": decode(["string"], body)[0]}
+        if selector == _PANIC:
+            return "Panic", {"code": hex(decode(["uint256"], body)[0])}
+        known = self._errors.get(selector)
+        if known is None:
+            return f"UnknownError(0x{data.hex()})" if data else "Reverted", {}
+        name, types, names = known
+        try:
+            values = decode(types, body)
+        except Exception:  # malformed revert data: still name the error
+            return name, {}
+        return name, dict(zip(names, (_plain(v) for v in values), strict=True))
+
+
+def _canonical(param: dict[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_canonical(c) for c in param["components"])
+        return f"({inner}){kind[len('tuple') :]}"
+    return kind
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return to_checksum_address(value)
+    return value
+
+
+def default_decoder() -> ErrorDecoder:
+    """Decoder for every custom error the coordinator or the token can raise."""
+    return ErrorDecoder([load_artifact("FedCoordinator").abi, load_artifact("FedToken").abi])
+
+
+def _revert_data(exc: Exception) -> bytes | None:
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x"):
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return None
+    if isinstance(data, bytes):
+        return data
+    return None
+
+
+class Sender:
+    """Signs with one private key, sends, waits for receipts; one transaction at a time."""
+
+    def __init__(self, w3: Web3, private_key: str, decoder: ErrorDecoder | None = None) -> None:
+        self.w3 = w3
+        self._account = Account.from_key(private_key)
+        self.address: ChecksumAddress = self._account.address
+        self.rpc_url = str(getattr(w3.provider, "endpoint_uri", "?"))
+        self.decoder = decoder or default_decoder()
+        self._lock = threading.Lock()
+        with rpc_errors(self.rpc_url):
+            self.chain_id: int = int(w3.eth.chain_id)
+
+    def rejected(self, action: str, exc: Exception) -> ChainError:
+        """The one-line error for a revert raised by a call, estimate or send."""
+        data = _revert_data(exc)
+        if data is not None:
+            name, args = self.decoder.decode(data)
+            return TransactionRejected(action, name, args)
+        if isinstance(exc, ContractPanicError | ContractLogicError):
+            message = str(getattr(exc, "message", None) or exc)
+            return TransactionRejected(action, "Error", {"message": message})
+        text = str(exc)
+        if "insufficient funds" in text.lower():
+            return InsufficientFunds(
+                f"{action} failed: account {self.address} cannot pay for gas on chain "
+                f"{self.chain_id}: send it some ETH (devnet accounts come pre-funded)"
+            )
+        return ChainError(f"{action} failed: {text}")
+
+    def call(self, action: str, fn: Any) -> Any:
+        """``eth_call`` a contract function from this account; decoded error on revert."""
+        with rpc_errors(self.rpc_url):
+            try:
+                return fn.call({"from": self.address})
+            except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as exc:
+                raise self.rejected(action, exc) from None
+
+    def transact(self, action: str, fn: Any, value: int = 0) -> Any:
+        """Simulate, sign, send and wait; returns the receipt."""
+        params: dict[str, Any] = {"from": self.address, "value": value}
+        with self._lock, rpc_errors(self.rpc_url):
+            try:
+                fn.call(params)
+                params["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
+                params["chainId"] = self.chain_id
+                tx = fn.build_transaction(params)
+                tx["gas"] = int(tx["gas"] * GAS_MARGIN)
+            except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as exc:
+                raise self.rejected(action, exc) from None
+            return self._send(action, tx, retry_call=fn)
+
+    def deploy(self, action: str, artifact: Artifact, *args: Any) -> tuple[str, int]:
+        """Deploy ``artifact`` with constructor ``args``; returns (address, block number)."""
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        ctor = factory.constructor(*args)
+        with self._lock, rpc_errors(self.rpc_url):
+            try:
+                tx = ctor.build_transaction(
+                    {
+                        "from": self.address,
+                        "nonce": self.w3.eth.get_transaction_count(self.address, "pending"),
+                        "chainId": self.chain_id,
+                    }
+                )
+            except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as exc:
+                raise self.rejected(action, exc) from None
+            receipt = self._send(action, tx, retry_call=None)
+        return to_checksum_address(receipt["contractAddress"]), int(receipt["blockNumber"])
+
+    def send_value(self, action: str, to: str, wei: int) -> Any:
+        """Plain ETH transfer."""
+        with self._lock, rpc_errors(self.rpc_url):
+            tx: dict[str, Any] = {
+                "from": self.address,
+                "to": to_checksum_address(to),
+                "value": wei,
+                "nonce": self.w3.eth.get_transaction_count(self.address, "pending"),
+                "chainId": self.chain_id,
+                "gas": 21_000,
+                "gasPrice": self.w3.eth.gas_price,
+            }
+            return self._send(action, tx, retry_call=None)
+
+    def _send(self, action: str, tx: Any, retry_call: Any) -> Any:
+        signed = self._account.sign_transaction(tx)
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
+        except TimeExhausted:
+            raise ChainError(
+                f"{action}: no receipt within {RECEIPT_TIMEOUT_S:.0f}s (is the chain mining?)"
+            ) from None
+        except (Web3RPCError, ValueError) as exc:
+            raise self.rejected(action, exc) from None
+        if receipt["status"] != 1:
+            # The state moved between simulation and mining: replay to name the error.
+            if retry_call is not None:
+                try:
+                    retry_call.call({"from": self.address})
+                except (ContractCustomError, ContractLogicError) as exc:
+                    raise self.rejected(action, exc) from None
+            raise ChainError(f"{action} reverted in block {receipt['blockNumber']}")
+        return receipt
