@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 PROVIDER_DIAL_TIMEOUT = 5.0
-_STOP_TIMEOUT = 5.0
 
 
 def _parse_peer_id(peer_id: str) -> ID:
@@ -85,6 +84,11 @@ class PeerNetwork:
                 maddrs.append(maddr)
             if not maddrs:
                 raise NetworkError("no addresses given")
+            if pid not in self.host.get_connected_peers():
+                # the given addresses replace any stale ones; py-libp2p keeps retrying a
+                # dead stored address and never reaches the new one otherwise
+                self.host.get_peerstore().clear_addrs(pid)
+            self._forget_dial_failures(pid)
             with trio.fail_after(CONNECT_TIMEOUT):
                 await self.host.connect(PeerInfo(pid, maddrs))
         except trio.TooSlowError:
@@ -96,6 +100,14 @@ class PeerNetwork:
         self.metrics["connect.failed"] += 1
         log.warning("cannot connect to %s at %s: %s", peer_id, addrs, reason)
         return False
+
+    def _forget_dial_failures(self, pid: ID) -> None:
+        """py-libp2p refuses to re-dial a peer id whose last dial failed (a "negative
+        cache" keyed by peer id, not address), even with new addresses; an explicit
+        dial always tries."""
+        unblock = getattr(self.host.get_network(), "unblock_peer", None)
+        if unblock is not None:
+            unblock(pid)
 
     def connected_peers(self) -> set[str]:
         return {pid.to_base58() for pid in self.host.get_connected_peers()}
@@ -156,9 +168,11 @@ class PeerNetwork:
         for pid in pids:
             if pid in connected or pid == self.host.get_id():
                 continue
-            addrs = peerstore.addrs(pid) if pid in peerstore.peer_ids() else []
-            if not addrs:
+            try:
+                addrs = peerstore.addrs(pid)
+            except Exception:  # noqa: BLE001 - PeerStoreError: unknown or expired
                 continue
+            self._forget_dial_failures(pid)
             with trio.move_on_after(PROVIDER_DIAL_TIMEOUT):
                 try:
                     await self.host.connect(PeerInfo(pid, addrs))
@@ -194,6 +208,9 @@ async def open_network(
             try:
                 yield network
             finally:
-                with trio.CancelScope(shield=True), trio.move_on_after(_STOP_TIMEOUT):
-                    await exchange.stop()
+                # Not BitswapClient.stop(): it unregisters the Bitswap stream handlers
+                # while peers may still be negotiating a stream, and py-libp2p's
+                # multiselect then raises KeyError inside the swarm, which tears the
+                # whole host down with an exception group. Cancelling our nursery stops
+                # Bitswap's workers; leaving host.run() closes every connection.
                 nursery.cancel_scope.cancel()

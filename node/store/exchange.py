@@ -89,9 +89,6 @@ class BlobExchange:
         self.client.set_nursery(nursery)
         await self.client.start()
 
-    async def stop(self) -> None:
-        await self.client.stop()
-
     async def add_blob(self, data: bytes) -> Cid:
         if len(data) > self.max_blob_size:
             raise ContentError(f"blob of {len(data)} bytes exceeds {self.max_blob_size}")
