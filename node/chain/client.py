@@ -14,6 +14,7 @@ from typing import Any
 
 from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
+from web3.types import TxReceipt
 
 from node.chain.artifacts import load_artifact
 from node.chain.deploy import Deployment
@@ -278,14 +279,14 @@ class ChainClient:
         self._transact("register", self._coord.functions.register(stake, peer_raw, addrs))
         return True
 
-    def stake(self, amount: int) -> None:
+    def stake(self, amount: int) -> TxReceipt:
         """Top up this account's stake."""
         self._approve(amount)
-        self._transact("stake", self._coord.functions.stake(amount))
+        return self._transact("stake", self._coord.functions.stake(amount))
 
-    def fund_treasury(self, amount: int) -> None:
+    def fund_treasury(self, amount: int) -> TxReceipt:
         self._approve(amount)
-        self._transact("fundTreasury", self._coord.functions.fundTreasury(amount))
+        return self._transact("fundTreasury", self._coord.functions.fundTreasury(amount))
 
     def advance(self) -> bool:
         """Move the round clock; False (no transaction) if there is nothing to do now."""
@@ -299,31 +300,33 @@ class ChainClient:
             raise
         return True
 
-    def commit(self, r: int, cid: str) -> None:
+    def commit(self, r: int, cid: str) -> TxReceipt:
         """Commit the CID of this account's update for round ``r``."""
-        self._transact("commit", self._coord.functions.commit(r, cid_to_bytes(cid)))
+        return self._transact("commit", self._coord.functions.commit(r, cid_to_bytes(cid)))
 
-    def submit_outcome(self, r: int, model_cid: str, reward_root: bytes, slash: list[str]) -> None:
+    def submit_outcome(
+        self, r: int, model_cid: str, reward_root: bytes, slash: list[str]
+    ) -> TxReceipt:
         """Vote for round ``r``'s outcome (``slash`` is sorted here as the contract requires)."""
         fn = self._coord.functions.submitOutcome(
             r, cid_to_bytes(model_cid), reward_root, _sorted_addrs(slash)
         )
-        self._transact("submitOutcome", fn)
+        return self._transact("submitOutcome", fn)
 
-    def claim(self, r: int, amount: int, proof: Sequence[bytes]) -> None:
+    def claim(self, r: int, amount: int, proof: Sequence[bytes]) -> TxReceipt:
         """Claim this account's contributor reward for round ``r``."""
-        self._transact("claim", self._coord.functions.claim(r, amount, list(proof)))
+        return self._transact("claim", self._coord.functions.claim(r, amount, list(proof)))
 
     def claim_many(
         self, rounds: Sequence[int], amounts: Sequence[int], proofs: Sequence[Sequence[bytes]]
-    ) -> None:
+    ) -> TxReceipt:
         """Claim several rounds' contributor rewards in one transaction (at most 32)."""
         fn = self._coord.functions.claimMany(list(rounds), list(amounts), [list(p) for p in proofs])
-        self._transact("claimMany", fn)
+        return self._transact("claimMany", fn)
 
-    def claim_voter_reward(self, r: int) -> None:
+    def claim_voter_reward(self, r: int) -> TxReceipt:
         """Claim this account's share of round ``r``'s voter pool."""
-        self._transact("claimVoterReward", self._coord.functions.claimVoterReward(r))
+        return self._transact("claimVoterReward", self._coord.functions.claimVoterReward(r))
 
     # ------------------------------------------------------------------ internals
 
@@ -335,8 +338,9 @@ class ChainClient:
             fn = self._token.functions.approve(self.deployment.coordinator, amount)
             self._transact("approve", fn)
 
-    def _transact(self, action: str, fn: Any) -> Any:
-        return self._sender.transact(action, fn)
+    def _transact(self, action: str, fn: Any) -> TxReceipt:
+        receipt: TxReceipt = self._sender.transact(action, fn)
+        return receipt
 
     def _view(self, name: str, *args: Any, contract: Any = None) -> Any:
         target = contract if contract is not None else self._coord

@@ -1,0 +1,271 @@
+"""ChainClient against a real anvil devnet and the real contracts (no mocks).
+
+One devnet per module; the tests run in order and build on each other's chain state:
+register -> advance -> commit -> vote (finalizes at 2/3) -> claim -> voter reward ->
+failed round -> devnet down/up keeps everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from node.chain import devnet
+from node.chain.client import ChainClient, RoundStatus
+from node.chain.deploy import TOKEN, Deployment, DeployParams, deploy, fund_accounts
+from node.chain.errors import ChainUnreachable, InsufficientFunds, TransactionRejected
+from node.chain.merkle import build_reward_tree
+from node.types import cid_from_bytes
+
+pytestmark = pytest.mark.integration
+
+PEERS = [
+    "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA",
+    "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N",
+    "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA",
+]
+STAKE = 10 * TOKEN
+
+
+def cid(label: str) -> str:
+    """A raw-codec CIDv1 of ``label``."""
+    return cid_from_bytes(b"\x01\x55\x12\x20" + hashlib.sha256(label.encode()).digest())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Env:
+    data_dir: Path
+    port: int
+    net: devnet.Devnet
+    deployment: Deployment
+    deployer: ChainClient
+    nodes: list[ChainClient]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    data_dir = tmp_path_factory.mktemp("devnet")
+    port = free_port()
+    net = devnet.up(data_dir, port=port)
+    try:
+        params = DeployParams(
+            min_stake=STAKE,
+            commit_window=120,
+            vote_window=120,
+            reward_per_round=1000 * TOKEN,
+            voter_share_bps=2000,
+            slash_bps=5000,
+            min_participants=3,
+            treasury=10_000 * TOKEN,
+        )
+        deployer_key = net.accounts[0][1]
+        deployment = deploy(
+            net.rpc_url, deployer_key, cid("genesis"), "mnist", params, data_dir / "d.json"
+        )
+        keys = [k for _, k in net.accounts[1:4]]
+        fund_accounts(
+            net.rpc_url, deployment, deployer_key, [a for a, _ in net.accounts[1:4]], 100 * TOKEN
+        )
+        nodes = [ChainClient(net.rpc_url, deployment, k) for k in keys]
+        deployer = ChainClient(net.rpc_url, deployment, deployer_key)
+        yield Env(data_dir, port, net, deployment, deployer, nodes)
+    finally:
+        devnet.down(data_dir)
+
+
+def test_deployment_file_matches_chain(env: Env) -> None:
+    loaded = Deployment.load(env.data_dir / "d.json")
+    assert loaded == env.deployment
+    assert loaded.chain_id == env.net.chain_id == env.deployer.chain_id
+    assert env.deployer.genesis_model_cid() == cid("genesis")
+    assert env.deployer.latest_model_cid() == cid("genesis")
+    assert env.deployer.treasury() == 10_000 * TOKEN
+    assert env.deployer.current_round() == 0
+
+
+def test_register_three(env: Env) -> None:
+    assert env.nodes[0].advance() is False  # nobody registered yet: nothing to do
+    for i, node in enumerate(env.nodes):
+        addrs = [f"/ip4/127.0.0.1/tcp/{4001 + i}"]
+        assert node.ensure_registered(STAKE, PEERS[i], addrs) is True
+        assert node.ensure_registered(STAKE, PEERS[i], addrs) is False  # idempotent
+    found = env.deployer.participants()
+    assert [p.address for p in found] == [n.address for n in env.nodes]
+    assert [p.peer_id for p in found] == PEERS
+    assert found[1].addrs == ["/ip4/127.0.0.1/tcp/4002"]
+    assert all(p.active and p.stake == STAKE for p in found)
+    # Peer info refresh goes through updatePeer.
+    env.nodes[2].ensure_registered(STAKE, PEERS[2], ["/ip4/127.0.0.1/tcp/5003"])
+    assert env.nodes[2].participant() is not None
+    assert env.nodes[2].participant().addrs == ["/ip4/127.0.0.1/tcp/5003"]  # type: ignore[union-attr]
+
+
+def test_advance_opens_round_one_once(env: Env) -> None:
+    assert env.nodes[0].advance() is True
+    assert env.nodes[1].advance() is False  # already advanced: no revert, no transaction
+    assert env.deployer.current_round() == 1
+    info = env.deployer.round_info(1)
+    assert info.status is RoundStatus.OPEN
+    assert info.eligible_count == 3
+    assert info.stake_snapshot == 3 * STAKE
+    assert info.closed_at == 0
+    assert info.commit_deadline == info.opened_at + 120
+    assert info.commit_open(env.deployer.chain_time())
+
+
+def test_commit_and_early_close(env: Env) -> None:
+    for node in env.nodes:
+        receipt = node.commit(1, cid(f"update-{node.address}"))
+        assert receipt["gasUsed"] < 60_000
+    assert env.deployer.commitments(1) == {n.address: cid(f"update-{n.address}") for n in env.nodes}
+    assert env.nodes[0].commitment_cid(1) == cid(f"update-{env.nodes[0].address}")
+    assert env.deployer.commitment_cid(1) is None
+    info = env.deployer.round_info(1)
+    assert info.commit_count == 3
+    assert info.closed_at > 0  # everyone committed: the window closed early
+    assert info.vote_deadline == info.closed_at + 120
+    with pytest.raises(
+        TransactionRejected, match=r"commit rejected: CommitWindowClosed\(round=1\)"
+    ):
+        env.nodes[0].commit(1, cid("again"))
+
+
+def test_vote_finalizes_at_two_thirds(env: Env) -> None:
+    amounts = {n.address: (i + 1) * 100 * TOKEN for i, n in enumerate(env.nodes)}
+    tree = build_reward_tree(1, amounts)
+    env.nodes[0].submit_outcome(1, cid("model-1"), tree.root, [])
+    assert env.nodes[0].has_voted(1)
+    assert env.deployer.round_info(1).status is RoundStatus.OPEN
+    assert env.deployer.finalized_outcome(1) is None
+    env.nodes[1].submit_outcome(1, cid("model-1"), tree.root, [])
+    info = env.deployer.round_info(1)
+    assert info.status is RoundStatus.FINALIZED
+    assert info.reward_root == tree.root
+    assert info.contributor_pool == 800 * TOKEN and info.voter_pool == 200 * TOKEN
+    outcome = env.deployer.finalized_outcome(1)
+    assert outcome is not None
+    assert outcome.model_cid == cid("model-1")
+    assert outcome.reward_root == tree.root
+    assert outcome.outcome_id == env.deployer.outcome_id(cid("model-1"), tree.root, [])
+    assert env.deployer.latest_model_cid() == cid("model-1")
+    assert env.deployer.latest_model_cid_of(1) == cid("model-1")
+    with pytest.raises(TransactionRejected, match="AlreadyVoted"):
+        env.nodes[0].submit_outcome(1, cid("model-1"), tree.root, [])
+
+
+def test_claim_with_merkle_proof(env: Env) -> None:
+    amounts = {n.address: (i + 1) * 100 * TOKEN for i, n in enumerate(env.nodes)}
+    tree = build_reward_tree(1, amounts)
+    for node in env.nodes:
+        before = node.token_balance()
+        node.claim(1, tree.amount(node.address), tree.proof(node.address))
+        assert node.token_balance() == before + amounts[node.address]
+        assert node.is_claimed(1, node.address)
+    claimer = env.nodes[2]
+    account = claimer.address
+    with pytest.raises(
+        TransactionRejected,
+        match=rf"claim rejected: AlreadyClaimed\(round=1, account={account}\)",
+    ):
+        claimer.claim(1, tree.amount(account), tree.proof(account))
+    assert env.deployer.round_info(1).contributor_claimed == 600 * TOKEN
+
+
+def test_wrong_amount_is_rejected_by_the_contract(env: Env) -> None:
+    tree = build_reward_tree(1, {env.deployer.address: 5 * TOKEN, env.nodes[0].address: 1})
+    with pytest.raises(TransactionRejected, match="InvalidProof"):
+        env.deployer.claim(1, 5 * TOKEN, tree.proof(env.deployer.address))
+
+
+def test_late_winning_vote_and_voter_rewards(env: Env) -> None:
+    amounts = {n.address: (i + 1) * 100 * TOKEN for i, n in enumerate(env.nodes)}
+    tree = build_reward_tree(1, amounts)
+    env.nodes[2].submit_outcome(1, cid("model-1"), tree.root, [])  # after finalization
+    with pytest.raises(TransactionRejected, match="VoterRewardLocked"):
+        env.nodes[0].claim_voter_reward(1)
+    assert env.nodes[0].advance() is True  # round 2 opens; round 1 votes are final
+    for node in env.nodes:
+        before = node.token_balance()
+        node.claim_voter_reward(1)
+        assert node.token_balance() == before + 200 * TOKEN // 3
+
+
+def test_failed_round_then_next(env: Env) -> None:
+    info = env.deployer.round_info(2)
+    assert info.status is RoundStatus.OPEN
+    assert env.nodes[0].advance() is False  # still in progress
+    devnet.increase_time(env.net.rpc_url, info.vote_deadline - env.deployer.chain_time())
+    assert env.nodes[0].advance() is True
+    assert env.deployer.round_info(2).status is RoundStatus.FAILED
+    assert env.deployer.current_round() == 3
+    assert env.deployer.latest_model_cid() == cid("model-1")
+
+
+def test_claim_many_across_rounds(env: Env) -> None:
+    for node in env.nodes:
+        node.commit(3, cid(f"r3-{node.address}"))
+    trees = [build_reward_tree(3, {n.address: 7 * TOKEN for n in env.nodes})]
+    slash = [env.nodes[2].address]
+    env.nodes[0].submit_outcome(3, cid("model-3"), trees[0].root, slash)
+    env.nodes[1].submit_outcome(3, cid("model-3"), trees[0].root, slash)
+    assert env.deployer.round_info(3).status is RoundStatus.FINALIZED
+    slashed = env.deployer.participant(env.nodes[2].address)
+    assert slashed is not None and slashed.stake == STAKE // 2 and not slashed.active
+    node = env.nodes[0]
+    before = node.token_balance()
+    node.claim_many([3], [7 * TOKEN], [trees[0].proof(node.address)])
+    assert node.token_balance() == before + 7 * TOKEN
+
+
+def test_state_survives_devnet_restart(env: Env) -> None:
+    snapshot = (
+        env.deployer.current_round(),
+        env.deployer.latest_model_cid(),
+        env.deployer.round_info(1),
+        env.deployer.commitments(1),
+        env.nodes[0].token_balance(),
+    )
+    block = env.deployer.block_number()
+    assert devnet.down(env.data_dir) is True
+    assert not devnet.status(env.data_dir).running
+    with pytest.raises(ChainUnreachable, match="is the devnet up"):
+        env.deployer.current_round()
+    devnet.up(env.data_dir, port=env.port)
+    assert devnet.status(env.data_dir).running
+    assert env.deployer.block_number() >= block
+    assert (
+        env.deployer.current_round(),
+        env.deployer.latest_model_cid(),
+        env.deployer.round_info(1),
+        env.deployer.commitments(1),
+        env.nodes[0].token_balance(),
+    ) == snapshot
+    assert env.nodes[0].is_claimed(1, env.nodes[0].address)
+    # The restarted chain still takes transactions: the slashed node tops up, which
+    # reactivates it, and with three active participants round 4 opens.
+    assert env.nodes[0].advance() is False
+    env.nodes[2].stake(STAKE)
+    assert env.nodes[0].advance() is True
+    assert env.deployer.current_round() == 4
+
+
+def test_unfunded_account_gets_a_clear_error(env: Env) -> None:
+    fresh = Account.create()
+    client = ChainClient(env.net.rpc_url, env.deployment, fresh.key.hex())
+    with pytest.raises(InsufficientFunds, match="holds 0 token units"):
+        client.ensure_registered(STAKE, PEERS[0], [])
+    fund_accounts(env.net.rpc_url, env.deployment, env.net.accounts[0][1], [fresh.address], STAKE)
+    with pytest.raises(InsufficientFunds, match="cannot pay for gas"):
+        client.ensure_registered(STAKE, PEERS[0], [])
