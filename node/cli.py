@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -97,19 +95,14 @@ def demo(
     task: Annotated[str, typer.Option(help="mnist5k-mlp or digits-mlp")] = "mnist5k-mlp",
     out: Annotated[Path, typer.Option(help="report directory")] = Path("out/demo"),
     port: Port = 8545,
+    stop_devnet: Annotated[bool, typer.Option(help="also stop the devnet at the end")] = False,
 ) -> None:
     """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized."""
     from node.demo.run import DemoOptions, run_demo
 
     setup_logging(False, "WARNING")
-    opts = DemoOptions(nodes=nodes, rounds=rounds, task=task, out=out, port=port)
+    opts = DemoOptions(
+        nodes=nodes, rounds=rounds, task=task, out=out, port=port, stop_devnet=stop_devnet
+    )
     code = expected_errors(lambda: run_demo(opts, console))
     raise typer.Exit(code)
-
-
-def main() -> None:  # pragma: no cover - console script entry
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -290,6 +290,8 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         "finalized_cid": None,
         "accuracy": None,
         "reward": 0,
+        "earned": 0,
+        "proof": [],
         "timings": timings,
     }
     if final.status is RoundStatus.FINALIZED:
@@ -298,9 +300,13 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         params = new_params if finalized_cid == model_cid else await load_model(ctx, finalized_cid)
         record["accuracy"] = accuracy_of(ctx.task, params, ctx.test_data)
         mine = amounts.get(ctx.address, 0)
-        if finalized_cid == model_cid and mine > 0 and ctx.cfg.auto_claim:
-            await claim(ctx, r, mine, tree.proof(ctx.address))
-            record["reward"] = mine
+        if finalized_cid == model_cid and mine > 0:
+            proof = tree.proof(ctx.address)
+            record["earned"] = mine
+            record["proof"] = [p.hex() for p in proof]
+            if ctx.cfg.auto_claim:
+                await claim(ctx, r, mine, proof)
+                record["reward"] = mine
     lap("claim_evaluate")
     ctx.state.finish(r, record)
     return record

@@ -14,10 +14,12 @@ from rich.table import Table
 
 from node.chain import devnet
 from node.chain.client import ChainClient
-from node.chain.deploy import DeployParams, Deployment, deploy, fund_accounts
+from node.chain.deploy import DeployParams, Deployment, fund_accounts
 from node.demo.processes import NodeProcess, start_node, stop_all
 from node.demo.report import plot_accuracy, round_rows, verdict, write_report
 from node.errors import FedchainError
+from node.ops import deployment_path as deployment_path_of
+from node.ops import devnet_up
 from node.learning.local import accuracy_of, genesis_params
 from node.learning.partition import train_test_split
 from node.learning.tasks import get_task
@@ -34,6 +36,8 @@ class DemoOptions:
     task: str = "mnist5k-mlp"
     out: Path = Path("out/demo")
     data_root: Path = Path(".data/demo")
+    devnet_dir: Path = Path(".data/devnet")
+    stop_devnet: bool = False
     port: int = 8545
     epochs: int = 2
     commit_window: int = 120
@@ -106,16 +110,14 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
     task = get_task(opts.task)
     genesis = genesis_params(task)
     genesis_cid = compute_cid(encode_model(genesis))
+    console.print(f"task {task.name}: {opts.nodes} nodes, {opts.rounds} rounds")
     _, test = train_test_split(task.load_all(), 0)
     genesis_accuracy = accuracy_of(task, genesis, test)
 
-    devnet.down(opts.data_root / "devnet")
-    shutil.rmtree(opts.data_root, ignore_errors=True)
+    for old in (opts.devnet_dir, opts.data_root):  # a demo always starts from a fresh chain
+        devnet.down(old)
+        shutil.rmtree(old, ignore_errors=True)
     opts.data_root.mkdir(parents=True)
-    net = devnet.up(opts.data_root / "devnet", port=opts.port)
-    console.print(f"devnet up at {net.rpc_url}")
-    deployment_path = opts.data_root / "deployment.json"
-    deployer = net.accounts[0]
     params = DeployParams(
         min_stake=10 * TOKEN,
         commit_window=opts.commit_window,
@@ -123,11 +125,12 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         reward_per_round=1000 * TOKEN,
         min_participants=opts.nodes,
     )
-    deployment = deploy(net.rpc_url, deployer[1], genesis_cid, task.name, params, deployment_path)
+    net, deployment = devnet_up(opts.devnet_dir, opts.port, console, task.name, params)
+    deployment_path = deployment_path_of(opts.devnet_dir)
+    deployer = net.accounts[0]
     keys = net.accounts[1 : opts.nodes + 1]
     fund_accounts(net.rpc_url, deployment, deployer[1], [a for a, _ in keys], 1000 * TOKEN)
-    console.print(f"deployed coordinator {deployment.coordinator}; genesis {genesis_cid} "
-                  f"(accuracy {genesis_accuracy:.3f})")
+    console.print(f"genesis model {genesis_cid} (accuracy {genesis_accuracy:.3f})")
     observer = ChainClient(net.rpc_url, deployment, deployer[1])
     nodes: list[NodeProcess] = []
     started = time.monotonic()
@@ -149,9 +152,13 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         return finish(opts, console, observer, deployment, nodes, genesis_accuracy, started)
     finally:
         stop_all(nodes)
-        devnet.down(opts.data_root / "devnet")
-        console.print("all demo processes stopped; `fedchain devnet up --data-dir "
-                      f"{opts.data_root / 'devnet'}` restarts the chain with its state")
+        if opts.stop_devnet:
+            devnet.down(opts.devnet_dir)
+            console.print("node processes and devnet stopped; `fedchain devnet up` restarts "
+                          "the chain with its state")
+        else:
+            console.print("node processes stopped; the devnet keeps running for inspection "
+                          "(`python scripts/rounds.py`; `fedchain devnet down` stops it)")
 
 
 def finish(
@@ -178,7 +185,7 @@ def finish(
         "problems": problems,
         "genesis_accuracy": genesis_accuracy,
         "seconds": round(time.monotonic() - started, 1),
-        "deployment": str((opts.data_root / "deployment.json").resolve()),
+        "deployment": str(deployment_path_of(opts.devnet_dir).resolve()),
         "rounds": rows,
     }
     write_report(opts.out, report)
