@@ -95,6 +95,7 @@ def demo(
     task: Annotated[str, typer.Option(help="mnist5k-mlp or digits-mlp")] = "mnist5k-mlp",
     out: Annotated[Path, typer.Option(help="report directory")] = Path("out/demo"),
     port: Port = 8545,
+    data_dir: Annotated[Path, typer.Option(help="devnet/ and demo/ go here")] = Path(".data"),
     stop_devnet: Annotated[bool, typer.Option(help="also stop the devnet at the end")] = False,
 ) -> None:
     """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized."""
@@ -102,7 +103,13 @@ def demo(
 
     setup_logging(False, "WARNING")
     opts = DemoOptions(
-        nodes=nodes, rounds=rounds, task=task, out=out, port=port, stop_devnet=stop_devnet
+        nodes=nodes,
+        rounds=rounds,
+        task=task,
+        out=out,
+        port=port,
+        data_root=data_dir,
+        stop_devnet=stop_devnet,
     )
     code = expected_errors(lambda: run_demo(opts, console))
     raise typer.Exit(code)

@@ -31,18 +31,27 @@ TOKEN = 10**18
 
 @dataclass(frozen=True)
 class DemoOptions:
+    """Knobs of one demo run; everything has a default that finishes in about a minute."""
+
     nodes: int = 4
     rounds: int = 5
     task: str = "mnist5k-mlp"
     out: Path = Path("out/demo")
-    data_root: Path = Path(".data/demo")
-    devnet_dir: Path = Path(".data/devnet")
+    data_root: Path = Path(".data")  # devnet/ and demo/ (one directory per node) below it
     stop_devnet: bool = False
     port: int = 8545
     epochs: int = 2
     commit_window: int = 120
     vote_window: int = 60
     timeout_per_round: float = 240.0
+
+    @property
+    def devnet_dir(self) -> Path:
+        return (self.data_root / "devnet").resolve()
+
+    @property
+    def nodes_dir(self) -> Path:
+        return (self.data_root / "demo").resolve()
 
 
 def node_config_text(index: int, opts: DemoOptions, deployment: Path) -> str:
@@ -66,7 +75,7 @@ def prepare_nodes(
 ) -> list[tuple[str, Path]]:
     configs = []
     for index, (address, key) in enumerate(keys):
-        home = (opts.data_root / f"node{index}").resolve()
+        home = opts.nodes_dir / f"node{index}"
         home.mkdir(parents=True, exist_ok=True)
         key_file = home / "key.hex"
         key_file.write_text(key + "\n")
@@ -114,10 +123,10 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
     _, test = train_test_split(task.load_all(), 0)
     genesis_accuracy = accuracy_of(task, genesis, test)
 
-    for old in (opts.devnet_dir, opts.data_root):  # a demo always starts from a fresh chain
-        devnet.down(old)
+    devnet.down(opts.devnet_dir)  # a demo always starts from a fresh chain
+    for old in (opts.devnet_dir, opts.nodes_dir):
         shutil.rmtree(old, ignore_errors=True)
-    opts.data_root.mkdir(parents=True)
+    opts.nodes_dir.mkdir(parents=True)
     params = DeployParams(
         min_stake=10 * TOKEN,
         commit_window=opts.commit_window,
