@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -25,11 +26,26 @@ DevnetDir = Annotated[Path, typer.Option("--data-dir", help="devnet data directo
 Port = Annotated[int, typer.Option(help="RPC port on 127.0.0.1")]
 
 
+def expected_failure(exc: BaseException) -> FedchainError | None:
+    """The FedchainError behind ``exc``, looking through trio's exception groups."""
+    if isinstance(exc, FedchainError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        found = [expected_failure(e) for e in exc.exceptions]
+        if found and all(f is not None for f in found):
+            return found[0]
+    return None
+
+
 def expected_errors(fn: Callable[[], T]) -> T:
+    """Run ``fn``; an expected failure becomes one line on stderr and exit status 1."""
     try:
         return fn()
-    except FedchainError as exc:
-        err.print(f"[red]error:[/] {exc}")
+    except BaseException as exc:
+        failure = expected_failure(exc)
+        if failure is None:
+            raise
+        print(f"error: {failure}", file=sys.stderr)
         raise typer.Exit(1) from None
 
 
@@ -62,6 +78,88 @@ def devnet_status(data_dir: DevnetDir = DEFAULT_DEVNET) -> None:
     from node.ops import devnet_status as status
 
     expected_errors(lambda: status(data_dir, console))
+
+
+DeploymentFile = Annotated[Path, typer.Option("--deployment", help="deployment file")]
+DEFAULT_DEPLOYMENT = DEFAULT_DEVNET / "deployment.json"
+KeyFile = Annotated[Path, typer.Option("--key-file", help="file with the 0x private key")]
+Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+@app.command()
+def fund(
+    address: Annotated[str, typer.Argument(help="account to fund")],
+    tokens: Annotated[int, typer.Option(help="FED to mint to it")] = 1000,
+    eth: Annotated[int, typer.Option(help="devnet ETH to send for gas")] = 10,
+    data_dir: DevnetDir = DEFAULT_DEVNET,
+) -> None:
+    """Devnet only: mint FED and send ETH to ADDRESS from the deployer account."""
+    from node.ops import fund_on_devnet
+
+    expected_errors(lambda: fund_on_devnet(data_dir, address, tokens, eth))
+    console.print(f"funded {address} with {tokens} FED and {eth} ETH")
+
+
+@app.command()
+def rounds(
+    deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
+    round_id: Annotated[int | None, typer.Option("--round", help="detail of one round")] = None,
+    as_json: Json = False,
+) -> None:
+    """List rounds: status, commits, finalized model CID, reward pool."""
+    from node.ops import client, print_rounds, round_rows
+
+    rows = expected_errors(lambda: round_rows(client(deployment, None), round_id))
+    print_rounds(rows, console, as_json)
+
+
+@app.command()
+def stake(
+    amount: Annotated[int, typer.Argument(help="FED to add to the stake")],
+    key_file: KeyFile,
+    deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
+) -> None:
+    """Top up a registered participant's stake."""
+    from node.ops import TOKEN, client, stake_more
+
+    result = expected_errors(lambda: stake_more(client(deployment, key_file), amount * TOKEN))
+    console.print(f"stake of {result['address']} is now {result['stake'] / TOKEN:.4f} FED")
+
+
+@app.command()
+def claim(
+    key_file: KeyFile,
+    node_dir: Annotated[Path, typer.Option(help="the node's data directory")],
+    deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
+) -> None:
+    """Claim every reward the node earned and has not claimed."""
+    from node.ops import claim_all, client
+
+    result = expected_errors(lambda: claim_all(client(deployment, key_file), node_dir))
+    console.print(result["message"])
+
+
+@node_app.command("init")
+def node_init(
+    data_dir: Annotated[Path, typer.Option(help="node data directory to create")],
+    deployment: Annotated[Path, typer.Option(help="deployment file")] = Path(
+        ".data/devnet/deployment.json"
+    ),
+    task: Annotated[str, typer.Option(help="learning task")] = "mnist5k-mlp",
+    partition_index: Annotated[int, typer.Option(help="this node's data partition")] = 0,
+    partition_count: Annotated[int, typer.Option(help="number of partitions")] = 1,
+    force: Annotated[bool, typer.Option(help="overwrite an existing config")] = False,
+) -> None:
+    """Create a data directory with a fresh key and a commented config file."""
+    from eth_account import Account
+
+    from node.node_init import init_node
+
+    config = expected_errors(
+        lambda: init_node(data_dir, deployment, task, partition_index, partition_count, force)
+    )
+    address = Account.from_key((data_dir / "key.hex").read_text().strip()).address
+    console.print(f"wrote {config}; account {address} (fund it with tokens and ETH to stake)")
 
 
 @node_app.command("run")

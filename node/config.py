@@ -47,8 +47,11 @@ class NodeConfig:
         checks = [
             (self.listen_port >= 0, "listen_port", "must be >= 0"),
             (self.partition_count >= 1, "partition_count", "must be >= 1"),
-            (0 <= self.partition_index < self.partition_count, "partition_index",
-             f"must be in [0, {self.partition_count})"),
+            (
+                0 <= self.partition_index < self.partition_count,
+                "partition_index",
+                f"must be in [0, {self.partition_count})",
+            ),
             (self.epochs >= 1, "epochs", "must be >= 1"),
             (self.lr > 0, "lr", "must be > 0"),
             (self.batch_size >= 1, "batch_size", "must be >= 1"),
@@ -63,8 +66,11 @@ class NodeConfig:
 
 
 _FIELDS = {f.name: f for f in fields(NodeConfig)}
-_REQUIRED = {f.name for f in fields(NodeConfig) if f.default is dataclasses.MISSING
-             and f.default_factory is dataclasses.MISSING}
+_REQUIRED = {
+    f.name
+    for f in fields(NodeConfig)
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+}
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:
@@ -92,7 +98,9 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             return tuple(str(v).strip() for v in items if str(v).strip())
         return str(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"config key {key!r} from {source}: bad value {value!r} ({exc})") from None
+        raise ConfigError(
+            f"config key {key!r} from {source}: bad value {value!r} ({exc})"
+        ) from None
 
 
 def _from_mapping(raw: Mapping[str, Any], source: str) -> dict[str, Any]:

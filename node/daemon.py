@@ -23,7 +23,7 @@ from node.state import NodeState
 from node.store.cid import compute_cid
 from node.update.codec import encode_model
 
-log = logging.getLogger("fedchain.daemon")
+log = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL = 3.0
 SPLIT_SEED = 0
@@ -132,7 +132,11 @@ async def round_loop(ctx: NodeContext) -> None:
         taken_part += 1
         log.info(
             "round %d %s: verified %d, model %s, accuracy %s",
-            r, record["status"], record["verified"], record["finalized_cid"], record["accuracy"],
+            r,
+            record["status"],
+            record["verified"],
+            record["finalized_cid"],
+            record["accuracy"],
         )
         write_status(ctx, "idle")
 
@@ -141,11 +145,15 @@ async def run_node(cfg: NodeConfig) -> None:
     deployment = Deployment.load(cfg.deployment)
     task = get_task(cfg.task)
     if deployment.task_id != task.name:
-        raise ConfigError(f"config task {task.name!r} but the deployment runs {deployment.task_id!r}")
+        raise ConfigError(
+            f"config task {task.name!r} but the deployment runs {deployment.task_id!r}"
+        )
     genesis = encode_model(genesis_params(task))
     if compute_cid(genesis) != deployment.genesis_model_cid:
         raise ConfigError("this node's genesis model does not match the deployment's genesis CID")
-    chain = ChainClient(cfg.rpc_url or deployment.rpc_url, deployment, read_private_key(cfg.key_file))
+    chain = ChainClient(
+        cfg.rpc_url or deployment.rpc_url, deployment, read_private_key(cfg.key_file)
+    )
     train, test = train_test_split(task.load_all(), SPLIT_SEED)
     local = iid_partition(train, cfg.partition_index, cfg.partition_count, cfg.data_seed)
     state = NodeState(cfg.data_dir / "state.sqlite")

@@ -31,4 +31,7 @@ def configure(*, json_logs: bool, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-    logging.getLogger("fedchain").setLevel(level)
+    logging.getLogger("node").setLevel(level)
+    from node.p2p.logs import route_libp2p_logs
+
+    route_libp2p_logs()

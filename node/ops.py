@@ -16,7 +16,7 @@ from rich.table import Table
 
 from node.chain import devnet
 from node.chain.client import ChainClient, RoundStatus
-from node.chain.deploy import DeployParams, Deployment, deploy
+from node.chain.deploy import Deployment, DeployParams, deploy
 from node.chain.tx import connect
 from node.errors import ConfigError, FedchainError
 from node.learning.local import genesis_params
@@ -47,7 +47,10 @@ def deployed_here(rpc_url: str, path: Path) -> Deployment | None:
 
 
 def devnet_up(
-    data_dir: Path, port: int, console: Console, task: str = "mnist5k-mlp",
+    data_dir: Path,
+    port: int,
+    console: Console,
+    task: str = "mnist5k-mlp",
     params: DeployParams | None = None,
 ) -> tuple[devnet.Devnet, Deployment]:
     data_dir = data_dir.resolve()  # anvil runs from another working directory
@@ -58,8 +61,10 @@ def devnet_up(
         deployment = deploy(
             net.rpc_url, net.accounts[0][1], genesis_cid(task), task, params or DeployParams(), path
         )
-        console.print(f"deployed to chain {deployment.chain_id}: coordinator "
-                      f"{deployment.coordinator}, token {deployment.token}")
+        console.print(
+            f"deployed to chain {deployment.chain_id}: coordinator "
+            f"{deployment.coordinator}, token {deployment.token}"
+        )
     console.print(f"devnet at {net.rpc_url} (chain {net.chain_id}); deployment file {path}")
     table = Table(title="funded accounts (anvil's test keys: never use them elsewhere)")
     table.add_column("#")
@@ -76,8 +81,10 @@ def devnet_status(data_dir: Path, console: Console) -> devnet.DevnetStatus:
     if not state.running:
         console.print(f"devnet in {data_dir} is down (`fedchain devnet up` starts it)")
     else:
-        console.print(f"devnet up at {state.rpc_url} (pid {state.pid}, chain {state.chain_id}, "
-                      f"block {state.block_number})")
+        console.print(
+            f"devnet up at {state.rpc_url} (pid {state.pid}, chain {state.chain_id}, "
+            f"block {state.block_number})"
+        )
     return state
 
 
@@ -116,18 +123,21 @@ def claim_all(chain: ChainClient, node_dir: Path) -> dict[str, Any]:
     finally:
         state.close()
     todo = [
-        r for r in records
-        if int(r.get("earned", 0)) > 0 and not chain.is_claimed(int(r["round"]))
+        r for r in records if int(r.get("earned", 0)) > 0 and not chain.is_claimed(int(r["round"]))
     ]
     if not todo:
         return {"claimed": [], "amount": 0, "message": "nothing to claim"}
     for record in todo:
-        chain.claim(int(record["round"]), int(record["earned"]),
-                    [bytes.fromhex(p) for p in record["proof"]])
+        chain.claim(
+            int(record["round"]), int(record["earned"]), [bytes.fromhex(p) for p in record["proof"]]
+        )
     total = sum(int(r["earned"]) for r in todo)
-    return {"claimed": [int(r["round"]) for r in todo], "amount": total,
-            "message": f"claimed {total / TOKEN:.4f} FED for rounds "
-                       + ", ".join(str(r["round"]) for r in todo)}
+    return {
+        "claimed": [int(r["round"]) for r in todo],
+        "amount": total,
+        "message": f"claimed {total / TOKEN:.4f} FED for rounds "
+        + ", ".join(str(r["round"]) for r in todo),
+    }
 
 
 def round_rows(chain: ChainClient, only: int | None = None) -> list[dict[str, Any]]:
@@ -150,8 +160,11 @@ def round_rows(chain: ChainClient, only: int | None = None) -> list[dict[str, An
         }
         if only is not None:
             row["commitments"] = chain.commitments(r)
-            row["info"] = {k: (v.hex() if isinstance(v, bytes) else v)
-                           for k, v in asdict(info).items() if k != "status"}
+            row["info"] = {
+                k: (v.hex() if isinstance(v, bytes) else v)
+                for k, v in asdict(info).items()
+                if k != "status"
+            }
         rows.append(row)
     return rows
 
@@ -164,10 +177,29 @@ def print_rounds(rows: list[dict[str, Any]], console: Console, as_json: bool) ->
     for column in ("round", "status", "commits", "model CID", "pool (FED)", "claimed (FED)"):
         table.add_column(column)
     for row in rows:
-        table.add_row(str(row["round"]), row["status"], f"{row['commits']}/{row['eligible']}",
-                      row["model_cid"] or "-", f"{row['pool'] / TOKEN:.2f}",
-                      f"{row['claimed'] / TOKEN:.2f}")
+        table.add_row(
+            str(row["round"]),
+            row["status"],
+            f"{row['commits']}/{row['eligible']}",
+            row["model_cid"] or "-",
+            f"{row['pool'] / TOKEN:.2f}",
+            f"{row['claimed'] / TOKEN:.2f}",
+        )
     console.print(table)
     for row in rows:
         for author, cid in sorted(row.get("commitments", {}).items()):
             console.print(f"  {author} committed {cid}")
+
+
+def fund_on_devnet(devnet_dir: Path, address: str, tokens: int, eth: int) -> None:
+    """Mint FED and send ETH from the devnet's deployer (anvil account 0)."""
+    from node.chain.deploy import fund_accounts
+
+    state = devnet.status(devnet_dir)
+    if not state.running or not state.rpc_url:
+        raise FedchainError(f"no devnet running from {devnet_dir}: `fedchain devnet up` first")
+    deployment = Deployment.load(deployment_path(devnet_dir))
+    net = devnet.up(devnet_dir.resolve(), port=int(state.rpc_url.rsplit(":", 1)[1]))
+    fund_accounts(
+        net.rpc_url, deployment, net.accounts[0][1], [address], tokens * TOKEN, eth=eth * 10**18
+    )

@@ -31,7 +31,7 @@ from node.store.cid import compute_cid
 from node.update.codec import UpdateHeader, decode_model, encode_model, encode_update
 from node.verify.checks import Expectation, verify_update
 
-log = logging.getLogger("fedchain.round")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ANNOUNCE_VERSION = 1
@@ -141,9 +141,7 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     return cid
 
 
-async def wait_until(
-    ctx: NodeContext, r: int, done: Callable[[RoundInfo, int], bool]
-) -> RoundInfo:
+async def wait_until(ctx: NodeContext, r: int, done: Callable[[RoundInfo, int], bool]) -> RoundInfo:
     while True:
         info = await ctx.call(ctx.chain.round_info, r)
         now = await ctx.call(ctx.chain.chain_time)
@@ -233,9 +231,7 @@ def aggregate(
     return new, {u.author: w for u, w in zip(updates, weights, strict=True)}
 
 
-async def vote(
-    ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str]
-) -> None:
+async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str]) -> None:
     row = ctx.state.get(r)
     if row.voted:
         return
@@ -274,7 +270,13 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     amounts = split_pool(ctx.contributor_pool, weights)
     tree = build_reward_tree(r, amounts)
     lap("aggregate")
-    await vote(ctx, r, model_cid, tree.root, sorted(a for a, why in rejected.items() if why != "unavailable"))
+    await vote(
+        ctx,
+        r,
+        model_cid,
+        tree.root,
+        sorted(a for a, why in rejected.items() if why != "unavailable"),
+    )
     final = await wait_until(ctx, r, round_settled)
     if final.status is RoundStatus.OPEN:
         await ctx.call(ctx.chain.advance)
@@ -319,4 +321,3 @@ async def claim(ctx: NodeContext, r: int, amount: int, proof: list[bytes]) -> No
     await ctx.call(ctx.chain.claim, r, amount, proof)
     ctx.state.update(r, claimed=True)
     log.info("round %d: claimed reward %d", r, amount)
-

@@ -68,7 +68,9 @@ class NodeState:
         row.update(changes)
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        self._db.execute(f"INSERT OR REPLACE INTO rounds ({cols}) VALUES ({marks})", tuple(row.values()))
+        self._db.execute(
+            f"INSERT OR REPLACE INTO rounds ({cols}) VALUES ({marks})", tuple(row.values())
+        )
         return RoundRow(**row)
 
     def finish(self, round_id: int, record: dict[str, Any]) -> None:

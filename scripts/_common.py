@@ -19,13 +19,21 @@ console = Console()
 
 def parser(description: str, *, key: bool) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--deployment", type=Path, default=deployment_path(DEFAULT_DEVNET_DIR),
-                   help="deployment file (default: the local devnet's)")
+    p.add_argument(
+        "--deployment",
+        type=Path,
+        default=deployment_path(DEFAULT_DEVNET_DIR),
+        help="deployment file (default: the local devnet's)",
+    )
     p.add_argument("--rpc-url", default="", help="override the deployment's RPC URL")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     if key:
-        p.add_argument("--key-file", type=Path, required=True,
-                       help="file holding the account's 0x-prefixed private key")
+        p.add_argument(
+            "--key-file",
+            type=Path,
+            required=True,
+            help="file holding the account's 0x-prefixed private key",
+        )
     return p
 
 

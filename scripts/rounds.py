@@ -1,6 +1,6 @@
 """List the coordinator's rounds: status, commits, finalized model CID, reward pool.
 
-    python scripts/rounds.py [--round N] [--json] [--deployment FILE]
+python scripts/rounds.py [--round N] [--json] [--deployment FILE]
 """
 
 from _common import console, parser, run

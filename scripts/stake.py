@@ -1,6 +1,6 @@
 """Add stake to a registered participant (approves the coordinator first if needed).
 
-    python scripts/stake.py --key-file KEY --amount 50 [--json]
+python scripts/stake.py --key-file KEY --amount 50 [--json]
 """
 
 import json
@@ -23,8 +23,10 @@ def main() -> int:
     if args.json:
         console.print_json(json.dumps(result))
     else:
-        console.print(f"{result['address']} staked {args.amount} FED; stake now "
-                      f"{result['stake'] / TOKEN:.4f} FED")
+        console.print(
+            f"{result['address']} staked {args.amount} FED; stake now "
+            f"{result['stake'] / TOKEN:.4f} FED"
+        )
     return 0
 
 

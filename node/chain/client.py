@@ -273,7 +273,7 @@ class ChainClient:
         if balance < stake:
             raise InsufficientFunds(
                 f"register failed: {self.address} holds {balance} token units but staking "
-                f"needs {stake}: get tokens from the deployer (`fedchain stake` docs)"
+                f"needs {stake}: get tokens first (on the devnet: `fedchain fund {self.address}`)"
             )
         self._approve(stake)
         self._transact("register", self._coord.functions.register(stake, peer_raw, addrs))

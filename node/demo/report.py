@@ -53,7 +53,9 @@ def verdict(rows: Sequence[Mapping[str, Any]], genesis_accuracy: float, rounds: 
             problems.append(f"round {row['round']}: nodes disagree on the model CID")
     final = rows[-1]["accuracy"] if rows else None
     if final is None or final <= genesis_accuracy:
-        problems.append(f"final accuracy {final} does not beat the genesis model's {genesis_accuracy:.3f}")
+        problems.append(
+            f"final accuracy {final} does not beat the genesis model's {genesis_accuracy:.3f}"
+        )
     return problems
 
 
@@ -71,7 +73,9 @@ def plot_accuracy(out: Path, rows: Sequence[Mapping[str, Any]], genesis_accuracy
     import matplotlib.pyplot as plt
 
     xs = [0] + [int(r["round"]) for r in rows]
-    ys = [genesis_accuracy] + [r["accuracy"] if r["accuracy"] is not None else float("nan") for r in rows]
+    ys = [genesis_accuracy] + [
+        r["accuracy"] if r["accuracy"] is not None else float("nan") for r in rows
+    ]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(xs, ys, marker="o")
     ax.set_xlabel("round (0 = genesis model)")

@@ -14,15 +14,15 @@ from rich.table import Table
 
 from node.chain import devnet
 from node.chain.client import ChainClient
-from node.chain.deploy import DeployParams, Deployment, fund_accounts
+from node.chain.deploy import Deployment, DeployParams, fund_accounts
 from node.demo.processes import NodeProcess, start_node, stop_all
 from node.demo.report import plot_accuracy, round_rows, verdict, write_report
 from node.errors import FedchainError
-from node.ops import deployment_path as deployment_path_of
-from node.ops import devnet_up
 from node.learning.local import accuracy_of, genesis_params
 from node.learning.partition import train_test_split
 from node.learning.tasks import get_task
+from node.ops import deployment_path as deployment_path_of
+from node.ops import devnet_up
 from node.store.cid import compute_cid
 from node.update.codec import encode_model
 
@@ -89,10 +89,19 @@ def prepare_nodes(
 def progress_table(
     opts: DemoOptions, chain: ChainClient, nodes: list[NodeProcess], started: float
 ) -> Table:
-    table = Table(title=f"fedchain demo: {opts.nodes} nodes, {opts.rounds} rounds "
-                  f"({time.monotonic() - started:.0f}s)")
-    for column in ("round", "status", "committed", "verified", "finalized model CID",
-                   "accuracy", "rewards (FED)"):
+    table = Table(
+        title=f"fedchain demo: {opts.nodes} nodes, {opts.rounds} rounds "
+        f"({time.monotonic() - started:.0f}s)"
+    )
+    for column in (
+        "round",
+        "status",
+        "committed",
+        "verified",
+        "finalized model CID",
+        "accuracy",
+        "rewards (FED)",
+    ):
         table.add_column(column)
     statuses = [n.status() for n in nodes]
     current = chain.current_round()
@@ -110,7 +119,9 @@ def progress_table(
             f"{accuracy:.3f}" if accuracy is not None else "-",
             f"{sum(int(x['reward']) for x in records) / TOKEN:.2f}" if records else "-",
         )
-    phases = ", ".join(f"n{n.index}:{s.get('phase', 'starting')}" for n, s in zip(nodes, statuses, strict=True))
+    phases = ", ".join(
+        f"n{n.index}:{s.get('phase', 'starting')}" for n, s in zip(nodes, statuses, strict=True)
+    )
     table.caption = phases
     return table
 
@@ -147,8 +158,9 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         for index, (address, config) in enumerate(prepare_nodes(opts, deployment_path, keys)):
             nodes.append(start_node(index, address, config.parent, config))
         deadline = started + opts.timeout_per_round * opts.rounds + 60
-        with Live(progress_table(opts, observer, nodes, started), console=console,
-                  refresh_per_second=2) as live:
+        with Live(
+            progress_table(opts, observer, nodes, started), console=console, refresh_per_second=2
+        ) as live:
             while time.monotonic() < deadline and any(n.running() for n in nodes):
                 time.sleep(1.0)
                 live.update(progress_table(opts, observer, nodes, started))
@@ -156,18 +168,24 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
             if node.running():
                 console.print(f"[yellow]node {node.index} still running at the deadline[/]")
             elif node.process.returncode != 0:
-                console.print(f"[red]node {node.index} exited {node.process.returncode}:[/]\n"
-                              f"{node.log_tail()}")
+                console.print(
+                    f"[red]node {node.index} exited {node.process.returncode}:[/]\n"
+                    f"{node.log_tail()}"
+                )
         return finish(opts, console, observer, deployment, nodes, genesis_accuracy, started)
     finally:
         stop_all(nodes)
         if opts.stop_devnet:
             devnet.down(opts.devnet_dir)
-            console.print("node processes and devnet stopped; `fedchain devnet up` restarts "
-                          "the chain with its state")
+            console.print(
+                "node processes and devnet stopped; `fedchain devnet up` restarts "
+                "the chain with its state"
+            )
         else:
-            console.print("node processes stopped; the devnet keeps running for inspection "
-                          "(`python scripts/rounds.py`; `fedchain devnet down` stops it)")
+            console.print(
+                "node processes stopped; the devnet keeps running for inspection "
+                "(`python scripts/rounds.py`; `fedchain devnet down` stops it)"
+            )
 
 
 def finish(
@@ -202,8 +220,10 @@ def finish(
     for problem in problems:
         console.print(f"[red]✗ {problem}[/]")
     if not problems:
-        console.print(f"[green]✓ {opts.rounds} rounds finalized, all nodes agree, accuracy "
-                      f"{genesis_accuracy:.3f} → {rows[-1]['accuracy']:.3f} "
-                      f"in {report['seconds']}s[/]")
+        console.print(
+            f"[green]✓ {opts.rounds} rounds finalized, all nodes agree, accuracy "
+            f"{genesis_accuracy:.3f} → {rows[-1]['accuracy']:.3f} "
+            f"in {report['seconds']}s[/]"
+        )
     console.print(f"report: {opts.out / 'report.json'}, plot: {opts.out / 'accuracy.png'}")
     return 0 if not problems else 1

@@ -36,9 +36,13 @@ def check_header(header: UpdateHeader, expect: Expectation) -> None:
     if header.round != expect.round:
         raise UpdateRejected("wrong_round", f"update for round {header.round}, not {expect.round}")
     if header.author.lower() != expect.author.lower():
-        raise UpdateRejected("wrong_author", f"header names {header.author}, committer {expect.author}")
+        raise UpdateRejected(
+            "wrong_author", f"header names {header.author}, committer {expect.author}"
+        )
     if header.base_cid != expect.base_cid:
-        raise UpdateRejected("wrong_base", f"trained on {header.base_cid}, round base {expect.base_cid}")
+        raise UpdateRejected(
+            "wrong_base", f"trained on {header.base_cid}, round base {expect.base_cid}"
+        )
     if not 1 <= header.num_examples <= expect.max_examples:
         raise UpdateRejected("bad_examples", f"claims {header.num_examples} examples")
 

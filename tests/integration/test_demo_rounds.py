@@ -10,7 +10,6 @@ import json
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -36,9 +35,24 @@ def free_port() -> int:
 def demo_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("demo")
     out = root / "out"
-    cmd = [sys.executable, "-m", "node", "demo", "--nodes", str(NODES), "--rounds", str(ROUNDS),
-           "--task", "digits-mlp", "--out", str(out), "--port", str(free_port()),
-           "--data-dir", str(root / "data")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "node",
+        "demo",
+        "--nodes",
+        str(NODES),
+        "--rounds",
+        str(ROUNDS),
+        "--task",
+        "digits-mlp",
+        "--out",
+        str(out),
+        "--port",
+        str(free_port()),
+        "--data-dir",
+        str(root / "data"),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     yield result, out, root / "data"
     devnet.down(root / "data" / "devnet")

@@ -31,8 +31,11 @@ def config_file(tmp_path: Path) -> Path:
         ({"FEDCHAIN_EPOCHS": "3"}, {"epochs": 4}, {"epochs": 4}),
         ({"FEDCHAIN_AUTO_CLAIM": "false"}, {}, {"auto_claim": False}),
         ({}, {"listen_port": 4001, "max_rounds": None}, {"listen_port": 4001, "max_rounds": 0}),
-        ({"FEDCHAIN_BOOTSTRAP": "/ip4/1.2.3.4/tcp/1, /ip4/5.6.7.8/tcp/2"}, {},
-         {"bootstrap": ("/ip4/1.2.3.4/tcp/1", "/ip4/5.6.7.8/tcp/2")}),
+        (
+            {"FEDCHAIN_BOOTSTRAP": "/ip4/1.2.3.4/tcp/1, /ip4/5.6.7.8/tcp/2"},
+            {},
+            {"bootstrap": ("/ip4/1.2.3.4/tcp/1", "/ip4/5.6.7.8/tcp/2")},
+        ),
         ({"FEDCHAIN_LR": "0.1", "OTHER": "x"}, {}, {"lr": 0.1}),
     ],
 )

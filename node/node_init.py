@@ -1,0 +1,66 @@
+"""`fedchain node init`: a data directory with a fresh key and a commented config file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from eth_account import Account
+
+from node.errors import ConfigError
+
+CONFIG_TEMPLATE = """# fedchain node configuration.
+# Precedence: this file < FEDCHAIN_<KEY> environment variables < command-line flags.
+[node]
+# where this node keeps its state, blockstore and libp2p key (relative to this file)
+data_dir = "."
+# deployment file written by `fedchain devnet up` (chain id, RPC URL, contract addresses)
+deployment = "{deployment}"
+# file holding this node's 0x-prefixed Ethereum private key (mode 0600)
+key_file = "key.hex"
+# RPC URL override; empty uses the deployment file's
+rpc_url = ""
+# libp2p TCP listen address; port 0 picks a free port
+listen_host = "127.0.0.1"
+listen_port = 0
+# learning task and which partition of its training data this node holds
+task = "{task}"
+partition_index = {index}
+partition_count = {count}
+data_seed = {index}
+epochs = 2
+lr = 0.05
+batch_size = 32
+# stake to register with, in token base units (1 FED = 10**18)
+stake = 100000000000000000000
+# updates claiming more examples are rejected; L2 bound on an update delta
+max_examples = 10000
+norm_bound = 20.0
+# seconds to wait for one peer blob over Bitswap
+fetch_timeout = 30.0
+# claim rewards automatically after each finalized round
+auto_claim = true
+# stop after N rounds (0: run until stopped)
+max_rounds = 0
+"""
+
+
+def init_node(
+    data_dir: Path, deployment: Path, task: str, index: int, count: int, force: bool = False
+) -> Path:
+    """Create ``data_dir`` with key.hex and config.toml; returns the config path."""
+    config = data_dir / "config.toml"
+    if config.exists() and not force:
+        raise ConfigError(f"{config} already exists (use --force to overwrite the config)")
+    if not 0 <= index < count:
+        raise ConfigError(f"--partition-index must be in [0, {count})")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = data_dir / "key.hex"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(Account.create().key.to_0x_hex() + "\n")
+    config.write_text(
+        CONFIG_TEMPLATE.format(deployment=deployment.resolve(), task=task, index=index, count=count)
+    )
+    return config
