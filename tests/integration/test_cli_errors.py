@@ -1,0 +1,140 @@
+"""Expected mistakes get one clear line on stderr, a non-zero exit and no traceback.
+
+Real processes throughout: the CLI as a subprocess, a real anvil for the unfunded case.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from node.chain import devnet
+from node.chain.deploy import Deployment, DeployParams, deploy
+from node.ops import genesis_cid
+
+pytestmark = pytest.mark.integration
+TASK = "digits-mlp"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fedchain(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def write_node(tmp: Path, deployment: Path, **extra: object) -> Path:
+    result = fedchain(
+        "node", "init", "--data-dir", str(tmp), "--deployment", str(deployment), "--task", TASK
+    )
+    assert result.returncode == 0, result.stderr
+    config = tmp / "config.toml"
+    text = config.read_text()
+    for key, value in extra.items():
+        text = text.replace(f"\n{key} = ", f"\n{key} = {value!r}  # was ", 1)
+    config.write_text(text.replace("'", '"'))
+    return config
+
+
+@pytest.fixture
+def dead_rpc_deployment(tmp_path: Path) -> Path:
+    path = tmp_path / "deployment.json"
+    Deployment(
+        chain_id=31337,
+        rpc_url=f"http://127.0.0.1:{free_port()}",
+        token="0x" + "11" * 20,
+        coordinator="0x" + "22" * 20,
+        deployer="0x" + "33" * 20,
+        deploy_block=1,
+        genesis_model_cid=genesis_cid(TASK),
+        task_id=TASK,
+        params=DeployParams(),
+    ).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def live_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("chain")
+    net = devnet.up(root / "devnet", port=free_port())
+    try:
+        yield (
+            deploy(
+                net.rpc_url,
+                net.accounts[0][1],
+                genesis_cid(TASK),
+                TASK,
+                DeployParams(),
+                root / "deployment.json",
+            )
+            and root / "deployment.json"
+        )
+    finally:
+        devnet.down(root / "devnet")
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1, result.stderr
+    assert needle in error_lines[0], error_lines[0]
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = fedchain("node", "run", "--config", str(tmp_path / "absent.toml"))
+    assert_one_line_error(result, "not found: create one with `fedchain node init`")
+
+
+def test_bad_config_value_names_the_key(tmp_path: Path, dead_rpc_deployment: Path) -> None:
+    config = write_node(tmp_path / "n", dead_rpc_deployment, epochs="two")
+    result = fedchain("node", "run", "--config", str(config))
+    assert_one_line_error(result, "'epochs'")
+
+
+def test_unreachable_rpc(tmp_path: Path, dead_rpc_deployment: Path) -> None:
+    config = write_node(tmp_path / "n", dead_rpc_deployment)
+    result = fedchain("node", "run", "--config", str(config))
+    assert_one_line_error(result, "cannot reach the chain")
+
+
+def test_listen_port_in_use(tmp_path: Path, live_deployment: Path) -> None:
+    config = write_node(tmp_path / "n", live_deployment)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = fedchain("node", "run", "--config", str(config), "--listen-port", str(port))
+    assert_one_line_error(result, str(port))
+
+
+def test_devnet_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = fedchain("devnet", "up", "--data-dir", str(tmp_path), "--port", str(port))
+    assert_one_line_error(result, "in use")
+
+
+def test_unfunded_account(tmp_path: Path, live_deployment: Path) -> None:
+    config = write_node(tmp_path / "n", live_deployment)
+    result = fedchain("node", "run", "--config", str(config))
+    assert_one_line_error(result, "fedchain fund")
+
+
+def test_wrong_cli_arguments_are_usage_errors() -> None:
+    result = fedchain("demo", "--nodes", "1")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "--nodes" in result.stderr
