@@ -67,18 +67,10 @@ def dead_rpc_deployment(tmp_path: Path) -> Path:
 def live_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("chain")
     net = devnet.up(root / "devnet", port=free_port())
+    path = root / "deployment.json"
     try:
-        yield (
-            deploy(
-                net.rpc_url,
-                net.accounts[0][1],
-                genesis_cid(TASK),
-                TASK,
-                DeployParams(),
-                root / "deployment.json",
-            )
-            and root / "deployment.json"
-        )
+        deploy(net.rpc_url, net.accounts[0][1], genesis_cid(TASK), TASK, DeployParams(), path)
+        yield path
     finally:
         devnet.down(root / "devnet")
 
