@@ -1,0 +1,172 @@
+"""Rules by name, composable as ``pre+pre+final`` (e.g. ``nnm+trimmed_mean``).
+
+A thin shell over the pure matrix functions in ``rules.py``: parse and validate the spec
+once (``build_rule``), then each call flattens the deltas in sorted-name order, runs the
+pre-aggregation steps and the final rule, and cuts the result back into named tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from node.aggregate import rules
+from node.aggregate.scores import contribution_scores
+from node.aggregate.vectors import AggregationError, flatten, flatten_one, unflatten
+from node.errors import ConfigError
+from node.learning.fixedpoint import FixedParams
+
+Matrix = np.ndarray
+FinalFn = Callable[[Matrix, Sequence[int], int], tuple[np.ndarray, rules.Selected]]
+StepFn = Callable[[Matrix, int], tuple[Matrix, rules.Influence]]
+
+
+class PreconditionError(AggregationError):
+    """Too few updates for the rule and f (e.g. Krum needs n >= 2f+3)."""
+
+
+@dataclass(frozen=True)
+class AggregateResult:
+    delta: dict[str, np.ndarray]  # int32 fixed point
+    selected: tuple[int, ...]  # indices of inputs that influenced the result
+    scores: tuple[int, ...]  # contribution score per input (see scores.py)
+
+
+@dataclass(frozen=True)
+class _Final:
+    fn: FinalFn
+    min_n: Callable[[int], int]
+    needs: str
+
+
+@dataclass(frozen=True)
+class _Step:
+    fn: StepFn
+    min_n: Callable[[int], int]
+    needs: str
+
+
+def _all(n: int) -> rules.Selected:
+    return tuple(range(n))
+
+
+FINAL: dict[str, _Final] = {
+    "fedavg": _Final(lambda x, w, f: (rules.weighted_mean(x, w), _all(len(x))), lambda f: 1, "1"),
+    "mean": _Final(lambda x, w, f: (rules.mean(x), _all(len(x))), lambda f: 1, "1"),
+    "median": _Final(
+        lambda x, w, f: (rules.coordinate_median(x), _all(len(x))), lambda f: 2 * f + 1, "2f+1"
+    ),
+    "trimmed_mean": _Final(
+        lambda x, w, f: (rules.trimmed_mean(x, f), _all(len(x))), lambda f: 2 * f + 1, "2f+1"
+    ),
+    "krum": _Final(lambda x, w, f: rules.krum(x, f), lambda f: 2 * f + 3, "2f+3"),
+    "multi_krum": _Final(lambda x, w, f: rules.multi_krum(x, f), lambda f: 2 * f + 3, "2f+3"),
+    "geometric_median": _Final(
+        lambda x, w, f: rules.geometric_median(x), lambda f: 2 * f + 1, "2f+1"
+    ),
+    "centered_clipping": _Final(
+        lambda x, w, f: rules.centered_clipping(x, f), lambda f: 2 * f + 1, "2f+1"
+    ),
+    "bulyan": _Final(lambda x, w, f: rules.bulyan(x, f), lambda f: 4 * f + 3, "4f+3"),
+}
+
+STEPS: dict[str, _Step] = {
+    "nnm": _Step(rules.nnm, lambda f: 2 * f + 1, "2f+1"),
+    "clip": _Step(rules.norm_clip, lambda f: f + 1, "f+1"),
+}
+
+ALIASES = {
+    "avg": "fedavg",
+    "cwmed": "median",
+    "trmean": "trimmed_mean",
+    "multikrum": "multi_krum",
+    "geomed": "geometric_median",
+    "rfa": "geometric_median",
+    "cclip": "centered_clipping",
+    "cc": "centered_clipping",
+    "norm_clip": "clip",
+}
+
+
+def rule_names() -> list[str]:
+    """Canonical names: final rules, then pre-aggregation steps (usable as ``step+rule``)."""
+    return sorted(FINAL) + sorted(STEPS)
+
+
+def _canonical(part: str) -> str:
+    name = part.strip().lower().replace("-", "_")
+    return ALIASES.get(name, name)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A validated rule spec; call it on deltas in canonical (author) order."""
+
+    spec: str
+    f: int
+    steps: tuple[str, ...]
+    final: str
+
+    @property
+    def min_inputs(self) -> int:
+        needs = [FINAL[self.final].min_n(self.f)] + [STEPS[s].min_n(self.f) for s in self.steps]
+        return max(needs)
+
+    def check(self, n: int) -> None:
+        for name in (*self.steps, self.final):
+            part: _Final | _Step = STEPS[name] if name in STEPS else FINAL[name]
+            if n < part.min_n(self.f):
+                raise PreconditionError(
+                    f"rule {name!r} needs n >= {part.needs} = {part.min_n(self.f)} updates "
+                    f"for f = {self.f}; got n = {n}"
+                )
+
+    def aggregate_matrix(
+        self, x: Matrix, weights: Sequence[int]
+    ) -> tuple[np.ndarray, tuple[int, ...]]:
+        """The pure math: (n, d) int32 matrix -> (aggregate int64 (d,), selected inputs)."""
+        n = x.shape[0]
+        self.check(n)
+        influence: list[frozenset[int]] = [frozenset((i,)) for i in range(n)]
+        for name in self.steps:
+            x, step_influence = STEPS[name].fn(x, self.f)
+            influence = [frozenset().union(*(influence[j] for j in s)) for s in step_influence]
+        vector, chosen = FINAL[self.final].fn(x, weights, self.f)
+        selected = sorted(frozenset().union(*(influence[i] for i in chosen)))
+        return vector, tuple(selected)
+
+    def __call__(
+        self,
+        deltas: Sequence[Mapping[str, np.ndarray]],
+        weights: Sequence[int],
+        reference: Mapping[str, np.ndarray] | None = None,
+    ) -> AggregateResult:
+        """Aggregate ``deltas`` (canonical order); ``reference``: previous global delta."""
+        if len(weights) != len(deltas) or any(int(w) <= 0 for w in weights):
+            raise AggregationError("one positive weight per update is required")
+        x, layout = flatten(deltas)
+        vector, selected = self.aggregate_matrix(x, [int(w) for w in weights])
+        ref = None if reference is None else flatten_one(reference, layout)
+        scores = contribution_scores(x, vector, ref)
+        out: FixedParams = unflatten(vector, layout)
+        return AggregateResult(out, selected, scores)
+
+
+def build_rule(spec: str, f: int) -> Rule:
+    """Parse ``spec`` (``[step+]...final``) for f Byzantine inputs; ConfigError if invalid."""
+    if not isinstance(f, int) or isinstance(f, bool) or f < 0:
+        raise ConfigError(f"aggregation f must be an integer >= 0, got {f!r}")
+    parts = [_canonical(p) for p in str(spec).split("+")]
+    known = ", ".join(rule_names())
+    for p in parts:
+        if p not in FINAL and p not in STEPS:
+            raise ConfigError(f"unknown aggregation rule {p!r} in {spec!r}; known: {known}")
+    *steps, final = parts
+    if final not in FINAL:
+        raise ConfigError(f"{spec!r} must end with a final rule ({', '.join(sorted(FINAL))})")
+    for s in steps:
+        if s not in STEPS:
+            raise ConfigError(f"{s!r} in {spec!r} is a final rule; only its last part may be")
+    return Rule("+".join(parts), f, tuple(steps), final)
