@@ -44,8 +44,18 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     uint256 public constant MAX_PEER_ID_LENGTH = 64;
     uint256 public constant MAX_CID_LENGTH = 128;
     uint256 public constant MAX_CLAIM_BATCH = 32;
-    uint256 public constant MAX_WINDOW = 30 days;
     uint256 public constant BPS = 10_000;
+
+    // Parameter bounds, enforced at deployment and by every setter.
+    uint256 public constant MIN_WINDOW = 10 seconds;
+    uint256 public constant MAX_WINDOW = 30 days;
+    uint256 public constant MAX_MIN_STAKE = 1e30;
+    uint256 public constant MAX_REWARD_PER_ROUND = 1e30;
+    uint256 public constant MAX_VOTER_SHARE_BPS = 5000;
+    uint256 public constant MAX_SLASH_BPS = 5000;
+    uint256 public constant MAX_MIN_PARTICIPANTS = 1000;
+    uint256 public constant MIN_COOLDOWN = 60 seconds;
+    uint256 public constant MAX_COOLDOWN = 90 days;
 
     /* ------------------------------------------------------------------ */
     /*                                STATE                               */
@@ -58,6 +68,8 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         uint64 checkpointRound; // round during which `stakeAtCheckpoint` was recorded
         bool active;
         uint128 stakeAtCheckpoint; // stake before the first change in `checkpointRound`
+        uint128 unbonding; // requested out of the stake, withdrawable from `unlockAt`
+        uint64 unlockAt;
         bytes peerId;
         string[] addrs;
     }
@@ -97,8 +109,10 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
 
     /// @notice Tokens available to fund future rounds' reward pools.
     uint256 public treasury;
-    /// @notice Sum of all participants' stakes, active or not.
+    /// @notice Sum of all participants' stakes, active or not (unbonding tokens excluded).
     uint256 public totalStaked;
+    /// @notice Sum of all participants' unbonding tokens (requested out, not yet withdrawn).
+    uint256 public totalUnbonding;
     /// @notice Sum of active participants' stakes (snapshotted when a round opens).
     uint256 public activeStake;
     /// @notice Number of active participants (snapshotted when a round opens).
@@ -126,19 +140,14 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     ) Ownable(msg.sender) {
         if (address(token_) == address(0)) revert InvalidParam("token");
         _checkCid(genesisModelCid_);
-        if (params_.minStake == 0 || params_.minStake > type(uint128).max) {
-            revert InvalidParam("minStake");
-        }
-        if (params_.commitWindow == 0 || params_.commitWindow > MAX_WINDOW) {
-            revert InvalidParam("commitWindow");
-        }
-        if (params_.voteWindow == 0 || params_.voteWindow > MAX_WINDOW) {
-            revert InvalidParam("voteWindow");
-        }
-        if (params_.rewardPerRound > type(uint128).max) revert InvalidParam("rewardPerRound");
-        if (params_.voterShareBps > BPS) revert InvalidParam("voterShareBps");
-        if (params_.slashBps > BPS) revert InvalidParam("slashBps");
-        if (params_.minParticipants == 0) revert InvalidParam("minParticipants");
+        _bound("minStake", params_.minStake, 1, MAX_MIN_STAKE);
+        _bound("commitWindow", params_.commitWindow, MIN_WINDOW, MAX_WINDOW);
+        _bound("voteWindow", params_.voteWindow, MIN_WINDOW, MAX_WINDOW);
+        _bound("rewardPerRound", params_.rewardPerRound, 0, MAX_REWARD_PER_ROUND);
+        _bound("voterShareBps", params_.voterShareBps, 0, MAX_VOTER_SHARE_BPS);
+        _bound("slashBps", params_.slashBps, 0, MAX_SLASH_BPS);
+        _bound("minParticipants", params_.minParticipants, 1, MAX_MIN_PARTICIPANTS);
+        _bound("unstakeCooldown", params_.unstakeCooldown, MIN_COOLDOWN, MAX_COOLDOWN);
         token = token_;
         taskId = taskId_;
         _genesisModelCid = genesisModelCid_;
@@ -189,6 +198,28 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     {
         Participant storage p = _participants[account];
         return (p.stake, p.peerId, p.addrs, p.active);
+    }
+
+    /// @notice Staking position of `account`.
+    /// @param account The participant.
+    /// @return stake_ Current stake (counts for rounds opened from now on).
+    /// @return unbonding Tokens requested out of the stake, not yet withdrawn.
+    /// @return unlockAt Earliest `withdraw` time of the unbonding tokens.
+    /// @return active Whether the participant takes part in rounds opened from now on.
+    /// @return activeFrom First round the participant may take part in (0: never registered).
+    function stakeInfo(address account)
+        external
+        view
+        returns (
+            uint256 stake_,
+            uint256 unbonding,
+            uint256 unlockAt,
+            bool active,
+            uint256 activeFrom
+        )
+    {
+        Participant storage p = _participants[account];
+        return (p.stake, p.unbonding, p.unlockAt, p.active, p.activeFrom);
     }
 
     /// @notice Stake `account` held when `round` opened (voting weight if it is current).
@@ -330,6 +361,59 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         emit Staked(msg.sender, amount, newStake);
 
         token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Move `amount` of the caller's stake out, to be withdrawn after the cool-down.
+    /// @dev The tokens stop counting for rounds opened from now on but stay slashable: they
+    ///      unlock `unstakeCooldown` seconds from now, and not before the vote deadline of the
+    ///      round open now (the only round that can still slash them). Several requests share
+    ///      one unlock time, the latest. A stake left below `minStake` deactivates the caller
+    ///      (it can no longer commit or vote, also in the current round).
+    /// @param amount Tokens to unstake, at most the current stake.
+    function requestUnstake(uint256 amount) external {
+        if (amount == 0) revert AmountZero();
+        Participant storage p = _participants[msg.sender];
+        if (p.activeFrom == 0) revert NotRegistered(msg.sender);
+        uint256 current = p.stake;
+        if (amount > current) revert InsufficientStake(amount, current);
+
+        uint256 remaining = current - amount;
+        _setStake(p, remaining);
+        totalStaked -= amount;
+        totalUnbonding += amount;
+        // amount <= stake, a uint128; the sum is bounded by the token's supply in the contract.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint128 unbonding = p.unbonding + uint128(amount);
+        p.unbonding = unbonding;
+
+        uint256 unlockAt = block.timestamp + _params.unstakeCooldown;
+        Round storage rd = _rounds[currentRound];
+        if (rd.status == RoundStatus.Open && rd.voteDeadline > unlockAt) unlockAt = rd.voteDeadline;
+        if (unlockAt < p.unlockAt) unlockAt = p.unlockAt;
+        // A timestamp plus at most 90 days.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        p.unlockAt = uint64(unlockAt);
+
+        if (p.active) {
+            activeStake -= amount;
+            if (remaining < _params.minStake) _deactivate(msg.sender, p);
+        }
+        // forge-lint: disable-next-line(unsafe-typecast)
+        emit UnstakeRequested(msg.sender, amount, remaining, unbonding, uint64(unlockAt));
+    }
+
+    /// @notice Transfer all of the caller's unbonding tokens to it once they unlocked.
+    function withdraw() external {
+        Participant storage p = _participants[msg.sender];
+        uint256 amount = p.unbonding;
+        if (amount == 0) revert NothingToWithdraw(msg.sender);
+        if (block.timestamp < p.unlockAt) revert CooldownActive(msg.sender, p.unlockAt);
+
+        p.unbonding = 0;
+        totalUnbonding -= amount;
+        emit Withdrawn(msg.sender, amount);
+
+        token.safeTransfer(msg.sender, amount);
     }
 
     /// @notice Add `amount` tokens (pre-approved) to the reward treasury.
@@ -521,6 +605,79 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         _unpause();
     }
 
+    /// @notice Ownership can only be handed over (two steps), never renounced: an ownerless
+    ///         coordinator could stay paused forever.
+    function renounceOwnership() public pure override {
+        revert RenounceDisabled();
+    }
+
+    /// @notice Set the smallest stake that registers or keeps a participant active.
+    /// @dev Applies to registrations, top-ups, unstake requests and slashes from now on;
+    ///      participants already active are not re-checked.
+    /// @param value New minimum, in [1, MAX_MIN_STAKE].
+    function setMinStake(uint256 value) external onlyOwner {
+        _bound("minStake", value, 1, MAX_MIN_STAKE);
+        emit ParamUpdated("minStake", _params.minStake, value);
+        _params.minStake = value;
+    }
+
+    /// @notice Set the commit window of rounds opened from now on.
+    /// @param value Seconds, in [MIN_WINDOW, MAX_WINDOW].
+    function setCommitWindow(uint64 value) external onlyOwner {
+        _bound("commitWindow", value, MIN_WINDOW, MAX_WINDOW);
+        emit ParamUpdated("commitWindow", _params.commitWindow, value);
+        _params.commitWindow = value;
+    }
+
+    /// @notice Set the vote window of rounds opened from now on.
+    /// @param value Seconds, in [MIN_WINDOW, MAX_WINDOW].
+    function setVoteWindow(uint64 value) external onlyOwner {
+        _bound("voteWindow", value, MIN_WINDOW, MAX_WINDOW);
+        emit ParamUpdated("voteWindow", _params.voteWindow, value);
+        _params.voteWindow = value;
+    }
+
+    /// @notice Set the tokens moved from the treasury into each round finalized from now on.
+    /// @param value Tokens, in [0, MAX_REWARD_PER_ROUND].
+    function setRewardPerRound(uint256 value) external onlyOwner {
+        _bound("rewardPerRound", value, 0, MAX_REWARD_PER_ROUND);
+        emit ParamUpdated("rewardPerRound", _params.rewardPerRound, value);
+        _params.rewardPerRound = value;
+    }
+
+    /// @notice Set the voters' share of the pools of rounds finalized from now on.
+    /// @param value Basis points, in [0, MAX_VOTER_SHARE_BPS].
+    function setVoterShareBps(uint16 value) external onlyOwner {
+        _bound("voterShareBps", value, 0, MAX_VOTER_SHARE_BPS);
+        emit ParamUpdated("voterShareBps", _params.voterShareBps, value);
+        _params.voterShareBps = value;
+    }
+
+    /// @notice Set the share of a slashed participant's stake moved to the treasury.
+    /// @dev Applies to rounds finalized from now on.
+    /// @param value Basis points, in [0, MAX_SLASH_BPS].
+    function setSlashBps(uint16 value) external onlyOwner {
+        _bound("slashBps", value, 0, MAX_SLASH_BPS);
+        emit ParamUpdated("slashBps", _params.slashBps, value);
+        _params.slashBps = value;
+    }
+
+    /// @notice Set how many active participants a new round needs.
+    /// @param value Participants, in [1, MAX_MIN_PARTICIPANTS].
+    function setMinParticipants(uint32 value) external onlyOwner {
+        _bound("minParticipants", value, 1, MAX_MIN_PARTICIPANTS);
+        emit ParamUpdated("minParticipants", _params.minParticipants, value);
+        _params.minParticipants = value;
+    }
+
+    /// @notice Set the cool-down of unstake requests made from now on.
+    /// @param value Seconds, in [MIN_COOLDOWN, MAX_COOLDOWN].
+    function setUnstakeCooldown(uint64 value) external onlyOwner {
+        _bound("unstakeCooldown", value, MIN_COOLDOWN, MAX_COOLDOWN);
+        emit ParamUpdated("unstakeCooldown", _params.unstakeCooldown, value);
+        _params.unstakeCooldown = value;
+    }
+
     /* ------------------------------------------------------------------ */
     /*                               INTERNAL                             */
     /* ------------------------------------------------------------------ */
@@ -587,19 +744,34 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         }
     }
 
+    /// @dev Slashes `slashBps` of the stake `account` had when `round` opened (the stake that
+    ///      took part), from its stake first, then from tokens it requested out during the
+    ///      round (still locked: they unlock no earlier than this round's vote deadline).
     function _slash(uint256 round, address account) private {
         Participant storage p = _participants[account];
-        uint256 current = p.stake;
-        uint256 amount = current * _params.slashBps / BPS;
+        uint256 amount = _stakeAt(p, round) * _params.slashBps / BPS;
         if (amount == 0) return;
-        uint256 remaining = current - amount;
-        _setStake(p, remaining);
-        totalStaked -= amount;
-        treasury += amount;
-        if (p.active) {
-            activeStake -= amount;
-            if (remaining < _params.minStake) _deactivate(account, p);
+        uint256 current = p.stake;
+        uint256 fromStake = amount < current ? amount : current;
+        uint256 fromUnbonding = amount - fromStake;
+        uint256 unbonding = p.unbonding;
+        if (fromUnbonding > unbonding) fromUnbonding = unbonding; // unreachable; defensive
+        amount = fromStake + fromUnbonding;
+
+        uint256 remaining = current - fromStake;
+        if (fromStake != 0) {
+            _setStake(p, remaining);
+            totalStaked -= fromStake;
+            if (p.active) activeStake -= fromStake;
         }
+        if (fromUnbonding != 0) {
+            // fromUnbonding <= unbonding, a uint128.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            p.unbonding = uint128(unbonding - fromUnbonding);
+            totalUnbonding -= fromUnbonding;
+        }
+        treasury += amount;
+        if (p.active && remaining < _params.minStake) _deactivate(account, p);
         emit Slashed(round, account, amount);
     }
 
@@ -666,6 +838,10 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         for (uint256 i; i < addrs.length; ++i) {
             p.addrs.push(addrs[i]);
         }
+    }
+
+    function _bound(string memory name, uint256 value, uint256 min, uint256 max) private pure {
+        if (value < min || value > max) revert ParamOutOfRange(name, value, min, max);
     }
 
     /// @dev A binary CIDv1 starts with the version byte 0x01.

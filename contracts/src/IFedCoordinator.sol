@@ -16,6 +16,7 @@ interface IFedCoordinator {
     /// @param voterShareBps Share of a round's pool paid to voters on the winning outcome.
     /// @param slashBps Share of a slashed participant's stake moved to the treasury.
     /// @param minParticipants Active participants needed before the first round opens.
+    /// @param unstakeCooldown Seconds between `requestUnstake` and the earliest `withdraw`.
     struct Params {
         uint256 minStake;
         uint64 commitWindow;
@@ -24,6 +25,7 @@ interface IFedCoordinator {
         uint16 voterShareBps;
         uint16 slashBps;
         uint32 minParticipants;
+        uint64 unstakeCooldown;
     }
 
     /// @notice Lifecycle of a round. `None` is a round that was never opened.
@@ -91,6 +93,11 @@ interface IFedCoordinator {
     error LengthMismatch();
     error VoterRewardLocked(uint256 round, uint256 unlocksAt);
     error NotWinningVoter(uint256 round, address account);
+    error InsufficientStake(uint256 amount, uint256 stake);
+    error NothingToWithdraw(address account);
+    error CooldownActive(address account, uint256 unlockAt);
+    error ParamOutOfRange(string name, uint256 value, uint256 min, uint256 max);
+    error RenounceDisabled();
 
     /* ------------------------------------------------------------------ */
     /*                                EVENTS                              */
@@ -119,4 +126,9 @@ interface IFedCoordinator {
     event Slashed(uint256 indexed round, address indexed account, uint256 amount);
     event RewardClaimed(uint256 indexed round, address indexed account, uint256 amount);
     event VoterRewardClaimed(uint256 indexed round, address indexed account, uint256 amount);
+    event UnstakeRequested(
+        address indexed account, uint256 amount, uint256 newStake, uint256 unbonding, uint64 unlockAt
+    );
+    event Withdrawn(address indexed account, uint256 amount);
+    event ParamUpdated(string name, uint256 oldValue, uint256 newValue);
 }

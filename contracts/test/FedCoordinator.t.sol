@@ -28,6 +28,7 @@ contract ConstructorTest is Fixture {
         vm.assertEq(p.voterShareBps, VOTER_BPS);
         vm.assertEq(p.slashBps, SLASH_BPS);
         vm.assertEq(p.minParticipants, MIN_PARTICIPANTS);
+        vm.assertEq(p.unstakeCooldown, COOLDOWN);
     }
 
     function test_RevertWhen_TokenZero() public {
@@ -40,32 +41,67 @@ contract ConstructorTest is Fixture {
         new FedCoordinator(token, TASK, "", defaultParams());
     }
 
-    function test_RevertWhen_ParamsInvalid() public {
+    function test_RevertWhen_ParamsOutOfRange() public {
         IFedCoordinator.Params memory p = defaultParams();
         p.minStake = 0;
-        _expectInvalid(p, "minStake");
+        _expectOutOfRange(p, "minStake", 0, 1, 1e30);
         p = defaultParams();
-        p.commitWindow = 0;
-        _expectInvalid(p, "commitWindow");
+        p.minStake = 1e30 + 1;
+        _expectOutOfRange(p, "minStake", 1e30 + 1, 1, 1e30);
         p = defaultParams();
-        p.voteWindow = uint64(coord.MAX_WINDOW()) + 1;
-        _expectInvalid(p, "voteWindow");
+        p.commitWindow = 9;
+        _expectOutOfRange(p, "commitWindow", 9, 10, 30 days);
         p = defaultParams();
-        p.rewardPerRound = uint256(type(uint128).max) + 1;
-        _expectInvalid(p, "rewardPerRound");
+        p.voteWindow = 30 days + 1;
+        _expectOutOfRange(p, "voteWindow", 30 days + 1, 10, 30 days);
         p = defaultParams();
-        p.voterShareBps = 10_001;
-        _expectInvalid(p, "voterShareBps");
+        p.rewardPerRound = 1e30 + 1;
+        _expectOutOfRange(p, "rewardPerRound", 1e30 + 1, 0, 1e30);
         p = defaultParams();
-        p.slashBps = 10_001;
-        _expectInvalid(p, "slashBps");
+        p.voterShareBps = 5001;
+        _expectOutOfRange(p, "voterShareBps", 5001, 0, 5000);
+        p = defaultParams();
+        p.slashBps = 5001;
+        _expectOutOfRange(p, "slashBps", 5001, 0, 5000);
         p = defaultParams();
         p.minParticipants = 0;
-        _expectInvalid(p, "minParticipants");
+        _expectOutOfRange(p, "minParticipants", 0, 1, 1000);
+        p = defaultParams();
+        p.minParticipants = 1001;
+        _expectOutOfRange(p, "minParticipants", 1001, 1, 1000);
+        p = defaultParams();
+        p.unstakeCooldown = 59;
+        _expectOutOfRange(p, "unstakeCooldown", 59, 60, 90 days);
+        p = defaultParams();
+        p.unstakeCooldown = 90 days + 1;
+        _expectOutOfRange(p, "unstakeCooldown", 90 days + 1, 60, 90 days);
     }
 
-    function _expectInvalid(IFedCoordinator.Params memory p, string memory name) private {
-        vm.expectRevert(abi.encodeWithSelector(IFedCoordinator.InvalidParam.selector, name));
+    function test_AcceptsBounds() public {
+        IFedCoordinator.Params memory p = IFedCoordinator.Params({
+            minStake: 1,
+            commitWindow: 10,
+            voteWindow: 30 days,
+            rewardPerRound: 0,
+            voterShareBps: 5000,
+            slashBps: 0,
+            minParticipants: 1000,
+            unstakeCooldown: 60
+        });
+        FedCoordinator c = new FedCoordinator(token, TASK, GENESIS, p);
+        vm.assertEq(c.params().unstakeCooldown, 60);
+    }
+
+    function _expectOutOfRange(
+        IFedCoordinator.Params memory p,
+        string memory name,
+        uint256 value,
+        uint256 min,
+        uint256 max
+    ) private {
+        vm.expectRevert(
+            abi.encodeWithSelector(IFedCoordinator.ParamOutOfRange.selector, name, value, min, max)
+        );
         new FedCoordinator(token, TASK, GENESIS, p);
     }
 }

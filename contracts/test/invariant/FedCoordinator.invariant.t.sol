@@ -26,7 +26,8 @@ contract FedCoordinatorInvariantTest is Test {
                 rewardPerRound: 1000e18,
                 voterShareBps: 2000,
                 slashBps: 5000,
-                minParticipants: 3
+                minParticipants: 3,
+                unstakeCooldown: 600
             })
         );
         address[] memory actors = new address[](5);

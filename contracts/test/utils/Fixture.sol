@@ -26,6 +26,7 @@ abstract contract Fixture is Test {
     uint16 internal constant VOTER_BPS = 2000;
     uint16 internal constant SLASH_BPS = 5000;
     uint32 internal constant MIN_PARTICIPANTS = 3;
+    uint64 internal constant COOLDOWN = 3600;
     uint256 internal constant TREASURY = 5000e18;
     uint256 internal constant BALANCE = 10_000e18;
 
@@ -63,7 +64,8 @@ abstract contract Fixture is Test {
             rewardPerRound: REWARD,
             voterShareBps: VOTER_BPS,
             slashBps: SLASH_BPS,
-            minParticipants: MIN_PARTICIPANTS
+            minParticipants: MIN_PARTICIPANTS,
+            unstakeCooldown: COOLDOWN
         });
     }
 
