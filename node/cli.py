@@ -100,43 +100,126 @@ def fund(
     console.print(f"funded {address} with {tokens} FED and {eth} ETH")
 
 
+NodeDir = Annotated[
+    Path | None,
+    typer.Option("--node-dir", help="the node's data directory (key.hex, state, p2p key)"),
+]
+OptKeyFile = Annotated[Path | None, typer.Option("--key-file", help="file with the 0x private key")]
+
+
+def _signer(deployment: Path, key_file: Path | None, node_dir: Path | None) -> Any:
+    from node.ops import client, key_file_of
+
+    key = key_file_of(key_file, node_dir)
+    if key is None:
+        raise FedchainError("give --key-file or --node-dir (whose key.hex signs)")
+    return client(deployment, key)
+
+
 @app.command()
 def rounds(
     deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
     round_id: Annotated[int | None, typer.Option("--round", help="detail of one round")] = None,
+    key_file: OptKeyFile = None,
+    node_dir: NodeDir = None,
     as_json: Json = False,
 ) -> None:
-    """List rounds: status, commits, finalized model CID, reward pool."""
-    from node.ops import client, print_rounds, round_rows
+    """List rounds: status, commits, votes, model CID, pool, your reward (with a key)."""
+    from node.ops import client, key_file_of, print_rounds, round_rows
 
-    rows = expected_errors(lambda: round_rows(client(deployment, None), round_id))
-    print_rounds(rows, console, as_json)
+    def run() -> list[dict[str, Any]]:
+        key = key_file_of(key_file, node_dir)
+        chain = client(deployment, key)
+        return round_rows(chain, round_id, chain.address if key else None, node_dir)
+
+    print_rounds(expected_errors(run), console, as_json)
 
 
 @app.command()
 def stake(
-    amount: Annotated[int, typer.Argument(help="FED to add to the stake")],
-    key_file: KeyFile,
+    amount: Annotated[str, typer.Argument(help="FED to stake (registers first if needed)")],
+    key_file: OptKeyFile = None,
+    node_dir: NodeDir = None,
     deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
+    as_json: Json = False,
 ) -> None:
-    """Top up a registered participant's stake."""
-    from node.ops import TOKEN, client, stake_more
+    """Stake FED: top up, or register with the node's peer id (give --node-dir)."""
+    from node.ops import parse_amount, print_result, stake_more
 
-    result = expected_errors(lambda: stake_more(client(deployment, key_file), amount * TOKEN))
-    console.print(f"stake of {result['address']} is now {result['stake'] / TOKEN:.4f} FED")
+    result = expected_errors(
+        lambda: stake_more(_signer(deployment, key_file, node_dir), parse_amount(amount), node_dir)
+    )
+    print_result(result, console, as_json)
+
+
+@app.command()
+def unstake(
+    amount: Annotated[str | None, typer.Argument(help="FED to unstake (default: all)")] = None,
+    key_file: OptKeyFile = None,
+    node_dir: NodeDir = None,
+    deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
+    as_json: Json = False,
+) -> None:
+    """Request stake out; `fedchain withdraw` after the cool-down."""
+    from node.ops import parse_amount, print_result, request_unstake
+
+    result = expected_errors(
+        lambda: request_unstake(
+            _signer(deployment, key_file, node_dir),
+            None if amount is None else parse_amount(amount),
+        )
+    )
+    print_result(result, console, as_json)
+
+
+@app.command()
+def withdraw(
+    key_file: OptKeyFile = None,
+    node_dir: NodeDir = None,
+    deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
+    as_json: Json = False,
+) -> None:
+    """Withdraw unstaked FED whose cool-down ended."""
+    from node.ops import print_result
+    from node.ops import withdraw as do_withdraw
+
+    result = expected_errors(lambda: do_withdraw(_signer(deployment, key_file, node_dir)))
+    print_result(result, console, as_json)
+
+
+@app.command()
+def balance(
+    key_file: OptKeyFile = None,
+    node_dir: NodeDir = None,
+    deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
+    as_json: Json = False,
+) -> None:
+    """Wallet, stake, unbonding (and when it unlocks), unclaimed rewards."""
+    from node.ops import balance as get_balance
+    from node.ops import print_balance
+
+    result = expected_errors(lambda: get_balance(_signer(deployment, key_file, node_dir), node_dir))
+    print_balance(result, console, as_json)
 
 
 @app.command()
 def claim(
-    key_file: KeyFile,
-    node_dir: Annotated[Path, typer.Option(help="the node's data directory")],
+    key_file: OptKeyFile = None,
+    node_dir: NodeDir = None,
     deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
+    round_id: Annotated[int | None, typer.Option("--round", help="only this round")] = None,
+    no_voter: Annotated[bool, typer.Option("--no-voter", help="skip voter rewards")] = False,
+    as_json: Json = False,
 ) -> None:
-    """Claim every reward the node earned and has not claimed."""
-    from node.ops import claim_all, client
+    """Claim every unclaimed reward: contributor (node records) and voter rewards."""
+    from node.ops import claim_all, print_result
 
-    result = expected_errors(lambda: claim_all(client(deployment, key_file), node_dir))
-    console.print(result["message"])
+    result = expected_errors(
+        lambda: claim_all(
+            _signer(deployment, key_file, node_dir), node_dir, voter=not no_voter, only=round_id
+        )
+    )
+    print_result(result, console, as_json)
 
 
 @node_app.command("init")

@@ -1,31 +1,21 @@
-"""Claim every reward a node earned and has not claimed yet.
+"""Claim everything unclaimed: contributor rewards (amounts and proofs from the node's
+state) and voter rewards (from the chain).
 
-python scripts/claim.py --key-file KEY --node-dir NODE_DATA_DIR [--json]
+python scripts/claim.py --node-dir NODE [--round N] [--no-voter] [--json]
 """
 
-import json
-from pathlib import Path
+from _common import chain_of, console, parser, run
 
-from _common import console, parser, run
-
-from node.ops import claim_all, client
+from node.ops import claim_all, print_result
 
 
 def main() -> int:
     p = parser("claim earned rewards", key=True)
-    p.add_argument(
-        "--node-dir",
-        type=Path,
-        required=True,
-        help="the node's data directory (its state holds amounts and proofs)",
-    )
+    p.add_argument("--round", type=int, default=None, help="only this round")
+    p.add_argument("--no-voter", action="store_true", help="skip voter rewards")
     args = p.parse_args()
-    chain = client(args.deployment, args.key_file, args.rpc_url)
-    result = claim_all(chain, args.node_dir)
-    if args.json:
-        console.print_json(json.dumps(result))
-    else:
-        console.print(result["message"])
+    result = claim_all(chain_of(args), args.node_dir, voter=not args.no_voter, only=args.round)
+    print_result(result, console, args.json)
     return 0
 
 

@@ -1,22 +1,21 @@
-"""List the coordinator's rounds: status, commits, finalized model CID, reward pool.
+"""Rounds table: round, status, commits, votes, model CID, pool, your reward.
 
-python scripts/rounds.py [--round N] [--json] [--deployment FILE]
+python scripts/rounds.py [--node-dir NODE | --key-file KEY] [--round N] [--json]
+(--round N adds who committed what and who voted for which outcome)
 """
 
-from _common import console, parser, run
+from _common import chain_of, console, parser, run
 
-from node.ops import client, print_rounds, round_rows
+from node.ops import key_file_of, print_rounds, round_rows
 
 
 def main() -> int:
     p = parser("list fedchain rounds", key=False)
     p.add_argument("--round", type=int, default=None, help="detail for one round")
     args = p.parse_args()
-    chain = client(args.deployment, None, args.rpc_url)
-    rows = round_rows(chain, args.round)
-    if not rows and not args.json:
-        console.print("no rounds yet")
-    print_rounds(rows, console, args.json)
+    chain = chain_of(args)
+    me = chain.address if key_file_of(args.key_file, args.node_dir) else None
+    print_rounds(round_rows(chain, args.round, me, args.node_dir), console, args.json)
     return 0
 
 

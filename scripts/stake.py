@@ -1,32 +1,47 @@
-"""Add stake to a registered participant (approves the coordinator first if needed).
+"""Stake, top up, request an unstake, withdraw after the cool-down, or show the position.
 
-python scripts/stake.py --key-file KEY --amount 50 [--json]
+python scripts/stake.py add 50 --node-dir NODE       # registers with the node's peer id
+python scripts/stake.py add 25 --node-dir NODE       # tops up once registered
+python scripts/stake.py unstake 30 --node-dir NODE   # or no amount: everything
+python scripts/stake.py withdraw --node-dir NODE     # after the cool-down
+python scripts/stake.py status --node-dir NODE [--json]
 """
 
-import json
-from decimal import Decimal
+from _common import chain_of, console, parser, run
 
-from _common import console, parser, run
-
-from node.errors import FedchainError
-from node.ops import TOKEN, client, stake_more
+from node.ops import (
+    balance,
+    parse_amount,
+    print_balance,
+    print_result,
+    request_unstake,
+    stake_more,
+    withdraw,
+)
 
 
 def main() -> int:
-    p = parser("stake more FED", key=True)
-    p.add_argument("--amount", type=Decimal, required=True, help="FED to add")
+    p = parser("stake FED in the fedchain coordinator", key=True)
+    sub = p.add_subparsers(dest="action", required=True)
+    add = sub.add_parser("add", help="stake (register first if needed) or top up")
+    add.add_argument("amount", help="FED to add, e.g. 12.5")
+    out = sub.add_parser("unstake", help="request stake out (starts the cool-down)")
+    out.add_argument("amount", nargs="?", default=None, help="FED to unstake (default: all)")
+    sub.add_parser("withdraw", help="withdraw unstaked FED whose cool-down ended")
+    sub.add_parser("status", help="stake, unbonding and when it unlocks")
     args = p.parse_args()
-    if args.amount <= 0:
-        raise FedchainError("--amount must be positive")
-    chain = client(args.deployment, args.key_file, args.rpc_url)
-    result = stake_more(chain, int(args.amount * TOKEN))
-    if args.json:
-        console.print_json(json.dumps(result))
-    else:
-        console.print(
-            f"{result['address']} staked {args.amount} FED; stake now "
-            f"{result['stake'] / TOKEN:.4f} FED"
+    chain = chain_of(args)
+    if args.action == "add":
+        print_result(
+            stake_more(chain, parse_amount(args.amount), args.node_dir), console, args.json
         )
+    elif args.action == "unstake":
+        amount = None if args.amount is None else parse_amount(args.amount)
+        print_result(request_unstake(chain, amount), console, args.json)
+    elif args.action == "withdraw":
+        print_result(withdraw(chain), console, args.json)
+    else:
+        print_balance(balance(chain, args.node_dir), console, args.json)
     return 0
 
 

@@ -88,6 +88,63 @@ class Participant:
 
 
 @dataclass(frozen=True)
+class StakeInfo:
+    """Staking position of one account (``stakeInfo``)."""
+
+    address: str
+    stake: int  # counts for rounds opened from now on
+    unbonding: int  # requested out, not yet withdrawn
+    unlock_at: int  # earliest withdraw time (chain seconds) of the unbonding tokens
+    active: bool
+    active_from: int  # first round it may take part in; 0 = never registered
+
+    @property
+    def registered(self) -> bool:
+        return self.active_from != 0
+
+
+@dataclass(frozen=True)
+class ChainParams:
+    """The coordinator's current parameters (``params``), as set at deployment or since."""
+
+    min_stake: int
+    commit_window: int
+    vote_window: int
+    reward_per_round: int
+    voter_share_bps: int
+    slash_bps: int
+    min_participants: int
+    unstake_cooldown: int
+
+    @property
+    def contributor_pool_per_round(self) -> int:
+        return self.reward_per_round - self.reward_per_round * self.voter_share_bps // 10_000
+
+
+@dataclass(frozen=True)
+class VoteRecord:
+    """One ``OutcomeSubmitted`` event."""
+
+    round: int
+    voter: str
+    outcome_id: bytes
+    weight: int
+
+
+# Owner-settable parameters: snake_case name -> contract setter.
+PARAM_SETTERS = {
+    "min_stake": "setMinStake",
+    "commit_window": "setCommitWindow",
+    "vote_window": "setVoteWindow",
+    "reward_per_round": "setRewardPerRound",
+    "voter_share_bps": "setVoterShareBps",
+    "slash_bps": "setSlashBps",
+    "min_participants": "setMinParticipants",
+    "unstake_cooldown": "setUnstakeCooldown",
+}
+
+
+@dataclass(frozen=True)
 class FinalizedOutcome:
     """What a round finalized to (from its ``Finalized`` event)."""
 
@@ -168,6 +225,71 @@ class ChainClient:
             if entry is not None:
                 out.append(entry)
         return out
+
+    def stake_info(self, address: str | None = None) -> StakeInfo:
+        """Stake, unbonding tokens and their unlock time of ``address`` (default: this account)."""
+        checksum = self._addr(address)
+        stake, unbonding, unlock_at, active, active_from = self._view("stakeInfo", checksum)
+        return StakeInfo(
+            checksum, int(stake), int(unbonding), int(unlock_at), bool(active), int(active_from)
+        )
+
+    def params(self) -> ChainParams:
+        """The coordinator's parameters now (the owner may have changed them since deployment)."""
+        return ChainParams(*(int(v) for v in self._view("params")))
+
+    def owner(self) -> str:
+        return to_checksum_address(self._view("owner"))
+
+    def paused(self) -> bool:
+        return bool(self._view("paused"))
+
+    def total_staked(self) -> int:
+        return int(self._view("totalStaked"))
+
+    def total_unbonding(self) -> int:
+        return int(self._view("totalUnbonding"))
+
+    def allowance(self, address: str | None = None) -> int:
+        """Tokens ``address`` (default: this account) lets the coordinator pull."""
+        return int(
+            self._view(
+                "allowance", self._addr(address), self.deployment.coordinator, contract=self._token
+            )
+        )
+
+    def vote_of(self, r: int, address: str | None = None) -> tuple[bytes, int, bool]:
+        """(outcome id, weight, voter reward claimed) of ``address``'s vote in round ``r``."""
+        outcome, weight, claimed = self._view("voteOf", r, self._addr(address))
+        return bytes(outcome), int(weight), bool(claimed)
+
+    def voter_reward(self, r: int, address: str | None = None) -> int:
+        """Voter share ``address`` earned in round ``r`` (0 unless it voted the winning outcome)."""
+        info = self.round_info(r)
+        if info.status is not RoundStatus.FINALIZED or info.winning_weight == 0:
+            return 0
+        outcome, weight, _ = self.vote_of(r, address)
+        if outcome != info.outcome_id:
+            return 0
+        return info.voter_pool * weight // info.winning_weight
+
+    def votes(self, r: int | None = None) -> list[VoteRecord]:
+        """``OutcomeSubmitted`` events of round ``r`` (every round if None), in chain order."""
+        events = self._logs("OutcomeSubmitted", {} if r is None else {"round": r})
+        return [
+            VoteRecord(
+                int(e["args"]["round"]),
+                to_checksum_address(e["args"]["voter"]),
+                bytes(e["args"]["outcomeId"]),
+                int(e["args"]["weight"]),
+            )
+            for e in events
+        ]
+
+    def claimed_rewards(self, address: str | None = None) -> dict[int, int]:
+        """round -> contributor reward ``address`` claimed (``RewardClaimed`` events)."""
+        events = self._logs("RewardClaimed", {"account": self._addr(address)})
+        return {int(e["args"]["round"]): int(e["args"]["amount"]) for e in events}
 
     def current_round(self) -> int:
         """The latest opened round (0 before the first)."""
@@ -280,9 +402,31 @@ class ChainClient:
         return True
 
     def stake(self, amount: int) -> TxReceipt:
-        """Top up this account's stake."""
+        """Top up this account's stake (approves the coordinator first if needed)."""
         self._approve(amount)
         return self._transact("stake", self._coord.functions.stake(amount))
+
+    def request_unstake(self, amount: int) -> TxReceipt:
+        """Move ``amount`` out of the stake; withdrawable after the cool-down."""
+        return self._transact("requestUnstake", self._coord.functions.requestUnstake(amount))
+
+    def withdraw(self) -> TxReceipt:
+        """Transfer every unlocked unbonding token back to this account."""
+        return self._transact("withdraw", self._coord.functions.withdraw())
+
+    def set_param(self, name: str, value: int) -> TxReceipt:
+        """Owner only: set one bounded parameter (``PARAM_SETTERS`` names)."""
+        setter = PARAM_SETTERS.get(name)
+        if setter is None:
+            raise ChainError(f"unknown parameter {name!r}; one of {', '.join(PARAM_SETTERS)}")
+        return self._transact(setter, self._coord.functions[setter](value))
+
+    def pause(self) -> TxReceipt:
+        """Owner only: stop new rounds from opening."""
+        return self._transact("pause", self._coord.functions.pause())
+
+    def unpause(self) -> TxReceipt:
+        return self._transact("unpause", self._coord.functions.unpause())
 
     def fund_treasury(self, amount: int) -> TxReceipt:
         self._approve(amount)
@@ -330,13 +474,13 @@ class ChainClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _approve(self, amount: int) -> None:
-        allowance = int(
-            self._view("allowance", self.address, self.deployment.coordinator, contract=self._token)
-        )
-        if allowance < amount:
-            fn = self._token.functions.approve(self.deployment.coordinator, amount)
-            self._transact("approve", fn)
+    def _approve(self, amount: int) -> bool:
+        """Approve the coordinator for ``amount`` unless it already may pull that much."""
+        if self.allowance() >= amount:
+            return False
+        fn = self._token.functions.approve(self.deployment.coordinator, amount)
+        self._transact("approve", fn)
+        return True
 
     def _transact(self, action: str, fn: Any) -> TxReceipt:
         receipt: TxReceipt = self._sender.transact(action, fn)

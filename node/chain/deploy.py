@@ -12,7 +12,7 @@ Deployment file (``version`` 1)::
       "task_id": "mnist", "task_id_hash": "0x<keccak256(task_id)>",
       "params": {"min_stake": ..., "commit_window": ..., "vote_window": ...,
                  "reward_per_round": ..., "voter_share_bps": ..., "slash_bps": ...,
-                 "min_participants": ..., "treasury": ...}
+                 "min_participants": ..., "unstake_cooldown": ..., "treasury": ...}
     }
 """
 
@@ -49,9 +49,10 @@ class DeployParams:
     voter_share_bps: int = 2000
     slash_bps: int = 5000
     min_participants: int = 3
+    unstake_cooldown: int = 300  # seconds from requestUnstake to the earliest withdraw
     treasury: int = 100_000 * TOKEN  # minted to the deployer and put in the treasury
 
-    def as_tuple(self) -> tuple[int, int, int, int, int, int, int]:
+    def as_tuple(self) -> tuple[int, int, int, int, int, int, int, int]:
         """The Solidity ``Params`` struct, in field order."""
         return (
             self.min_stake,
@@ -61,6 +62,7 @@ class DeployParams:
             self.voter_share_bps,
             self.slash_bps,
             self.min_participants,
+            self.unstake_cooldown,
         )
 
 
