@@ -290,7 +290,7 @@ def voter_claims(chain: ChainClient) -> list[dict[str, Any]]:
         if vote.voter != chain.address:
             continue
         info = chain.round_info(vote.round)
-        if info.status is not RoundStatus.FINALIZED or vote.outcome_id != info.outcome_id:
+        if info.status is not RoundStatus.FINALIZED or vote.outcome_key != info.outcome_key:
             continue
         _, weight, claimed = chain.vote_of(vote.round)
         amount = info.voter_pool * weight // info.winning_weight if info.winning_weight else 0
@@ -469,7 +469,7 @@ def round_rows(
         if me is not None:
             voter_share = 0
             for vote in votes:
-                if vote.voter == me and outcome and vote.outcome_id == info.outcome_id:
+                if vote.voter == me and outcome and vote.outcome_key == info.outcome_key:
                     voter_share = info.voter_pool * vote.weight // max(1, info.winning_weight)
             row["your_reward"] = earned.get(r, 0) + voter_share
         if only is not None:
@@ -479,7 +479,7 @@ def round_rows(
                     "voter": v.voter,
                     "outcome_id": "0x" + v.outcome_id.hex(),
                     "weight": v.weight,
-                    "winning": v.outcome_id == info.outcome_id,
+                    "winning": v.outcome_key == info.outcome_key,
                 }
                 for v in votes
             ]

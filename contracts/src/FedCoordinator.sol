@@ -67,13 +67,18 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         uint56 activeFrom; // first round the participant may take part in; 0 = unregistered
         uint64 checkpointRound; // round during which `stakeAtCheckpoint` was recorded
         bool active;
+        // Slot 1. `registered` keeps the slot non-zero so checkpoint writes cost 2.9k, not 20k.
         uint128 stakeAtCheckpoint; // stake before the first change in `checkpointRound`
+        uint64 unlockAt; // earliest withdraw of `unbonding`
+        bool registered;
         uint128 unbonding; // requested out of the stake, withdrawable from `unlockAt`
-        uint64 unlockAt;
         bytes peerId;
         string[] addrs;
     }
 
+    /// @dev Written at opening so that finalization and claims mostly update non-zero slots:
+    ///      slot 1 (snapshot) takes contributor claims, slot 2 (contributor pool) takes the
+    ///      winning key, slot 3 (voter pool) takes voter claims.
     struct Round {
         RoundStatus status;
         uint40 openedAt;
@@ -82,19 +87,20 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         uint40 voteDeadline;
         uint32 eligibleCount;
         uint32 commitCount;
-        uint256 stakeSnapshot;
-        bytes32 modelCidHash;
-        bytes32 rewardRoot;
-        bytes32 outcomeId;
-        uint128 contributorPool;
-        uint128 voterPool;
+        uint128 stakeSnapshot;
         uint128 contributorClaimed;
+        uint128 contributorPool;
+        bytes16 outcomeKey; // first 16 bytes of the winning outcome id
+        uint128 voterPool;
         uint128 voterClaimed;
+        bytes32 rewardRoot;
     }
 
+    /// @dev One slot. Outcomes are keyed by the first 16 bytes of their id: finding another
+    ///      outcome with the winning key is a 2^128 second-preimage search.
     struct Vote {
-        bytes32 outcomeId;
-        uint128 weight;
+        bytes16 outcomeKey;
+        uint120 weight;
         bool rewardClaimed;
     }
 
@@ -125,7 +131,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     mapping(uint256 round => Round) private _rounds;
     mapping(uint256 round => mapping(address author => bytes32 cidHash)) private _commitments;
     mapping(uint256 round => mapping(address voter => Vote)) private _votes;
-    mapping(uint256 round => mapping(bytes32 outcomeId => uint256 weight)) private _votesFor;
+    mapping(uint256 round => mapping(bytes16 outcomeKey => uint256 weight)) private _votesFor;
     mapping(address account => BitMaps.BitMap rounds) private _claimedRounds;
 
     /// @param token_ The staking and reward token.
@@ -243,12 +249,11 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         info.eligibleCount = rd.eligibleCount;
         info.commitCount = rd.commitCount;
         info.stakeSnapshot = rd.stakeSnapshot;
-        info.modelCidHash = rd.modelCidHash;
         info.rewardRoot = rd.rewardRoot;
         info.contributorPool = rd.contributorPool;
         info.voterPool = rd.voterPool;
-        info.outcomeId = rd.outcomeId;
-        info.winningWeight = rd.outcomeId == bytes32(0) ? 0 : _votesFor[round][rd.outcomeId];
+        info.outcomeKey = rd.outcomeKey;
+        info.winningWeight = rd.outcomeKey == bytes16(0) ? 0 : _votesFor[round][rd.outcomeKey];
         info.contributorClaimed = rd.contributorClaimed;
         info.voterClaimed = rd.voterClaimed;
     }
@@ -264,7 +269,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     /// @param round The round.
     /// @param voter The participant.
     function hasVoted(uint256 round, address voter) external view returns (bool) {
-        return _votes[round][voter].outcomeId != bytes32(0);
+        return _votes[round][voter].outcomeKey != bytes16(0);
     }
 
     /// @notice Outcome `voter` submitted for `round` and its weight.
@@ -273,17 +278,17 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     function voteOf(uint256 round, address voter)
         external
         view
-        returns (bytes32 outcomeId, uint256 weight, bool rewardClaimed)
+        returns (bytes16 outcomeKey, uint256 weight, bool rewardClaimed)
     {
         Vote storage v = _votes[round][voter];
-        return (v.outcomeId, v.weight, v.rewardClaimed);
+        return (v.outcomeKey, v.weight, v.rewardClaimed);
     }
 
     /// @notice Total stake weight that voted for `outcomeId` in `round`.
     /// @param round The round.
     /// @param outcomeId keccak256(abi.encode(keccak256(modelCid), rewardRoot, slash)).
     function votesFor(uint256 round, bytes32 outcomeId) external view returns (uint256) {
-        return _votesFor[round][outcomeId];
+        return _votesFor[round][bytes16(outcomeId)];
     }
 
     /// @notice Whether `account` claimed its contributor reward for `round`.
@@ -321,6 +326,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         _checkPeer(peerId, addrs);
 
         _participantList.push(msg.sender);
+        p.registered = true;
         _storePeer(p, peerId, addrs);
         _setStake(p, amount);
         totalStaked += amount;
@@ -445,6 +451,10 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
                 }
                 cur.status = RoundStatus.Failed;
                 failed = true;
+                // The pools reserved at opening go back to the treasury.
+                treasury += uint256(cur.contributorPool) + cur.voterPool;
+                cur.contributorPool = 0;
+                cur.voterPool = 0;
                 emit RoundFailed(round);
             }
         }
@@ -497,8 +507,9 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     /// @notice Vote for the outcome of `round`; finalizes it at 2/3 of the snapshotted stake.
     /// @dev During the vote window of the current round, once per participant, weighted by
     ///      the voter's stake at the round's opening. On finalization: records the model CID
-    ///      and reward root, moves min(rewardPerRound, treasury) into the round's pools, and
-    ///      slashes `slashBps` of each listed participant's stake into the treasury.
+    ///      and reward root (the round's pools were reserved when it opened), and slashes
+    ///      `slashBps` of each listed participant's stake at the round's opening into the
+    ///      treasury.
     /// @param round The current round.
     /// @param modelCid Binary CID of the aggregated model (1..128 bytes).
     /// @param rewardRoot Merkle root of the contributor rewards (OpenZeppelin leaf format).
@@ -513,22 +524,9 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         _checkSlashList(slash);
         Round storage rd = _rounds[round];
         RoundStatus status = _checkVoteWindow(round, rd);
-        Participant storage p = _participants[msg.sender];
-        if (!p.active || p.activeFrom > round) revert NotEligible(round, msg.sender);
-        Vote storage v = _votes[round][msg.sender];
-        if (v.outcomeId != bytes32(0)) revert AlreadyVoted(round, msg.sender);
-
-        uint256 weight = _stakeAt(p, round);
         bytes32 outcomeId = outcomeIdOf(modelCid, rewardRoot, slash);
-        v.outcomeId = outcomeId;
-        // weight was read from a uint128 stake field.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        v.weight = uint128(weight);
-        uint256 votes = _votesFor[round][outcomeId] + weight;
-        _votesFor[round][outcomeId] = votes;
-        emit OutcomeSubmitted(round, msg.sender, outcomeId, weight);
-
-        if (status == RoundStatus.Open && votes * 3 >= rd.stakeSnapshot * 2) {
+        uint256 votes = _recordVote(round, outcomeId);
+        if (status == RoundStatus.Open && votes * 3 >= uint256(rd.stakeSnapshot) * 2) {
             _finalize(round, rd, modelCid, rewardRoot, outcomeId, slash);
         }
     }
@@ -577,8 +575,8 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
             revert VoterRewardLocked(round, rd.voteDeadline);
         }
         Vote storage v = _votes[round][msg.sender];
-        bytes32 winning = rd.outcomeId;
-        if (v.outcomeId != winning) revert NotWinningVoter(round, msg.sender);
+        bytes16 winning = rd.outcomeKey;
+        if (v.outcomeKey != winning) revert NotWinningVoter(round, msg.sender);
         if (v.rewardClaimed) revert AlreadyClaimed(round, msg.sender);
 
         uint256 amount = uint256(rd.voterPool) * v.weight / _votesFor[round][winning];
@@ -698,12 +696,28 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         if (block.timestamp >= rd.voteDeadline) revert VoteWindowClosed(round);
     }
 
+    /// @dev Records the caller's vote for `outcomeId`; returns the outcome's total weight.
+    function _recordVote(uint256 round, bytes32 outcomeId) private returns (uint256 votes) {
+        Participant storage p = _participants[msg.sender];
+        if (!p.active || p.activeFrom > round) revert NotEligible(round, msg.sender);
+        Vote storage v = _votes[round][msg.sender];
+        if (v.outcomeKey != bytes16(0)) revert AlreadyVoted(round, msg.sender);
+
+        uint256 weight = _stakeAt(p, round);
+        bytes16 key = bytes16(outcomeId);
+        v.outcomeKey = key;
+        v.weight = SafeCast.toUint120(weight);
+        votes = _votesFor[round][key] + weight;
+        _votesFor[round][key] = votes;
+        emit OutcomeSubmitted(round, msg.sender, outcomeId, weight);
+    }
+
     function _open(uint256 round) private {
         uint40 now_ = uint40(block.timestamp);
         uint40 commitDeadline = now_ + uint40(_params.commitWindow);
         uint40 voteDeadline = commitDeadline + uint40(_params.voteWindow);
         uint32 eligible = SafeCast.toUint32(activeCount);
-        uint256 snapshot = activeStake;
+        uint128 snapshot = SafeCast.toUint128(activeStake);
         Round storage rd = _rounds[round];
         rd.status = RoundStatus.Open;
         rd.openedAt = now_;
@@ -711,6 +725,18 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         rd.voteDeadline = voteDeadline;
         rd.eligibleCount = eligible;
         rd.stakeSnapshot = snapshot;
+
+        // Reserve the round's reward: min(rewardPerRound, treasury), split at today's share.
+        uint256 available = treasury;
+        uint256 reward = _params.rewardPerRound;
+        uint256 pool = reward < available ? reward : available;
+        uint256 voterPool = pool * _params.voterShareBps / BPS;
+        treasury = available - pool;
+        // pool <= rewardPerRound <= MAX_REWARD_PER_ROUND < 2^128.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        rd.voterPool = uint128(voterPool);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        rd.contributorPool = uint128(pool - voterPool);
         emit RoundOpened(round, commitDeadline, voteDeadline, eligible, snapshot);
     }
 
@@ -723,20 +749,9 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         address[] calldata slash
     ) private {
         rd.status = RoundStatus.Finalized;
-        rd.modelCidHash = keccak256(modelCid);
         rd.rewardRoot = rewardRoot;
-        rd.outcomeId = outcomeId;
+        rd.outcomeKey = bytes16(outcomeId);
         _latestModelCid = modelCid;
-
-        uint256 available = treasury;
-        uint256 pool = _params.rewardPerRound < available ? _params.rewardPerRound : available;
-        uint256 voterPool = pool * _params.voterShareBps / BPS;
-        // pool <= rewardPerRound, bounded by type(uint128).max in the constructor.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        rd.voterPool = uint128(voterPool);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        rd.contributorPool = uint128(pool - voterPool);
-        treasury = available - pool;
         emit Finalized(round, modelCid, rewardRoot, outcomeId);
 
         for (uint256 i; i < slash.length; ++i) {
@@ -754,21 +769,21 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         uint256 current = p.stake;
         uint256 fromStake = amount < current ? amount : current;
         uint256 fromUnbonding = amount - fromStake;
-        uint256 unbonding = p.unbonding;
-        if (fromUnbonding > unbonding) fromUnbonding = unbonding; // unreachable; defensive
-        amount = fromStake + fromUnbonding;
+        if (fromUnbonding != 0) {
+            uint256 unbonding = p.unbonding;
+            if (fromUnbonding > unbonding) fromUnbonding = unbonding; // unreachable; defensive
+            // fromUnbonding <= unbonding, a uint128.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            p.unbonding = uint128(unbonding - fromUnbonding);
+            totalUnbonding -= fromUnbonding;
+            amount = fromStake + fromUnbonding;
+        }
 
         uint256 remaining = current - fromStake;
         if (fromStake != 0) {
             _setStake(p, remaining);
             totalStaked -= fromStake;
             if (p.active) activeStake -= fromStake;
-        }
-        if (fromUnbonding != 0) {
-            // fromUnbonding <= unbonding, a uint128.
-            // forge-lint: disable-next-line(unsafe-typecast)
-            p.unbonding = uint128(unbonding - fromUnbonding);
-            totalUnbonding -= fromUnbonding;
         }
         treasury += amount;
         if (p.active && remaining < _params.minStake) _deactivate(account, p);

@@ -40,7 +40,9 @@ interface IFedCoordinator {
     /// @dev `closedAt` is 0 unless every eligible participant committed before the commit
     ///      deadline, in which case the commit window closed then and the vote deadline moved
     ///      forward by the same amount. The vote window runs from `closedAt` (or the commit
-    ///      deadline) to `voteDeadline`.
+    ///      deadline) to `voteDeadline`. The pools are reserved from the treasury when the
+    ///      round opens and go back to it if the round fails. `outcomeKey` is the first 16
+    ///      bytes of the winning outcome id (the full id is in the `Finalized` event).
     struct RoundInfo {
         RoundStatus status;
         uint64 openedAt;
@@ -50,11 +52,10 @@ interface IFedCoordinator {
         uint32 eligibleCount;
         uint32 commitCount;
         uint256 stakeSnapshot;
-        bytes32 modelCidHash;
         bytes32 rewardRoot;
         uint256 contributorPool;
         uint256 voterPool;
-        bytes32 outcomeId;
+        bytes16 outcomeKey;
         uint256 winningWeight;
         uint256 contributorClaimed;
         uint256 voterClaimed;

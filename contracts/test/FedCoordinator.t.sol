@@ -494,9 +494,8 @@ contract OutcomeTest is Fixture {
 
         IFedCoordinator.RoundInfo memory info = coord.roundInfo(round);
         vm.assertEq(uint256(info.status), uint256(IFedCoordinator.RoundStatus.Finalized));
-        vm.assertEq(info.modelCidHash, keccak256(MODEL));
         vm.assertEq(info.rewardRoot, root);
-        vm.assertEq(info.outcomeId, outcome);
+        vm.assertEq(bytes32(info.outcomeKey), bytes32(bytes16(outcome)));
         vm.assertEq(info.voterPool, REWARD * VOTER_BPS / 10_000);
         vm.assertEq(info.contributorPool, REWARD - REWARD * VOTER_BPS / 10_000);
         vm.assertEq(info.winningWeight, 2 * MIN_STAKE);

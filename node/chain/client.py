@@ -50,11 +50,10 @@ class RoundInfo:
     eligible_count: int
     commit_count: int
     stake_snapshot: int
-    model_cid_hash: bytes
     reward_root: bytes
-    contributor_pool: int
+    contributor_pool: int  # reserved when the round opened; back to the treasury if it fails
     voter_pool: int
-    outcome_id: bytes
+    outcome_key: bytes  # first 16 bytes of the winning outcome id (empty bytes before)
     winning_weight: int
     contributor_claimed: int
     voter_claimed: int
@@ -129,6 +128,11 @@ class VoteRecord:
     voter: str
     outcome_id: bytes
     weight: int
+
+    @property
+    def outcome_key(self) -> bytes:
+        """The first 16 bytes of the outcome id, as the contract keys outcomes."""
+        return self.outcome_id[:16]
 
 
 # Owner-settable parameters: snake_case name -> contract setter.
@@ -259,7 +263,10 @@ class ChainClient:
         )
 
     def vote_of(self, r: int, address: str | None = None) -> tuple[bytes, int, bool]:
-        """(outcome id, weight, voter reward claimed) of ``address``'s vote in round ``r``."""
+        """(outcome key, weight, voter reward claimed) of ``address``'s vote in round ``r``.
+
+        The key is the first 16 bytes of the outcome id (``RoundInfo.outcome_key`` format).
+        """
         outcome, weight, claimed = self._view("voteOf", r, self._addr(address))
         return bytes(outcome), int(weight), bool(claimed)
 
@@ -269,7 +276,7 @@ class ChainClient:
         if info.status is not RoundStatus.FINALIZED or info.winning_weight == 0:
             return 0
         outcome, weight, _ = self.vote_of(r, address)
-        if outcome != info.outcome_id:
+        if outcome != info.outcome_key:
             return 0
         return info.voter_pool * weight // info.winning_weight
 
@@ -308,14 +315,13 @@ class ChainClient:
             eligible_count=int(raw[5]),
             commit_count=int(raw[6]),
             stake_snapshot=int(raw[7]),
-            model_cid_hash=bytes(raw[8]),
-            reward_root=bytes(raw[9]),
-            contributor_pool=int(raw[10]),
-            voter_pool=int(raw[11]),
-            outcome_id=bytes(raw[12]),
-            winning_weight=int(raw[13]),
-            contributor_claimed=int(raw[14]),
-            voter_claimed=int(raw[15]),
+            reward_root=bytes(raw[8]),
+            contributor_pool=int(raw[9]),
+            voter_pool=int(raw[10]),
+            outcome_key=bytes(raw[11]),
+            winning_weight=int(raw[12]),
+            contributor_claimed=int(raw[13]),
+            voter_claimed=int(raw[14]),
         )
 
     def commitments(self, r: int) -> dict[str, str]:

@@ -1,0 +1,210 @@
+"""Gas per coordinator call and per participant per round, on a real anvil.
+
+Runs two rounds with 4, 16 and 64 participants (a fresh deployment each) and prints one
+JSON line: gas of stake (register, top-up), commit, submitOutcome (non-finalizing,
+finalizing without and with slashes), claim, claimMany per round, claimVoterReward,
+requestUnstake and withdraw, plus gas per participant per round, the budgets of issue 3
+checked against the measurements, and the ratio of the 64- to the 4-participant
+finalization (it must not grow with the number of participants).
+
+    .venv/bin/python bench/gas.py [--sizes 4,16,64] [--port N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from eth_account import Account  # noqa: E402
+
+from node.chain import devnet  # noqa: E402
+from node.chain.client import ChainClient, RoundStatus  # noqa: E402
+from node.chain.deploy import TOKEN, DeployParams, deploy, fund_accounts  # noqa: E402
+from node.chain.merkle import build_reward_tree  # noqa: E402
+from node.types import cid_from_bytes  # noqa: E402
+
+BUDGET = {
+    "commit": 60_000,
+    "submit_outcome": 90_000,
+    "finalize_base": 150_000,
+    "finalize_per_slash": 25_000,
+    "claim": 90_000,
+}
+MAX_FINALIZE_GROWTH = 1.05  # 64 vs 4 participants
+PEER = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+
+
+def cid(label: str) -> str:
+    import hashlib
+
+    return cid_from_bytes(b"\x01\x55\x12\x20" + hashlib.sha256(label.encode()).digest())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def gas(receipt: Any) -> int:
+    return int(receipt["gasUsed"])
+
+
+def last_tx_gas(chain: ChainClient) -> int:
+    """Gas of the latest block's transaction (anvil mines one transaction per block)."""
+    block = chain.w3.eth.get_block("latest")
+    return gas(chain.w3.eth.get_transaction_receipt(block["transactions"][-1]))
+
+
+def run_size(net: devnet.Devnet, workdir: Path, n: int, slashed: int) -> dict[str, Any]:
+    """Deploy, register ``n`` participants, run two rounds, claim; return gas figures."""
+    deployer_key = net.accounts[0][1]
+    stake = 10 * TOKEN
+    params = DeployParams(
+        min_stake=stake,
+        commit_window=600,
+        vote_window=600,
+        reward_per_round=1000 * TOKEN,
+        min_participants=n,
+        unstake_cooldown=60,
+        treasury=10_000 * TOKEN,
+    )
+    deployment = deploy(
+        net.rpc_url, deployer_key, cid("genesis"), "bench", params, workdir / "d.json"
+    )
+    keys = [Account.from_key(bytes([n]) + i.to_bytes(31, "big")) for i in range(1, n + 1)]
+    for account in keys:
+        devnet.rpc_call(net.rpc_url, "anvil_setBalance", [account.address, hex(10**20)])
+    fund_accounts(net.rpc_url, deployment, deployer_key, [a.address for a in keys], 100 * TOKEN)
+    nodes = [ChainClient(net.rpc_url, deployment, a.key.to_0x_hex()) for a in keys]
+
+    register = []
+    for node in nodes:
+        node.ensure_registered(2 * stake, PEER, ["/ip4/127.0.0.1/tcp/4001"])
+        register.append(last_tx_gas(node))
+    top_up = gas(nodes[0].stake(TOKEN))  # the receipt of stake(), after its approve
+
+    out: dict[str, Any] = {"participants": n, "register": max(register), "stake_top_up": top_up}
+    pool = deployment.contributor_pool_per_round
+    per_round: list[int] = []
+    trees = {}
+    for r, slash_count in ((1, 0), (2, slashed)):
+        assert nodes[0].advance() is True
+        assert nodes[0].current_round() == r
+        commits = [gas(node.commit(r, cid(f"{r}-{node.address}"))) for node in nodes]
+        amounts = {node.address: pool // n for node in nodes}
+        tree = build_reward_tree(r, amounts)
+        trees[r] = tree
+        # Slash the last participants (as if their updates were invalid); they still vote.
+        slash = [node.address for node in nodes[n - slash_count :]] if slash_count else []
+        votes: list[int] = []
+        finalizing = 0
+        for node in nodes:
+            before = node.round_info(r).status
+            used = gas(node.submit_outcome(r, cid(f"model-{r}"), tree.root, slash))
+            if before is RoundStatus.OPEN and node.round_info(r).status is RoundStatus.FINALIZED:
+                finalizing = used
+            else:
+                votes.append(used)
+        assert finalizing, f"round {r} did not finalize"
+        key = "finalize" if slash_count == 0 else f"finalize_slash_{slash_count}"
+        out[key] = finalizing
+        out.setdefault("commit", 0)
+        out["commit"] = max(out["commit"], max(commits))
+        out.setdefault("submit_outcome", 0)
+        out["submit_outcome"] = max(out["submit_outcome"], max(votes))
+        per_round.append(sum(commits) + sum(votes) + finalizing)
+
+    claims = [
+        gas(node.claim(1, trees[1].amount(node.address), trees[1].proof(node.address)))
+        for node in nodes[: n - slashed]
+    ]
+    many_node = nodes[-1]  # claims rounds 1 and 2 in one transaction
+    rounds = [1, 2]
+    many = gas(
+        many_node.claim_many(
+            rounds,
+            [trees[r].amount(many_node.address) for r in rounds],
+            [trees[r].proof(many_node.address) for r in rounds],
+        )
+    )
+    # Round 2's votes are final once its vote deadline passed.
+    devnet.increase_time(net.rpc_url, 1300)
+    voter = [gas(node.claim_voter_reward(1)) for node in nodes[:4]]
+    unstake = gas(nodes[0].request_unstake(TOKEN))
+    devnet.increase_time(net.rpc_url, 61)
+    withdraw = gas(nodes[0].withdraw())
+    out.update(
+        claim=max(claims),
+        claim_many_per_round=many // len(rounds),
+        claim_voter_reward=max(voter),
+        request_unstake=unstake,
+        withdraw=withdraw,
+        # commit + submitOutcome + claim, averaged over the participants of round 1
+        per_participant_round=(per_round[0] + sum(claims) + many // 2) // n,
+    )
+    return out
+
+
+def check(runs: dict[int, dict[str, Any]], slashed: dict[int, int]) -> dict[str, Any]:
+    failures = []
+    for n, run in runs.items():
+        if run["commit"] > BUDGET["commit"]:
+            failures.append(f"n={n}: commit {run['commit']}")
+        if run["submit_outcome"] > BUDGET["submit_outcome"]:
+            failures.append(f"n={n}: submitOutcome {run['submit_outcome']}")
+        if run["finalize"] > BUDGET["finalize_base"]:
+            failures.append(f"n={n}: finalize {run['finalize']}")
+        k = slashed[n]
+        if (
+            k
+            and run[f"finalize_slash_{k}"]
+            > BUDGET["finalize_base"] + k * BUDGET["finalize_per_slash"]
+        ):
+            failures.append(f"n={n}: finalize with {k} slashed {run[f'finalize_slash_{k}']}")
+        if max(run["claim"], run["claim_many_per_round"]) > BUDGET["claim"]:
+            failures.append(f"n={n}: claim {run['claim']}")
+    small, large = min(runs), max(runs)
+    ratio = runs[large]["finalize"] / runs[small]["finalize"]
+    if ratio > MAX_FINALIZE_GROWTH:
+        failures.append(f"finalize grows {ratio:.3f}x from {small} to {large} participants")
+    return {"finalize_ratio": round(ratio, 4), "ok": not failures, "failures": failures}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="4,16,64", help="participant counts")
+    parser.add_argument("--port", type=int, default=0, help="anvil port (default: a free one)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="fedchain-gas-") as tmp:
+        root = Path(tmp)
+        net = devnet.up(root / "devnet", port=args.port or free_port())
+        try:
+            runs = {}
+            slashed = {n: min(4, max(1, n // 4)) for n in sizes}
+            for n in sizes:
+                workdir = root / f"n{n}"
+                workdir.mkdir()
+                runs[n] = run_size(net, workdir, n, slashed[n])
+        finally:
+            devnet.down(root / "devnet")
+    result = {
+        "bench": "gas",
+        "budgets": BUDGET,
+        "runs": {str(n): runs[n] for n in sizes},
+        **check(runs, slashed),
+    }
+    print(json.dumps(result, separators=(",", ":")))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
