@@ -25,6 +25,15 @@ contract CoordinatorHandler is Test {
     uint256 public ghostOut;
     uint256 public ghostFinalized;
     uint256 public ghostFailed;
+    /// Finalizations where the winning weight was below 2/3 of the snapshot (must stay 0).
+    uint256 public ghostBelowQuorum;
+
+    mapping(address actor => uint256) public ghostDeposited;
+    mapping(address actor => uint256) public ghostWithdrawn;
+    mapping(address actor => uint256) public ghostSlashed;
+    mapping(uint256 round => mapping(address actor => uint256)) public ghostCommits;
+    mapping(uint256 round => mapping(address actor => uint256)) public ghostClaims;
+    mapping(uint256 round => mapping(address actor => uint256)) public ghostVoterClaims;
 
     constructor(FedCoordinator coord_, FedToken token_, address[] memory actors_) {
         coord = coord_;
@@ -44,6 +53,7 @@ contract CoordinatorHandler is Test {
         vm.prank(who);
         try coord.register(amount, PEER, new string[](0)) {
             ghostIn += amount;
+            ghostDeposited[who] += amount;
         } catch {}
     }
 
@@ -53,7 +63,40 @@ contract CoordinatorHandler is Test {
         vm.prank(who);
         try coord.stake(amount) {
             ghostIn += amount;
+            ghostDeposited[who] += amount;
         } catch {}
+    }
+
+    function requestUnstake(uint256 seed, uint256 amount) external {
+        address who = _actor(seed);
+        (uint256 s,,,,) = coord.stakeInfo(who);
+        amount = bound(amount, 0, s + 1); // 0 and more than the stake must revert
+        vm.prank(who);
+        try coord.requestUnstake(amount) {} catch {}
+    }
+
+    function withdraw(uint256 seed) external {
+        address who = _actor(seed);
+        (, uint256 unbonding,,,) = coord.stakeInfo(who);
+        vm.prank(who);
+        try coord.withdraw() {
+            ghostOut += unbonding;
+            ghostWithdrawn[who] += unbonding;
+        } catch {}
+    }
+
+    /// The owner tunes parameters within their bounds (this handler is not the owner:
+    /// the test contract forwards through `owner`).
+    function setSlashBps(uint16 bps) external {
+        bps = uint16(bound(bps, 0, 5000));
+        vm.prank(coord.owner());
+        coord.setSlashBps(bps);
+    }
+
+    function setUnstakeCooldown(uint64 secs) external {
+        secs = uint64(bound(secs, 60, 2000));
+        vm.prank(coord.owner());
+        coord.setUnstakeCooldown(secs);
     }
 
     function fund(uint256 amount) external {
@@ -84,8 +127,9 @@ contract CoordinatorHandler is Test {
         vm.prank(who);
         try coord.commit(
             round, abi.encodePacked(hex"01551220", keccak256(abi.encode(who, round)))
-        ) {}
-            catch {}
+        ) {
+            ghostCommits[round][who] += 1;
+        } catch {}
     }
 
     function vote(uint256 seed, uint8 mode) external {
@@ -95,10 +139,21 @@ contract CoordinatorHandler is Test {
         bool wasOpen = coord.roundInfo(round).status == IFedCoordinator.RoundStatus.Open;
         (bytes32 root,) = rewardTree(round);
         address[] memory slash = slashList(round);
+        uint256[] memory held = new uint256[](slash.length);
+        for (uint256 i; i < slash.length; ++i) {
+            held[i] = _held(slash[i]);
+        }
         vm.prank(who);
         try coord.submitOutcome(round, dissent ? OTHER : MODEL, root, slash) {
-            if (wasOpen && coord.roundInfo(round).status == IFedCoordinator.RoundStatus.Finalized) {
+            IFedCoordinator.RoundInfo memory info = coord.roundInfo(round);
+            if (wasOpen && info.status == IFedCoordinator.RoundStatus.Finalized) {
                 ghostFinalized += 1;
+                if (info.winningWeight * 3 < uint256(info.stakeSnapshot) * 2) {
+                    ghostBelowQuorum += 1;
+                }
+                for (uint256 i; i < slash.length; ++i) {
+                    ghostSlashed[slash[i]] += held[i] - _held(slash[i]);
+                }
             }
         } catch {}
     }
@@ -115,6 +170,7 @@ contract CoordinatorHandler is Test {
         vm.prank(who);
         try coord.claim(round, amount, proof) {
             ghostOut += amount;
+            ghostClaims[round][who] += 1;
         } catch {}
     }
 
@@ -127,6 +183,7 @@ contract CoordinatorHandler is Test {
         vm.prank(who);
         try coord.claimVoterReward(round) {
             ghostOut += token.balanceOf(who) - before;
+            ghostVoterClaims[round][who] += 1;
         } catch {}
     }
 
@@ -151,6 +208,12 @@ contract CoordinatorHandler is Test {
         if (round % 3 != 0) return new address[](0);
         slash = new address[](1);
         slash[0] = actors[round % actors.length];
+    }
+
+    /// Tokens of `who` in the coordinator: stake plus unbonding.
+    function _held(address who) private view returns (uint256) {
+        (uint256 s, uint256 unbonding,,,) = coord.stakeInfo(who);
+        return s + unbonding;
     }
 
     function _actor(uint256 seed) private view returns (address) {

@@ -44,7 +44,7 @@ contract FedCoordinatorInvariantTest is Test {
         }
         handler.fund(2000e18);
 
-        bytes4[] memory selectors = new bytes4[](9);
+        bytes4[] memory selectors = new bytes4[](13);
         selectors[0] = CoordinatorHandler.register.selector;
         selectors[1] = CoordinatorHandler.topUp.selector;
         selectors[2] = CoordinatorHandler.fund.selector;
@@ -54,6 +54,10 @@ contract FedCoordinatorInvariantTest is Test {
         selectors[6] = CoordinatorHandler.vote.selector;
         selectors[7] = CoordinatorHandler.claim.selector;
         selectors[8] = CoordinatorHandler.claimVoter.selector;
+        selectors[9] = CoordinatorHandler.requestUnstake.selector;
+        selectors[10] = CoordinatorHandler.withdraw.selector;
+        selectors[11] = CoordinatorHandler.setSlashBps.selector;
+        selectors[12] = CoordinatorHandler.setUnstakeCooldown.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
@@ -72,7 +76,60 @@ contract FedCoordinatorInvariantTest is Test {
             pools += info.contributorPool + info.voterPool;
             pools -= info.contributorClaimed + info.voterClaimed;
         }
-        vm.assertEq(token.balanceOf(address(coord)), coord.totalStaked() + coord.treasury() + pools);
+        vm.assertEq(
+            token.balanceOf(address(coord)),
+            coord.totalStaked() + coord.totalUnbonding() + coord.treasury() + pools
+        );
+    }
+
+    /// Per actor: what it holds in the coordinator is exactly deposits minus withdrawals
+    /// minus slashes, so a slashed amount can never come back out.
+    function invariant_SlashedNeverWithdrawable() public view {
+        uint256 n = handler.actorCount();
+        for (uint256 i; i < n; ++i) {
+            address who = handler.actors(i);
+            (uint256 s, uint256 unbonding,,,) = coord.stakeInfo(who);
+            uint256 deposited = handler.ghostDeposited(who);
+            uint256 gone = handler.ghostWithdrawn(who) + handler.ghostSlashed(who);
+            vm.assertLe(gone, deposited);
+            vm.assertEq(s + unbonding, deposited - gone);
+        }
+    }
+
+    /// No round finalized below 2/3 of its snapshotted stake.
+    function invariant_NoFinalizationBelowQuorum() public view {
+        vm.assertEq(handler.ghostBelowQuorum(), 0);
+    }
+
+    /// At most one commitment per address per round, and the count matches.
+    function invariant_OneCommitmentPerAddress() public view {
+        uint256 current = coord.currentRound();
+        uint256 n = handler.actorCount();
+        for (uint256 r = 1; r <= current; ++r) {
+            uint256 count;
+            for (uint256 i; i < n; ++i) {
+                address who = handler.actors(i);
+                uint256 commits = handler.ghostCommits(r, who);
+                vm.assertLe(commits, 1);
+                count += commits;
+                vm.assertEq(coord.commitmentOf(r, who) != bytes32(0), commits == 1);
+            }
+            vm.assertEq(coord.roundInfo(r).commitCount, count);
+        }
+    }
+
+    /// No reward is claimed twice.
+    function invariant_NoDoubleClaim() public view {
+        uint256 current = coord.currentRound();
+        uint256 n = handler.actorCount();
+        for (uint256 r = 1; r <= current; ++r) {
+            for (uint256 i; i < n; ++i) {
+                address who = handler.actors(i);
+                vm.assertLe(handler.ghostClaims(r, who), 1);
+                vm.assertLe(handler.ghostVoterClaims(r, who), 1);
+                vm.assertEq(coord.isClaimed(r, who), handler.ghostClaims(r, who) == 1);
+            }
+        }
     }
 
     /// Claims never exceed their pools.
@@ -82,7 +139,7 @@ contract FedCoordinatorInvariantTest is Test {
             IFedCoordinator.RoundInfo memory info = coord.roundInfo(r);
             vm.assertLe(info.contributorClaimed, info.contributorPool);
             vm.assertLe(info.voterClaimed, info.voterPool);
-            if (info.status != IFedCoordinator.RoundStatus.Finalized) {
+            if (info.status == IFedCoordinator.RoundStatus.Failed) {
                 vm.assertEq(info.contributorPool + info.voterPool, 0);
             }
         }
