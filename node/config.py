@@ -38,6 +38,7 @@ class NodeConfig:
     norm_bound: float = 20.0
     fetch_timeout: float = 30.0
     poll_interval: float = 0.5
+    advance_grace: float = 15.0  # seconds a finalized round stays open for late voters
     auto_claim: bool = True
     max_rounds: int = 0  # 0: run until stopped
     bootstrap: tuple[str, ...] = field(default_factory=tuple)
@@ -59,6 +60,7 @@ class NodeConfig:
             (self.norm_bound > 0, "norm_bound", "must be > 0"),
             (self.fetch_timeout > 0, "fetch_timeout", "must be > 0"),
             (self.max_rounds >= 0, "max_rounds", "must be >= 0"),
+            (self.advance_grace >= 0, "advance_grace", "must be >= 0"),
         ]
         for ok, key, message in checks:
             if not ok:

@@ -10,7 +10,7 @@ from typing import Any
 
 import trio
 
-from node.chain.client import ChainClient, RoundStatus
+from node.chain.client import ChainClient, RoundInfo, RoundStatus
 from node.chain.deploy import Deployment
 from node.config import NodeConfig
 from node.errors import ChainError, ConfigError, FedchainError
@@ -104,6 +104,21 @@ async def advance(ctx: NodeContext) -> None:
         log.debug("advance: %s", exc)
 
 
+def ready_to_advance(info: RoundInfo, now: int, grace: float) -> bool:
+    """Whether this node should move the round clock past round ``info``.
+
+    A finalized round is left open for late voters (they earn the voter share) until all
+    the stake voted for the outcome or ``grace`` seconds after voting opened; a round
+    still open is advanced (and so failed) only after its vote deadline.
+    """
+    if info.status is RoundStatus.FINALIZED:
+        everyone = info.winning_weight >= info.stake_snapshot
+        return everyone or now >= info.vote_opens_at + grace
+    if info.status is RoundStatus.OPEN:
+        return now >= info.vote_deadline
+    return True
+
+
 async def round_loop(ctx: NodeContext) -> None:
     taken_part = 0
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
@@ -115,7 +130,8 @@ async def round_loop(ctx: NodeContext) -> None:
         info = await ctx.call(ctx.chain.round_info, r)
         now = await ctx.call(ctx.chain.chain_time)
         if info.status is not RoundStatus.OPEN or now >= info.vote_deadline:
-            await advance(ctx)
+            if ready_to_advance(info, now, ctx.cfg.advance_grace):
+                await advance(ctx)
             await trio.sleep(ctx.cfg.poll_interval)
             continue
         if ctx.state.get(r).done:

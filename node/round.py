@@ -21,7 +21,7 @@ from node.aggregate.rewards import split_pool
 from node.chain.client import ChainClient, RoundInfo, RoundStatus
 from node.chain.merkle import build_reward_tree
 from node.config import NodeConfig
-from node.errors import FedchainError, UpdateRejected
+from node.errors import ChainError, FedchainError, UpdateRejected
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
 from node.learning.tasks import Dataset, Task
@@ -239,9 +239,16 @@ async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: lis
     if await ctx.call(ctx.chain.has_voted, r):
         ctx.state.update(r, voted=True)
         return
-    await ctx.call(ctx.chain.submit_outcome, r, model_cid, root, slash)
+    try:
+        await ctx.call(ctx.chain.submit_outcome, r, model_cid, root, slash)
+    except ChainError as exc:
+        # Typically too late: the round finalized and the next one opened. The outcome
+        # still decides what this node records and claims, so carry on without a vote.
+        ctx.metrics["votes_rejected"] += 1
+        log.warning("round %d: vote not counted: %s", r, exc)
+    else:
+        log.info("round %d: voted model %s", r, model_cid)
     ctx.state.update(r, voted=True)
-    log.info("round %d: voted model %s", r, model_cid)
 
 
 async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:

@@ -1,0 +1,55 @@
+import json
+
+import pytest
+
+from node.chain.client import RoundInfo, RoundStatus
+from node.daemon import announcement_problem, ready_to_advance
+
+
+def info(status: RoundStatus, *, closed_at: int = 0, winning: int = 0) -> RoundInfo:
+    return RoundInfo(
+        round=1, status=status, opened_at=100, commit_deadline=200, closed_at=closed_at,
+        vote_deadline=260, eligible_count=4, commit_count=4, stake_snapshot=400,
+        model_cid_hash=b"", reward_root=b"", contributor_pool=0, voter_pool=0,
+        outcome_id=b"", winning_weight=winning, contributor_claimed=0, voter_claimed=0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("round_info", "now", "expected"),
+    [
+        (info(RoundStatus.FINALIZED, closed_at=150, winning=300), 160, False),  # late voters
+        (info(RoundStatus.FINALIZED, closed_at=150, winning=300), 165, True),  # grace over
+        (info(RoundStatus.FINALIZED, closed_at=150, winning=400), 151, True),  # all voted
+        (info(RoundStatus.FINALIZED, winning=300), 210, False),  # vote opened at deadline
+        (info(RoundStatus.OPEN), 259, False),
+        (info(RoundStatus.OPEN), 260, True),  # no quorum by the deadline: fail it
+        (info(RoundStatus.FAILED), 0, True),
+    ],
+)
+def test_ready_to_advance(round_info: RoundInfo, now: int, expected: bool) -> None:
+    assert ready_to_advance(round_info, now, grace=15) is expected
+
+
+def _msg(**fields: object) -> bytes:
+    base: dict[str, object] = {"v": 1, "round": 3, "author": "0xabc", "cid": "bafyx"}
+    base.update(fields)
+    return json.dumps(base).encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (_msg(), None),
+        (b"\xff not json", "not_json"),
+        (b"[1, 2]", "bad_version"),
+        (_msg(v=2), "bad_version"),
+        (_msg(round=0), "bad_round"),
+        (_msg(round="3"), "bad_round"),
+        (_msg(cid=5), "bad_cid"),
+        (_msg(cid="Qm..."), "bad_cid"),
+        (_msg(author=None), "bad_author"),
+    ],
+)
+def test_announcement_schema(data: bytes, reason: str | None) -> None:
+    assert announcement_problem("peer", data) == reason
