@@ -141,14 +141,23 @@ class Rule:
         self,
         deltas: Sequence[Mapping[str, np.ndarray]],
         weights: Sequence[int],
-        reference: Mapping[str, np.ndarray] | None = None,
+        reference: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]] | None = None,
     ) -> AggregateResult:
-        """Aggregate ``deltas`` (canonical order); ``reference``: previous global delta."""
+        """Aggregate ``deltas`` (canonical order).
+
+        ``reference``: what was public before this round (the previous global delta, or a
+        list of such deltas, e.g. plus the previous round's updates); contribution scores
+        only credit what an update adds beyond it (see scores.py).
+        """
         if len(weights) != len(deltas) or any(int(w) <= 0 for w in weights):
             raise AggregationError("one positive weight per update is required")
         x, layout = flatten(deltas)
         vector, selected = self.aggregate_matrix(x, [int(w) for w in weights])
-        ref = None if reference is None else flatten_one(reference, layout)
+        ref = None
+        if reference is not None:
+            refs = [reference] if isinstance(reference, Mapping) else list(reference)
+            if refs:
+                ref = np.stack([flatten_one(r, layout) for r in refs])
         scores = contribution_scores(x, vector, ref)
         out: FixedParams = unflatten(vector, layout)
         return AggregateResult(out, selected, scores)

@@ -1,21 +1,25 @@
 """Deterministic integer contribution scores: how much each update helped this round.
 
-score_i = 0 if update i is a near-duplicate of another update, else
-          max(0, floor(2**16 * cos(P x_i, P g)) - 2**16/16)
+    score_i = 0                                            if x_i is a near-duplicate
+            = max(0, floor(2**16 * cos(P x_i, P g)) - 2**12)   otherwise
 
-where g is the robust aggregate and P projects out the *reference* direction (the
-previous round's global delta, public to everyone; no projection without one). Every
-quantity comes from one exact integer Gram matrix of [x_1..x_n, g, ref]:
+g is the robust aggregate; P projects onto the orthogonal complement of the span of the
+*reference* vectors: what was public before this round's commit window closed (the
+previous round's global delta and, if the caller has them, the previous round's
+verified updates). Without references P is the identity.
 
-    A_i = <x_i,x_i><r,r> - <x_i,r>**2          (= |P x_i|**2 * <r,r>)
-    B   = <g,g><r,r> - <g,r>**2
-    C_i = <x_i,g><r,r> - <x_i,r><g,r>
-    floor(2**16 * C_i / sqrt(A_i B)) = isqrt(floor((2**16 C_i)**2 / (A_i B)))  for C_i > 0
+Exactness: every quantity comes from one exact integer Gram matrix of
+[refs.., x_1..x_n, g] (``exact_dots``). Projecting out the references is a Schur
+complement, computed by fraction-free (Bareiss) elimination on Python ints: after
+eliminating the independent references, entry (a, b) equals det(R) * <P a, P b> with
+det(R) > 0, so cos(P x_i, P g) = C_i / sqrt(A_i B) with integers A_i = entry (i, i),
+B = entry (g, g), C_i = entry (i, g), and
 
-so the score is an exact function of the inputs on every node. Near-duplicate: some j
-with 64 * ||x_i - x_j||**2 < the median pairwise squared distance (distance under 1/8 of
-the typical spread), which honest nodes training on their own data never produce.
-See docs/aggregation.md for why this resists free-riding.
+    floor(2**16 * C_i / sqrt(A_i B)) = isqrt(floor((2**16 C_i)**2 / (A_i B)))   (C_i > 0).
+
+Near-duplicate: some j with 64 * ||x_i - x_j||**2 < the median pairwise squared distance
+(distance under 1/8 of the typical spread), which honest nodes training on their own data
+never produce; all members of such a pair score 0. See docs/aggregation.md.
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ SCORE_MARGIN = SCORE_ONE // 16
 DUPLICATE_RATIO = 64
 
 
-def duplicates(gram: np.ndarray, n: int) -> set[int]:
-    """Rows 0..n-1 that have a near-duplicate among the others (exact test)."""
-    diag = [int(gram[i, i]) for i in range(n)]
+def duplicates(gram: np.ndarray, rows: list[int]) -> set[int]:
+    """Positions (into ``rows``) having a near-duplicate among the others (exact test)."""
+    n = len(rows)
+    diag = [int(gram[r, r]) for r in rows]
     d2 = {
-        (i, j): diag[i] + diag[j] - 2 * int(gram[i, j]) for i in range(n) for j in range(i + 1, n)
+        (i, j): diag[i] + diag[j] - 2 * int(gram[rows[i], rows[j]])
+        for i in range(n)
+        for j in range(i + 1, n)
     }
     if not d2:
         return set()
@@ -54,31 +61,56 @@ def cosine_fixed(c: int, a: int, b: int) -> int:
     return min(SCORE_ONE, isqrt((SCORE_ONE * c) ** 2 // (a * b)))
 
 
+def project_out(gram: list[list[int]], k: int) -> list[list[int]]:
+    """Eliminate the first k rows/cols (references) of an integer PSD Gram matrix.
+
+    Fraction-free symmetric Bareiss elimination, skipping references that are linearly
+    dependent on earlier ones (zero pivot: for a PSD matrix its whole row is then zero).
+    Returns the trailing block, scaled by the positive determinant of the independent
+    references' Gram matrix (so signs and ratios are those of the projected vectors).
+    """
+    m = [row[:] for row in gram]
+    size = len(m)
+    prev = 1
+    for j in range(k):
+        p = m[j][j]
+        if p == 0:
+            continue
+        for a in range(j + 1, size):
+            maj = m[a][j]
+            row_a = m[a]
+            row_j = m[j]
+            for b in range(a, size):
+                v = (p * row_a[b] - maj * row_j[b]) // prev
+                row_a[b] = v
+                m[b][a] = v
+        prev = p
+    return [row[k:] for row in m[k:]]
+
+
 def contribution_scores(
-    x: np.ndarray, aggregate: np.ndarray, reference: np.ndarray | None = None
+    x: np.ndarray, aggregate: np.ndarray, references: np.ndarray | None = None
 ) -> tuple[int, ...]:
-    """Integer score per row of ``x`` (n, d) against the aggregate vector (d,)."""
+    """Integer score per row of ``x`` (n, d) against the aggregate (d,).
+
+    ``references`` (k, d): public directions to project out (zero rows are ignored).
+    """
     n = x.shape[0]
-    ref = reference if reference is not None and np.any(reference) else None
-    extra = [aggregate] if ref is None else [aggregate, ref]
-    rows = np.concatenate([x.astype(np.int64), np.stack(extra).astype(np.int64)])
+    refs = np.zeros((0, x.shape[1]), dtype=np.int64)
+    if references is not None and references.size:
+        refs = np.atleast_2d(references).astype(np.int64)
+        refs = refs[np.any(refs != 0, axis=1)]
+    k = refs.shape[0]
+    rows = np.concatenate([refs, x.astype(np.int64), aggregate[None, :].astype(np.int64)])
     gram = exact_dots(rows)
+    dup = duplicates(gram, list(range(k, k + n)))
+    full = [[int(v) for v in row] for row in gram]
+    s = project_out(full, k) if k else full[k:]
     g = n
-    if ref is None:
-        rr, gr = 1, 0
-        xr = [0] * n
-    else:
-        r = n + 1
-        rr, gr = int(gram[r, r]), int(gram[g, r])
-        xr = [int(gram[i, r]) for i in range(n)]
-    b = int(gram[g, g]) * rr - gr * gr
-    dup = duplicates(gram, n)
     scores = []
     for i in range(n):
         if i in dup:
             scores.append(0)
             continue
-        a = int(gram[i, i]) * rr - xr[i] * xr[i]
-        c = int(gram[i, g]) * rr - xr[i] * gr
-        scores.append(max(0, cosine_fixed(c, a, b) - SCORE_MARGIN))
+        scores.append(max(0, cosine_fixed(s[i][g], s[i][i], s[g][g]) - SCORE_MARGIN))
     return tuple(scores)
