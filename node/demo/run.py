@@ -110,14 +110,15 @@ def progress_table(
         records = [x for s in statuses for x in s.get("records", []) if x["round"] == r]
         accuracy = next((x["accuracy"] for x in records if x.get("accuracy") is not None), None)
         cid = next((x["finalized_cid"] for x in records if x.get("finalized_cid")), None)
+        verified = sorted({int(x["verified"]) for x in records})
         table.add_row(
             str(r),
             info.status.name.lower(),
             f"{info.commit_count}/{info.eligible_count}",
-            ", ".join(str(x["verified"]) for x in records) or "-",
-            (cid[:14] + "…" + cid[-6:]) if cid else "-",
+            "/".join(map(str, verified)) if verified else "-",
+            (cid[:10] + "…" + cid[-4:]) if cid else "-",
             f"{accuracy:.3f}" if accuracy is not None else "-",
-            f"{sum(int(x['reward']) for x in records) / TOKEN:.2f}" if records else "-",
+            f"{sum(int(x['reward']) for x in records) / TOKEN:.0f}" if records else "-",
         )
     phases = ", ".join(
         f"n{n.index}:{s.get('phase', 'starting')}" for n, s in zip(nodes, statuses, strict=True)
@@ -164,6 +165,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
             while time.monotonic() < deadline and any(n.running() for n in nodes):
                 time.sleep(1.0)
                 live.update(progress_table(opts, observer, nodes, started))
+        console.print()
         for node in nodes:
             if node.running():
                 console.print(f"[yellow]node {node.index} still running at the deadline[/]")
