@@ -119,42 +119,60 @@ def ready_to_advance(info: RoundInfo, now: int, grace: float) -> bool:
     return True
 
 
+async def take_part(ctx: NodeContext, info: RoundInfo) -> bool:
+    """Run (or resume, or catch up on) one round; False if it failed with an error."""
+    write_status(ctx, f"round {info.round}")
+    try:
+        record = await run_round(ctx, info)
+    except FedchainError as exc:
+        log.error("round %d: %s", info.round, exc)
+        ctx.metrics["round_errors"] += 1
+        return False
+    log.info(
+        "round %d %s: verified %d, model %s, accuracy %s",
+        info.round,
+        record["status"],
+        record["verified"],
+        record["finalized_cid"],
+        record["accuracy"],
+    )
+    write_status(ctx, "idle")
+    return True
+
+
+async def unfinished_rounds(ctx: NodeContext, current: int) -> list[int]:
+    """Earlier rounds this node started (or missed since it first joined) but never recorded."""
+    first = ctx.state.first_round()
+    if first is None:
+        return []
+    return [k for k in range(first, current) if not ctx.state.get(k).done]
+
+
 async def round_loop(ctx: NodeContext) -> None:
     taken_part = 0
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
         r = await ctx.call(ctx.chain.current_round)
+        for past in await unfinished_rounds(ctx, r):  # after a crash or downtime
+            if await take_part(ctx, await ctx.call(ctx.chain.round_info, past)):
+                taken_part += 1
         if r == 0:
             await advance(ctx)
             await trio.sleep(ctx.cfg.poll_interval)
             continue
         info = await ctx.call(ctx.chain.round_info, r)
         now = await ctx.call(ctx.chain.chain_time)
-        if info.status is not RoundStatus.OPEN or now >= info.vote_deadline:
-            if ready_to_advance(info, now, ctx.cfg.advance_grace):
-                await advance(ctx)
-            await trio.sleep(ctx.cfg.poll_interval)
+        row = ctx.state.get(r)
+        resumable = info.status is RoundStatus.FINALIZED and row.base_cid is not None
+        live = info.status is RoundStatus.OPEN and now < info.vote_deadline
+        if not row.done and (live or resumable):
+            if await take_part(ctx, info):
+                taken_part += 1
+            else:
+                await trio.sleep(ctx.cfg.poll_interval)
             continue
-        if ctx.state.get(r).done:
-            await trio.sleep(ctx.cfg.poll_interval)
-            continue
-        write_status(ctx, f"round {r}")
-        try:
-            record = await run_round(ctx, info)
-        except FedchainError as exc:
-            log.error("round %d: %s", r, exc)
-            ctx.metrics["round_errors"] += 1
-            await trio.sleep(ctx.cfg.poll_interval)
-            continue
-        taken_part += 1
-        log.info(
-            "round %d %s: verified %d, model %s, accuracy %s",
-            r,
-            record["status"],
-            record["verified"],
-            record["finalized_cid"],
-            record["accuracy"],
-        )
-        write_status(ctx, "idle")
+        if ready_to_advance(info, now, ctx.cfg.advance_grace):
+            await advance(ctx)
+        await trio.sleep(ctx.cfg.poll_interval)
 
 
 async def run_node(cfg: NodeConfig) -> None:

@@ -22,6 +22,7 @@ from node.chain.client import ChainClient, RoundInfo, RoundStatus
 from node.chain.merkle import build_reward_tree
 from node.config import NodeConfig
 from node.errors import ChainError, FedchainError, UpdateRejected
+from node.faults import crash_point
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
 from node.learning.tasks import Dataset, Task
@@ -107,6 +108,8 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     if commit_closed(info, await ctx.call(ctx.chain.chain_time)):
         log.info("round %d: commit window already closed; sitting this round out", r)
         return None
+    if row.update_cid is not None and ctx.net.has_blob(row.update_cid):
+        return await send_commit(ctx, r, row.update_cid)  # trained before a crash: reuse
     base = await load_model(ctx, base_cid)
     started = time.monotonic()
     delta = await trio.to_thread.run_sync(
@@ -129,13 +132,20 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         num_examples=len(ctx.train_data),
     )
     cid = await ctx.net.add_blob(encode_update(header, delta))
+    crash_point("trained", r)
     now = await ctx.call(ctx.chain.chain_time)
     if now >= info.commit_deadline:
         log.warning("round %d: training finished after the commit deadline; sitting out", r)
         ctx.metrics["commit_missed"] += 1
         return None
     ctx.state.update(r, update_cid=cid)
+    return await send_commit(ctx, r, cid)
+
+
+async def send_commit(ctx: NodeContext, r: int, cid: str) -> str:
+    crash_point("commit_intent", r)
     await ctx.call(ctx.chain.commit, r, cid)
+    crash_point("committed", r)
     ctx.state.update(r, committed=True)
     log.info("round %d: committed update %s", r, cid)
     return cid
@@ -236,6 +246,7 @@ async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: lis
     if row.voted:
         return
     ctx.state.update(r, model_cid=model_cid, reward_root=root.hex())
+    crash_point("vote_intent", r)
     if await ctx.call(ctx.chain.has_voted, r):
         ctx.state.update(r, voted=True)
         return
@@ -247,6 +258,7 @@ async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: lis
         ctx.metrics["votes_rejected"] += 1
         log.warning("round %d: vote not counted: %s", r, exc)
     else:
+        crash_point("voted", r)
         log.info("round %d: voted model %s", r, model_cid)
     ctx.state.update(r, voted=True)
 
@@ -263,13 +275,21 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         timings[phase] = round(now - clock, 3)
         clock = now
 
-    base_cid = await ctx.call(ctx.chain.latest_model_cid)
+    base_cid = ctx.state.get(r).base_cid
+    if base_cid is None:
+        if info.status is not RoundStatus.OPEN:
+            return await catch_up(ctx, r)
+        # The round's base is the model that was current when it opened: record it before
+        # anything else, since after finalization the chain's latest model moves on.
+        base_cid = await ctx.call(ctx.chain.latest_model_cid)
+        ctx.state.update(r, base_cid=base_cid)
     base = await load_model(ctx, base_cid)
     own_cid = await train_and_commit(ctx, info, base_cid)
     lap("train_commit")
     await wait_until(ctx, r, commit_closed)
     lap("wait_commit_close")
     updates, rejected = await exchange(ctx, r, base_cid, shapes_of(base))
+    crash_point("exchanged", r)
     lap("exchange")
     new_params, weights = aggregate(base, updates, ctx.cfg.max_examples)
     model_bytes = encode_model(new_params)
@@ -289,25 +309,20 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         await ctx.call(ctx.chain.advance)
         final = await ctx.call(ctx.chain.round_info, r)
     lap("vote_finalize")
-    record: dict[str, Any] = {
-        "round": r,
-        "status": final.status.name.lower(),
-        "committed": own_cid is not None,
-        "verified": len(updates),
-        "rejected": rejected,
-        "model_cid": model_cid,
-        "finalized_cid": None,
-        "accuracy": None,
-        "reward": 0,
-        "earned": 0,
-        "proof": [],
-        "timings": timings,
-    }
+    record = new_record(r, final.status)
+    record.update(
+        committed=own_cid is not None,
+        verified=len(updates),
+        rejected=rejected,
+        model_cid=model_cid,
+        timings=timings,
+    )
     if final.status is RoundStatus.FINALIZED:
         finalized_cid = await ctx.call(ctx.chain.latest_model_cid_of, r)
         record["finalized_cid"] = finalized_cid
         params = new_params if finalized_cid == model_cid else await load_model(ctx, finalized_cid)
         record["accuracy"] = accuracy_of(ctx.task, params, ctx.test_data)
+        crash_point("finalized", r)
         mine = amounts.get(ctx.address, 0)
         if finalized_cid == model_cid and mine > 0:
             proof = tree.proof(ctx.address)
@@ -317,6 +332,36 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
                 await claim(ctx, r, mine, proof)
                 record["reward"] = mine
     lap("claim_evaluate")
+    ctx.state.finish(r, record)
+    return record
+
+
+def new_record(r: int, status: RoundStatus) -> dict[str, Any]:
+    return {
+        "round": r,
+        "status": status.name.lower(),
+        "committed": False,
+        "verified": 0,
+        "rejected": {},
+        "model_cid": None,
+        "finalized_cid": None,
+        "accuracy": None,
+        "reward": 0,
+        "earned": 0,
+        "proof": [],
+        "timings": {},
+    }
+
+
+async def catch_up(ctx: NodeContext, r: int) -> dict[str, Any]:
+    """A round this node missed: fetch its finalized model (Bitswap) and record it."""
+    info = await ctx.call(ctx.chain.round_info, r)
+    record = new_record(r, info.status)
+    if info.status is RoundStatus.FINALIZED:
+        cid = await ctx.call(ctx.chain.latest_model_cid_of, r)
+        params = await load_model(ctx, cid)
+        record.update(finalized_cid=cid, accuracy=accuracy_of(ctx.task, params, ctx.test_data))
+    log.info("round %d: missed; caught up on its outcome (%s)", r, record["status"])
     ctx.state.finish(r, record)
     return record
 

@@ -16,6 +16,7 @@ from typing import Any
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rounds (
     round INTEGER PRIMARY KEY,
+    base_cid TEXT,
     update_cid TEXT,
     committed INTEGER NOT NULL DEFAULT 0,
     model_cid TEXT,
@@ -31,6 +32,7 @@ CREATE TABLE IF NOT EXISTS rounds (
 @dataclass
 class RoundRow:
     round: int
+    base_cid: str | None = None
     update_cid: str | None = None
     committed: bool = False
     model_cid: str | None = None
@@ -72,6 +74,11 @@ class NodeState:
             f"INSERT OR REPLACE INTO rounds ({cols}) VALUES ({marks})", tuple(row.values())
         )
         return RoundRow(**row)
+
+    def first_round(self) -> int | None:
+        """The first round this node ever touched (None for a fresh data directory)."""
+        row = self._db.execute("SELECT MIN(round) FROM rounds").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def finish(self, round_id: int, record: dict[str, Any]) -> None:
         self.update(round_id, done=True, record=json.dumps(record, sort_keys=True))

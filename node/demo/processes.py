@@ -39,9 +39,12 @@ class NodeProcess:
             return ""
 
 
-def start_node(index: int, address: str, data_dir: Path, config: Path) -> NodeProcess:
+def start_node(
+    index: int, address: str, data_dir: Path, config: Path, extra_env: dict[str, str] | None = None
+) -> NodeProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    log = (data_dir / "node.log").open("wb")
+    env.update(extra_env or {})
+    log = (data_dir / "node.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "node", "node", "run", "--config", str(config)],
         stdout=log,
