@@ -442,7 +442,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     /// @return round The round current after the call.
     function advance() external whenNotPaused returns (uint256 round) {
         round = currentRound;
-        bool failed;
+        bool failed = false;
         if (round != 0) {
             Round storage cur = _rounds[round];
             if (cur.status == RoundStatus.Open) {
@@ -556,7 +556,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         uint256 n = rounds.length;
         if (n > MAX_CLAIM_BATCH) revert BatchTooLarge(n, MAX_CLAIM_BATCH);
         if (amounts.length != n || proofs.length != n) revert LengthMismatch();
-        uint256 total;
+        uint256 total = 0;
         for (uint256 i; i < n; ++i) {
             _recordClaim(rounds[i], amounts[i], proofs[i]);
             total += amounts[i];
