@@ -24,8 +24,9 @@ console = Console()
 err = Console(stderr=True)
 
 
-def parser(description: str, *, key: bool) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+def common(key: bool) -> argparse.ArgumentParser:
+    """The options every script takes (usable as ``parents=[common(...)]`` of a subcommand)."""
+    p = argparse.ArgumentParser(add_help=False)
     p.add_argument(
         "--deployment",
         type=Path,
@@ -50,6 +51,10 @@ def parser(description: str, *, key: bool) -> argparse.ArgumentParser:
     return p
 
 
+def parser(description: str, *, key: bool) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(description=description, parents=[common(key)])
+
+
 def chain_of(args: argparse.Namespace) -> ChainClient:
     """The client for the parsed arguments; a signing key is required if the script needs one."""
     key = key_file_of(args.key_file, args.node_dir)
@@ -62,5 +67,5 @@ def run(main: Callable[[], int]) -> None:
     try:
         sys.exit(main())
     except FedchainError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -7,7 +7,9 @@ python scripts/stake.py withdraw --node-dir NODE     # after the cool-down
 python scripts/stake.py status --node-dir NODE [--json]
 """
 
-from _common import chain_of, console, parser, run
+import argparse
+
+from _common import chain_of, common, console, run
 
 from node.ops import (
     balance,
@@ -21,14 +23,15 @@ from node.ops import (
 
 
 def main() -> int:
-    p = parser("stake FED in the fedchain coordinator", key=True)
+    p = argparse.ArgumentParser(description="stake FED in the fedchain coordinator")
     sub = p.add_subparsers(dest="action", required=True)
-    add = sub.add_parser("add", help="stake (register first if needed) or top up")
+    opts = [common(key=True)]
+    add = sub.add_parser("add", parents=opts, help="stake (register if needed) or top up")
     add.add_argument("amount", help="FED to add, e.g. 12.5")
-    out = sub.add_parser("unstake", help="request stake out (starts the cool-down)")
+    out = sub.add_parser("unstake", parents=opts, help="request stake out (starts the cool-down)")
     out.add_argument("amount", nargs="?", default=None, help="FED to unstake (default: all)")
-    sub.add_parser("withdraw", help="withdraw unstaked FED whose cool-down ended")
-    sub.add_parser("status", help="stake, unbonding and when it unlocks")
+    sub.add_parser("withdraw", parents=opts, help="withdraw unstaked FED after the cool-down")
+    sub.add_parser("status", parents=opts, help="stake, unbonding and when it unlocks")
     args = p.parse_args()
     chain = chain_of(args)
     if args.action == "add":
