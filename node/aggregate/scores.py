@@ -1,21 +1,25 @@
 """Deterministic integer contribution scores: how much each update helped this round.
 
-    score_i = 0                                            if x_i is a near-duplicate
-            = max(0, floor(2**16 * cos(P x_i, P g)) - 2**12)   otherwise
+    score_i = 0                                              if x_i is a near-duplicate
+            = max(0, floor(2**16 * cos(P x_i, P c_i)) - 2**12)   otherwise,
+    c_i = n g - x_i
 
-g is the robust aggregate; P projects onto the orthogonal complement of the span of the
-*reference* vectors: what was public before this round's commit window closed (the
-previous round's global delta and, if the caller has them, the previous round's
-verified updates). Without references P is the identity.
+g is the robust aggregate and c_i the consensus of the *others* (n g - x_i is (n-1) times
+the leave-one-out mean when g is the mean; for robust rules it removes at least i's own
+pull on g, so no input is credited for dragging the aggregate towards itself). P
+projects onto the orthogonal complement of the span of the *reference* vectors: what was
+public before this round's commit window closed (the previous round's global delta and,
+if the caller has them, the previous round's verified updates). Without references P is
+the identity.
 
 Exactness: every quantity comes from one exact integer Gram matrix of
 [refs.., x_1..x_n, g] (``exact_dots``). Projecting out the references is a Schur
 complement, computed by fraction-free (Bareiss) elimination on Python ints: after
 eliminating the independent references, entry (a, b) equals det(R) * <P a, P b> with
-det(R) > 0, so cos(P x_i, P g) = C_i / sqrt(A_i B) with integers A_i = entry (i, i),
-B = entry (g, g), C_i = entry (i, g), and
+det(R) > 0. With s_ab those entries, A_i = s_ii, C_i = n s_ig - s_ii (= <P x_i, P c_i>
+scaled), B_i = n**2 s_gg - 2 n s_ig + s_ii (= |P c_i|**2 scaled), and
 
-    floor(2**16 * C_i / sqrt(A_i B)) = isqrt(floor((2**16 C_i)**2 / (A_i B)))   (C_i > 0).
+    floor(2**16 * C_i / sqrt(A_i B_i)) = isqrt(floor((2**16 C_i)**2 / (A_i B_i)))  (C_i > 0).
 
 Near-duplicate: some j with 64 * ||x_i - x_j||**2 < the median pairwise squared distance
 (distance under 1/8 of the typical spread), which honest nodes training on their own data
@@ -107,10 +111,15 @@ def contribution_scores(
     full = [[int(v) for v in row] for row in gram]
     s = project_out(full, k) if k else full[k:]
     g = n
+    sgg = s[g][g]
     scores = []
     for i in range(n):
         if i in dup:
             scores.append(0)
             continue
-        scores.append(max(0, cosine_fixed(s[i][g], s[i][i], s[g][g]) - SCORE_MARGIN))
+        # against the others' consensus: c_i = n g - x_i (removes i's own pull on g)
+        a, xg = s[i][i], s[i][g]
+        c = n * xg - a
+        b = n * n * sgg - 2 * n * xg + a
+        scores.append(max(0, cosine_fixed(c, a, b) - SCORE_MARGIN))
     return tuple(scores)
