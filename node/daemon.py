@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,6 @@ async def run_node(cfg: NodeConfig) -> None:
                 test_data=test,
                 deployment_id=f"{deployment.chain_id}:{deployment.coordinator}",
                 topic=f"/fedchain/{deployment.chain_id}/{deployment.coordinator.lower()}/updates/1",
-                contributor_pool=deployment.contributor_pool_per_round,
             )
             await serve(ctx, net)
     finally:
@@ -222,8 +222,19 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
     log.info("node %s (peer %s) listening on %s", ctx.address, net.peer_id, net.listen_addrs())
     write_status(ctx, "starting")
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(stop_on_signal, nursery.cancel_scope)
         nursery.start_soon(discover_peers, ctx)
         nursery.start_soon(listen_announcements, ctx, channel)
         await round_loop(ctx)
         nursery.cancel_scope.cancel()
     write_status(ctx, "stopped")
+    log.info("node stopped")
+
+
+async def stop_on_signal(scope: trio.CancelScope) -> None:
+    """SIGINT/SIGTERM: finish cleanly (state is already on disk before every action)."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            log.info("%s received: shutting down", signal.Signals(signum).name)
+            scope.cancel()
+            return

@@ -29,6 +29,7 @@ from node.update.codec import encode_model
 TOKEN = 10**18
 MAX_CLAIM_BATCH = 32  # FedCoordinator.MAX_CLAIM_BATCH
 DEFAULT_DEVNET_DIR = Path(".data/devnet")
+DEVNET_BLOCK_TIME = 1  # seconds between empty blocks: round deadlines pass on an idle chain
 
 
 def deployment_path(devnet_dir: Path) -> Path:
@@ -56,7 +57,7 @@ def devnet_up(
     params: DeployParams | None = None,
 ) -> tuple[devnet.Devnet, Deployment]:
     data_dir = data_dir.resolve()  # anvil runs from another working directory
-    net = devnet.up(data_dir, port=port)
+    net = devnet.up(data_dir, port=port, block_time=DEVNET_BLOCK_TIME)
     path = deployment_path(data_dir)
     deployment = deployed_here(net.rpc_url, path)
     if deployment is None:

@@ -51,7 +51,6 @@ class NodeContext:
     test_data: Dataset
     deployment_id: str
     topic: str
-    contributor_pool: int
     providers: dict[str, set[str]] = field(default_factory=dict)
     metrics: Counter[str] = field(default_factory=Counter)
 
@@ -294,7 +293,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     new_params, weights = aggregate(base, updates, ctx.cfg.max_examples)
     model_bytes = encode_model(new_params)
     model_cid = await ctx.net.add_blob(model_bytes)
-    amounts = split_pool(ctx.contributor_pool, weights)
+    amounts = split_pool(info.contributor_pool, weights)  # reserved when the round opened
     tree = build_reward_tree(r, amounts)
     lap("aggregate")
     await vote(

@@ -83,7 +83,8 @@ def up(
 ) -> Devnet:
     """Start anvil in the background (or return the one already running from ``data_dir``).
 
-    ``block_time`` switches from mining on every transaction to interval mining.
+    ``block_time`` adds an empty block every ``block_time`` seconds to mining on every
+    transaction, so the chain clock keeps moving while nobody transacts.
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +113,10 @@ def up(
         str(data_dir / "anvil.json"),
     ]
     if block_time is not None:
-        cmd += ["--block-time", str(block_time)]
+        # Mixed mining: transactions still mine at once, and an empty block every
+        # ``block_time`` seconds keeps the chain clock moving while nobody transacts
+        # (deadlines are judged by block timestamps).
+        cmd += ["--block-time", str(block_time), "--mixed-mining"]
     with open(data_dir / "anvil.log", "ab") as log:
         proc = subprocess.Popen(
             cmd,
