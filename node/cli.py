@@ -245,6 +245,18 @@ def node_init(
     console.print(f"wrote {config}; account {address} (fund it with tokens and ETH to stake)")
 
 
+@node_app.command("status")
+def node_status(
+    data_dir: Annotated[Path, typer.Option(help="the running node's data directory")],
+    as_json: Json = False,
+) -> None:
+    """Ask a running node (its local status endpoint) what it is doing."""
+    from node.node_status import fetch_status, print_status
+
+    status = expected_errors(lambda: fetch_status(data_dir))
+    print_status(status, console, as_json)
+
+
 @node_app.command("run")
 def node_run(
     config: Annotated[Path, typer.Option(help="node config file (TOML)")],

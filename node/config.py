@@ -26,6 +26,8 @@ class NodeConfig:
     rpc_url: str = ""  # empty: the deployment file's
     listen_host: str = "127.0.0.1"
     listen_port: int = 0
+    status_host: str = "127.0.0.1"
+    status_port: int = 0  # local /status and /metrics endpoint; 0 picks a free port
     task: str = "mnist5k-mlp"
     partition_index: int = 0
     partition_count: int = 1
@@ -47,6 +49,7 @@ class NodeConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.listen_port >= 0, "listen_port", "must be >= 0"),
+            (self.status_port >= 0, "status_port", "must be >= 0"),
             (self.partition_count >= 1, "partition_count", "must be >= 1"),
             (
                 0 <= self.partition_index < self.partition_count,

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from node.learning.tasks import get_task
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
 from node.round import ANNOUNCE_VERSION, NodeContext, run_round
 from node.state import NodeState
+from node.status_server import serve_status
 from node.store.cid import compute_cid
 from node.update.codec import encode_model
 
@@ -62,7 +64,7 @@ async def listen_announcements(
     async for message in channel:
         problem = announcement_problem(message.sender, message.data)
         if problem is not None:
-            ctx.metrics[f"gossip_rejected_{problem}"] += 1
+            ctx.metrics.inc("gossip_rejected_total", reason=problem)
             continue
         cid = json.loads(message.data)["cid"]
         ctx.providers.setdefault(cid, set()).add(message.sender)
@@ -83,19 +85,36 @@ async def discover_peers(ctx: NodeContext) -> None:
         await trio.sleep(DISCOVERY_INTERVAL)
 
 
-def write_status(ctx: NodeContext, phase: str) -> None:
-    status: dict[str, Any] = {
+def status_document(ctx: NodeContext, phase: str) -> dict[str, Any]:
+    return {
         "address": ctx.address,
         "peer_id": ctx.net.peer_id,
+        "listen_addrs": ctx.net.listen_addrs(),
+        "connected_peers": len(ctx.net.connected_peers()),
         "pid": os.getpid(),
         "phase": phase,
         "records": ctx.state.records(),
-        "metrics": dict(ctx.metrics),
+        "metrics": ctx.metrics.as_dict(),
     }
+
+
+def write_status(ctx: NodeContext, phase: str) -> None:
+    ctx.phase = phase
     path = ctx.cfg.data_dir / "status.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(status, indent=1, sort_keys=True))
+    tmp.write_text(json.dumps(status_document(ctx, phase), indent=1, sort_keys=True))
     tmp.replace(path)
+
+
+def count_round(ctx: NodeContext, record: dict[str, Any]) -> None:
+    ctx.metrics.inc("rounds_total", status=record["status"])
+    for phase, seconds in record["timings"].items():
+        ctx.metrics.inc("phase_seconds_total", seconds, phase=phase)
+    if record["reward"]:
+        ctx.metrics.inc("rewards_claimed_tokens_total", int(record["reward"]) / 10**18)
+    if record["accuracy"] is not None:
+        ctx.metrics.set("model_accuracy", record["accuracy"])
+    ctx.metrics.set("last_round", record["round"])
 
 
 async def advance(ctx: NodeContext) -> None:
@@ -127,8 +146,9 @@ async def take_part(ctx: NodeContext, info: RoundInfo) -> bool:
         record = await run_round(ctx, info)
     except FedchainError as exc:
         log.error("round %d: %s", info.round, exc)
-        ctx.metrics["round_errors"] += 1
+        ctx.metrics.inc("round_errors_total")
         return False
+    count_round(ctx, record)
     log.info(
         "round %d %s: verified %d, model %s, accuracy %s",
         info.round,
@@ -223,6 +243,15 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
     write_status(ctx, "starting")
     async with trio.open_nursery() as nursery:
         nursery.start_soon(stop_on_signal, nursery.cancel_scope)
+        endpoint = partial(
+            serve_status,
+            ctx.cfg.data_dir,
+            ctx.cfg.status_host,
+            ctx.cfg.status_port,
+            lambda: ctx.metrics.render(ctx.net.metrics),
+            lambda: json.dumps(status_document(ctx, ctx.phase)),
+        )
+        await nursery.start(endpoint)
         nursery.start_soon(discover_peers, ctx)
         nursery.start_soon(listen_announcements, ctx, channel)
         await round_loop(ctx)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,6 +25,7 @@ from node.faults import crash_point
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
 from node.learning.tasks import Dataset, Task
+from node.metrics import Metrics
 from node.p2p.network import PeerNetwork
 from node.state import NodeState
 from node.store.cid import compute_cid
@@ -52,7 +52,8 @@ class NodeContext:
     deployment_id: str
     topic: str
     providers: dict[str, set[str]] = field(default_factory=dict)
-    metrics: Counter[str] = field(default_factory=Counter)
+    metrics: Metrics = field(default_factory=Metrics)
+    phase: str = "starting"
 
     @property
     def address(self) -> str:
@@ -122,7 +123,7 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
             seed=ctx.cfg.data_seed * 1_000_003 + r,
         )
     )
-    ctx.metrics["train_seconds_total"] += int(time.monotonic() - started)
+    ctx.metrics.inc("phase_seconds_total", time.monotonic() - started, phase="train")
     header = UpdateHeader(
         deployment=ctx.deployment_id,
         round=r,
@@ -135,7 +136,7 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     now = await ctx.call(ctx.chain.chain_time)
     if now >= info.commit_deadline:
         log.warning("round %d: training finished after the commit deadline; sitting out", r)
-        ctx.metrics["commit_missed"] += 1
+        ctx.metrics.inc("commits_missed_total")
         return None
     ctx.state.update(r, update_cid=cid)
     return await send_commit(ctx, r, cid)
@@ -215,12 +216,12 @@ async def exchange(
         )
         try:
             verified.append(await fetch_and_verify(ctx, expect, cid, peers.get(author)))
-            ctx.metrics["updates_accepted"] += 1
+            ctx.metrics.inc("updates_accepted_total")
             if author != ctx.address:
                 await announce(ctx, r, author, cid)
         except UpdateRejected as exc:
             rejected[author] = exc.reason
-            ctx.metrics[f"updates_rejected_{exc.reason}"] += 1
+            ctx.metrics.inc("updates_rejected_total", reason=exc.reason)
             log.warning("round %d: update of %s rejected: %s", r, author, exc)
 
     async with trio.open_nursery() as nursery:
@@ -254,7 +255,7 @@ async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: lis
     except ChainError as exc:
         # Typically too late: the round finalized and the next one opened. The outcome
         # still decides what this node records and claims, so carry on without a vote.
-        ctx.metrics["votes_rejected"] += 1
+        ctx.metrics.inc("votes_rejected_total")
         log.warning("round %d: vote not counted: %s", r, exc)
     else:
         crash_point("voted", r)

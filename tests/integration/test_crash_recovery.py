@@ -107,7 +107,7 @@ def test_never_committed_or_voted_twice(crashed_run) -> None:  # type: ignore[no
     assert "AlreadyCommitted" not in log
     assert "AlreadyVoted" not in log
     status = json.loads((nodes[CRASHING].data_dir / "status.json").read_text())
-    assert status["metrics"].get("round_errors", 0) == 0
+    assert status["metrics"].get("round_errors_total", 0) == 0
 
 
 def test_restarted_node_committed_served_and_claimed(crashed_run) -> None:  # type: ignore[no-untyped-def]
