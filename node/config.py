@@ -31,7 +31,9 @@ class NodeConfig:
     task: str = "mnist5k-mlp"
     partition_index: int = 0
     partition_count: int = 1
-    data_seed: int = 0
+    partition: str = "iid"  # iid | dirichlet:<alpha> | shards:<per node>
+    partition_seed: int = 0  # shared by all nodes of a local run, so partitions are disjoint
+    data_seed: int = 0  # this node's own training shuffle
     epochs: int = 1
     lr: float = 0.05
     batch_size: int = 32

@@ -17,7 +17,7 @@ from node.chain.deploy import Deployment
 from node.config import NodeConfig
 from node.errors import ChainError, ConfigError, FedchainError
 from node.learning.local import genesis_params
-from node.learning.partition import iid_partition, train_test_split
+from node.learning.partition import partition_by_spec, train_test_split
 from node.learning.tasks import get_task
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
 from node.round import ANNOUNCE_VERSION, NodeContext, run_round
@@ -210,7 +210,9 @@ async def run_node(cfg: NodeConfig) -> None:
         cfg.rpc_url or deployment.rpc_url, deployment, read_private_key(cfg.key_file)
     )
     train, test = train_test_split(task.load_all(), SPLIT_SEED)
-    local = iid_partition(train, cfg.partition_index, cfg.partition_count, cfg.data_seed)
+    local = partition_by_spec(
+        train, cfg.partition, cfg.partition_index, cfg.partition_count, cfg.partition_seed
+    )
     state = NodeState(cfg.data_dir / "state.sqlite")
     try:
         async with open_network(

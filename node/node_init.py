@@ -27,6 +27,10 @@ listen_port = 0
 task = "{task}"
 partition_index = {index}
 partition_count = {count}
+# iid | dirichlet:<alpha> | shards:<per node>; nodes of one local run share partition_seed
+partition = "iid"
+partition_seed = 0
+# seed of this node's own training shuffle
 data_seed = {index}
 epochs = 2
 lr = 0.05

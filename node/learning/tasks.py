@@ -6,6 +6,7 @@ nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,21 +56,58 @@ def _mlp(inputs: int, hidden: int, classes: int = 10) -> Callable[[], nn.Module]
     return build
 
 
+def _mnist_cnn() -> nn.Module:
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 28, 28)),
+        nn.Conv2d(1, 8, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 10),
+    )
+
+
 TASKS: dict[str, Task] = {
     "mnist5k-mlp": Task("mnist5k-mlp", _mlp(784, 128), _mnist5k),
+    "mnist5k-cnn": Task("mnist5k-cnn", _mnist_cnn, _mnist5k),
     "digits-mlp": Task("digits-mlp", _mlp(64, 64), _digits),
 }
 
 
+def load_custom_task(spec: str) -> Task:
+    """``package.module:function``; the function takes no arguments and returns a Task."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load custom task {spec!r}: {exc}") from None
+    task = factory()
+    if not isinstance(task, Task):
+        raise ConfigError(f"custom task {spec!r} returned {type(task).__name__}, not a Task")
+    return task
+
+
 def get_task(name: str) -> Task:
+    if ":" in name:
+        return load_custom_task(name)
     try:
         return TASKS[name]
     except KeyError:
         known = ", ".join(sorted(TASKS))
-        raise ConfigError(f"unknown task {name!r}; built-in tasks: {known}") from None
+        raise ConfigError(
+            f"unknown task {name!r}; built-in tasks: {known}, or `module:function`"
+        ) from None
 
 
 def build_genesis_model(task: Task, seed: int) -> nn.Module:
     """The same seed gives the same float weights on every node (CPU init is deterministic)."""
     torch.manual_seed(seed)
     return task.build_model()
+
+
+def _custom_example() -> Task:
+    """What a custom task factory looks like (see docs/tasks.md); used by the tests."""
+    return TASKS["digits-mlp"]
