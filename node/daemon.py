@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import socket
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,32 @@ async def round_loop(ctx: NodeContext) -> None:
         await trio.sleep(ctx.cfg.poll_interval)
 
 
+PORT_FILE = "listen.port"
+
+
+def remembered_port(data_dir: Path, host: str) -> int:
+    """The port this node listened on last time, if still free: the registry's addresses
+    stay valid across restarts. 0 (any free port) otherwise."""
+    try:
+        port = int((data_dir / PORT_FILE).read_text())
+    except (OSError, ValueError):
+        return 0
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return 0
+    return port
+
+
+def remember_port(data_dir: Path, addrs: list[str]) -> None:
+    for addr in addrs:
+        parts = addr.split("/")
+        if "tcp" in parts:
+            (data_dir / PORT_FILE).write_text(parts[parts.index("tcp") + 1])
+            return
+
+
 async def run_node(cfg: NodeConfig) -> None:
     deployment = Deployment.load(cfg.deployment)
     task = get_task(cfg.task)
@@ -216,8 +243,11 @@ async def run_node(cfg: NodeConfig) -> None:
     state = NodeState(cfg.data_dir / "state.sqlite")
     try:
         async with open_network(
-            data_dir=cfg.data_dir, listen_host=cfg.listen_host, listen_port=cfg.listen_port
+            data_dir=cfg.data_dir,
+            listen_host=cfg.listen_host,
+            listen_port=cfg.listen_port or remembered_port(cfg.data_dir, cfg.listen_host),
         ) as net:
+            remember_port(cfg.data_dir, net.listen_addrs())
             await net.add_blob(genesis)
             await trio.to_thread.run_sync(
                 lambda: chain.ensure_registered(cfg.stake, net.peer_id, net.listen_addrs())

@@ -176,20 +176,57 @@ async def announce(ctx: NodeContext, r: int, author: str, cid: str) -> None:
         log.warning("round %d: announcement not sent: %s", r, exc)
 
 
+async def fetch_blob_until(ctx: NodeContext, cid: str, author: str, deadline: float) -> bytes:
+    """Fetch ``cid`` by Bitswap, retrying until ``deadline`` (trio clock).
+
+    Each attempt first re-dials the author at the addresses the registry holds now, so an
+    author that restarted on a new address, or came back late, is still reached.
+    """
+    last_error = "no attempt before the exchange deadline"
+    while trio.current_time() < deadline:
+        author_peer = await refresh_author(ctx, author)
+        peers = sorted(ctx.providers.get(cid, set()) | ({author_peer} if author_peer else set()))
+        timeout = max(1.0, min(ctx.cfg.fetch_timeout, deadline - trio.current_time()))
+        try:
+            return await ctx.net.fetch_blob(cid, peers, timeout)
+        except FedchainError as exc:
+            last_error = str(exc)
+            ctx.metrics.inc("fetch_retries_total")
+            await trio.sleep(min(1.0, max(0.0, deadline - trio.current_time())))
+    raise UpdateRejected("unavailable", last_error)
+
+
+async def refresh_author(ctx: NodeContext, author: str) -> str | None:
+    peer = await ctx.call(ctx.chain.participant, author)
+    if peer is None:
+        return None
+    if peer.peer_id not in ctx.net.connected_peers() and peer.addrs:
+        await ctx.net.connect(peer.peer_id, list(peer.addrs))
+    return peer.peer_id
+
+
 async def fetch_and_verify(
-    ctx: NodeContext, expect: Expectation, cid: str, author_peer: str | None
+    ctx: NodeContext, expect: Expectation, cid: str, deadline: float
 ) -> Verified:
     blob = await ctx.net.get_local_blob(cid)
     if blob is None:
-        peers = sorted(ctx.providers.get(cid, set()) | ({author_peer} if author_peer else set()))
-        try:
-            blob = await ctx.net.fetch_blob(cid, peers, ctx.cfg.fetch_timeout)
-        except FedchainError as exc:
-            raise UpdateRejected("unavailable", str(exc)) from None
+        blob = await fetch_blob_until(ctx, cid, expect.author, deadline)
     if compute_cid(blob) != cid:
         raise UpdateRejected("cid_mismatch", f"blob does not hash to committed {cid}")
     header, delta = verify_update(blob, expect)
     return Verified(expect.author, cid, header, delta)
+
+
+async def exchange_deadline(ctx: NodeContext, r: int) -> float:
+    """Trio-clock time until which missing blobs are retried: half the vote window.
+
+    Every honest node waits the same chain-time span, so a blob any of them can get by
+    then (from its author or from another node that fetched it) is included by all.
+    """
+    info = await ctx.call(ctx.chain.round_info, r)
+    now = await ctx.call(ctx.chain.chain_time)
+    chain_end = info.vote_opens_at + (info.vote_deadline - info.vote_opens_at) / 2
+    return trio.current_time() + max(ctx.cfg.fetch_timeout, chain_end - now)
 
 
 async def exchange(
@@ -200,7 +237,7 @@ async def exchange(
     own = commitments.get(ctx.address)
     if own is not None:
         await announce(ctx, r, ctx.address, own)
-    peers = {p.address: p.peer_id for p in await ctx.call(ctx.chain.participants)}
+    deadline = await exchange_deadline(ctx, r)
     verified: list[Verified] = []
     rejected: dict[str, str] = {}
 
@@ -215,7 +252,7 @@ async def exchange(
             norm_bound=ctx.cfg.norm_bound,
         )
         try:
-            verified.append(await fetch_and_verify(ctx, expect, cid, peers.get(author)))
+            verified.append(await fetch_and_verify(ctx, expect, cid, deadline))
             ctx.metrics.inc("updates_accepted_total")
             if author != ctx.address:
                 await announce(ctx, r, author, cid)
