@@ -289,6 +289,10 @@ def demo(
     out: Annotated[Path, typer.Option(help="report directory")] = Path("out/demo"),
     port: Port = 8545,
     data_dir: Annotated[Path, typer.Option(help="devnet/ and demo/ go here")] = Path(".data"),
+    byzantine: Annotated[int, typer.Option(min=0, help="how many nodes attack")] = 0,
+    attack: Annotated[str, typer.Option(help="attack of the Byzantine nodes")] = "sign_flip",
+    rule: Annotated[str, typer.Option(help="aggregation rule, e.g. nnm+trimmed_mean")] = "",
+    alpha: Annotated[float, typer.Option(min=0, help="Dirichlet label skew (0: IID)")] = 0.0,
     stop_devnet: Annotated[bool, typer.Option(help="also stop the devnet at the end")] = False,
 ) -> None:
     """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized."""
@@ -302,6 +306,10 @@ def demo(
         out=out,
         port=port,
         data_root=data_dir,
+        byzantine=byzantine,
+        attack=attack,
+        rule=rule or ("nnm+trimmed_mean" if byzantine else "fedavg"),
+        alpha=alpha,
         stop_devnet=stop_devnet,
     )
     code = expected_errors(lambda: run_demo(opts, console))

@@ -39,6 +39,9 @@ class NodeConfig:
     batch_size: int = 32
     stake: int = 100 * 10**18
     max_examples: int = 10_000
+    rule: str = "fedavg"  # aggregation rule, e.g. nnm+trimmed_mean (see docs/aggregation.md)
+    byzantine_f: int = 0  # Byzantine updates the rule must tolerate
+    attack: str = ""  # simulation only: make this node Byzantine (see node/attacks)
     norm_bound: float = 20.0
     fetch_timeout: float = 30.0
     poll_interval: float = 0.5
@@ -65,6 +68,7 @@ class NodeConfig:
             (self.norm_bound > 0, "norm_bound", "must be > 0"),
             (self.fetch_timeout > 0, "fetch_timeout", "must be > 0"),
             (self.max_rounds >= 0, "max_rounds", "must be >= 0"),
+            (self.byzantine_f >= 0, "byzantine_f", "must be >= 0"),
             (self.advance_grace >= 0, "advance_grace", "must be >= 0"),
         ]
         for ok, key, message in checks:

@@ -13,6 +13,8 @@ from typing import Any
 
 import trio
 
+from node.aggregate.registry import build_rule
+from node.byzantine import poisoned_data
 from node.chain.client import ChainClient, RoundInfo, RoundStatus
 from node.chain.deploy import Deployment
 from node.config import NodeConfig
@@ -253,12 +255,13 @@ async def run_node(cfg: NodeConfig) -> None:
                 lambda: chain.ensure_registered(cfg.stake, net.peer_id, net.listen_addrs())
             )
             ctx = NodeContext(
+                rule=build_rule(cfg.rule, cfg.byzantine_f),
                 cfg=cfg,
                 chain=chain,
                 net=net,
                 state=state,
                 task=task,
-                train_data=local,
+                train_data=poisoned_data(cfg.attack, local),
                 test_data=test,
                 deployment_id=f"{deployment.chain_id}:{deployment.coordinator}",
                 topic=f"/fedchain/{deployment.chain_id}/{deployment.coordinator.lower()}/updates/1",

@@ -13,16 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
 import trio
 
-from node.aggregate.fedavg import apply_delta, capped_weights, fedavg
+from node.aggregate.fedavg import apply_delta, capped_weights
+from node.aggregate.registry import PreconditionError, Rule, build_rule
 from node.aggregate.rewards import split_pool
+from node.byzantine import crafted_delta, is_withholding
 from node.chain.client import ChainClient, RoundInfo, RoundStatus
 from node.chain.merkle import build_reward_tree
 from node.config import NodeConfig
 from node.errors import ChainError, FedchainError, UpdateRejected
 from node.faults import crash_point
-from node.learning.fixedpoint import FixedParams
+from node.learning.fixedpoint import FixedParams, saturate_int32
 from node.learning.local import accuracy_of, compute_delta, shapes_of
 from node.learning.tasks import Dataset, Task
 from node.metrics import Metrics
@@ -52,6 +55,7 @@ class NodeContext:
     deployment_id: str
     topic: str
     providers: dict[str, set[str]] = field(default_factory=dict)
+    rule: Rule = field(default_factory=lambda: build_rule("fedavg", 0))
     metrics: Metrics = field(default_factory=Metrics)
     phase: str = "starting"
 
@@ -108,7 +112,9 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     if commit_closed(info, await ctx.call(ctx.chain.chain_time)):
         log.info("round %d: commit window already closed; sitting this round out", r)
         return None
-    if row.update_cid is not None and ctx.net.has_blob(row.update_cid):
+    if row.update_cid is not None and (
+        ctx.net.has_blob(row.update_cid) or is_withholding(ctx.cfg.attack)
+    ):
         return await send_commit(ctx, r, row.update_cid)  # trained before a crash: reuse
     base = await load_model(ctx, base_cid)
     started = time.monotonic()
@@ -124,6 +130,27 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         )
     )
     ctx.metrics.inc("phase_seconds_total", time.monotonic() - started, phase="train")
+    if ctx.cfg.attack:
+        delta = await trio.to_thread.run_sync(
+            lambda: crafted_delta(
+                ctx.cfg.attack,
+                delta,
+                ctx.train_data,
+                lambda data, seed: compute_delta(
+                    ctx.task,
+                    base,
+                    data,
+                    epochs=ctx.cfg.epochs,
+                    lr=ctx.cfg.lr,
+                    batch_size=ctx.cfg.batch_size,
+                    seed=seed,
+                ),  # fmt: skip
+                ctx.rule,
+                ctx.cfg.norm_bound,
+                r,
+                None,
+            )
+        )
     header = UpdateHeader(
         deployment=ctx.deployment_id,
         round=r,
@@ -131,7 +158,11 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         base_cid=base_cid,
         num_examples=len(ctx.train_data),
     )
-    cid = await ctx.net.add_blob(encode_update(header, delta))
+    blob = encode_update(header, delta)
+    if is_withholding(ctx.cfg.attack):
+        cid = compute_cid(blob)  # committed, never stored where peers can fetch it
+    else:
+        cid = await ctx.net.add_blob(blob)
     crash_point("trained", r)
     now = await ctx.call(ctx.chain.chain_time)
     if now >= info.commit_deadline:
@@ -268,14 +299,37 @@ async def exchange(
 
 
 def aggregate(
-    base: FixedParams, updates: list[Verified], cap: int
+    rule: Rule,
+    base: FixedParams,
+    updates: list[Verified],
+    cap: int,
+    reference: FixedParams | None,
 ) -> tuple[FixedParams, dict[str, int]]:
-    """New model and per-author weights, over updates in canonical (author) order."""
-    weights = capped_weights([u.header.num_examples for u in updates], cap)
+    """New model and per-author contribution scores, over updates in canonical order.
+
+    Too few verified updates for the rule (e.g. Krum with n < 2f+3): every honest node
+    sees the same set, so all keep the base model and pay no contribution rewards.
+    """
     if not updates:
         return base, {}
-    new = apply_delta(base, fedavg([u.delta for u in updates], weights))
-    return new, {u.author: w for u, w in zip(updates, weights, strict=True)}
+    weights = capped_weights([u.header.num_examples for u in updates], cap)
+    try:
+        result = rule([u.delta for u in updates], weights, reference)
+    except PreconditionError as exc:
+        log.warning("aggregation skipped: %s", exc)
+        return base, {}
+    new = apply_delta(base, result.delta)
+    return new, {u.author: score for u, score in zip(updates, result.scores, strict=True)}
+
+
+async def previous_global_delta(ctx: NodeContext, r: int, base: FixedParams) -> FixedParams | None:
+    """base(r) - base(r-1): public before round r, so scores do not credit copying it."""
+    previous = ctx.state.get(r - 1).base_cid if r > 1 else None
+    blob = await ctx.net.get_local_blob(previous) if previous else None
+    if blob is None:
+        return None
+    old = decode_model(blob)
+    return {n: saturate_int32(base[n].astype(np.int64) - old[n]) for n in sorted(base)}
 
 
 async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str]) -> None:
@@ -328,10 +382,11 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     updates, rejected = await exchange(ctx, r, base_cid, shapes_of(base))
     crash_point("exchanged", r)
     lap("exchange")
-    new_params, weights = aggregate(base, updates, ctx.cfg.max_examples)
+    reference = await previous_global_delta(ctx, r, base)
+    new_params, scores = aggregate(ctx.rule, base, updates, ctx.cfg.max_examples, reference)
     model_bytes = encode_model(new_params)
     model_cid = await ctx.net.add_blob(model_bytes)
-    amounts = split_pool(info.contributor_pool, weights)  # reserved when the round opened
+    amounts = split_pool(info.contributor_pool, scores)  # pool reserved when the round opened
     tree = build_reward_tree(r, amounts)
     lap("aggregate")
     await vote(

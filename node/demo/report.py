@@ -41,20 +41,65 @@ def round_rows(
     return rows
 
 
-def verdict(rows: Sequence[Mapping[str, Any]], genesis_accuracy: float, rounds: int) -> list[str]:
-    """Reasons the demo failed; empty when every round finalized and nodes agreed."""
+def node_summaries(
+    roles: Mapping[str, str], statuses: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per node: role, total reward, updates it rejected by reason, mean phase timings."""
+    out = []
+    for address, role in sorted(roles.items()):
+        records = list(statuses.get(address, {}).get("records", []))
+        rejected: dict[str, int] = {}
+        timings: dict[str, list[float]] = {}
+        for record in records:
+            for reason in record.get("rejected", {}).values():
+                rejected[reason] = rejected.get(reason, 0) + 1
+            for phase, seconds in record.get("timings", {}).items():
+                timings.setdefault(phase, []).append(float(seconds))
+        out.append(
+            {
+                "address": address,
+                "role": role,
+                "reward": sum(int(r["reward"]) for r in records),
+                "rejected_by_reason": rejected,
+                "mean_phase_seconds": {k: round(sum(v) / len(v), 3) for k, v in timings.items()},
+            }
+        )
+    return out
+
+
+def byzantine_reward_share(nodes: Sequence[Mapping[str, Any]]) -> float:
+    total = sum(int(n["reward"]) for n in nodes)
+    byzantine = sum(int(n["reward"]) for n in nodes if n["role"] == "byzantine")
+    return byzantine / total if total else 0.0
+
+
+def verdict(
+    rows: Sequence[Mapping[str, Any]],
+    genesis_accuracy: float,
+    rounds: int,
+    honest: set[str] | None = None,
+    max_byzantine_share: float | None = None,
+    byzantine_share: float = 0.0,
+) -> list[str]:
+    """Reasons the demo failed; empty when every round finalized and honest nodes agreed."""
     problems = []
     if len(rows) < rounds:
         problems.append(f"only {len(rows)} of {rounds} rounds ran")
     for row in rows:
+        cids = {a: c for a, c in row["node_cids"].items() if honest is None or a in honest}
         if row["status"] != "finalized" or not row["model_cid"]:
             problems.append(f"round {row['round']} did not finalize ({row['status']})")
-        elif any(cid != row["model_cid"] for cid in row["node_cids"].values()):
-            problems.append(f"round {row['round']}: nodes disagree on the model CID")
+        elif any(cid != row["model_cid"] for cid in cids.values()):
+            problems.append(f"round {row['round']}: honest nodes disagree on the model CID")
     final = rows[-1]["accuracy"] if rows else None
     if final is None or final <= genesis_accuracy:
         problems.append(
             f"final accuracy {final} does not beat the genesis model's {genesis_accuracy:.3f}"
+        )
+    if max_byzantine_share is not None and byzantine_share > max_byzantine_share:
+        problems.append(
+            f"Byzantine nodes earned {byzantine_share:.1%} of rewards "
+            f"(max {max_byzantine_share:.0%})"
         )
     return problems
 
@@ -84,6 +129,51 @@ def plot_accuracy(out: Path, rows: Sequence[Mapping[str, Any]], genesis_accuracy
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     path = out / "accuracy.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_rewards(out: Path, nodes: Sequence[Mapping[str, Any]]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    labels = [f"{n['address'][:8]}…\n{n['role']}" for n in nodes]
+    values = [int(n["reward"]) / 10**18 for n in nodes]
+    colors = ["tab:red" if n["role"] == "byzantine" else "tab:green" for n in nodes]
+    ax.bar(range(len(nodes)), values, color=colors)
+    ax.set_xticks(range(len(nodes)), labels, fontsize=7)
+    ax.set_ylabel("rewards claimed (FED)")
+    ax.set_title("rewards per node (green honest, red Byzantine)")
+    path = out / "rewards.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_phases(out: Path, nodes: Sequence[Mapping[str, Any]]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    phases = sorted({p for n in nodes for p in n["mean_phase_seconds"]})
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bottom = [0.0] * len(nodes)
+    for phase in phases:
+        values = [float(n["mean_phase_seconds"].get(phase, 0.0)) for n in nodes]
+        ax.bar(range(len(nodes)), values, bottom=bottom, label=phase)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_xticks(range(len(nodes)), [f"n{i}" for i in range(len(nodes))])
+    ax.set_ylabel("mean seconds per round")
+    ax.set_title("time per phase")
+    ax.legend(fontsize=7)
+    path = out / "phases.png"
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

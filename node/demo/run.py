@@ -16,7 +16,16 @@ from node.chain import devnet
 from node.chain.client import ChainClient
 from node.chain.deploy import Deployment, DeployParams, fund_accounts
 from node.demo.processes import NodeProcess, start_node, stop_all
-from node.demo.report import plot_accuracy, round_rows, verdict, write_report
+from node.demo.report import (
+    byzantine_reward_share,
+    node_summaries,
+    plot_accuracy,
+    plot_phases,
+    plot_rewards,
+    round_rows,
+    verdict,
+    write_report,
+)
 from node.errors import FedchainError
 from node.learning.local import accuracy_of, genesis_params
 from node.learning.partition import train_test_split
@@ -27,6 +36,7 @@ from node.store.cid import compute_cid
 from node.update.codec import encode_model
 
 TOKEN = 10**18
+MAX_BYZANTINE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,13 @@ class DemoOptions:
     commit_window: int = 120
     vote_window: int = 60
     timeout_per_round: float = 240.0
+    byzantine: int = 0  # the last N nodes attack
+    attack: str = "sign_flip"
+    rule: str = "fedavg"
+    alpha: float = 0.0  # Dirichlet label skew; 0 means IID partitions
+
+    def role(self, index: int) -> str:
+        return "byzantine" if index >= self.nodes - self.byzantine else "honest"
 
     @property
     def devnet_dir(self) -> Path:
@@ -67,6 +84,10 @@ data_seed = {index}
 epochs = {opts.epochs}
 stake = {100 * TOKEN}
 max_rounds = {opts.rounds}
+rule = "{opts.rule}"
+byzantine_f = {opts.byzantine}
+partition = "{f"dirichlet:{opts.alpha}" if opts.alpha > 0 else "iid"}"
+attack = "{opts.attack if opts.role(index) == "byzantine" else ""}"
 """
 
 
@@ -208,24 +229,39 @@ def finish(
             outcome = None
         finalized[r] = outcome.model_cid if outcome else None
     rows = round_rows(opts.rounds, statuses, finalized)
-    problems = verdict(rows, genesis_accuracy, opts.rounds)
+    roles = {n.address: opts.role(n.index) for n in nodes}
+    summaries = node_summaries(roles, statuses)
+    share = byzantine_reward_share(summaries)
+    honest = {a for a, role in roles.items() if role == "honest"}
+    limit = MAX_BYZANTINE_SHARE if opts.byzantine else None
+    problems = verdict(rows, genesis_accuracy, opts.rounds, honest, limit, share)
     report: dict[str, Any] = {
         "ok": not problems,
         "problems": problems,
+        "options": {"nodes": opts.nodes, "byzantine": opts.byzantine, "attack": opts.attack,
+                    "rule": opts.rule, "alpha": opts.alpha, "task": opts.task},
         "genesis_accuracy": genesis_accuracy,
         "seconds": round(time.monotonic() - started, 1),
         "deployment": str(deployment_path_of(opts.devnet_dir).resolve()),
+        "byzantine_reward_share": share,
+        "nodes": summaries,
         "rounds": rows,
-    }
+    }  # fmt: skip
     write_report(opts.out, report)
     plot_accuracy(opts.out, rows, genesis_accuracy)
+    plot_rewards(opts.out, summaries)
+    plot_phases(opts.out, summaries)
     for problem in problems:
         console.print(f"[red]✗ {problem}[/]")
     if not problems:
         console.print(
-            f"[green]✓ {opts.rounds} rounds finalized, all nodes agree, accuracy "
+            f"[green]✓ {opts.rounds} rounds finalized, honest nodes agree, accuracy "
             f"{genesis_accuracy:.3f} → {rows[-1]['accuracy']:.3f} "
             f"in {report['seconds']}s[/]"
         )
-    console.print(f"report: {opts.out / 'report.json'}, plot: {opts.out / 'accuracy.png'}")
+    if opts.byzantine:
+        console.print(f"Byzantine nodes earned {share:.1%} of the rewards")
+    console.print(
+        f"report: {opts.out / 'report.json'}; plots: accuracy.png, rewards.png, phases.png"
+    )
     return 0 if not problems else 1

@@ -23,7 +23,6 @@ from node.store.cid import (
     block_matches,
     build_dag,
     chunk_sizes,
-    compute_cid,
     parse_cid,
     tree_filesize,
 )
@@ -59,31 +58,53 @@ def is_complete(store: BlockStore, cid: bytes) -> bool:
     return all(is_complete(store, link.cid) for link in node.links)
 
 
-def _check_node(cid: bytes, block: bytes, tree: Tree, sizes: list[int]) -> list[bytes]:
-    """Validate one block against its expected place in the tree; returns child CIDs."""
+def _check_node(
+    cid: bytes, block: bytes, tree: Tree, sizes: list[int]
+) -> tuple[list[bytes], bytes | None]:
+    """Validate one block against its expected place in the tree.
+
+    Returns (child CIDs, None) for an internal node and ([], chunk) for a leaf. A leaf
+    is a raw block (``--raw-leaves``, what ``--cid-version=1`` implies) or a dag-pb
+    UnixFS leaf holding its chunk (plain ``ipfs add``, CIDv0).
+    """
     codec = parse_cid(cid).codec
-    name = cid_from_bytes(cid)
+    name = _name(cid)
     if isinstance(tree, int):
-        if codec != CODEC_RAW:
-            raise ContentError(f"leaf {name} is not a raw block")
-        if len(block) != sizes[tree]:
-            raise ContentError(f"leaf {name} has {len(block)} bytes, expected {sizes[tree]}")
-        return []
+        if codec == CODEC_RAW:
+            chunk = block
+        elif codec == CODEC_DAG_PB:
+            leaf = dagpb.decode_file_node(block)
+            if leaf.links or leaf.filesize != len(leaf.data):
+                raise ContentError(f"leaf {name} is not a UnixFS leaf")
+            chunk = leaf.data
+        else:
+            raise ContentError(f"leaf {name} has unsupported codec 0x{codec:x}")
+        if len(chunk) != sizes[tree]:
+            raise ContentError(f"leaf {name} has {len(chunk)} bytes, expected {sizes[tree]}")
+        return [], chunk
     if codec != CODEC_DAG_PB:
         raise ContentError(f"internal node {name} is not dag-pb")
     node = dagpb.decode_file_node(block)
     expected = [tree_filesize(child, sizes) for child in tree]
     if node.data or list(node.blocksizes) != expected:
         raise ContentError(f"node {name} does not have the canonical layout")
-    return [link.cid for link in node.links]
+    return [link.cid for link in node.links], None
+
+
+def _name(cid: bytes) -> str:
+    return cid_from_bytes(cid) if cid[:1] == b"\x01" else "v0:" + cid.hex()
 
 
 async def assemble(root: bytes, fetch: FetchBlocks, max_size: int) -> bytes:
     """Reassemble the blob ``root`` from blocks that ``fetch`` supplies.
 
-    Raises ContentError for oversize, malformed, non-canonical or mismatching content.
+    Our own blobs are CIDv1 with raw leaves; DAGs that plain ``ipfs add`` makes (CIDv0
+    links, UnixFS leaves) are accepted too, so content added by any Kubo can be read.
+    Either way the result must rebuild, with the same chunker and balanced layout, to
+    exactly ``root``. Raises ContentError for oversize, malformed, non-canonical or
+    mismatching content.
     """
-    root_name = cid_from_bytes(root)
+    root_name = _name(root)
     codec = parse_cid(root).codec
     root_block = (await fetch([root]))[root]
     if not block_matches(root, root_block):
@@ -96,32 +117,42 @@ async def assemble(root: bytes, fetch: FetchBlocks, max_size: int) -> bytes:
         return root_block
     if codec != CODEC_DAG_PB:
         raise ContentError(f"blob {root_name} has unsupported codec 0x{codec:x}")
-    filesize = dagpb.decode_file_node(root_block).filesize
+    root_node = dagpb.decode_file_node(root_block)
+    filesize = root_node.filesize
     if filesize > max_size:
         raise ContentError(f"blob {root_name} declares {filesize} bytes > {max_size}")
     sizes = chunk_sizes(filesize)
     tree = balanced_tree(len(sizes))
-    if isinstance(tree, int):
-        raise ContentError(f"blob {root_name}: a single chunk must be a raw block")
+    links_v0 = bool(root_node.links) and parse_cid(root_node.links[0].cid).version == 0
 
     leaves: dict[int, bytes] = {}
-    children = _check_node(root, root_block, tree, sizes)
-    level: list[tuple[bytes, Tree]] = list(zip(children, tree, strict=True))
+    leaf_codecs: set[int] = set()
+    level: list[tuple[bytes, Tree]] = [(root, tree)]
+    blocks: dict[bytes, bytes] = {root: root_block}
     while level:
-        blocks = await fetch([cid for cid, _ in level])
+        missing = [cid for cid, _ in level if cid not in blocks]
+        if missing:
+            blocks = await fetch(missing)
         next_level: list[tuple[bytes, Tree]] = []
         for cid, subtree in level:
             block = blocks[cid]
             if not block_matches(cid, block):
-                raise ContentError(f"block does not match its CID {cid_from_bytes(cid)}")
-            grandchildren = _check_node(cid, block, subtree, sizes)
+                raise ContentError(f"block does not match its CID {_name(cid)}")
+            children, chunk = _check_node(cid, block, subtree, sizes)
             if isinstance(subtree, int):
-                leaves[subtree] = block
+                assert chunk is not None
+                leaves[subtree] = chunk
+                leaf_codecs.add(parse_cid(cid).codec)
             else:
-                next_level.extend(zip(grandchildren, subtree, strict=True))
+                next_level.extend(zip(children, subtree, strict=True))
         level = next_level
+        blocks = {}
     data = b"".join(leaves[i] for i in range(len(sizes)))
-    if compute_cid(data) != root_name:
+    raw_leaves = leaf_codecs == {CODEC_RAW}
+    if raw_leaves and len(sizes) == 1:
+        raise ContentError(f"blob {root_name}: a single raw chunk must be the root itself")
+    rebuilt = build_dag(data, cid_version=0 if links_v0 else 1, raw_leaves=raw_leaves).root
+    if len(leaf_codecs) != 1 or parse_cid(rebuilt).digest != parse_cid(root).digest:
         raise ContentError(f"blob {root_name} is not in the canonical encoding")
     return data
 

@@ -105,6 +105,23 @@ def parse_cid_str(cid: str) -> bytes:
     return raw
 
 
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def cid_v0_to_v1(cid: str) -> Cid:
+    """The CIDv1 (dag-pb, base32) naming the same block as a CIDv0 ``Qm...`` string."""
+    n = 0
+    try:
+        for char in cid:
+            n = n * 58 + _B58.index(char)
+    except ValueError as exc:
+        raise ContentError(f"invalid CIDv0 {cid!r}") from exc
+    raw = n.to_bytes(34, "big") if n.bit_length() <= 34 * 8 else b""
+    if len(cid) != 46 or raw[:2] != bytes([_SHA2_256, _SHA2_256_LEN]):
+        raise ContentError(f"invalid CIDv0 {cid!r}")
+    return cid_from_bytes(b"\x01" + dagpb.encode_varint(CODEC_DAG_PB) + raw)
+
+
 # -- balanced layout ------------------------------------------------------------------
 
 

@@ -17,10 +17,10 @@ import math
 from collections import Counter
 
 import trio
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetStream
 from libp2p.bitswap import BitswapClient
 from libp2p.bitswap import BlockStore as LibBlockStore
-from libp2p.bitswap.cid import CIDInput
+from libp2p.bitswap.cid import CIDInput, CIDObject
 from libp2p.bitswap.cid import parse_cid as lib_parse_cid
 from libp2p.peer.id import ID
 
@@ -72,6 +72,36 @@ class _BitswapStore(LibBlockStore):
         return []  # not needed: we never announce our whole store
 
 
+class _Bitswap(BitswapClient):
+    """py-libp2p's client, answering want-lists the way go-bitswap (Kubo) expects.
+
+    py-libp2p 0.8.1 writes its answers (blocks, HAVE / DONT_HAVE) back on the stream
+    that carried the want-list. go-bitswap never reads that stream: its peers only send
+    on streams they open, and take answers on streams the *other* side opens. So a Kubo
+    peer asking us for a block waited forever. Here every answer goes through the
+    per-peer message queue, i.e. on our own outbound stream, as the Bitswap spec has it;
+    py-libp2p peers read messages on inbound streams too, so they get them as well.
+    """
+
+    async def _send_wantlist_responses_inline(
+        self,
+        stream: INetStream,
+        peer_id: ID,
+        blocks_to_send_v100: list[bytes],
+        blocks_to_send_v110: list[tuple[bytes, bytes]],
+        presences_to_send: list[tuple[CIDObject, bool]],
+    ) -> None:
+        queue = self.get_or_create_message_queue(peer_id)
+        if blocks_to_send_v100:
+            queue.add_blocks_v100(blocks_to_send_v100)
+        if blocks_to_send_v110:
+            queue.add_blocks_v110(blocks_to_send_v110)
+        if presences_to_send:
+            queue.add_presences(presences_to_send)
+        if not queue._started:  # no nursery (never the case in BlobExchange)
+            await queue.flush()
+
+
 class BlobExchange:
     """Add, check, read and fetch blobs; serves our blocks to peers over Bitswap."""
 
@@ -83,7 +113,7 @@ class BlobExchange:
         self.metrics = metrics
         self.max_blob_size = max_blob_size
         self._adapter = _BitswapStore(store, metrics)
-        self.client = BitswapClient(host, self._adapter)
+        self.client = _Bitswap(host, self._adapter)
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.client.set_nursery(nursery)
