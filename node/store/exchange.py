@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from typing import Any
 
 import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.bitswap import BitswapClient
 from libp2p.bitswap import BlockStore as LibBlockStore
-from libp2p.bitswap.cid import CIDInput, CIDObject
+from libp2p.bitswap.cid import CIDInput, CIDObject, get_cid_prefix
 from libp2p.bitswap.cid import parse_cid as lib_parse_cid
 from libp2p.peer.id import ID
 
@@ -100,6 +101,41 @@ class _Bitswap(BitswapClient):
             queue.add_presences(presences_to_send)
         if not queue._started:  # no nursery (never the case in BlobExchange)
             await queue.flush()
+
+    async def _process_wantlist(self, wantlist: Any, peer_id: ID, stream: INetStream) -> None:
+        await super()._process_wantlist(wantlist, peer_id, stream)
+        # py-libp2p skips blocks whose data is falsy, so the empty block (the blob of
+        # 0 bytes, CIDv1 raw) was never sent: Kubo waited forever for it.
+        empty: list[tuple[bytes, bytes]] = []
+        for entry in wantlist.entries:
+            if entry.cancel:
+                continue
+            try:
+                cid = lib_parse_cid(entry.block)
+            except Exception:  # noqa: BLE001 - malformed entries are skipped upstream too
+                continue
+            if await self.block_store.get_block(cid) == b"":
+                empty.append((get_cid_prefix(cid), b""))
+        if empty:
+            self.get_or_create_message_queue(peer_id).add_blocks_v110(empty)
+
+    def _on_message_queue_stream_opened(self, stream: INetStream, peer_id: ID) -> None:
+        # py-libp2p attaches a reader that *closes* our outbound stream as soon as no
+        # block is expected from the peer, i.e. at once when the stream was opened to
+        # answer a want-list; the answer was then written to a closed stream. Read
+        # (answers of peers that reply inline) without ever closing it instead.
+        if self._nursery is not None:
+            self._nursery.start_soon(self._read_until_eof, stream, peer_id)
+
+    async def _read_until_eof(self, stream: INetStream, peer_id: ID) -> None:
+        try:
+            while True:
+                msg = await self._read_message(stream)
+                if msg is None:
+                    return
+                await self._process_message(msg, peer_id, stream)
+        except Exception as exc:  # noqa: BLE001 - stream resets of all kinds
+            log.debug("bitswap: outbound stream to %s ended: %s", peer_id, exc)
 
 
 class BlobExchange:

@@ -69,7 +69,7 @@ def test_non_canonical_dags_are_refused(tmp_path: Path) -> None:
     leaf = b"tiny"
     store.put(make_cid(CODEC_RAW, leaf), leaf)
     wrapped = dagpb.encode_file_node([dagpb.Link(make_cid(CODEC_RAW, leaf), 4)], 4, [4])
-    with pytest.raises(ContentError, match="single chunk must be a raw block"):
+    with pytest.raises(ContentError, match="not a UnixFS leaf"):
         trio.run(blobs.read_blob, store, _store_root(store, wrapped), MIB)
 
     # 2) the right size cut into the wrong chunks (1 byte + the rest)
@@ -114,3 +114,20 @@ def test_fetch_callback_returning_wrong_bytes_is_caught() -> None:
 
     with pytest.raises(ContentError, match="does not match its CID"):
         trio.run(blobs.assemble, root, evil, MIB)
+
+
+def test_plain_ipfs_add_dags_are_read(tmp_path: Path) -> None:
+    """DAGs as plain `ipfs add` makes them (CIDv0 links, UnixFS leaves) reassemble."""
+    from node.store.cid import build_dag
+
+    for size in (0, 5, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 7):
+        store = BlockStore(tmp_path / str(size))
+        data = pattern(size)
+        dag = build_dag(data, cid_version=0, raw_leaves=False)
+        for cid, block in dag.blocks:
+            store.put(cid, block)
+        assert trio.run(blobs.read_blob, store, dag.root, MIB) == data
+        # the same blocks under a CIDv1 name of the root
+        v1_root = b"\x01\x70" + dag.root
+        store.put(v1_root, dag.blocks[-1][1])
+        assert trio.run(blobs.read_blob, store, v1_root, MIB) == data
