@@ -58,41 +58,77 @@ def is_complete(store: BlockStore, cid: bytes) -> bool:
     return all(is_complete(store, link.cid) for link in node.links)
 
 
-def _check_node(
-    cid: bytes, block: bytes, tree: Tree, sizes: list[int]
-) -> tuple[list[bytes], bytes | None]:
-    """Validate one block against its expected place in the tree.
-
-    Returns (child CIDs, None) for an internal node and ([], chunk) for a leaf. A leaf
-    is a raw block (``--raw-leaves``, what ``--cid-version=1`` implies) or a dag-pb
-    UnixFS leaf holding its chunk (plain ``ipfs add``, CIDv0).
-    """
-    codec = parse_cid(cid).codec
-    name = _name(cid)
-    if isinstance(tree, int):
-        if codec == CODEC_RAW:
-            chunk = block
-        elif codec == CODEC_DAG_PB:
-            leaf = dagpb.decode_file_node(block)
-            if leaf.links or leaf.filesize != len(leaf.data):
-                raise ContentError(f"leaf {name} is not a UnixFS leaf")
-            chunk = leaf.data
-        else:
-            raise ContentError(f"leaf {name} has unsupported codec 0x{codec:x}")
-        if len(chunk) != sizes[tree]:
-            raise ContentError(f"leaf {name} has {len(chunk)} bytes, expected {sizes[tree]}")
-        return [], chunk
-    if codec != CODEC_DAG_PB:
-        raise ContentError(f"internal node {name} is not dag-pb")
-    node = dagpb.decode_file_node(block)
-    expected = [tree_filesize(child, sizes) for child in tree]
-    if node.data or list(node.blocksizes) != expected:
-        raise ContentError(f"node {name} does not have the canonical layout")
-    return [link.cid for link in node.links], None
+# Blocks asked of ``fetch`` at once (at most this many leaves, 64 MiB, are in flight).
+FETCH_BATCH = 32
 
 
 def _name(cid: bytes) -> str:
     return cid_from_bytes(cid) if cid[:1] == b"\x01" else "v0:" + cid.hex()
+
+
+class _Shape:
+    """The encoding choices a DAG made, which must hold throughout one DAG."""
+
+    def __init__(self) -> None:
+        self.link_version: int | None = None
+        self.leaf_codec: int | None = None
+
+    def check_link(self, cid: bytes, is_leaf: bool) -> None:
+        parsed = parse_cid(cid)
+        if self.link_version is None:
+            self.link_version = parsed.version
+        if parsed.version != self.link_version:
+            raise ContentError(f"{_name(cid)}: CIDv0 and CIDv1 links mixed in one DAG")
+        if not is_leaf:
+            if parsed.codec != CODEC_DAG_PB:
+                raise ContentError(f"internal node {_name(cid)} is not dag-pb")
+            return
+        if self.leaf_codec is None:
+            self.leaf_codec = parsed.codec
+        if parsed.codec != self.leaf_codec:
+            raise ContentError(f"leaf {_name(cid)}: raw and UnixFS leaves mixed in one DAG")
+
+
+def _leaf_chunk(cid: bytes, block: bytes, size: int) -> bytes:
+    """The chunk a leaf holds: a raw block (``--raw-leaves``, implied by
+    ``--cid-version=1``) or a dag-pb UnixFS leaf (plain ``ipfs add``, CIDv0)."""
+    codec = parse_cid(cid).codec
+    name = _name(cid)
+    if codec == CODEC_RAW:
+        chunk = block
+    elif codec == CODEC_DAG_PB:
+        leaf = dagpb.decode_file_node(block)
+        if leaf.links or leaf.filesize != len(leaf.data):
+            raise ContentError(f"leaf {name} is not a UnixFS leaf")
+        chunk = leaf.data
+        if dagpb.encode_file_leaf(chunk) != block:
+            raise ContentError(f"leaf {name} is not in the canonical encoding")
+    else:
+        raise ContentError(f"leaf {name} has unsupported codec 0x{codec:x}")
+    if len(chunk) != size:
+        raise ContentError(f"leaf {name} has {len(chunk)} bytes, expected {size}")
+    return chunk
+
+
+def _internal_links(
+    cid: bytes, block: bytes, tree: list[Tree], sizes: list[int]
+) -> list[dagpb.Link]:
+    """Links of an internal node, checked against the canonical layout and encoding."""
+    name = _name(cid)
+    if parse_cid(cid).codec != CODEC_DAG_PB:
+        raise ContentError(f"internal node {name} is not dag-pb")
+    node = dagpb.decode_file_node(block)
+    expected = [tree_filesize(child, sizes) for child in tree]
+    if node.data or list(node.blocksizes) != expected or len(node.links) != len(tree):
+        raise ContentError(f"node {name} does not have the canonical layout")
+    canonical = dagpb.encode_file_node(
+        [dagpb.Link(cid=link.cid, tsize=link.tsize) for link in node.links],
+        filesize=sum(expected),
+        blocksizes=expected,
+    )
+    if canonical != block:
+        raise ContentError(f"node {name} is not in the canonical encoding")
+    return list(node.links)
 
 
 async def assemble(root: bytes, fetch: FetchBlocks, max_size: int) -> bytes:
@@ -100,9 +136,12 @@ async def assemble(root: bytes, fetch: FetchBlocks, max_size: int) -> bytes:
 
     Our own blobs are CIDv1 with raw leaves; DAGs that plain ``ipfs add`` makes (CIDv0
     links, UnixFS leaves) are accepted too, so content added by any Kubo can be read.
-    Either way the result must rebuild, with the same chunker and balanced layout, to
-    exactly ``root``. Raises ContentError for oversize, malformed, non-canonical or
-    mismatching content.
+    Every block must hash to its CID, sit where the balanced layout for the declared
+    size puts it, and be encoded exactly as ``ipfs add`` encodes it (link sizes
+    included), so one blob has exactly one CID and nobody can make us download more
+    than ``max_size`` bytes. Blocks are asked for level by level, in tree order, at most
+    ``FETCH_BATCH`` at a time. Raises ContentError for oversize, malformed,
+    non-canonical or mismatching content.
     """
     root_name = _name(root)
     codec = parse_cid(root).codec
@@ -117,44 +156,48 @@ async def assemble(root: bytes, fetch: FetchBlocks, max_size: int) -> bytes:
         return root_block
     if codec != CODEC_DAG_PB:
         raise ContentError(f"blob {root_name} has unsupported codec 0x{codec:x}")
-    root_node = dagpb.decode_file_node(root_block)
-    filesize = root_node.filesize
+    filesize = dagpb.decode_file_node(root_block).filesize
     if filesize > max_size:
         raise ContentError(f"blob {root_name} declares {filesize} bytes > {max_size}")
     sizes = chunk_sizes(filesize)
     tree = balanced_tree(len(sizes))
-    links_v0 = bool(root_node.links) and parse_cid(root_node.links[0].cid).version == 0
+    if isinstance(tree, int):
+        if parse_cid(root).codec == CODEC_RAW:  # pragma: no cover - handled above
+            return root_block
+        return _leaf_chunk(root, root_block, sizes[0])
 
-    leaves: dict[int, bytes] = {}
-    leaf_codecs: set[int] = set()
-    level: list[tuple[bytes, Tree]] = [(root, tree)]
-    blocks: dict[bytes, bytes] = {root: root_block}
+    shape = _Shape()
+    chunks: list[bytes] = [b""] * len(sizes)
+    # (cid, subtree, Tsize its parent declared)
+    level: list[tuple[bytes, Tree, int]] = []
+    for link, child in zip(_internal_links(root, root_block, tree, sizes), tree, strict=True):
+        shape.check_link(link.cid, isinstance(child, int))
+        level.append((link.cid, child, link.tsize))
     while level:
-        missing = [cid for cid, _ in level if cid not in blocks]
-        if missing:
-            blocks = await fetch(missing)
-        next_level: list[tuple[bytes, Tree]] = []
-        for cid, subtree in level:
-            block = blocks[cid]
-            if not block_matches(cid, block):
-                raise ContentError(f"block does not match its CID {_name(cid)}")
-            children, chunk = _check_node(cid, block, subtree, sizes)
-            if isinstance(subtree, int):
-                assert chunk is not None
-                leaves[subtree] = chunk
-                leaf_codecs.add(parse_cid(cid).codec)
-            else:
-                next_level.extend(zip(children, subtree, strict=True))
+        next_level: list[tuple[bytes, Tree, int]] = []
+        for start in range(0, len(level), FETCH_BATCH):
+            part = level[start : start + FETCH_BATCH]
+            blocks = await fetch([cid for cid, _, _ in part])
+            for cid, subtree, tsize in part:
+                block = blocks[cid]
+                if not block_matches(cid, block):
+                    raise ContentError(f"block does not match its CID {_name(cid)}")
+                if isinstance(subtree, int):
+                    chunks[subtree] = _leaf_chunk(cid, block, sizes[subtree])
+                    subtree_size = len(block)
+                else:
+                    links = _internal_links(cid, block, subtree, sizes)
+                    for link, child in zip(links, subtree, strict=True):
+                        shape.check_link(link.cid, isinstance(child, int))
+                        next_level.append((link.cid, child, link.tsize))
+                    subtree_size = len(block) + sum(link.tsize for link in links)
+                if subtree_size != tsize:
+                    raise ContentError(f"link to {_name(cid)} has the wrong Tsize")
+            del blocks
         level = next_level
-        blocks = {}
-    data = b"".join(leaves[i] for i in range(len(sizes)))
-    raw_leaves = leaf_codecs == {CODEC_RAW}
-    if raw_leaves and len(sizes) == 1:
-        raise ContentError(f"blob {root_name}: a single raw chunk must be the root itself")
-    rebuilt = build_dag(data, cid_version=0 if links_v0 else 1, raw_leaves=raw_leaves).root
-    if len(leaf_codecs) != 1 or parse_cid(rebuilt).digest != parse_cid(root).digest:
-        raise ContentError(f"blob {root_name} is not in the canonical encoding")
-    return data
+    if shape.leaf_codec == CODEC_RAW and shape.link_version != 1:  # pragma: no cover
+        raise ContentError(f"blob {root_name}: raw leaves need CIDv1")
+    return b"".join(chunks)
 
 
 async def read_blob(store: BlockStore, root: bytes, max_size: int) -> bytes | None:

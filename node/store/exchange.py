@@ -28,6 +28,7 @@ from libp2p.peer.id import ID
 from node.errors import ContentError, NetworkError
 from node.store import blobs
 from node.store.blockstore import BlockStore
+from node.store.blockstream import BlockStreamClient, BlockStreamServer
 from node.store.cid import parse_cid_str
 from node.types import Cid, cid_from_bytes
 
@@ -150,6 +151,7 @@ class BlobExchange:
         self.max_blob_size = max_blob_size
         self._adapter = _BitswapStore(store, metrics)
         self.client = _Bitswap(host, self._adapter)
+        self.server = BlockStreamServer(host, store, metrics)
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.client.set_nursery(nursery)
@@ -174,13 +176,62 @@ class BlobExchange:
         return await blobs.read_blob(self.store, parse_cid_str(cid), self.max_blob_size)
 
     async def fetch_blob(self, cid: str, providers: list[ID], timeout: float) -> bytes:
-        """The blob ``cid``, from local blocks or by Bitswap from ``providers``.
+        """The blob ``cid``, from local blocks or from ``providers``.
 
-        Raises NetworkError on timeout, ContentError for invalid or oversize content.
+        Each connected provider is first asked over ``/fedchain/blocks/1`` (one stream,
+        every block verified on arrival); whatever is still missing then comes over
+        Bitswap, which also reaches Kubo and other IPFS peers. Raises NetworkError on
+        timeout, ContentError for invalid or oversize content.
         """
         root = parse_cid_str(cid)
-        session = self.client.new_session()
         progress = {"blocks": 0}
+        with trio.move_on_after(timeout) as scope:
+            data = await self._fetch_fast(root, providers, progress)
+            if data is None:
+                data = await self._fetch_bitswap(root, providers, timeout, progress)
+        if scope.cancelled_caught or data is None:
+            self.metrics["fetch.failed.timeout"] += 1
+            names = ", ".join(str(p) for p in providers) or "none"
+            raise NetworkError(
+                f"timed out after {timeout:g}s fetching {cid} "
+                f"({progress['blocks']} blocks received; providers: {names})"
+            )
+        self.metrics["fetch.ok"] += 1
+        return data
+
+    async def _fetch_fast(
+        self, root: bytes, providers: list[ID], progress: dict[str, int]
+    ) -> bytes | None:
+        connected = set(self.host.get_connected_peers())
+        for peer in [p for p in providers if p in connected]:
+            client = BlockStreamClient(self.host, self.store, peer)
+            if not await client.open(root):
+                continue
+
+            async def fetch(cids: list[bytes], client: BlockStreamClient = client) -> dict:
+                blocks = await client.fetch(cids)
+                progress["blocks"] += len(blocks)
+                return blocks
+
+            try:
+                data = await blobs.assemble(root, fetch, self.max_blob_size)
+            except ContentError as exc:  # Bitswap then re-checks what we already hold
+                self.metrics["blockstream.bad_content"] += 1
+                log.warning("blockstream: bad content from %s: %s", peer, exc)
+            except NetworkError as exc:
+                self.metrics["blockstream.broken"] += 1
+                log.info("blockstream: fetch from %s broke off: %s", peer, exc)
+            else:
+                self.metrics["blockstream.fetched"] += 1
+                return data
+            finally:
+                await client.close()
+        return None
+
+    async def _fetch_bitswap(
+        self, root: bytes, providers: list[ID], timeout: float, progress: dict[str, int]
+    ) -> bytes:
+        session = self.client.new_session()
 
         async def fetch(cids: list[bytes]) -> dict[bytes, bytes]:
             missing = [c for c in cids if not self.store.has(c)]
@@ -211,17 +262,8 @@ class BlobExchange:
             progress["blocks"] += len(cids)
             return out
 
-        with trio.move_on_after(timeout) as scope:
-            data = await blobs.assemble(root, fetch, self.max_blob_size)
-        if scope.cancelled_caught:
-            self.metrics["fetch.failed.timeout"] += 1
-            names = ", ".join(str(p) for p in providers) or "none"
-            raise NetworkError(
-                f"timed out after {timeout:g}s fetching {cid} "
-                f"({progress['blocks']} blocks received; providers: {names})"
-            )
-        self.metrics["fetch.ok"] += 1
-        return data
+        self.metrics["fetch.bitswap"] += 1
+        return await blobs.assemble(root, fetch, self.max_blob_size)
 
     def _pick_peer(self, providers: list[ID], attempt: int) -> ID | None:
         """Alternate between the connected providers; every third try, ask everyone."""

@@ -1,0 +1,179 @@
+"""``/fedchain/blocks/1``: stream every block of a blob over one libp2p stream.
+
+Bitswap moves blocks one want-list round trip at a time; py-libp2p's implementation
+reaches a fraction of what one stream carries. Between fedchain nodes a fetch first
+asks a provider on this protocol, which answers with the whole DAG in the order
+``blobs.assemble`` consumes it (breadth first, links in order). Nothing is trusted:
+every block is checked against the CID its parent names as it arrives, then stored,
+so a fetch that breaks off midway resumes over Bitswap from the blocks already held.
+Kubo and other IPFS peers don't speak this protocol; for them Bitswap stays.
+
+Wire format (all lengths unsigned varints):
+
+    request:  <len> <binary root CID>
+    response: <status byte: 0 ok, 1 not found>
+              then, if ok, per block: <len> <binary CID> <len> <block>
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator
+
+import trio
+from libp2p.abc import IHost, INetStream
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
+
+from node.errors import ContentError, NetworkError
+from node.store import blobs, dagpb
+from node.store.blockstore import MAX_BLOCK_SIZE, BlockStore
+from node.store.cid import CODEC_DAG_PB, parse_cid
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = TProtocol("/fedchain/blocks/1")
+STATUS_OK = 0
+STATUS_NOT_FOUND = 1
+MAX_CID_LEN = 128
+READ_SIZE = 256 * 1024
+SERVE_LIMIT = 16  # concurrent streams served
+OPEN_TIMEOUT = 5.0
+
+
+class StreamReader:
+    """Exact-length reads over a libp2p stream."""
+
+    def __init__(self, stream: INetStream) -> None:
+        self.stream = stream
+        self.buf = bytearray()
+
+    async def _fill(self, n: int) -> None:
+        while len(self.buf) < n:
+            data = await self.stream.read(max(READ_SIZE, n - len(self.buf)))
+            if not data:
+                raise NetworkError("stream closed early")
+            self.buf += data
+
+    async def read_exact(self, n: int) -> bytes:
+        await self._fill(n)
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    async def read_varint(self) -> int:
+        result = 0
+        for shift in range(0, 64, 7):
+            byte = (await self.read_exact(1))[0]
+            result |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return result
+        raise NetworkError("varint too long")
+
+    async def read_frame(self, limit: int) -> bytes:
+        n = await self.read_varint()
+        if n > limit:
+            raise NetworkError(f"frame of {n} bytes exceeds {limit}")
+        return await self.read_exact(n)
+
+
+def _dag_order(store: BlockStore, root: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(cid, block) of every block under ``root``, breadth first, links in order."""
+    level = [root]
+    while level:
+        next_level: list[bytes] = []
+        for cid in level:
+            block = store.get(cid)
+            if block is None:
+                raise ContentError("block vanished while serving")
+            yield cid, block
+            if parse_cid(cid).codec == CODEC_DAG_PB:
+                next_level.extend(link.cid for link in dagpb.decode_file_node(block).links)
+        level = next_level
+
+
+class BlockStreamServer:
+    """Serves complete blobs from ``store`` on ``/fedchain/blocks/1``."""
+
+    def __init__(self, host: IHost, store: BlockStore, metrics: Counter[str]) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.limit = trio.CapacityLimiter(SERVE_LIMIT)
+        host.set_stream_handler(PROTOCOL, self.handle)
+
+    async def handle(self, stream: INetStream) -> None:
+        try:
+            async with self.limit:
+                await self._serve(stream)
+        except Exception as exc:  # noqa: BLE001 - peer resets, bad requests
+            self.metrics["blockstream.serve_failed"] += 1
+            log.debug("blockstream: serving failed: %s", exc)
+            await stream.reset()
+        else:
+            await stream.close()
+
+    async def _serve(self, stream: INetStream) -> None:
+        with trio.fail_after(OPEN_TIMEOUT):
+            root = await StreamReader(stream).read_frame(MAX_CID_LEN)
+        parse_cid(root)
+        if not blobs.is_complete(self.store, root):
+            await stream.write(bytes([STATUS_NOT_FOUND]))
+            return
+        out = bytearray([STATUS_OK])
+        for cid, block in _dag_order(self.store, root):
+            out += dagpb.encode_varint(len(cid)) + cid + dagpb.encode_varint(len(block))
+            out += block
+            if len(out) >= READ_SIZE:
+                await stream.write(bytes(out))
+                out.clear()
+        if out:
+            await stream.write(bytes(out))
+        self.metrics["blockstream.served"] += 1
+
+
+class BlockStreamClient:
+    """One fetch of one blob from one provider; a ``blobs.FetchBlocks`` callback."""
+
+    def __init__(self, host: IHost, store: BlockStore, peer: ID) -> None:
+        self.host = host
+        self.store = store
+        self.peer = peer
+        self.reader: StreamReader | None = None
+
+    async def open(self, root: bytes) -> bool:
+        """Ask for ``root``; False if the peer lacks it or does not speak the protocol."""
+        try:
+            with trio.fail_after(OPEN_TIMEOUT):
+                stream = await self.host.new_stream(self.peer, [PROTOCOL])
+                await stream.write(dagpb.encode_varint(len(root)) + root)
+                reader = StreamReader(stream)
+                status = (await reader.read_exact(1))[0]
+        except Exception as exc:  # noqa: BLE001 - protocol not supported, resets, timeout
+            log.debug("blockstream: %s cannot serve: %s", self.peer, exc)
+            return False
+        if status != STATUS_OK:
+            await stream.close()
+            return False
+        self.reader = reader
+        return True
+
+    async def close(self) -> None:
+        if self.reader is not None:
+            try:
+                await self.reader.stream.close()
+            except Exception:  # noqa: BLE001
+                await self.reader.stream.reset()
+
+    async def fetch(self, cids: list[bytes]) -> dict[bytes, bytes]:
+        """The next blocks of the stream, which must be exactly ``cids`` in order."""
+        assert self.reader is not None
+        out: dict[bytes, bytes] = {}
+        for want in cids:
+            cid = await self.reader.read_frame(MAX_CID_LEN)
+            if cid != want:
+                raise NetworkError("provider sent blocks out of order")
+            block = await self.reader.read_frame(MAX_BLOCK_SIZE)
+            self.store.put(cid, block)  # verifies the hash; ContentError if it is wrong
+            out[cid] = block
+        return out
