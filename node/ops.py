@@ -20,11 +20,7 @@ from node.chain.client import ChainClient, RoundStatus
 from node.chain.deploy import Deployment, DeployParams, deploy
 from node.chain.tx import connect
 from node.errors import ConfigError, FedchainError
-from node.learning.local import genesis_params
-from node.learning.tasks import get_task
 from node.state import NodeState
-from node.store.cid import compute_cid
-from node.update.codec import encode_model
 
 TOKEN = 10**18
 MAX_CLAIM_BATCH = 32  # FedCoordinator.MAX_CLAIM_BATCH
@@ -37,6 +33,12 @@ def deployment_path(devnet_dir: Path) -> Path:
 
 
 def genesis_cid(task_name: str) -> str:
+    # Imported here: the operator scripts never need torch, and it takes seconds to load.
+    from node.learning.local import genesis_params
+    from node.learning.tasks import get_task
+    from node.store.cid import compute_cid
+    from node.update.codec import encode_model
+
     return compute_cid(encode_model(genesis_params(get_task(task_name))))
 
 
