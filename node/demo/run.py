@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,7 @@ partition_count = {opts.nodes}
 data_seed = {index}
 epochs = {opts.epochs}
 stake = {100 * TOKEN}
-max_rounds = {opts.rounds}
+max_rounds = 0
 rule = "{opts.rule}"
 byzantine_f = {opts.byzantine}
 partition = "{f"dirichlet:{opts.alpha}" if opts.alpha > 0 else "iid"}"
@@ -105,6 +106,14 @@ def prepare_nodes(
         config.write_text(node_config_text(index, opts, deployment_path.resolve()))
         configs.append((address, config))
     return configs
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def all_done(nodes: list[NodeProcess], rounds: int) -> bool:
+    return all(len(n.status().get("records", [])) >= rounds for n in nodes)
 
 
 def progress_table(
@@ -149,6 +158,8 @@ def progress_table(
 
 
 def run_demo(opts: DemoOptions, console: Console) -> int:
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C so every started process is stopped
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     task = get_task(opts.task)
     genesis = genesis_params(task)
     genesis_cid = compute_cid(encode_model(genesis))
@@ -183,18 +194,20 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         with Live(
             progress_table(opts, observer, nodes, started), console=console, refresh_per_second=2
         ) as live:
-            while time.monotonic() < deadline and any(n.running() for n in nodes):
+            while time.monotonic() < deadline and not all_done(nodes, opts.rounds):
+                if any(not n.running() for n in nodes):
+                    break  # a node died: report it rather than wait for the deadline
                 time.sleep(1.0)
                 live.update(progress_table(opts, observer, nodes, started))
         console.print()
         for node in nodes:
-            if node.running():
-                console.print(f"[yellow]node {node.index} still running at the deadline[/]")
-            elif node.process.returncode != 0:
+            if not node.running() and node.process.returncode != 0:
                 console.print(
                     f"[red]node {node.index} exited {node.process.returncode}:[/]\n"
                     f"{node.log_tail()}"
                 )
+        # Nodes serve each other's blobs: stop them only once every node has finished.
+        stop_all(nodes)
         return finish(opts, console, observer, deployment, nodes, genesis_accuracy, started)
     finally:
         stop_all(nodes)

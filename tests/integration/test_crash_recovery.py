@@ -17,7 +17,7 @@ from node.chain import devnet
 from node.chain.client import ChainClient
 from node.chain.deploy import DeployParams, fund_accounts
 from node.demo.processes import NodeProcess, start_node, stop_all
-from node.demo.run import DemoOptions, prepare_nodes
+from node.demo.run import DemoOptions, all_done, prepare_nodes
 from node.faults import ENV, POINTS
 from node.ops import deployment_path, devnet_up
 from node.state import NodeState
@@ -44,15 +44,12 @@ def crashed_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
 
     root = tmp_path_factory.mktemp("crash")
     opts = DemoOptions(nodes=3, rounds=ROUNDS, task="digits-mlp", data_root=root, epochs=1)
-    params = DeployParams(commit_window=60, vote_window=40, min_participants=3)
+    params = DeployParams(commit_window=60, vote_window=60, min_participants=3)
     net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True), opts.task,
                                 params)  # fmt: skip
     keys = net.accounts[1:4]
     fund_accounts(net.rpc_url, deployment, net.accounts[0][1], [a for a, _ in keys], 1000 * TOKEN)
     configs = prepare_nodes(opts, deployment_path(opts.devnet_dir), keys)
-    crashing_config = configs[CRASHING][1]
-    crashing_config.write_text(crashing_config.read_text().replace(
-        f"max_rounds = {ROUNDS}", "max_rounds = 0"))  # fmt: skip
     nodes: list[NodeProcess] = []
     kills = 0
     try:
@@ -60,7 +57,7 @@ def crashed_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
             env = crash_env(0) if index == CRASHING else None
             nodes.append(start_node(index, address, config.parent, config, env))
         deadline = time.monotonic() + 900
-        while time.monotonic() < deadline and any(n.running() for n in nodes[:CRASHING]):
+        while time.monotonic() < deadline and not all_done(nodes, ROUNDS):
             crashing = nodes[CRASHING]
             if not crashing.running():
                 assert crashing.process.returncode == -9, crashing.log_tail(20)
