@@ -112,23 +112,32 @@ def write_report(out: Path, report: Mapping[str, Any]) -> Path:
 
 
 def plot_accuracy(out: Path, rows: Sequence[Mapping[str, Any]], genesis_accuracy: float) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     xs = [0] + [int(r["round"]) for r in rows]
     ys = [genesis_accuracy] + [
         r["accuracy"] if r["accuracy"] is not None else float("nan") for r in rows
     ]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _axes()
     ax.plot(xs, ys, marker="o")
     ax.set_xlabel("round (0 = genesis model)")
     ax.set_ylabel("test accuracy")
     ax.set_title("fedchain demo: accuracy of the finalized model per round")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    path = out / "accuracy.png"
+    return _save(fig, out / "accuracy.png")
+
+
+def _axes() -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6, 4))
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -136,12 +145,7 @@ def plot_accuracy(out: Path, rows: Sequence[Mapping[str, Any]], genesis_accuracy
 
 
 def plot_rewards(out: Path, nodes: Sequence[Mapping[str, Any]]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _axes()
     labels = [f"{n['address'][:8]}…\n{n['role']}" for n in nodes]
     values = [int(n["reward"]) / 10**18 for n in nodes]
     colors = ["tab:red" if n["role"] == "byzantine" else "tab:green" for n in nodes]
@@ -149,21 +153,12 @@ def plot_rewards(out: Path, nodes: Sequence[Mapping[str, Any]]) -> Path:
     ax.set_xticks(range(len(nodes)), labels, fontsize=7)
     ax.set_ylabel("rewards claimed (FED)")
     ax.set_title("rewards per node (green honest, red Byzantine)")
-    path = out / "rewards.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "rewards.png")
 
 
 def plot_phases(out: Path, nodes: Sequence[Mapping[str, Any]]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     phases = sorted({p for n in nodes for p in n["mean_phase_seconds"]})
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _axes()
     bottom = [0.0] * len(nodes)
     for phase in phases:
         values = [float(n["mean_phase_seconds"].get(phase, 0.0)) for n in nodes]
@@ -173,8 +168,4 @@ def plot_phases(out: Path, nodes: Sequence[Mapping[str, Any]]) -> Path:
     ax.set_ylabel("mean seconds per round")
     ax.set_title("time per phase")
     ax.legend(fontsize=7)
-    path = out / "phases.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "phases.png")

@@ -16,15 +16,10 @@ import pytest
 from node.chain import devnet
 from node.chain.deploy import Deployment, DeployParams, deploy
 from node.ops import genesis_cid
+from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 TASK = "digits-mlp"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fedchain(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,6 @@ different phase each round, and restarted on the same data directory each time.
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import pytest
@@ -21,17 +20,12 @@ from node.demo.run import DemoOptions, all_done, prepare_nodes
 from node.faults import ENV, POINTS
 from node.ops import deployment_path, devnet_up
 from node.state import NodeState
+from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 TOKEN = 10**18
 CRASHING = 2
 ROUNDS = len(POINTS) + 1  # one crash per round, then a clean round
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def crash_env(attempt: int) -> dict[str, str]:

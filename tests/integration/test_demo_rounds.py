@@ -7,7 +7,6 @@ itself, not only against what the demo reports.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 
@@ -16,6 +15,7 @@ import pytest
 from node.chain import devnet
 from node.chain.deploy import Deployment
 from node.ops import TOKEN, client, deployment_path
+from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +23,6 @@ NODES = 3
 ROUNDS = 2
 FUNDED = 1000 * TOKEN
 STAKE = 100 * TOKEN
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
