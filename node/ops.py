@@ -502,6 +502,11 @@ def print_rounds(rows: list[dict[str, Any]], console: Console, as_json: bool) ->
     if not rows:
         console.print("no rounds yet")
         return
+    console.print(rounds_table(rows))
+    _round_details(rows, console)
+
+
+def rounds_table(rows: list[dict[str, Any]]) -> Table:
     mine = any("your_reward" in row for row in rows)
     table = Table(title="rounds")
     columns = ["round", "status", "commits", "votes", "model CID", "pool (FED)"]
@@ -519,7 +524,10 @@ def print_rounds(rows: list[dict[str, Any]], console: Console, as_json: bool) ->
         if mine:
             cells.append(f"{row.get('your_reward', 0) / TOKEN:.4f}")
         table.add_row(*cells)
-    console.print(table)
+    return table
+
+
+def _round_details(rows: list[dict[str, Any]], console: Console) -> None:
     for row in rows:
         if "commitments" not in row:
             continue
