@@ -25,14 +25,21 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 
 from node.errors import NetworkError
-from node.p2p.gossip import MAX_MESSAGE_SIZE, Gossip, GossipMessage, Validator
+from node.p2p.gossip import MAX_MESSAGE_SIZE, Gossip, GossipMessage, GossipPolicy, Validator
 from node.p2p.host import ensure_port_free, make_host, tcp_multiaddr
 from node.p2p.identity import load_or_create_identity
 from node.store.blockstore import BlockStore
 from node.store.exchange import BlobExchange
 from node.types import Cid
 
-__all__ = ["MAX_MESSAGE_SIZE", "GossipMessage", "PeerNetwork", "Validator", "open_network"]
+__all__ = [
+    "MAX_MESSAGE_SIZE",
+    "GossipMessage",
+    "GossipPolicy",
+    "PeerNetwork",
+    "Validator",
+    "open_network",
+]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +124,15 @@ class PeerNetwork:
     def set_validator(self, topic: str, fn: Validator) -> None:
         """``fn(sender, data)`` returns a rejection reason (a short label) or None."""
         self._gossip.set_validator(topic, fn)
+
+    def set_gossip_policy(self, topic: str, policy: GossipPolicy) -> None:
+        """Registered sender, schema, round window and duplicate checks for ``topic``
+        (before propagation; rejections are counted and lower the delivering peer's score)."""
+        self._gossip.set_policy(topic, policy)
+
+    def peer_scores(self) -> dict[str, float]:
+        """Our gossip score of each peer that delivered a rejected message (0 = clean)."""
+        return self._gossip.scores.snapshot()
 
     async def subscribe(self, topic: str) -> trio.MemoryReceiveChannel[GossipMessage]:
         return await self._gossip.subscribe(topic, self._nursery)
