@@ -9,6 +9,7 @@ The reassembled bytes must hash back to the requested CID (``compute_cid``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 
 from node.errors import ContentError
@@ -219,3 +220,40 @@ async def read_blob(store: BlockStore, root: bytes, max_size: int) -> bytes | No
         return await assemble(root, local, max_size)
     except _Missing:
         return None
+
+
+def reachable(store: BlockStore, roots: list[bytes]) -> set[bytes]:
+    """Every block CID under ``roots`` that is present in ``store``."""
+    seen: set[bytes] = set()
+    stack = list(roots)
+    while stack:
+        cid = stack.pop()
+        if cid in seen:
+            continue
+        try:
+            codec = parse_cid(cid).codec
+        except ContentError:
+            continue
+        block = store.get(cid)
+        if block is None:
+            continue
+        seen.add(cid)
+        if codec == CODEC_DAG_PB:
+            with contextlib.suppress(ContentError):
+                stack.extend(link.cid for link in dagpb.decode_file_node(block).links)
+    return seen
+
+
+def collect_garbage(store: BlockStore, keep: list[bytes]) -> int:
+    """Delete every block not under one of the ``keep`` roots; returns how many went.
+
+    The caller keeps the finalized models (pinned) and the rounds still in play; a
+    blob of an old round is gone once no kept root shares its blocks.
+    """
+    live = reachable(store, keep)
+    removed = 0
+    for cid in list(store.all_cids()):
+        if cid not in live:
+            store.delete(cid)
+            removed += 1
+    return removed

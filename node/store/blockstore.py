@@ -16,7 +16,7 @@ from pathlib import Path
 
 from node.errors import ContentError
 from node.store.cid import block_matches, parse_cid
-from node.types import cid_from_bytes
+from node.types import cid_from_bytes, cid_to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,21 @@ class BlockStore:
 
     def delete(self, cid: bytes) -> None:
         self._path(cid).unlink(missing_ok=True)
+
+    def all_cids(self) -> list[bytes]:
+        """The binary CID of every stored block."""
+        out = []
+        for path in self.root.glob("*/*"):
+            name = path.name
+            if name.startswith(".tmp-"):
+                continue
+            try:
+                out.append(
+                    bytes.fromhex(name[3:]) if name.startswith("v0-") else cid_to_bytes(name)
+                )
+            except ValueError:
+                continue
+        return out
 
     def __len__(self) -> int:
         return sum(1 for p in self.root.glob("*/*") if not p.name.startswith(".tmp-"))

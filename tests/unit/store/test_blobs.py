@@ -131,3 +131,17 @@ def test_plain_ipfs_add_dags_are_read(tmp_path: Path) -> None:
         v1_root = b"\x01\x70" + dag.root
         store.put(v1_root, dag.blocks[-1][1])
         assert trio.run(blobs.read_blob, store, v1_root, MIB) == data
+
+
+def test_garbage_collection_keeps_pinned_roots(tmp_path: Path) -> None:
+    store = BlockStore(tmp_path)
+    keep, _ = blobs.put_blob(store, pattern(3 * CHUNK_SIZE + 5))
+    drop, _ = blobs.put_blob(store, bytes(2 * CHUNK_SIZE + 9))
+    small, _ = blobs.put_blob(store, b"tiny")
+    from node.store.cid import parse_cid_str
+
+    removed = blobs.collect_garbage(store, [parse_cid_str(keep)])
+    assert removed == 3 + 1  # two distinct leaves (zeros repeat) + root, and the tiny blob
+    assert trio.run(blobs.read_blob, store, parse_cid_str(keep), MIB) == pattern(3 * CHUNK_SIZE + 5)
+    assert not blobs.is_complete(store, parse_cid_str(drop))
+    assert not blobs.is_complete(store, parse_cid_str(small))
