@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import numpy as np
 import trio
 
 from node.aggregate.fedavg import apply_delta, capped_weights
@@ -25,7 +24,7 @@ from node.chain.merkle import build_reward_tree
 from node.config import NodeConfig
 from node.errors import ChainError, FedchainError, UpdateRejected
 from node.faults import crash_point
-from node.learning.fixedpoint import FixedParams, saturate_int32
+from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
 from node.learning.tasks import Dataset, Task
 from node.metrics import Metrics
@@ -322,16 +321,6 @@ def aggregate(
     return new, {u.author: score for u, score in zip(updates, result.scores, strict=True)}
 
 
-async def previous_global_delta(ctx: NodeContext, r: int, base: FixedParams) -> FixedParams | None:
-    """base(r) - base(r-1): public before round r, so scores do not credit copying it."""
-    previous = ctx.state.get(r - 1).base_cid if r > 1 else None
-    blob = await ctx.net.get_local_blob(previous) if previous else None
-    if blob is None:
-        return None
-    old = decode_model(blob)
-    return {n: saturate_int32(base[n].astype(np.int64) - old[n]) for n in sorted(base)}
-
-
 async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str]) -> None:
     row = ctx.state.get(r)
     if row.voted:
@@ -382,8 +371,10 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     updates, rejected = await exchange(ctx, r, base_cid, shapes_of(base))
     crash_point("exchanged", r)
     lap("exchange")
-    reference = await previous_global_delta(ctx, r, base)
-    new_params, scores = aggregate(ctx.rule, base, updates, ctx.cfg.max_examples, reference)
+    # Scores without projecting out the previous global delta: as training converges,
+    # successive global deltas align and the projection leaves honest updates near-zero,
+    # noisy scores (winner-take-all payouts). See docs/decisions.md.
+    new_params, scores = aggregate(ctx.rule, base, updates, ctx.cfg.max_examples, None)
     model_bytes = encode_model(new_params)
     model_cid = await ctx.net.add_blob(model_bytes)
     amounts = split_pool(info.contributor_pool, scores)  # pool reserved when the round opened
