@@ -43,13 +43,22 @@ forge-test: $(SOL_STAMP)
 	cd contracts && FOUNDRY_PROFILE=ci $(FORGE) test
 
 # Static analysis of contracts/src (settings in contracts/slither.config.json; accepted
-# findings are explained in contracts/README.md). Builds into its own out directory so a
-# running test never sees contracts/out disappear.
-slither: $(SOL_STAMP) $(PY_STAMP)
-	cd contracts && rm -rf cache/slither-out && \
-	  $(FORGE) build --build-info --out cache/slither-out --skip './test/**' && \
-	  PATH="$(CURDIR)/devnet/node_modules/.bin:$$PATH" $(CURDIR)/$(VENV)/bin/slither . \
-	  --compile-force-framework foundry --fail-medium
+# findings are explained in contracts/README.md). Slither reads a build of src/ only, with
+# build info, in its own out directory and with its own compiler cache: a running test
+# never sees contracts/out disappear, and the two builds never invalidate each other's
+# cache (a shared one made every `forge test` after `make slither` recompile everything).
+# That build is redone only when a source changes.
+SLITHER_STAMP := contracts/cache/slither-out/.built
+
+$(SLITHER_STAMP): $(NPM_STAMP) $(wildcard contracts/src/*.sol) contracts/foundry.toml
+	cd contracts && rm -rf cache/slither-out cache/slither-cache && \
+	  $(FORGE) build --build-info --out cache/slither-out --cache-path cache/slither-cache \
+	  --skip './test/**'
+	touch $@
+
+slither: $(SLITHER_STAMP) $(PY_STAMP)
+	cd contracts && PATH="$(CURDIR)/devnet/node_modules/.bin:$$PATH" \
+	  $(CURDIR)/$(VENV)/bin/slither . --compile-force-framework foundry --fail-medium
 
 pytest: setup
 	$(PY) -m pytest
