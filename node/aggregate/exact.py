@@ -23,9 +23,15 @@ d * (2**25)**2 does for d = 1e6); they are n x n with n <= a few hundred, so thi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
+
+try:  # ships with scikit-learn
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
 
 F64_EXACT = 1 << 53
 I64_SAFE = 1 << 62
@@ -39,14 +45,29 @@ def max_abs(x: np.ndarray) -> int:
     return max(abs(int(x.max())), abs(int(x.min())))
 
 
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run the (thin, memory-bound) GEMMs on one BLAS thread.
+
+    Only a speed choice (results are exact for any thread count): multi-threaded OpenBLAS
+    spin-waits and slows down by 10-100x on an oversubscribed machine.
+    """
+    if threadpool_limits is None:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _gemm_f64_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b.T for integer arrays whose bound was checked by the caller; int64 result."""
     out = np.zeros((a.shape[0], b.shape[0]), dtype=np.float64)
     same = a is b
-    for start in range(0, a.shape[1], CHUNK):
-        ca = a[:, start : start + CHUNK].astype(np.float64)
-        cb = ca if same else b[:, start : start + CHUNK].astype(np.float64)
-        out += ca @ cb.T
+    with single_threaded_blas():
+        for start in range(0, a.shape[1], CHUNK):
+            ca = a[:, start : start + CHUNK].astype(np.float64)
+            cb = ca if same else b[:, start : start + CHUNK].astype(np.float64)
+            out += ca @ cb.T
     return out.astype(np.int64)
 
 
@@ -111,9 +132,10 @@ def exact_combine(coef: Sequence[Sequence[int]] | np.ndarray, x: np.ndarray) -> 
     if bound < F64_EXACT:
         cf = c.astype(np.float64)
         out = np.empty((k, d), dtype=np.int64)
-        for start in range(0, d, CHUNK):
-            block = x[:, start : start + CHUNK].astype(np.float64)
-            out[:, start : start + CHUNK] = (cf @ block).astype(np.int64)
+        with single_threaded_blas():
+            for start in range(0, d, CHUNK):
+                block = x[:, start : start + CHUNK].astype(np.float64)
+                out[:, start : start + CHUNK] = (cf @ block).astype(np.int64)
         return out
     if bound < I64_SAFE:
         out = np.zeros((k, d), dtype=np.int64)
