@@ -25,6 +25,8 @@ from node.errors import ChainError
 from node.types import cid_from_bytes, cid_to_bytes
 
 LOG_CHUNK_BLOCKS = 10_000
+FINALIZE_GAS = 150_000  # headroom for the finalizing path of submitOutcome
+SLASH_GAS = 40_000  # per slashed address
 _NOTHING_TO_ADVANCE = ("RoundInProgress", "NotEnoughParticipants")
 
 
@@ -461,7 +463,11 @@ class ChainClient:
         fn = self._coord.functions.submitOutcome(
             r, cid_to_bytes(model_cid), reward_root, _sorted_addrs(slash)
         )
-        return self._transact("submitOutcome", fn)
+        # Votes race: estimated while it would not finalize, this vote may be the one
+        # that does once mined (finalization plus slashes; unused gas is not charged).
+        extra = FINALIZE_GAS + SLASH_GAS * len(slash)
+        receipt: TxReceipt = self._sender.transact("submitOutcome", fn, extra_gas=extra)
+        return receipt
 
     def claim(self, r: int, amount: int, proof: Sequence[bytes]) -> TxReceipt:
         """Claim this account's contributor reward for round ``r``."""

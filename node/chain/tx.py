@@ -154,8 +154,12 @@ class Sender:
             except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as exc:
                 raise self.rejected(action, exc) from None
 
-    def transact(self, action: str, fn: Any, value: int = 0) -> Any:
-        """Simulate, sign, send and wait; returns the receipt."""
+    def transact(self, action: str, fn: Any, value: int = 0, extra_gas: int = 0) -> Any:
+        """Simulate, sign, send and wait; returns the receipt.
+
+        ``extra_gas`` covers a path the estimate could not see: e.g. a vote estimated
+        while it would not finalize, mined after others' votes so that it does.
+        """
         params: dict[str, Any] = {"from": self.address, "value": value}
         with self._lock, rpc_errors(self.rpc_url):
             try:
@@ -163,7 +167,7 @@ class Sender:
                 params["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
                 params["chainId"] = self.chain_id
                 tx = fn.build_transaction(params)
-                tx["gas"] = int(tx["gas"] * GAS_MARGIN)
+                tx["gas"] = int(tx["gas"] * GAS_MARGIN) + extra_gas
             except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as exc:
                 raise self.rejected(action, exc) from None
             return self._send(action, tx, retry_call=fn)
