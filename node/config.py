@@ -48,6 +48,7 @@ class NodeConfig:
     advance_grace: float = 15.0  # seconds a finalized round stays open for late voters
     auto_claim: bool = True
     max_rounds: int = 0  # 0: run until stopped
+    linger: bool = False  # after max_rounds keep serving blobs (no new rounds) until stopped
     bootstrap: tuple[str, ...] = field(default_factory=tuple)
     log_json: bool = False
 

@@ -173,6 +173,14 @@ async def unfinished_rounds(ctx: NodeContext, current: int) -> list[int]:
 
 
 async def round_loop(ctx: NodeContext) -> None:
+    await take_rounds(ctx)
+    if ctx.cfg.linger:
+        # Done taking part, still serving blobs (others may be fetching ours) until stopped.
+        write_status(ctx, "lingering")
+        await trio.sleep_forever()
+
+
+async def take_rounds(ctx: NodeContext) -> None:
     taken_part = 0
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
         r = await ctx.call(ctx.chain.current_round)
