@@ -13,7 +13,7 @@ SOL_STAMP := contracts/out/.built
 SOURCES := node tests scripts bench
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test lint forge-test slither pytest clean
+.PHONY: setup demo demo-byzantine test lint forge-test slither pytest clean
 
 setup: $(PY_STAMP) $(SOL_STAMP)
 
@@ -33,6 +33,11 @@ $(SOL_STAMP): $(NPM_STAMP) $(wildcard contracts/src/*.sol) contracts/foundry.tom
 
 demo: setup
 	$(PY) -m node demo --out $(DEMO_OUT)
+
+# 6 nodes, 2 of them Byzantine (sign flip), robust rule nnm+trimmed_mean, digits task
+demo-byzantine: setup
+	$(PY) -m node demo --nodes 6 --byzantine 2 --attack sign_flip --task digits-mlp \
+	  --out out/demo-byzantine
 
 lint: $(PY_STAMP)
 	$(VENV)/bin/ruff check $(SOURCES)
