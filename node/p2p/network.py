@@ -28,7 +28,9 @@ from node.errors import NetworkError
 from node.p2p.gossip import MAX_MESSAGE_SIZE, Gossip, GossipMessage, GossipPolicy, Validator
 from node.p2p.host import ensure_port_free, make_host, tcp_multiaddr
 from node.p2p.identity import load_or_create_identity
+from node.store import blobs
 from node.store.blockstore import BlockStore
+from node.store.cid import parse_cid_str
 from node.store.exchange import BlobExchange
 from node.types import Cid
 
@@ -159,6 +161,15 @@ class PeerNetwork:
 
     async def get_local_blob(self, cid: str) -> bytes | None:
         return await self._exchange.get_local_blob(cid)
+
+    async def collect_garbage(self, keep: list[str]) -> int:
+        """Delete every stored block not under one of the ``keep`` CIDs (finalized models,
+        rounds still in play); returns how many blocks went."""
+        roots = [parse_cid_str(cid) for cid in keep]
+        store = self._exchange.store
+        removed = await trio.to_thread.run_sync(blobs.collect_garbage, store, roots)
+        self.metrics["store.gc_removed"] += removed
+        return removed
 
     async def fetch_blob(self, cid: str, providers: list[str], timeout: float) -> bytes:
         """The blob ``cid`` from the local store, ``providers`` or any connected peer.

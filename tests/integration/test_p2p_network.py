@@ -217,3 +217,14 @@ def test_unreachable_peer_and_taken_port(tmp_path: Path) -> None:
                     pass
 
     run(scenario)
+
+
+def test_garbage_collection_keeps_what_is_kept(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with nodes(tmp_path, 1) as (a,):
+            model = await a.add_blob(random.Random(5).randbytes(MIB))
+            old = await a.add_blob(random.Random(6).randbytes(MIB))
+            assert await a.collect_garbage([model]) == 5  # 4 leaves + root of `old`
+            assert a.has_blob(model) and not a.has_blob(old)
+
+    run(scenario)
