@@ -236,6 +236,11 @@ def claim(
     print_result(result, console, as_json)
 
 
+PasswordFile = Annotated[
+    Path | None, typer.Option(help="file whose first line is the keystore password")
+]
+
+
 @node_app.command("init")
 def node_init(
     data_dir: Annotated[Path, typer.Option(help="node data directory to create")],
@@ -246,16 +251,16 @@ def node_init(
     partition_index: Annotated[int, typer.Option(help="this node's data partition")] = 0,
     partition_count: Annotated[int, typer.Option(help="number of partitions")] = 1,
     force: Annotated[bool, typer.Option(help="overwrite an existing config")] = False,
+    password_file: PasswordFile = None,
 ) -> None:
-    """Create a data directory with a fresh key and a commented config file."""
-    from eth_account import Account
-
+    """Create a data directory with an encrypted key and a commented config file."""
     from node.node_init import init_node
 
-    config = expected_errors(
-        lambda: init_node(data_dir, deployment, task, partition_index, partition_count, force)
+    config, address = expected_errors(
+        lambda: init_node(
+            data_dir, deployment, task, partition_index, partition_count, force, password_file
+        )
     )
-    address = Account.from_key((data_dir / "key.hex").read_text().strip()).address
     console.print(f"wrote {config}; account {address} (fund it with tokens and ETH to stake)")
 
 
@@ -277,6 +282,7 @@ def node_run(
     listen_port: Annotated[int | None, typer.Option(help="libp2p TCP port")] = None,
     max_rounds: Annotated[int | None, typer.Option(help="stop after N rounds (0: never)")] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="JSON log lines")] = False,
+    password_file: PasswordFile = None,
 ) -> None:
     """Run the node daemon in the foreground (Ctrl-C stops it cleanly)."""
     import trio
@@ -284,7 +290,11 @@ def node_run(
     from node.config import load_config
     from node.daemon import run_node
 
-    flags: dict[str, Any] = {"listen_port": listen_port, "max_rounds": max_rounds}
+    flags: dict[str, Any] = {
+        "listen_port": listen_port,
+        "max_rounds": max_rounds,
+        "password_file": password_file,
+    }
     if log_json:
         flags["log_json"] = True
     cfg = expected_errors(lambda: load_config(config, flags))

@@ -24,6 +24,7 @@ class NodeConfig:
     deployment: Path
     key_file: Path
     rpc_url: str = ""  # empty: the deployment file's
+    password_file: str = ""  # keystore password (else FEDCHAIN_KEYSTORE_PASSWORD, else prompt)
     listen_host: str = "127.0.0.1"
     listen_port: int = 0
     status_host: str = "127.0.0.1"

@@ -19,11 +19,15 @@ from node.chain.client import ChainClient, RoundInfo, RoundStatus
 from node.chain.deploy import Deployment
 from node.config import NodeConfig
 from node.errors import ChainError, ConfigError, FedchainError
+from node.keystore import load_signing_key
 from node.learning.local import genesis_params
 from node.learning.partition import partition_by_spec, train_test_split
 from node.learning.tasks import get_task
+from node.p2p.gossip import GossipPolicy
+from node.p2p.messages import MessageRejected
+from node.p2p.messages import decode as decode_announcement
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
-from node.round import ANNOUNCE_VERSION, NodeContext, run_round
+from node.round import NodeContext, run_round
 from node.state import NodeState
 from node.status_server import serve_status
 from node.store.cid import compute_cid
@@ -35,42 +39,26 @@ DISCOVERY_INTERVAL = 3.0
 SPLIT_SEED = 0
 
 
-def read_private_key(path: Path) -> str:
-    if not path.is_file():
-        raise ConfigError(f"key file {path} not found: create it with `fedchain node init`")
-    key = path.read_text().strip()
-    if not key.startswith("0x") or len(key) != 66:
-        raise ConfigError(f"key file {path} must hold one 0x-prefixed 32-byte hex private key")
-    return key
-
-
-def announcement_problem(sender: str, data: bytes) -> str | None:
-    """Schema check for update announcements; returns a rejection reason or None."""
-    try:
-        msg = json.loads(data)
-    except ValueError:
-        return "not_json"
-    if not isinstance(msg, dict) or msg.get("v") != ANNOUNCE_VERSION:
-        return "bad_version"
-    if not isinstance(msg.get("round"), int) or msg["round"] < 1:
-        return "bad_round"
-    if not isinstance(msg.get("cid"), str) or not msg["cid"].startswith("b"):
-        return "bad_cid"
-    if not isinstance(msg.get("author"), str):
-        return "bad_author"
-    return None
-
-
 async def listen_announcements(
     ctx: NodeContext, channel: trio.MemoryReceiveChannel[GossipMessage]
 ) -> None:
+    """Providers learned from announcements (the gossip policy already validated them)."""
     async for message in channel:
-        problem = announcement_problem(message.sender, message.data)
-        if problem is not None:
-            ctx.metrics.inc("gossip_rejected_total", reason=problem)
+        try:
+            msg = decode_announcement(message.data)
+        except MessageRejected as exc:  # the policy should have dropped it already
+            ctx.metrics.inc("gossip_rejected_total", reason=exc.reason)
             continue
-        cid = json.loads(message.data)["cid"]
-        ctx.providers.setdefault(cid, set()).add(message.sender)
+        ctx.providers.setdefault(msg.cid, set()).update({message.sender, *msg.providers})
+
+
+def gossip_policy(ctx: NodeContext) -> GossipPolicy:
+    """Checks before an announcement is accepted or forwarded; no chain calls (see ctx)."""
+    return GossipPolicy(
+        decode=decode_announcement,
+        is_registered=ctx.registered_peers.__contains__,
+        round_ok=lambda r: ctx.current_round - 1 <= r <= ctx.current_round + 1,
+    )
 
 
 async def discover_peers(ctx: NodeContext) -> None:
@@ -81,6 +69,9 @@ async def discover_peers(ctx: NodeContext) -> None:
         except ChainError as exc:
             log.warning("peer discovery: %s", exc)
             participants = []
+        if participants:
+            ctx.registered_peers.clear()
+            ctx.registered_peers.update(p.peer_id for p in participants if p.active)
         connected = ctx.net.connected_peers()
         for peer in participants:
             if peer.peer_id != ctx.net.peer_id and peer.peer_id not in connected and peer.addrs:
@@ -184,6 +175,7 @@ async def take_rounds(ctx: NodeContext) -> None:
     taken_part = 0
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
         r = await ctx.call(ctx.chain.current_round)
+        ctx.current_round = r
         for past in await unfinished_rounds(ctx, r):  # after a crash or downtime
             if await take_part(ctx, await ctx.call(ctx.chain.round_info, past)):
                 taken_part += 1
@@ -243,9 +235,12 @@ async def run_node(cfg: NodeConfig) -> None:
     genesis = encode_model(genesis_params(task))
     if compute_cid(genesis) != deployment.genesis_model_cid:
         raise ConfigError("this node's genesis model does not match the deployment's genesis CID")
-    chain = ChainClient(
-        cfg.rpc_url or deployment.rpc_url, deployment, read_private_key(cfg.key_file)
+    key = load_signing_key(
+        cfg.data_dir,
+        password_file=Path(cfg.password_file) if cfg.password_file else None,
+        legacy_key_file=cfg.key_file,
     )
+    chain = ChainClient(cfg.rpc_url or deployment.rpc_url, deployment, key)
     train, test = train_test_split(task.load_all(), SPLIT_SEED)
     local = partition_by_spec(
         train, cfg.partition, cfg.partition_index, cfg.partition_count, cfg.partition_seed
@@ -288,7 +283,10 @@ async def run_node(cfg: NodeConfig) -> None:
 
 
 async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
-    net.set_validator(ctx.topic, announcement_problem)
+    ctx.registered_peers.update(
+        p.peer_id for p in await ctx.call(ctx.chain.participants) if p.active
+    )
+    net.set_gossip_policy(ctx.topic, gossip_policy(ctx))
     channel = await net.subscribe(ctx.topic)
     log.info("node %s (peer %s) listening on %s", ctx.address, net.peer_id, net.listen_addrs())
     write_status(ctx, "starting")

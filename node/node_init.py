@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from eth_account import Account
-
 from node.errors import ConfigError
+from node.keystore import KEYSTORE_FILE, create_keystore, keystore_address, resolve_password
 
 CONFIG_TEMPLATE = """# fedchain node configuration.
 # Precedence: this file < FEDCHAIN_<KEY> environment variables < command-line flags.
@@ -16,7 +14,10 @@ CONFIG_TEMPLATE = """# fedchain node configuration.
 data_dir = "."
 # deployment file written by `fedchain devnet up` (chain id, RPC URL, contract addresses)
 deployment = "{deployment}"
-# file holding this node's 0x-prefixed Ethereum private key (mode 0600)
+# the node's Ethereum key lives encrypted in keystore.json (this directory); its password
+# comes from password_file, else FEDCHAIN_KEYSTORE_PASSWORD, else a prompt
+password_file = ""
+# legacy: a plaintext key file, used only when there is no keystore.json
 key_file = "key.hex"
 # RPC URL override; empty uses the deployment file's
 rpc_url = ""
@@ -50,21 +51,27 @@ max_rounds = 0
 
 
 def init_node(
-    data_dir: Path, deployment: Path, task: str, index: int, count: int, force: bool = False
-) -> Path:
-    """Create ``data_dir`` with key.hex and config.toml; returns the config path."""
+    data_dir: Path,
+    deployment: Path,
+    task: str,
+    index: int,
+    count: int,
+    force: bool = False,
+    password_file: Path | None = None,
+) -> tuple[Path, str]:
+    """Create ``data_dir`` with an encrypted keystore and config.toml; (config, address)."""
     config = data_dir / "config.toml"
     if config.exists() and not force:
         raise ConfigError(f"{config} already exists (use --force to overwrite the config)")
     if not 0 <= index < count:
         raise ConfigError(f"--partition-index must be in [0, {count})")
     data_dir.mkdir(parents=True, exist_ok=True)
-    key_file = data_dir / "key.hex"
-    if not key_file.exists():
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(Account.create().key.to_0x_hex() + "\n")
+    keystore = data_dir / KEYSTORE_FILE
+    if keystore.exists():
+        address = keystore_address(keystore)
+    else:
+        address = create_keystore(keystore, resolve_password(password_file, confirm=True))
     config.write_text(
         CONFIG_TEMPLATE.format(deployment=deployment.resolve(), task=task, index=index, count=count)
     )
-    return config
+    return config, address

@@ -6,7 +6,6 @@ This is the only module (with the daemon that runs it) that joins the pure learn
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +27,8 @@ from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
 from node.learning.tasks import Dataset, Task
 from node.metrics import Metrics
+from node.p2p.messages import Announcement
+from node.p2p.messages import encode as encode_announcement
 from node.p2p.network import PeerNetwork
 from node.state import NodeState
 from node.store.cid import compute_cid
@@ -36,8 +37,6 @@ from node.verify.checks import Expectation, verify_update
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-ANNOUNCE_VERSION = 1
 
 
 @dataclass
@@ -56,6 +55,8 @@ class NodeContext:
     providers: dict[str, set[str]] = field(default_factory=dict)
     rule: Rule = field(default_factory=lambda: build_rule("fedavg", 0))
     metrics: Metrics = field(default_factory=Metrics)
+    registered_peers: set[str] = field(default_factory=set)  # refreshed by peer discovery
+    current_round: int = 0  # updated by the round loop; gossip round-window checks use it
     phase: str = "starting"
 
     @property
@@ -199,9 +200,9 @@ def round_settled(info: RoundInfo, now: int) -> bool:
 
 
 async def announce(ctx: NodeContext, r: int, author: str, cid: str) -> None:
-    message = {"v": ANNOUNCE_VERSION, "round": r, "author": author, "cid": cid}
+    message = Announcement(round=r, author=author, cid=cid, providers=(ctx.net.peer_id,))
     try:
-        await ctx.net.publish(ctx.topic, json.dumps(message, sort_keys=True).encode())
+        await ctx.net.publish(ctx.topic, encode_announcement(message))
     except FedchainError as exc:
         log.warning("round %d: announcement not sent: %s", r, exc)
 

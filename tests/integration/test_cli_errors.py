@@ -5,6 +5,7 @@ Real processes throughout: the CLI as a subprocess, a real anvil for the unfunde
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -23,9 +24,11 @@ TASK = "digits-mlp"
 
 
 def fedchain(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FEDCHAIN_KEYSTORE_PASSWORD": "correct horse battery"}
     return subprocess.run(
-        [sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=300
-    )
+        [sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=300,
+        env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def write_node(tmp: Path, deployment: Path, **extra: object) -> Path:
@@ -125,3 +128,22 @@ def test_wrong_cli_arguments_are_usage_errors() -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "--nodes" in result.stderr
+
+
+def test_node_init_writes_an_encrypted_keystore_only(tmp_path: Path) -> None:
+    result = fedchain("node", "init", "--data-dir", str(tmp_path / "n"))
+    assert result.returncode == 0, result.stderr
+    keystore = (tmp_path / "n" / "keystore.json").read_text()
+    assert '"crypto"' in keystore and '"ciphertext"' in keystore
+    assert not (tmp_path / "n" / "key.hex").exists()
+    assert oct((tmp_path / "n" / "keystore.json").stat().st_mode)[-3:] == "600"
+
+
+def test_node_without_password_source_says_how_to_give_one(tmp_path: Path) -> None:
+    assert fedchain("node", "init", "--data-dir", str(tmp_path / "n")).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k != "FEDCHAIN_KEYSTORE_PASSWORD"}
+    result = subprocess.run(
+        [sys.executable, "-m", "node", "node", "run", "--config", str(tmp_path / "n/config.toml")],
+        capture_output=True, text=True, timeout=300, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert_one_line_error(result, "--password-file")

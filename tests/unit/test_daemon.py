@@ -1,10 +1,9 @@
 import dataclasses
-import json
 
 import pytest
 
 from node.chain.client import RoundInfo, RoundStatus
-from node.daemon import announcement_problem, ready_to_advance
+from node.daemon import ready_to_advance
 
 
 def info(status: RoundStatus, *, closed_at: int = 0, winning: int = 0) -> RoundInfo:
@@ -33,27 +32,3 @@ def info(status: RoundStatus, *, closed_at: int = 0, winning: int = 0) -> RoundI
 )
 def test_ready_to_advance(round_info: RoundInfo, now: int, expected: bool) -> None:
     assert ready_to_advance(round_info, now, grace=15) is expected
-
-
-def _msg(**fields: object) -> bytes:
-    base: dict[str, object] = {"v": 1, "round": 3, "author": "0xabc", "cid": "bafyx"}
-    base.update(fields)
-    return json.dumps(base).encode()
-
-
-@pytest.mark.parametrize(
-    ("data", "reason"),
-    [
-        (_msg(), None),
-        (b"\xff not json", "not_json"),
-        (b"[1, 2]", "bad_version"),
-        (_msg(v=2), "bad_version"),
-        (_msg(round=0), "bad_round"),
-        (_msg(round="3"), "bad_round"),
-        (_msg(cid=5), "bad_cid"),
-        (_msg(cid="Qm..."), "bad_cid"),
-        (_msg(author=None), "bad_author"),
-    ],
-)
-def test_announcement_schema(data: bytes, reason: str | None) -> None:
-    assert announcement_problem("peer", data) == reason
