@@ -100,6 +100,23 @@ def write_status(ctx: NodeContext, phase: str) -> None:
     tmp.replace(path)
 
 
+async def collect_garbage(ctx: NodeContext, r: int) -> None:
+    """Drop blocks of rounds before r-1, except every finalized model and the genesis."""
+    keep = {ctx.genesis_cid}
+    keep.update(rec["finalized_cid"] for rec in ctx.state.records() if rec.get("finalized_cid"))
+    for recent in (r - 1, r):
+        if recent >= 1:
+            keep.update((await ctx.call(ctx.chain.commitments, recent)).values())
+            row = ctx.state.get(recent)
+            keep.update(c for c in (row.base_cid, row.model_cid, row.update_cid) if c)
+    try:
+        removed = await ctx.net.collect_garbage(sorted(keep))
+    except FedchainError as exc:
+        log.warning("garbage collection skipped: %s", exc)
+        return
+    ctx.metrics.inc("blocks_collected_total", removed)
+
+
 def count_round(ctx: NodeContext, record: dict[str, Any]) -> None:
     ctx.metrics.inc("rounds_total", status=record["status"])
     for phase, seconds in record["timings"].items():
@@ -143,6 +160,7 @@ async def take_part(ctx: NodeContext, info: RoundInfo) -> bool:
         ctx.metrics.inc("round_errors_total")
         return False
     count_round(ctx, record)
+    await collect_garbage(ctx, info.round)
     log.info(
         "round %d %s: verified %d, model %s, accuracy %s",
         info.round,
@@ -268,6 +286,7 @@ async def run_node(cfg: NodeConfig) -> None:
                 train_data=poisoned_data(cfg.attack, local),
                 test_data=test,
                 deployment_id=f"{deployment.chain_id}:{deployment.coordinator}",
+                genesis_cid=deployment.genesis_model_cid,
                 topic=f"/fedchain/{deployment.chain_id}/{deployment.coordinator.lower()}/updates/1",
             )
             await serve(ctx, net)

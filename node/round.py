@@ -51,6 +51,7 @@ class NodeContext:
     train_data: Dataset
     test_data: Dataset
     deployment_id: str
+    genesis_cid: str
     topic: str
     providers: dict[str, set[str]] = field(default_factory=dict)
     rule: Rule = field(default_factory=lambda: build_rule("fedavg", 0))
