@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -320,7 +320,18 @@ def aggregate(
         log.warning("aggregation skipped: %s", exc)
         return base, {}
     new = apply_delta(base, result.delta)
-    return new, {u.author: score for u, score in zip(updates, result.scores, strict=True)}
+    return new, reward_weights([u.author for u in updates], result.scores, weights)
+
+
+def reward_weights(
+    authors: list[str], scores: Sequence[int], examples: list[int]
+) -> dict[str, int]:
+    """Contribution scores decide the split; when no update scores above the margin (late,
+    converged rounds where every cosine is small) capped example counts do, so honest
+    contributors are still paid. See docs/decisions.md."""
+    if any(scores):
+        return dict(zip(authors, (int(s) for s in scores), strict=True))
+    return dict(zip(authors, examples, strict=True))
 
 
 async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str]) -> None:

@@ -32,3 +32,10 @@ def info(status: RoundStatus, *, closed_at: int = 0, winning: int = 0) -> RoundI
 )
 def test_ready_to_advance(round_info: RoundInfo, now: int, expected: bool) -> None:
     assert ready_to_advance(round_info, now, grace=15) is expected
+
+
+def test_reward_weights_fall_back_to_examples_when_no_update_scores() -> None:
+    from node.round import reward_weights
+
+    assert reward_weights(["a", "b"], [5, 0], [10, 20]) == {"a": 5, "b": 0}
+    assert reward_weights(["a", "b"], [0, 0], [10, 20]) == {"a": 10, "b": 20}
