@@ -17,10 +17,10 @@ DEMO_OUT ?= out/demo
 
 setup: $(PY_STAMP) $(SOL_STAMP)
 
-$(PY_STAMP): pyproject.toml
+$(PY_STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,interop]'
 	touch $@
 
 $(NPM_STAMP): devnet/package.json devnet/package-lock.json
