@@ -130,17 +130,20 @@ def test_wrong_cli_arguments_are_usage_errors() -> None:
     assert "--nodes" in result.stderr
 
 
-def test_node_init_writes_an_encrypted_keystore_only(tmp_path: Path) -> None:
-    result = fedchain("node", "init", "--data-dir", str(tmp_path / "n"))
-    assert result.returncode == 0, result.stderr
+def test_node_init_writes_an_encrypted_keystore_only(
+    tmp_path: Path, dead_rpc_deployment: Path
+) -> None:
+    write_node(tmp_path / "n", dead_rpc_deployment)
     keystore = (tmp_path / "n" / "keystore.json").read_text()
     assert '"crypto"' in keystore and '"ciphertext"' in keystore
     assert not (tmp_path / "n" / "key.hex").exists()
     assert oct((tmp_path / "n" / "keystore.json").stat().st_mode)[-3:] == "600"
 
 
-def test_node_without_password_source_says_how_to_give_one(tmp_path: Path) -> None:
-    assert fedchain("node", "init", "--data-dir", str(tmp_path / "n")).returncode == 0
+def test_node_without_password_source_says_how_to_give_one(
+    tmp_path: Path, dead_rpc_deployment: Path
+) -> None:
+    write_node(tmp_path / "n", dead_rpc_deployment)
     env = {k: v for k, v in os.environ.items() if k != "FEDCHAIN_KEYSTORE_PASSWORD"}
     result = subprocess.run(
         [sys.executable, "-m", "node", "node", "run", "--config", str(tmp_path / "n/config.toml")],
