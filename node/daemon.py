@@ -160,6 +160,9 @@ async def take_part(ctx: NodeContext, info: RoundInfo) -> bool:
         ctx.metrics.inc("round_errors_total")
         return False
     count_round(ctx, record)
+    me = await ctx.call(ctx.chain.participant)
+    if me is not None:
+        ctx.metrics.set("stake_tokens", me.stake / 10**18)
     await collect_garbage(ctx, info.round)
     log.info(
         "round %d %s: verified %d, model %s, accuracy %s",

@@ -174,9 +174,13 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     return await send_commit(ctx, r, cid)
 
 
+def count_gas(ctx: NodeContext, action: str, receipt: Any) -> None:
+    ctx.metrics.inc("gas_used_total", int(receipt["gasUsed"]), action=action)
+
+
 async def send_commit(ctx: NodeContext, r: int, cid: str) -> str:
     crash_point("commit_intent", r)
-    await ctx.call(ctx.chain.commit, r, cid)
+    count_gas(ctx, "commit", await ctx.call(ctx.chain.commit, r, cid))
     crash_point("committed", r)
     ctx.state.update(r, committed=True)
     log.info("round %d: committed update %s", r, cid)
@@ -220,7 +224,12 @@ async def fetch_blob_until(ctx: NodeContext, cid: str, author: str, deadline: fl
         peers = sorted(ctx.providers.get(cid, set()) | ({author_peer} if author_peer else set()))
         timeout = max(1.0, min(ctx.cfg.fetch_timeout, deadline - trio.current_time()))
         try:
-            return await ctx.net.fetch_blob(cid, peers, timeout)
+            started = trio.current_time()
+            blob = await ctx.net.fetch_blob(cid, peers, timeout)
+            ctx.metrics.inc("fetch_seconds_sum", trio.current_time() - started)
+            ctx.metrics.inc("fetch_seconds_count")
+            ctx.metrics.inc("bytes_fetched_total", len(blob))
+            return blob
         except FedchainError as exc:
             last_error = str(exc)
             ctx.metrics.inc("fetch_retries_total")
@@ -344,13 +353,14 @@ async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: lis
         ctx.state.update(r, voted=True)
         return
     try:
-        await ctx.call(ctx.chain.submit_outcome, r, model_cid, root, slash)
+        receipt = await ctx.call(ctx.chain.submit_outcome, r, model_cid, root, slash)
     except ChainError as exc:
         # Typically too late: the round finalized and the next one opened. The outcome
         # still decides what this node records and claims, so carry on without a vote.
         ctx.metrics.inc("votes_rejected_total")
         log.warning("round %d: vote not counted: %s", r, exc)
     else:
+        count_gas(ctx, "submit_outcome", receipt)
         crash_point("voted", r)
         log.info("round %d: voted model %s", r, model_cid)
     ctx.state.update(r, voted=True)
@@ -466,6 +476,6 @@ async def claim(ctx: NodeContext, r: int, amount: int, proof: list[bytes]) -> No
     if ctx.state.get(r).claimed or await ctx.call(ctx.chain.is_claimed, r, ctx.address):
         ctx.state.update(r, claimed=True)
         return
-    await ctx.call(ctx.chain.claim, r, amount, proof)
+    count_gas(ctx, "claim", await ctx.call(ctx.chain.claim, r, amount, proof))
     ctx.state.update(r, claimed=True)
     log.info("round %d: claimed reward %d", r, amount)
