@@ -47,6 +47,44 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 PROVIDER_DIAL_TIMEOUT = 5.0
+MAX_CONNECTIONS = 64
+BACKOFF_INITIAL = 1.0  # seconds after a failed dial before connect() dials that peer again
+BACKOFF_MAX = 60.0  # the wait doubles with each further failure, up to this
+
+
+class _Backoff:
+    """When a failed peer may be dialled again: ``initial`` seconds after the first
+    failure, doubling with each further failure up to ``maximum``; forgotten on success.
+
+    Time is trio's clock (``trio.current_time``), so tests can drive it.
+    """
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        # peer id -> (addresses that failed, current wait, earliest next dial)
+        self._failed: dict[str, tuple[frozenset[str], float, float]] = {}
+
+    def blocked_for(self, peer_id: str, addrs: list[str]) -> float:
+        """Seconds left before ``peer_id`` at ``addrs`` may be dialled (0 = now).
+
+        Only the addresses that failed are held back: a peer announcing new addresses
+        (e.g. a fresh registry entry after a restart) is dialled at once.
+        """
+        entry = self._failed.get(peer_id)
+        if entry is None or entry[0] != frozenset(addrs):
+            return 0.0
+        return max(0.0, entry[2] - trio.current_time())
+
+    def failed(self, peer_id: str, addrs: list[str]) -> float:
+        """Record a failed dial; returns the wait before the next one."""
+        entry = self._failed.get(peer_id)
+        wait = self.initial if entry is None else min(self.maximum, entry[1] * 2)
+        self._failed[peer_id] = (frozenset(addrs), wait, trio.current_time() + wait)
+        return wait
+
+    def succeeded(self, peer_id: str) -> None:
+        self._failed.pop(peer_id, None)
 
 
 def _parse_peer_id(peer_id: str) -> ID:
@@ -66,13 +104,21 @@ class PeerNetwork:
         exchange: BlobExchange,
         nursery: trio.Nursery,
         metrics: Counter[str],
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        backoff_initial: float = BACKOFF_INITIAL,
+        backoff_max: float = BACKOFF_MAX,
     ) -> None:
+        if max_connections < 1:
+            raise NetworkError(f"max_connections must be at least 1, not {max_connections}")
         self.host = host
         self.peer_id: str = host.get_id().to_base58()
         self.metrics = metrics
         self._gossip = gossip
         self._exchange = exchange
         self._nursery = nursery
+        self.max_connections = max_connections
+        self._backoff = _Backoff(backoff_initial, backoff_max)
 
     # -- peers -------------------------------------------------------------------------
 
@@ -80,7 +126,14 @@ class PeerNetwork:
         return [str(addr) for addr in self.host.get_transport_addrs()]
 
     async def connect(self, peer_id: str, addrs: list[str]) -> bool:
-        """Dial ``peer_id``; False (with the reason logged) if it cannot be reached."""
+        """Dial ``peer_id``; False (with the reason logged) if it cannot be reached.
+
+        Also False, without dialling, while the peer is in backoff after a failed dial
+        to the same addresses (``connect.backoff``) or when ``max_connections`` peers
+        are connected already and ``peer_id`` is not one of them
+        (``connect.refused_cap``).
+        """
+        dialled = False
         try:
             pid = _parse_peer_id(peer_id)
             if pid == self.host.get_id():
@@ -93,11 +146,29 @@ class PeerNetwork:
                 maddrs.append(maddr)
             if not maddrs:
                 raise NetworkError("no addresses given")
-            if pid not in self.host.get_connected_peers():
-                # the given addresses replace any stale ones; py-libp2p keeps retrying a
-                # dead stored address and never reaches the new one otherwise
-                self.host.get_peerstore().clear_addrs(pid)
+            connected = self.host.get_connected_peers()
+            if pid in connected:
+                self._backoff.succeeded(peer_id)
+                return True
+            if len(connected) >= self.max_connections:
+                self.metrics["connect.refused_cap"] += 1
+                log.info(
+                    "not dialling %s: %d peers connected (max_connections)",
+                    peer_id,
+                    len(connected),
+                )
+                return False
+            wait = self._backoff.blocked_for(peer_id, addrs)
+            if wait > 0:
+                self.metrics["connect.backoff"] += 1
+                log.debug("not dialling %s: in backoff for %.1fs more", peer_id, wait)
+                return False
+            # the given addresses replace any stale ones; py-libp2p keeps retrying a
+            # dead stored address and never reaches the new one otherwise
+            self.host.get_peerstore().clear_addrs(pid)
             self._forget_dial_failures(pid)
+            dialled = True
+            self.metrics["connect.dialled"] += 1
             with trio.fail_after(CONNECT_TIMEOUT):
                 await self.host.connect(PeerInfo(pid, maddrs))
         except trio.TooSlowError:
@@ -105,8 +176,12 @@ class PeerNetwork:
         except Exception as exc:  # noqa: BLE001 - libp2p raises many unrelated types
             reason = str(exc) or type(exc).__name__
         else:
+            self._backoff.succeeded(peer_id)
             return True
         self.metrics["connect.failed"] += 1
+        if dialled:
+            wait = self._backoff.failed(peer_id, addrs)
+            reason += f"; next dial in {wait:g}s at the earliest"
         log.warning("cannot connect to %s at %s: %s", peer_id, addrs, reason)
         return False
 
@@ -214,8 +289,15 @@ async def open_network(
     listen_host: str = "127.0.0.1",
     listen_port: int = 0,
     max_blob_size: int = 64 * 2**20,
+    max_connections: int = MAX_CONNECTIONS,
+    backoff_initial: float = BACKOFF_INITIAL,
+    backoff_max: float = BACKOFF_MAX,
 ) -> AsyncIterator[PeerNetwork]:
-    """Start host (TCP, Noise, yamux), gossipsub and Bitswap; stop them all on exit."""
+    """Start host (TCP, Noise, yamux), gossipsub and Bitswap; stop them all on exit.
+
+    ``max_connections`` caps the peers ``connect()`` dials (inbound connections are not
+    refused); ``backoff_*`` set how long a peer whose dial failed is left alone.
+    """
     data_dir = Path(data_dir)
     if listen_port:
         ensure_port_free(listen_host, listen_port)
@@ -230,7 +312,16 @@ async def open_network(
             raise NetworkError(f"cannot listen on {listen_host}:{listen_port}")
         async with gossip.running(), trio.open_nursery() as nursery:
             await exchange.start(nursery)
-            network = PeerNetwork(host, gossip, exchange, nursery, metrics)
+            network = PeerNetwork(
+                host,
+                gossip,
+                exchange,
+                nursery,
+                metrics,
+                max_connections=max_connections,
+                backoff_initial=backoff_initial,
+                backoff_max=backoff_max,
+            )
             log.info("p2p: %s listening on %s", network.peer_id, network.listen_addrs())
             try:
                 yield network
