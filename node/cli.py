@@ -283,6 +283,9 @@ def node_run(
     max_rounds: Annotated[int | None, typer.Option(help="stop after N rounds (0: never)")] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="JSON log lines")] = False,
     password_file: PasswordFile = None,
+    ipfs_api: Annotated[
+        str | None, typer.Option(help="also pin blobs to a Kubo API, /ip4/127.0.0.1/tcp/5001")
+    ] = None,
 ) -> None:
     """Run the node daemon in the foreground (Ctrl-C stops it cleanly)."""
     import trio
@@ -294,6 +297,7 @@ def node_run(
         "listen_port": listen_port,
         "max_rounds": max_rounds,
         "password_file": password_file,
+        "ipfs_api": ipfs_api,
     }
     if log_json:
         flags["log_json"] = True

@@ -27,6 +27,7 @@ class NodeConfig:
     password_file: str = ""  # keystore password (else FEDCHAIN_KEYSTORE_PASSWORD, else prompt)
     listen_host: str = "127.0.0.1"
     listen_port: int = 0
+    ipfs_api: str = ""  # e.g. /ip4/127.0.0.1/tcp/5001: also pin blobs to this Kubo daemon
     status_host: str = "127.0.0.1"
     status_port: int = 0  # local /status and /metrics endpoint; 0 picks a free port
     task: str = "mnist5k-mlp"

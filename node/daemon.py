@@ -27,6 +27,7 @@ from node.p2p.gossip import GossipPolicy
 from node.p2p.messages import MessageRejected
 from node.p2p.messages import decode as decode_announcement
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
+from node.pinning import KuboPinner
 from node.round import NodeContext, run_round
 from node.state import NodeState
 from node.status_server import serve_status
@@ -36,6 +37,7 @@ from node.update.codec import encode_model
 log = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL = 3.0
+PIN_QUEUE = 16
 SPLIT_SEED = 0
 
 
@@ -89,6 +91,8 @@ def status_document(ctx: NodeContext, phase: str) -> dict[str, Any]:
         "phase": phase,
         "records": ctx.state.records(),
         "metrics": ctx.metrics.as_dict(),
+        "p2p": dict(ctx.net.metrics),
+        "peer_scores": ctx.net.peer_scores(),
     }
 
 
@@ -323,12 +327,23 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
             lambda: json.dumps(status_document(ctx, ctx.phase)),
         )
         await nursery.start(endpoint)
+        if ctx.cfg.ipfs_api:
+            send, receive = trio.open_memory_channel[bytes](PIN_QUEUE)
+            ctx.pin_queue = send
+            pinner = KuboPinner(ctx.cfg.ipfs_api, metrics=net.metrics)
+            nursery.start_soon(pin_blobs, pinner, receive)
         nursery.start_soon(discover_peers, ctx)
         nursery.start_soon(listen_announcements, ctx, channel)
         await round_loop(ctx)
         nursery.cancel_scope.cancel()
     write_status(ctx, "stopped")
     log.info("node stopped")
+
+
+async def pin_blobs(pinner: KuboPinner, blobs: trio.MemoryReceiveChannel[bytes]) -> None:
+    """Pin each round's update and model to a Kubo daemon; failures are logged, never fatal."""
+    async for blob in blobs:
+        await pinner.pin(blob)
 
 
 async def stop_on_signal(scope: trio.CancelScope) -> None:

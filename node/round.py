@@ -56,6 +56,7 @@ class NodeContext:
     providers: dict[str, set[str]] = field(default_factory=dict)
     rule: Rule = field(default_factory=lambda: build_rule("fedavg", 0))
     metrics: Metrics = field(default_factory=Metrics)
+    pin_queue: trio.MemorySendChannel[bytes] | None = None  # to the Kubo pinning task
     registered_peers: set[str] = field(default_factory=set)  # refreshed by peer discovery
     current_round: int = 0  # updated by the round loop; gossip round-window checks use it
     phase: str = "starting"
@@ -164,6 +165,7 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         cid = compute_cid(blob)  # committed, never stored where peers can fetch it
     else:
         cid = await ctx.net.add_blob(blob)
+        queue_pin(ctx, blob)
     crash_point("trained", r)
     now = await ctx.call(ctx.chain.chain_time)
     if now >= info.commit_deadline:
@@ -172,6 +174,16 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         return None
     ctx.state.update(r, update_cid=cid)
     return await send_commit(ctx, r, cid)
+
+
+def queue_pin(ctx: NodeContext, blob: bytes) -> None:
+    """Hand a blob to the optional Kubo pinning task; never blocks the round."""
+    if ctx.pin_queue is None:
+        return
+    try:
+        ctx.pin_queue.send_nowait(blob)
+    except trio.WouldBlock:
+        ctx.metrics.inc("pins_dropped_total")
 
 
 def count_gas(ctx: NodeContext, action: str, receipt: Any) -> None:
@@ -400,6 +412,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     new_params, scores = aggregate(ctx.rule, base, updates, ctx.cfg.max_examples, None)
     model_bytes = encode_model(new_params)
     model_cid = await ctx.net.add_blob(model_bytes)
+    queue_pin(ctx, model_bytes)
     amounts = split_pool(info.contributor_pool, scores)  # pool reserved when the round opened
     tree = build_reward_tree(r, amounts)
     lap("aggregate")

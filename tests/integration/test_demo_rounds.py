@@ -7,6 +7,7 @@ itself, not only against what the demo reports.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -47,7 +48,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
         "--data-dir",
         str(root / "data"),
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    # Pinning to an unreachable Kubo API must be logged and counted, never fatal.
+    env = {**os.environ, "FEDCHAIN_IPFS_API": f"/ip4/127.0.0.1/tcp/{free_port()}"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     yield result, out, root / "data"
     devnet.down(root / "data" / "devnet")
 
@@ -81,3 +84,11 @@ def test_nodes_agree_with_the_chain_and_got_paid(demo_run) -> None:  # type: ign
         assert chain.token_balance(address) == FUNDED - STAKE + total
     accuracies = [r["accuracy"] for r in report["rounds"]]
     assert accuracies[-1] > report["genesis_accuracy"]
+
+
+def test_unreachable_pinning_api_was_counted_not_fatal(demo_run) -> None:  # type: ignore[no-untyped-def]
+    _, _, data = demo_run
+    for node_dir in sorted((data / "demo").glob("node*")):
+        status = json.loads((node_dir / "status.json").read_text())
+        assert status["p2p"].get("pin.failed", 0) >= ROUNDS, status["p2p"]
+        assert len(status["records"]) == ROUNDS
