@@ -2,30 +2,65 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import socket
+from collections import Counter
+from typing import cast
 
 import multiaddr
 from libp2p import new_host
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetStream
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.network.swarm import Swarm
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
-from libp2p.stream_muxer.yamux.yamux import Yamux
 
 from node.errors import NetworkError
+from node.p2p import yamux
+
+log = logging.getLogger(__name__)
 
 
-def make_host(key_pair: KeyPair) -> IHost:
+def make_host(key_pair: KeyPair, metrics: Counter[str]) -> IHost:
+    yamux.install()
     # py-libp2p's default security list includes plaintext and secio: pin Noise only.
     noise = NoiseTransport(key_pair, noise_privkey=new_x25519_key_pair().private_key)
-    return new_host(
+    host = new_host(
         key_pair=key_pair,
         sec_opt={TProtocol(NOISE_PROTOCOL_ID): noise},
-        muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
+        muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): yamux.ReaderSafeYamux},
     )
+    _contain_handler_failures(host, metrics)
+    return host
+
+
+def _contain_handler_failures(host: IHost, metrics: Counter[str]) -> None:
+    """Keep one failing stream handler from silencing the whole connection.
+
+    py-libp2p 0.8.1 runs every inbound stream's handler (ours, Bitswap's, pubsub's)
+    as a child of the connection's accept loop and lets its exceptions through: a
+    handler that raises, e.g. because the peer reset the stream it was writing to,
+    ends that loop. The connection then stays up but never accepts a stream again,
+    so every later fetch from that peer hangs until it times out. Here a failed
+    handler resets its own stream, is counted, and the connection carries on.
+    """
+    swarm = cast(Swarm, host.get_network())
+    dispatch = swarm.common_stream_handler
+
+    async def contained(stream: INetStream) -> None:
+        try:
+            await dispatch(stream)
+        except Exception as exc:  # noqa: BLE001 - any handler, any peer misbehaviour
+            metrics["stream.handler_failed"] += 1
+            log.debug("stream handler failed (%s): %r", stream.get_protocol(), exc)
+            with contextlib.suppress(Exception):
+                await stream.reset()
+
+    swarm.set_stream_handler(contained)
 
 
 def tcp_multiaddr(host: str, port: int) -> multiaddr.Multiaddr:

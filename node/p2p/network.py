@@ -304,7 +304,7 @@ async def open_network(
     key_pair = load_or_create_identity(data_dir)
     metrics: Counter[str] = Counter()
     store = BlockStore(data_dir / "blocks")
-    host = make_host(key_pair)
+    host = make_host(key_pair, metrics)
     gossip = Gossip(host, metrics)
     exchange = BlobExchange(host, store, metrics, max_blob_size)
     async with host.run([tcp_multiaddr(listen_host, listen_port)]):

@@ -17,6 +17,7 @@ Wire format (all lengths unsigned varints):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -40,10 +41,11 @@ MAX_CID_LEN = 128
 READ_SIZE = 256 * 1024
 SERVE_LIMIT = 16  # concurrent streams served
 OPEN_TIMEOUT = 5.0
+STALL_TIMEOUT = 10.0  # a provider silent this long is given up (Bitswap takes over)
 
 
 class StreamReader:
-    """Exact-length reads over a libp2p stream."""
+    """Exact-length reads over a libp2p stream; NetworkError when it stalls or breaks."""
 
     def __init__(self, stream: INetStream) -> None:
         self.stream = stream
@@ -51,7 +53,13 @@ class StreamReader:
 
     async def _fill(self, n: int) -> None:
         while len(self.buf) < n:
-            data = await self.stream.read(max(READ_SIZE, n - len(self.buf)))
+            with trio.move_on_after(STALL_TIMEOUT) as waiting:
+                try:
+                    data = await self.stream.read(max(READ_SIZE, n - len(self.buf)))
+                except Exception as exc:  # noqa: BLE001 - resets, EOF, closed connections
+                    raise NetworkError(f"stream broke: {exc!r}") from exc
+            if waiting.cancelled_caught:
+                raise NetworkError(f"provider sent nothing for {STALL_TIMEOUT:g}s")
             if not data:
                 raise NetworkError("stream closed early")
             self.buf += data
@@ -158,16 +166,23 @@ class BlockStreamClient:
         self.reader = reader
         return True
 
-    async def close(self) -> None:
-        if self.reader is not None:
-            try:
+    async def close(self, *, reset: bool = False) -> None:
+        """Close the stream; ``reset`` abandons a fetch the provider is still sending."""
+        if self.reader is None:
+            return
+        try:
+            if not reset:
                 await self.reader.stream.close()
-            except Exception:  # noqa: BLE001
-                await self.reader.stream.reset()
+                return
+        except Exception:  # noqa: BLE001 - fall through to a reset
+            pass
+        with contextlib.suppress(Exception):
+            await self.reader.stream.reset()
 
     async def fetch(self, cids: list[bytes]) -> dict[bytes, bytes]:
         """The next blocks of the stream, which must be exactly ``cids`` in order."""
-        assert self.reader is not None
+        if self.reader is None:
+            raise NetworkError("blockstream: fetch() before a successful open()")
         out: dict[bytes, bytes] = {}
         for want in cids:
             cid = await self.reader.read_frame(MAX_CID_LEN)

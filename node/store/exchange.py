@@ -213,6 +213,7 @@ class BlobExchange:
                 progress["blocks"] += len(blocks)
                 return blocks
 
+            data = None
             try:
                 data = await blobs.assemble(root, fetch, self.max_blob_size)
             except ContentError as exc:  # Bitswap then re-checks what we already hold
@@ -223,9 +224,10 @@ class BlobExchange:
                 log.info("blockstream: fetch from %s broke off: %s", peer, exc)
             else:
                 self.metrics["blockstream.fetched"] += 1
-                return data
             finally:
-                await client.close()
+                await client.close(reset=data is None)
+            if data is not None:
+                return data
         return None
 
     async def _fetch_bitswap(
