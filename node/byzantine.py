@@ -45,7 +45,7 @@ def crafted_delta(
 ) -> FixedParams:
     """The delta a model-side attacker commits instead of its honest one."""
     spec = get_attack(attack)
-    if spec.kind != "model" or spec.craft is None:
+    if spec.kind not in ("model", "invalid") or spec.craft is None:
         return own
     sample = [own] + [
         train(part, round_id * 100 + i) for i, part in enumerate(_slices(data), start=1)

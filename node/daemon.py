@@ -21,7 +21,7 @@ from node.config import NodeConfig
 from node.errors import ChainError, ConfigError, FedchainError
 from node.keystore import load_signing_key
 from node.learning.local import genesis_params
-from node.learning.partition import partition_by_spec, train_test_split
+from node.learning.partition import SPLIT_SEED, partition_by_spec, train_test_split
 from node.learning.tasks import get_task
 from node.p2p.gossip import GossipPolicy
 from node.p2p.messages import MessageRejected
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL = 3.0
 PIN_QUEUE = 16
-SPLIT_SEED = 0
 
 
 async def listen_announcements(

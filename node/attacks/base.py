@@ -27,13 +27,15 @@ class AttackContext:
     options: Mapping[str, float] = field(default_factory=dict)
 
 
-Kind = Literal["model", "data", "protocol"]
+Kind = Literal["model", "invalid", "data", "protocol"]
 
 
 @dataclass(frozen=True)
 class Attack:
     name: str
-    kind: Kind  # model: craft deltas; data: train on transformed labels; protocol: withhold
+    # model: craft deltas; invalid: craft deltas that verification must reject (slashed);
+    # data: train on transformed labels; protocol: withhold
+    kind: Kind
     craft: Callable[[AttackContext], list[FixedParams]] | None = None
     labels: Callable[[np.ndarray], np.ndarray] | None = None
     doc: str = ""

@@ -167,6 +167,18 @@ def near_tie(ctx: AttackContext) -> list[FixedParams]:
     return _out(ctx, out, layout)
 
 
+def boost(ctx: AttackContext) -> list[FixedParams]:
+    """Model replacement (Bagdasaryan et al. 2020): minus the honest mean, boosted to four
+    times the verification norm bound. Verification rejects it (``norm_bound``) and every
+    honest node lists the author for slashing, so this exercises the slashing path."""
+    x, layout = _honest(ctx)
+    v = -x.mean(axis=0)
+    bound = ctx.norm_bound if ctx.norm_bound is not None else MAX_ABS
+    norm = float(np.linalg.norm(v)) or 1.0
+    boosted = np.clip(np.rint(v * (4.0 * bound / norm)), -MAX_ABS, MAX_ABS).astype(np.int64)
+    return [unflatten(boosted, layout) for _ in range(ctx.f)]
+
+
 def flip_labels(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
     """Label flip: y -> C - 1 - y (a new array)."""
     return (num_classes - 1 - np.asarray(labels)).astype(np.asarray(labels).dtype)
@@ -186,6 +198,7 @@ for _attack in (
     Attack("freerider_stale", "model", freerider_stale, doc=freerider_stale.__doc__ or ""),
     Attack("freerider_copy", "model", freerider_copy, doc=freerider_copy.__doc__ or ""),
     Attack("near_tie", "model", near_tie, doc=near_tie.__doc__ or ""),
+    Attack("boost", "invalid", boost, doc=boost.__doc__ or ""),
     Attack("label_flip", "data", labels=flip_labels, doc="Train on labels y -> 9 - y."),
     Attack("withhold", "protocol", _withhold, doc="Commit, never serve the blob."),
 ):

@@ -295,6 +295,14 @@ class ChainClient:
             for e in events
         ]
 
+    def slashes(self, r: int) -> dict[str, int]:
+        """account -> stake slashed by round ``r``'s outcome (``Slashed`` events)."""
+        out: dict[str, int] = {}
+        for e in self._logs("Slashed", {"round": r}):
+            account = to_checksum_address(e["args"]["account"])
+            out[account] = out.get(account, 0) + int(e["args"]["amount"])
+        return out
+
     def claimed_rewards(self, address: str | None = None) -> dict[int, int]:
         """round -> contributor reward ``address`` claimed (``RewardClaimed`` events)."""
         events = self._logs("RewardClaimed", {"account": self._addr(address)})

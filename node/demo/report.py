@@ -12,8 +12,10 @@ def round_rows(
     rounds: int,
     statuses: Mapping[str, Mapping[str, Any]],
     finalized: Mapping[int, str | None],
+    slashed: Mapping[int, Mapping[str, int]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per round: chain outcome plus what each node computed and earned."""
+    """One row per round: chain outcome (model, slashes) plus what each node computed and
+    earned."""
     rows = []
     for r in range(1, rounds + 1):
         node_cids: dict[str, str | None] = {}
@@ -36,15 +38,19 @@ def round_rows(
                 "node_cids": node_cids,
                 "accuracy": accuracy,
                 "rewards": rewards,
+                "slashed": dict((slashed or {}).get(r, {})),
             }
         )
     return rows
 
 
 def node_summaries(
-    roles: Mapping[str, str], statuses: Mapping[str, Mapping[str, Any]]
+    roles: Mapping[str, str],
+    statuses: Mapping[str, Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """Per node: role, total reward, updates it rejected by reason, mean phase timings."""
+    """Per node: role, total reward and stake slashed, updates it rejected by reason,
+    mean phase timings."""
     out = []
     for address, role in sorted(roles.items()):
         records = list(statuses.get(address, {}).get("records", []))
@@ -60,6 +66,8 @@ def node_summaries(
                 "address": address,
                 "role": role,
                 "reward": sum(int(r["reward"]) for r in records),
+                "slashed": sum(int(row.get("slashed", {}).get(address, 0)) for row in rows),
+                "rounds_slashed": sum(1 for row in rows if address in row.get("slashed", {})),
                 "rejected_by_reason": rejected,
                 "mean_phase_seconds": {k: round(sum(v) / len(v), 3) for k, v in timings.items()},
             }
@@ -80,8 +88,10 @@ def verdict(
     honest: set[str] | None = None,
     max_byzantine_share: float | None = None,
     byzantine_share: float = 0.0,
+    must_be_slashed: set[str] | None = None,
 ) -> list[str]:
-    """Reasons the demo failed; empty when every round finalized and honest nodes agreed."""
+    """Reasons the demo failed; empty when every round finalized and honest nodes agreed
+    (and, with ``must_be_slashed``, those nodes were slashed in every finalized round)."""
     problems = []
     if len(rows) < rounds:
         problems.append(f"only {len(rows)} of {rounds} rounds ran")
@@ -101,6 +111,19 @@ def verdict(
             f"Byzantine nodes earned {byzantine_share:.1%} of rewards "
             f"(max {max_byzantine_share:.0%})"
         )
+    for address in sorted(must_be_slashed or ()):
+        missed = [
+            row["round"]
+            for row in rows
+            if row["status"] == "finalized" and address not in row.get("slashed", {})
+        ]
+        if missed:
+            problems.append(f"{address} sent invalid updates but was not slashed in {missed}")
+    if honest is not None:
+        for row in rows:
+            wrongly = sorted(a for a in row.get("slashed", {}) if a in honest)
+            if wrongly:
+                problems.append(f"round {row['round']}: honest nodes slashed: {wrongly}")
     return problems
 
 
@@ -111,13 +134,26 @@ def write_report(out: Path, report: Mapping[str, Any]) -> Path:
     return path
 
 
-def plot_accuracy(out: Path, rows: Sequence[Mapping[str, Any]], genesis_accuracy: float) -> Path:
+def plot_accuracy(
+    out: Path,
+    rows: Sequence[Mapping[str, Any]],
+    genesis_accuracy: float,
+    rule: str = "",
+    baseline: Sequence[float] | None = None,
+) -> Path:
+    """Accuracy of the finalized model per round; with ``baseline``, plain FedAvg under the
+    same attack (simulated) alongside."""
     xs = [0] + [int(r["round"]) for r in rows]
     ys = [genesis_accuracy] + [
         r["accuracy"] if r["accuracy"] is not None else float("nan") for r in rows
     ]
     fig, ax = _axes()
-    ax.plot(xs, ys, marker="o")
+    ax.plot(xs, ys, marker="o", label=f"{rule or 'this run'} (decentralized run)")
+    if baseline is not None:
+        bx = list(range(len(baseline) + 1))
+        ax.plot(bx, [genesis_accuracy, *baseline], marker="x", linestyle="--",
+                color="tab:red", label="FedAvg, same attack (simulated)")  # fmt: skip
+        ax.legend(fontsize=8)
     ax.set_xlabel("round (0 = genesis model)")
     ax.set_ylabel("test accuracy")
     ax.set_title("fedchain demo: accuracy of the finalized model per round")
@@ -146,7 +182,7 @@ def _save(fig: Any, path: Path) -> Path:
 
 def plot_rewards(out: Path, nodes: Sequence[Mapping[str, Any]]) -> Path:
     fig, ax = _axes()
-    labels = [f"{n['address'][:8]}…\n{n['role']}" for n in nodes]
+    labels = [f"{n['address'][:8]}…\n{n.get('attack') or n['role']}" for n in nodes]
     values = [int(n["reward"]) / 10**18 for n in nodes]
     colors = ["tab:red" if n["role"] == "byzantine" else "tab:green" for n in nodes]
     ax.bar(range(len(nodes)), values, color=colors)

@@ -11,11 +11,15 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.progress import Progress
 from rich.table import Table
 
+from node.attacks import get_attack
 from node.chain import devnet
 from node.chain.client import ChainClient
 from node.chain.deploy import Deployment, DeployParams, fund_accounts
+from node.config import load_config
+from node.demo.baseline import simulate_rule
 from node.demo.processes import NodeProcess, start_node, stop_all
 from node.demo.report import (
     byzantine_reward_share,
@@ -27,9 +31,9 @@ from node.demo.report import (
     verdict,
     write_report,
 )
-from node.errors import FedchainError
+from node.errors import ConfigError, FedchainError
 from node.learning.local import accuracy_of, genesis_params
-from node.learning.partition import train_test_split
+from node.learning.partition import SPLIT_SEED, train_test_split
 from node.learning.tasks import get_task
 from node.ops import deployment_path as deployment_path_of
 from node.ops import devnet_up
@@ -56,12 +60,21 @@ class DemoOptions:
     vote_window: int = 60
     timeout_per_round: float = 240.0
     byzantine: int = 0  # the last N nodes attack
-    attack: str = "sign_flip"
+    attack: str = "sign_flip"  # or a comma list, dealt to the Byzantine nodes in turn
     rule: str = "fedavg"
     alpha: float = 0.0  # Dirichlet label skew; 0 means IID partitions
 
     def role(self, index: int) -> str:
         return "byzantine" if index >= self.nodes - self.byzantine else "honest"
+
+    def attack_of(self, index: int) -> str:
+        """The attack node ``index`` runs ("" for honest nodes)."""
+        if self.role(index) == "honest":
+            return ""
+        attacks = [a.strip() for a in self.attack.split(",") if a.strip()]
+        if not attacks:
+            raise ConfigError("--attack needs at least one attack name")
+        return attacks[(index - (self.nodes - self.byzantine)) % len(attacks)]
 
     @property
     def devnet_dir(self) -> Path:
@@ -89,7 +102,7 @@ linger = true
 rule = "{opts.rule}"
 byzantine_f = {opts.byzantine}
 partition = "{f"dirichlet:{opts.alpha}" if opts.alpha > 0 else "iid"}"
-attack = "{opts.attack if opts.role(index) == "byzantine" else ""}"
+attack = "{opts.attack_of(index)}"
 """
 
 
@@ -162,10 +175,13 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
     # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C so every started process is stopped
     signal.signal(signal.SIGTERM, _raise_interrupt)
     task = get_task(opts.task)
+    for index in range(opts.nodes):  # unknown attack names fail before anything starts
+        if opts.attack_of(index):
+            get_attack(opts.attack_of(index))
     genesis = genesis_params(task)
     genesis_cid = compute_cid(encode_model(genesis))
     console.print(f"task {task.name}: {opts.nodes} nodes, {opts.rounds} rounds")
-    _, test = train_test_split(task.load_all(), 0)
+    _, test = train_test_split(task.load_all(), SPLIT_SEED)
     genesis_accuracy = accuracy_of(task, genesis, test)
 
     devnet.down(opts.devnet_dir)  # a demo always starts from a fresh chain
@@ -225,6 +241,25 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
             )
 
 
+def _sends_invalid(attack: str) -> bool:
+    return bool(attack) and get_attack(attack).kind == "invalid"
+
+
+def fedavg_baseline(
+    opts: DemoOptions, nodes: list[NodeProcess], console: Console
+) -> list[float] | None:
+    """Accuracy per round of plain FedAvg under the same attack (simulated; see baseline.py),
+    for runs where a robust rule faces attackers."""
+    if not opts.byzantine or opts.rule == "fedavg":
+        return None
+    configs = [load_config(n.data_dir / "config.toml", environ={}) for n in nodes]
+    with Progress(console=console, transient=True) as progress:
+        job = progress.add_task("FedAvg under the same attack (simulated)", total=opts.rounds)
+        return simulate_rule(
+            configs, opts.rounds, "fedavg", lambda r: progress.update(job, completed=r)
+        )
+
+
 def finish(
     opts: DemoOptions,
     console: Console,
@@ -236,19 +271,27 @@ def finish(
 ) -> int:
     statuses = {n.address: n.status() for n in nodes}
     finalized: dict[int, str | None] = {}
+    slashed: dict[int, dict[str, int]] = {}
     for r in range(1, opts.rounds + 1):
         try:
             outcome = chain.finalized_outcome(r)
         except FedchainError:
             outcome = None
         finalized[r] = outcome.model_cid if outcome else None
-    rows = round_rows(opts.rounds, statuses, finalized)
+        slashed[r] = chain.slashes(r) if outcome else {}
+    rows = round_rows(opts.rounds, statuses, finalized, slashed)
     roles = {n.address: opts.role(n.index) for n in nodes}
-    summaries = node_summaries(roles, statuses)
+    attacks = {n.address: opts.attack_of(n.index) for n in nodes if opts.attack_of(n.index)}
+    summaries = node_summaries(roles, statuses, rows)
+    for summary in summaries:
+        summary["attack"] = attacks.get(summary["address"], "")
     share = byzantine_reward_share(summaries)
     honest = {a for a, role in roles.items() if role == "honest"}
     limit = MAX_BYZANTINE_SHARE if opts.byzantine else None
-    problems = verdict(rows, genesis_accuracy, opts.rounds, honest, limit, share)
+    invalid = {n.address for n in nodes if _sends_invalid(opts.attack_of(n.index))}
+    problems = verdict(
+        rows, genesis_accuracy, opts.rounds, honest, limit, share, must_be_slashed=invalid
+    )
     report: dict[str, Any] = {
         "ok": not problems,
         "problems": problems,
@@ -258,11 +301,15 @@ def finish(
         "seconds": round(time.monotonic() - started, 1),
         "deployment": str(deployment_path_of(opts.devnet_dir).resolve()),
         "byzantine_reward_share": share,
+        "attacks": attacks,
         "nodes": summaries,
         "rounds": rows,
     }  # fmt: skip
+    baseline = fedavg_baseline(opts, nodes, console)
+    if baseline is not None:
+        report["baseline"] = {"rule": "fedavg", "simulated": True, "accuracy": baseline}
     write_report(opts.out, report)
-    plot_accuracy(opts.out, rows, genesis_accuracy)
+    plot_accuracy(opts.out, rows, genesis_accuracy, opts.rule, baseline)
     plot_rewards(opts.out, summaries)
     plot_phases(opts.out, summaries)
     for problem in problems:
@@ -275,6 +322,8 @@ def finish(
         )
     if opts.byzantine:
         console.print(f"Byzantine nodes earned {share:.1%} of the rewards")
+        lost = sum(int(n["slashed"]) for n in summaries if n["role"] == "byzantine")
+        console.print(f"Byzantine stake slashed: {lost / TOKEN:g} FED")
     console.print(
         f"report: {opts.out / 'report.json'}; plots: accuracy.png, rewards.png, phases.png"
     )

@@ -7,6 +7,8 @@ import numpy as np
 from node.errors import ConfigError
 from node.learning.tasks import TEST_FRACTION, Dataset
 
+SPLIT_SEED = 0  # every node of a deployment holds out the same test split
+
 
 def _permutation(size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(size)

@@ -6,7 +6,9 @@ import pytest
 from node.aggregate import build_rule
 from node.attacks import AttackContext, attack_names, flip_labels, get_attack
 from node.attacks.model import IPM_GRID, alie_default_z
-from node.errors import ConfigError
+from node.errors import ConfigError, UpdateRejected
+from node.learning.fixedpoint import SCALE
+from node.verify.checks import check_norm
 
 
 def _honest(seed: int = 0, n: int = 6) -> list[dict[str, np.ndarray]]:
@@ -62,6 +64,20 @@ def test_model_attacks_shape_bound_determinism_and_no_mutation(name: str) -> Non
     assert all(np.array_equal(a[k], b[k]) for a, b in zip(out, again, strict=True) for k in a)
     for d, c in zip(honest, copies, strict=True):
         assert all(np.array_equal(d[k], c[k]) for k in d)
+
+
+def test_boost_is_rejected_by_verification_and_deterministic() -> None:
+    bound = 5000
+    out = get_attack("boost").craft(_ctx(f=2, norm_bound=bound))
+    again = get_attack("boost").craft(_ctx(f=2, norm_bound=bound))
+    assert len(out) == 2 and get_attack("boost").kind == "invalid"
+    for b, c in zip(out, again, strict=True):
+        assert all(np.array_equal(b[k], c[k]) for k in b)
+        with pytest.raises(UpdateRejected) as caught:
+            check_norm(b, bound / SCALE)
+        assert caught.value.reason == "norm_bound"
+    mean_b = np.mean([h["b"].astype(float) for h in _honest()], axis=0)
+    assert float(np.dot(out[0]["b"], mean_b)) < 0  # pushes against the honest direction
 
 
 def test_sign_flip_is_minus_the_honest_mean() -> None:

@@ -1,0 +1,86 @@
+"""Plain FedAvg under the demo's attack, simulated in this process, for the comparison plot.
+
+The demo's own accuracy curve comes from the real decentralized run with the chosen
+robust rule. Running the whole system a second time with FedAvg would double the demo,
+so the FedAvg curve is a simulation: the nodes' own configs (task, partitions, seeds,
+epochs, learning rate, attackers) through the same functions the round uses (local
+training, attack crafting, norm verification, exact fixed-point aggregation), without
+network or chain. The plot and report label it as simulated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from node.aggregate.fedavg import apply_delta, capped_weights
+from node.aggregate.registry import Rule, build_rule
+from node.byzantine import crafted_delta, is_withholding, poisoned_data
+from node.config import NodeConfig
+from node.errors import UpdateRejected
+from node.learning.fixedpoint import FixedParams
+from node.learning.local import accuracy_of, compute_delta, genesis_params
+from node.learning.partition import SPLIT_SEED, partition_by_spec, train_test_split
+from node.learning.tasks import Dataset, Task, get_task
+from node.verify.checks import check_norm
+
+Progress = Callable[[int], None]
+
+
+def simulate_rule(
+    configs: Sequence[NodeConfig], rounds: int, rule_spec: str, progress: Progress | None = None
+) -> list[float]:
+    """Test accuracy after each of ``rounds`` rounds when ``configs``' nodes aggregate with
+    ``rule_spec`` (every node verifies and aggregates the same set, so one model suffices)."""
+    first = configs[0]
+    task = get_task(first.task)
+    train, test = train_test_split(task.load_all(), SPLIT_SEED)
+    f = sum(1 for c in configs if c.attack)
+    rule = build_rule(rule_spec, f)
+    local = [
+        poisoned_data(
+            c.attack,
+            partition_by_spec(
+                train, c.partition, c.partition_index, c.partition_count, c.partition_seed
+            ),
+        )
+        for c in configs
+    ]
+    base = genesis_params(task)
+    accuracies = []
+    for r in range(1, rounds + 1):
+        updates: list[FixedParams] = []
+        examples: list[int] = []
+        for cfg, data in zip(configs, local, strict=True):
+            delta = _update(cfg, task, base, data, r, rule)
+            if delta is None:
+                continue
+            try:
+                check_norm(delta, cfg.norm_bound)
+            except UpdateRejected:
+                continue  # rejected by verification, as in the real round
+            updates.append(delta)
+            examples.append(len(data))
+        if updates:
+            weights = capped_weights(examples, first.max_examples)
+            base = apply_delta(base, rule(updates, weights, None).delta)
+        accuracies.append(accuracy_of(task, base, test))
+        if progress is not None:
+            progress(r)
+    return accuracies
+
+
+def _update(
+    cfg: NodeConfig, task: Task, base: FixedParams, data: Dataset, r: int, rule: Rule
+) -> FixedParams | None:
+    if cfg.attack and is_withholding(cfg.attack):
+        return None
+
+    def train(part: Dataset, seed: int) -> FixedParams:
+        return compute_delta(
+            task, base, part, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=seed
+        )
+
+    delta = train(data, cfg.data_seed * 1_000_003 + r)
+    if cfg.attack:
+        delta = crafted_delta(cfg.attack, delta, data, train, rule, cfg.norm_bound, r, None)
+    return delta

@@ -1,0 +1,63 @@
+"""The demo's verdict and summaries: slashes, rewards, disagreement (pure functions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from node.demo.report import byzantine_reward_share, node_summaries, round_rows, verdict
+from node.demo.run import DemoOptions
+from node.errors import ConfigError
+
+HONEST = ["0xA", "0xB", "0xC"]
+BYZ = "0xD"
+
+
+def _status(cid: str, reward: int) -> dict[str, Any]:
+    return {
+        "records": [
+            {"round": 1, "status": "finalized", "model_cid": cid, "reward": reward,
+             "accuracy": 0.8, "rejected": {BYZ: "norm_bound"}, "timings": {"train": 1.0}}
+        ]
+    }  # fmt: skip
+
+
+def _rows(slashed: dict[str, int]) -> list[dict[str, Any]]:
+    statuses = {a: _status("bafyM", 100) for a in HONEST}
+    statuses[BYZ] = _status("bafyX", 0)
+    return round_rows(1, statuses, {1: "bafyM"}, {1: slashed})
+
+
+def test_rows_and_summaries_carry_slashes() -> None:
+    rows = _rows({BYZ: 5})
+    assert rows[0]["slashed"] == {BYZ: 5}
+    roles = {**{a: "honest" for a in HONEST}, BYZ: "byzantine"}
+    statuses = {a: _status("bafyM", 100) for a in HONEST} | {BYZ: _status("bafyX", 0)}
+    nodes = node_summaries(roles, statuses, rows)
+    byz = next(n for n in nodes if n["address"] == BYZ)
+    assert (byz["slashed"], byz["rounds_slashed"]) == (5, 1)
+    assert all(n["slashed"] == 0 for n in nodes if n["address"] != BYZ)
+    assert nodes[0]["rejected_by_reason"] == {"norm_bound": 1}
+    assert byzantine_reward_share(nodes) == 0.0
+
+
+def test_verdict_requires_invalid_senders_to_be_slashed() -> None:
+    honest = set(HONEST)
+    assert verdict(_rows({BYZ: 5}), 0.1, 1, honest, must_be_slashed={BYZ}) == []
+    problems = verdict(_rows({}), 0.1, 1, honest, must_be_slashed={BYZ})
+    assert problems == [f"{BYZ} sent invalid updates but was not slashed in [1]"]
+
+
+def test_verdict_flags_a_slashed_honest_node_and_too_much_byzantine_reward() -> None:
+    problems = verdict(_rows({"0xA": 5}), 0.1, 1, set(HONEST), 0.05, byzantine_share=0.2)
+    assert "round 1: honest nodes slashed: ['0xA']" in problems
+    assert any("Byzantine nodes earned 20.0%" in p for p in problems)
+
+
+def test_attacks_are_dealt_to_the_byzantine_nodes_in_turn() -> None:
+    opts = DemoOptions(nodes=6, byzantine=3, attack="alie, boost")
+    assert [opts.attack_of(i) for i in range(6)] == ["", "", "", "alie", "boost", "alie"]
+    assert DemoOptions(nodes=4, byzantine=0).attack_of(3) == ""
+    with pytest.raises(ConfigError, match="at least one attack"):
+        DemoOptions(nodes=4, byzantine=1, attack=" , ").attack_of(3)
