@@ -36,6 +36,7 @@ except ImportError:  # pragma: no cover
 F64_EXACT = 1 << 53
 I64_SAFE = 1 << 62
 CHUNK = 1 << 15  # columns per float64 block: bounded memory, cache-friendly
+MIX_CHUNK = 1 << 12  # exact_mean_of_groups: n rows of this stay in cache
 
 
 def max_abs(x: np.ndarray) -> int:
@@ -146,6 +147,51 @@ def exact_combine(coef: Sequence[Sequence[int]] | np.ndarray, x: np.ndarray) -> 
                     out[r] += x[j].astype(np.int64) * w
         return out
     raise OverflowError("exact_combine: coefficients too large for exact int64 arithmetic")
+
+
+def exact_mean_of_groups(coef: np.ndarray, x: np.ndarray, den: int) -> np.ndarray:
+    """``round_div(coef @ x, den)`` as int32 (k, d) for a 0/1 ``coef`` (k, n): the
+    rounded mean of each group of rows (nearest-neighbour mixing).
+
+    Same result as ``round_div(exact_combine(coef, x), den)``, computed per block of
+    columns in float64 without a (k, d) int64 intermediate. A group larger than half the
+    rows is the block's total minus the rows left out (NNM leaves out only f), which is
+    far cheaper than a k x n GEMM. Every partial sum is an integer below 2**52, so it is
+    exact, and so is ``floor((s + den//2) / den)``: a quotient of integers that is not an
+    integer lies at least 1/den from the next integer, more than half an ulp of any
+    float64 below 2**52 / den, so rounding cannot cross it.
+    """
+    c = np.asarray(coef, dtype=np.int64)
+    if den <= 0:
+        raise ValueError("exact_mean_of_groups: denominator must be positive")
+    n = x.shape[0]
+    if c.ndim != 2 or c.shape[1] != n or not np.isin(c, (0, 1)).all():
+        raise ValueError("exact_mean_of_groups: coef must be a 0/1 matrix with n columns")
+    if n * max_abs(x) + den >= F64_EXACT // 2:
+        return round_div(exact_combine(c, x), den).astype(np.int32)
+    groups = []
+    for row in c.astype(bool):
+        members, left_out = np.flatnonzero(row), np.flatnonzero(~row)
+        groups.append((False, members) if len(members) <= len(left_out) else (True, left_out))
+    out = np.empty((c.shape[0], x.shape[1]), dtype=np.int32)
+    half = float(den // 2)
+    for start in range(0, x.shape[1], MIX_CHUNK):
+        block = x[:, start : start + MIX_CHUNK].astype(np.float64)
+        total = block.sum(axis=0)
+        sums = np.empty((c.shape[0], block.shape[1]), dtype=np.float64)
+        for i, (complement, rows) in enumerate(groups):
+            s = sums[i]
+            s[:] = total if complement else 0.0
+            for j in rows:
+                if complement:
+                    s -= block[j]
+                else:
+                    s += block[j]
+        sums += half
+        sums /= den
+        np.floor(sums, out=sums)
+        out[:, start : start + MIX_CHUNK] = sums
+    return out
 
 
 def round_div(num: np.ndarray, den: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from node.aggregate import (
     rule_names,
 )
 from node.aggregate import rules as R
-from node.aggregate.exact import exact_combine, exact_dots, exact_sqnorms
+from node.aggregate.exact import exact_combine, exact_dots, exact_mean_of_groups, exact_sqnorms
 from node.aggregate.fedavg import fedavg
 from node.errors import ConfigError
 
@@ -131,6 +131,23 @@ def test_exact_combine_fast_and_int64_paths() -> None:
     assert exact_combine([[1, 2]], x).tolist() == [[2**24 + 10, -3 + 2**25]]
     big = 2**30  # bound >= 2**53: int64 accumulation path
     assert exact_combine([[big, big]], x).tolist() == [[big * (2**24 + 5), big * (2**24 - 3)]]
+
+
+@pytest.mark.parametrize("scale", [2**10, 2**24, 2**31 - 1])
+def test_exact_mean_of_groups_equals_the_int64_reference(scale: int) -> None:
+    rng = np.random.default_rng(scale)
+    x = rng.integers(-scale, scale, size=(9, 70_001), endpoint=True).astype(np.int32)
+    x[0, :5] = [scale, -scale, scale - 1, 0, -1]
+    for den in (1, 2, 7, 9):  # each output row: the mean of ``den`` input rows
+        coef = np.zeros((9, 9), dtype=np.int64)
+        for i in range(9):
+            coef[i, [0, *rng.permutation(np.arange(1, 9))[: den - 1]]] = 1  # incl. row 0
+        want = (exact_combine(coef, x) + den // 2) // den
+        got = exact_mean_of_groups(coef, x, den)
+        assert got.dtype == np.int32 and np.array_equal(got, want)
+    # exact halves round up, on both signs
+    halves = np.array([[1, -1, 3, -3]], dtype=np.int32)
+    assert exact_mean_of_groups(np.array([[1]]), halves, 2).tolist() == [[1, 0, 2, -1]]
 
 
 @pytest.mark.parametrize(
