@@ -36,7 +36,7 @@ demo: setup
 
 # 6 nodes, 2 of them Byzantine (sign flip), robust rule nnm+trimmed_mean, digits task
 demo-byzantine: setup
-	$(PY) -m node demo --nodes 6 --byzantine 2 --attack sign_flip --task digits-mlp \
+	$(PY) -m node demo --nodes 6 --byzantine 2 --attack sign_flip,boost --task digits-mlp \
 	  --out out/demo-byzantine
 
 lint: $(PY_STAMP)
