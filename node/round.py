@@ -114,6 +114,18 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     if commit_closed(info, await ctx.call(ctx.chain.chain_time)):
         log.info("round %d: commit window already closed; sitting this round out", r)
         return None
+    me = await ctx.call(ctx.chain.stake_info)
+    if not me.active or not 0 < me.active_from <= r:
+        # e.g. slashed below the minimum stake: the contract would refuse the commit
+        log.warning(
+            "round %d: not an active participant (stake %s FED%s); sitting this round out "
+            "(`fedchain stake` tops the stake up)",
+            r,
+            me.stake / 10**18,
+            f", active from round {me.active_from}" if me.active else ", inactive",
+        )
+        ctx.metrics.inc("rounds_sat_out_total", reason="inactive")
+        return None
     if row.update_cid is not None and (
         ctx.net.has_blob(row.update_cid) or is_withholding(ctx.cfg.attack)
     ):

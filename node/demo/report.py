@@ -88,10 +88,11 @@ def verdict(
     honest: set[str] | None = None,
     max_byzantine_share: float | None = None,
     byzantine_share: float = 0.0,
-    must_be_slashed: set[str] | None = None,
+    must_be_slashed: Mapping[str, set[int]] | None = None,
 ) -> list[str]:
     """Reasons the demo failed; empty when every round finalized and honest nodes agreed
-    (and, with ``must_be_slashed``, those nodes were slashed in every finalized round)."""
+    (and ``must_be_slashed`` nodes, address -> rounds in which they committed an invalid
+    update, were slashed in each of those rounds that finalized)."""
     problems = []
     if len(rows) < rounds:
         problems.append(f"only {len(rows)} of {rounds} rounds ran")
@@ -111,11 +112,13 @@ def verdict(
             f"Byzantine nodes earned {byzantine_share:.1%} of rewards "
             f"(max {max_byzantine_share:.0%})"
         )
-    for address in sorted(must_be_slashed or ()):
+    for address, committed in sorted((must_be_slashed or {}).items()):
         missed = [
             row["round"]
             for row in rows
-            if row["status"] == "finalized" and address not in row.get("slashed", {})
+            if row["round"] in committed
+            and row["status"] == "finalized"
+            and address not in row.get("slashed", {})
         ]
         if missed:
             problems.append(f"{address} sent invalid updates but was not slashed in {missed}")
@@ -125,6 +128,11 @@ def verdict(
             if wrongly:
                 problems.append(f"round {row['round']}: honest nodes slashed: {wrongly}")
     return problems
+
+
+def committed_rounds(status: Mapping[str, Any]) -> set[int]:
+    """Rounds in which a node (by its status file) committed an update."""
+    return {int(r["round"]) for r in status.get("records", []) if r.get("committed")}
 
 
 def write_report(out: Path, report: Mapping[str, Any]) -> Path:

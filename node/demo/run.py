@@ -23,6 +23,7 @@ from node.demo.baseline import simulate_rule
 from node.demo.processes import NodeProcess, start_node, stop_all
 from node.demo.report import (
     byzantine_reward_share,
+    committed_rounds,
     node_summaries,
     plot_accuracy,
     plot_phases,
@@ -208,12 +209,19 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         for index, (address, config) in enumerate(prepare_nodes(opts, deployment_path, keys)):
             nodes.append(start_node(index, address, config.parent, config))
         deadline = started + opts.timeout_per_round * opts.rounds + 60
+        quorum_lowered = opts.byzantine == 0
         with Live(
             progress_table(opts, observer, nodes, started), console=console, refresh_per_second=2
         ) as live:
             while time.monotonic() < deadline and not all_done(nodes, opts.rounds):
                 if any(not n.running() for n in nodes):
                     break  # a node died: report it rather than wait for the deadline
+                if not quorum_lowered and observer.current_round() >= 1:
+                    # Round 1 waited for every node; from now on the honest nodes alone
+                    # may open rounds, so attackers slashed below the minimum stake (and
+                    # deactivated) cannot stall the network.
+                    observer.set_param("min_participants", max(1, opts.nodes - opts.byzantine))
+                    quorum_lowered = True
                 time.sleep(1.0)
                 live.update(progress_table(opts, observer, nodes, started))
         console.print()
@@ -288,7 +296,11 @@ def finish(
     share = byzantine_reward_share(summaries)
     honest = {a for a, role in roles.items() if role == "honest"}
     limit = MAX_BYZANTINE_SHARE if opts.byzantine else None
-    invalid = {n.address for n in nodes if _sends_invalid(opts.attack_of(n.index))}
+    invalid = {
+        n.address: committed_rounds(statuses[n.address])
+        for n in nodes
+        if _sends_invalid(opts.attack_of(n.index))
+    }
     problems = verdict(
         rows, genesis_accuracy, opts.rounds, honest, limit, share, must_be_slashed=invalid
     )

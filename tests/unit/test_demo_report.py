@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from node.demo.report import byzantine_reward_share, node_summaries, round_rows, verdict
+from node.demo.report import (
+    byzantine_reward_share,
+    committed_rounds,
+    node_summaries,
+    round_rows,
+    verdict,
+)
 from node.demo.run import DemoOptions
 from node.errors import ConfigError
 
@@ -44,9 +50,13 @@ def test_rows_and_summaries_carry_slashes() -> None:
 
 def test_verdict_requires_invalid_senders_to_be_slashed() -> None:
     honest = set(HONEST)
-    assert verdict(_rows({BYZ: 5}), 0.1, 1, honest, must_be_slashed={BYZ}) == []
-    problems = verdict(_rows({}), 0.1, 1, honest, must_be_slashed={BYZ})
+    assert verdict(_rows({BYZ: 5}), 0.1, 1, honest, must_be_slashed={BYZ: {1}}) == []
+    problems = verdict(_rows({}), 0.1, 1, honest, must_be_slashed={BYZ: {1}})
     assert problems == [f"{BYZ} sent invalid updates but was not slashed in [1]"]
+    # a round it sat out (e.g. deactivated after earlier slashes) needs no slash
+    assert verdict(_rows({}), 0.1, 1, honest, must_be_slashed={BYZ: set()}) == []
+    assert committed_rounds({"records": [{"round": 1, "committed": True},
+                                         {"round": 2, "committed": False}]}) == {1}  # fmt: skip
 
 
 def test_verdict_flags_a_slashed_honest_node_and_too_much_byzantine_reward() -> None:
