@@ -116,7 +116,7 @@ class BlockStreamServer:
                 await self._serve(stream)
         except Exception as exc:  # noqa: BLE001 - peer resets, bad requests
             self.metrics["blockstream.serve_failed"] += 1
-            log.debug("blockstream: serving failed: %s", exc)
+            log.debug("blockstream: serving failed: %r", exc)
             await stream.reset()
         else:
             await stream.close()
@@ -158,7 +158,7 @@ class BlockStreamClient:
                 reader = StreamReader(stream)
                 status = (await reader.read_exact(1))[0]
         except Exception as exc:  # noqa: BLE001 - protocol not supported, resets, timeout
-            log.debug("blockstream: %s cannot serve: %s", self.peer, exc)
+            log.debug("blockstream: %s cannot serve: %r", self.peer, exc)
             return False
         if status != STATUS_OK:
             await stream.close()

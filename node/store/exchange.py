@@ -185,9 +185,13 @@ class BlobExchange:
         """
         root = parse_cid_str(cid)
         progress = {"blocks": 0}
+        started = trio.current_time()
+        path, fast_failed_after = "blockstream", 0.0
         with trio.move_on_after(timeout) as scope:
             data = await self._fetch_fast(root, providers, progress)
             if data is None:
+                path = "bitswap"
+                fast_failed_after = trio.current_time() - started
                 data = await self._fetch_bitswap(root, providers, timeout, progress)
         if scope.cancelled_caught or data is None:
             self.metrics["fetch.failed.timeout"] += 1
@@ -197,6 +201,12 @@ class BlobExchange:
                 f"({progress['blocks']} blocks received; providers: {names})"
             )
         self.metrics["fetch.ok"] += 1
+        elapsed = trio.current_time() - started
+        if path == "bitswap":
+            log.info("fetched %s (%d B) in %.2fs over Bitswap after the fast path gave up "
+                     "at %.2fs", cid, len(data), elapsed, fast_failed_after)  # fmt: skip
+        else:
+            log.debug("fetched %s (%d B) in %.2fs over the fast path", cid, len(data), elapsed)
         return data
 
     async def _fetch_fast(
