@@ -34,12 +34,16 @@ def frame(data: bytes) -> bytes:
     return dagpb.encode_varint(len(data)) + data
 
 
+async def send_only_the_root(provider: PeerNetwork, stream: INetStream) -> None:
+    root = await StreamReader(stream).read_frame(128)
+    block = provider._exchange.store.get(root)
+    assert block is not None
+    await stream.write(bytes([STATUS_OK]) + frame(root) + frame(block))
+
+
 def stalls_after_root(provider: PeerNetwork) -> Handler:
     async def handle(stream: INetStream) -> None:
-        root = await StreamReader(stream).read_frame(128)
-        block = provider._exchange.store.get(root)
-        assert block is not None
-        await stream.write(bytes([STATUS_OK]) + frame(root) + frame(block))
+        await send_only_the_root(provider, stream)
         await trio.sleep_forever()
 
     return handle
@@ -47,10 +51,7 @@ def stalls_after_root(provider: PeerNetwork) -> Handler:
 
 def resets_after_root(provider: PeerNetwork) -> Handler:
     async def handle(stream: INetStream) -> None:
-        root = await StreamReader(stream).read_frame(128)
-        block = provider._exchange.store.get(root)
-        assert block is not None
-        await stream.write(bytes([STATUS_OK]) + frame(root) + frame(block))
+        await send_only_the_root(provider, stream)
         await stream.reset()
 
     return handle
