@@ -14,6 +14,7 @@ from libp2p.abc import IHost, INetStream
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.network.config import ConnectionConfig
 from libp2p.network.swarm import Swarm
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
@@ -33,6 +34,10 @@ def make_host(key_pair: KeyPair, metrics: Counter[str]) -> IHost:
         key_pair=key_pair,
         sec_opt={TProtocol(NOISE_PROTOCOL_ID): noise},
         muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): yamux.ReaderSafeYamux},
+        # Peers come from the chain's registry (node.daemon.discover_peers): py-libp2p's
+        # auto-connector, which redials every known address to reach 50 connections,
+        # only adds churn and duplicate connections.
+        connection_config=ConnectionConfig(min_connections=0, low_watermark=0),
     )
     _contain_handler_failures(host, metrics)
     return host
