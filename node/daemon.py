@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ import trio
 
 from node.aggregate.registry import build_rule
 from node.byzantine import poisoned_data
-from node.chain.client import ChainClient, RoundInfo, RoundStatus
+from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
 from node.chain.deploy import Deployment
 from node.config import NodeConfig
 from node.errors import ChainError, ConfigError, FedchainError
@@ -36,7 +37,8 @@ from node.update.codec import encode_model
 
 log = logging.getLogger(__name__)
 
-DISCOVERY_INTERVAL = 3.0
+DISCOVERY_INTERVAL = 3.0  # seconds between cheap registry checks
+DISCOVERY_REFRESH = 30.0  # seconds between full registry reads
 PIN_QUEUE = 16
 
 
@@ -63,21 +65,39 @@ def gossip_policy(ctx: NodeContext) -> GossipPolicy:
 
 
 async def discover_peers(ctx: NodeContext) -> None:
-    """Connect to every registered participant we are not connected to, forever."""
+    """Connect to every registered participant we are not connected to, forever.
+
+    Reading the registry costs 1 + 2n contract calls, and web3.py spends real CPU on
+    each: with 8 nodes on 2 cores, a full read every few seconds by every node starved
+    the event loops (blob fetches took seconds). So the registry is read in full only
+    when its size changed or every ``DISCOVERY_REFRESH`` seconds (stake changes, new
+    addresses); otherwise one call (``participantCount``) per ``DISCOVERY_INTERVAL``,
+    and disconnected peers are redialled from the cached entries (with backoff).
+    ``fetch_blob_until`` also re-reads an author's entry before each fetch attempt.
+    """
+    known_count = -1
+    refreshed_at = -math.inf
+    participants: list[Participant] = []
     while True:
         try:
-            participants = await ctx.call(ctx.chain.participants)
+            count = await ctx.call(ctx.chain.participant_count)
+            stale = trio.current_time() - refreshed_at >= DISCOVERY_REFRESH
+            if count != known_count or stale:
+                participants = await ctx.call(ctx.chain.participants)
+                known_count, refreshed_at = count, trio.current_time()
+                ctx.registered_peers.clear()
+                ctx.registered_peers.update(p.peer_id for p in participants if p.active)
+            await connect_missing(ctx, participants)  # dials back off by themselves
         except ChainError as exc:
             log.warning("peer discovery: %s", exc)
-            participants = []
-        if participants:
-            ctx.registered_peers.clear()
-            ctx.registered_peers.update(p.peer_id for p in participants if p.active)
-        connected = ctx.net.connected_peers()
-        for peer in participants:
-            if peer.peer_id != ctx.net.peer_id and peer.peer_id not in connected and peer.addrs:
-                await ctx.net.connect(peer.peer_id, list(peer.addrs))
         await trio.sleep(DISCOVERY_INTERVAL)
+
+
+async def connect_missing(ctx: NodeContext, participants: list[Participant]) -> None:
+    connected = ctx.net.connected_peers()
+    for peer in participants:
+        if peer.peer_id != ctx.net.peer_id and peer.peer_id not in connected and peer.addrs:
+            await ctx.net.connect(peer.peer_id, list(peer.addrs))
 
 
 def status_document(ctx: NodeContext, phase: str) -> dict[str, Any]:

@@ -223,10 +223,14 @@ class ChainClient:
             return None
         return Participant(checksum, int(stake), _peer_str(bytes(peer_raw)), list(addrs), active)
 
+    def participant_count(self) -> int:
+        """How many accounts ever registered (one cheap call; grows when one joins)."""
+        return int(self._view("participantCount"))
+
     def participants(self) -> list[Participant]:
-        """Every registered participant, in registration order."""
+        """Every registered participant, in registration order (1 + 2n calls)."""
         out = []
-        for i in range(int(self._view("participantCount"))):
+        for i in range(self.participant_count()):
             entry = self.participant(self._view("participantAt", i))
             if entry is not None:
                 out.append(entry)
