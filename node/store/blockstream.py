@@ -132,6 +132,7 @@ class BlockStreamServer:
         for cid, block in _dag_order(self.store, root):
             out += dagpb.encode_varint(len(cid)) + cid + dagpb.encode_varint(len(block))
             out += block
+            self.metrics["blockstream.bytes_served"] += len(block)
             if len(out) >= READ_SIZE:
                 await stream.write(bytes(out))
                 out.clear()

@@ -93,6 +93,10 @@ class _Bitswap(BitswapClient):
         blocks_to_send_v110: list[tuple[bytes, bytes]],
         presences_to_send: list[tuple[CIDObject, bool]],
     ) -> None:
+        metrics = self.block_store.metrics if isinstance(self.block_store, _BitswapStore) else None
+        if metrics is not None:
+            metrics["bitswap.bytes_served"] += sum(len(b) for b in blocks_to_send_v100)
+            metrics["bitswap.bytes_served"] += sum(len(b) for _, b in blocks_to_send_v110)
         queue = self.get_or_create_message_queue(peer_id)
         if blocks_to_send_v100:
             queue.add_blocks_v100(blocks_to_send_v100)

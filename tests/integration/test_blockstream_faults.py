@@ -113,6 +113,8 @@ def test_a_bad_fast_path_provider_falls_back_to_bitswap(
             assert fetcher.metrics[counter] == 1
             assert fetcher.metrics["blockstream.fetched"] == 0
             assert fetcher.metrics["fetch.bitswap"] == 1
+            # every leaf (all the data) came over Bitswap, and the provider counted it
+            assert provider.metrics["bitswap.bytes_served"] >= len(data)
             # what the fetcher kept is exactly the blob's blocks, all verified
             store = fetcher._exchange.store
             assert fetcher.has_blob(cid)

@@ -67,6 +67,8 @@ def test_two_hosts_exchange_a_2mib_blob(tmp_path: Path) -> None:
             assert b.has_blob(cid)  # b now holds (and serves) every block
             assert await b.get_local_blob(cid) == data
             assert b.metrics["fetch.ok"] == 1
+            # a served every data byte (raw leaves) plus the root node, over the fast path
+            assert len(data) < a.metrics["blockstream.bytes_served"] < len(data) + 4096
 
     run(scenario)
 
