@@ -4,6 +4,11 @@ A Byzantine node sees only its own data (commit-reveal hides the others' updates
 it has committed), so model attacks that need honest statistics (ALIE, IPM, mimic ...)
 estimate them from deltas it trains itself on disjoint slices of its local data.
 Data attacks train on transformed labels; ``withhold`` commits and never serves.
+
+Colluding attackers (``attack_group``: the partitions of one operator's nodes) pool
+their data, estimate the statistics from it with the same seeds, and so all commit the
+same crafted update, as in the published attacks (ALIE: "all corrupted workers send the
+same parameters"). An attacker outside a group works alone from its own data.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import numpy as np
 
 from node.aggregate.registry import Rule
 from node.attacks import AttackContext, get_attack
+from node.config import NodeConfig
 from node.learning.fixedpoint import SCALE, FixedParams
+from node.learning.partition import partition_by_spec
 from node.learning.tasks import Dataset
 
 ESTIMATION_SLICES = 4
@@ -33,6 +40,19 @@ def poisoned_data(attack: str, data: Dataset) -> Dataset:
     return Dataset(data.features, spec.labels(data.labels))
 
 
+def attacker_pool(cfg: NodeConfig, train: Dataset) -> Dataset | None:
+    """The pooled data of this node's colluding group (None: it attacks alone)."""
+    if not cfg.attack_group:
+        return None
+    parts = [
+        partition_by_spec(train, cfg.partition, i, cfg.partition_count, cfg.partition_seed)
+        for i in sorted(set(cfg.attack_group))
+    ]
+    return Dataset(
+        np.concatenate([p.features for p in parts]), np.concatenate([p.labels for p in parts])
+    )
+
+
 def crafted_delta(
     attack: str,
     own: FixedParams,
@@ -42,14 +62,20 @@ def crafted_delta(
     norm_bound: float,
     round_id: int,
     previous: FixedParams | None,
+    pool: Dataset | None = None,
 ) -> FixedParams:
-    """The delta a model-side attacker commits instead of its honest one."""
+    """The delta a model-side attacker commits instead of its honest one.
+
+    With a colluding group's ``pool`` the estimate uses only the pool (not ``own``), so
+    every member of the group computes the same update."""
     spec = get_attack(attack)
     if spec.kind not in ("model", "invalid") or spec.craft is None:
         return own
-    sample = [own] + [
-        train(part, round_id * 100 + i) for i, part in enumerate(_slices(data), start=1)
+    sliced = [
+        train(part, round_id * 100 + i)
+        for i, part in enumerate(_slices(data if pool is None else pool), 1)
     ]
+    sample = sliced if pool is not None else [own, *sliced]
 
     def aggregate(byzantine: Sequence[FixedParams]) -> FixedParams:
         inputs = list(byzantine) + sample

@@ -321,6 +321,9 @@ def demo(
     attack: Annotated[str, typer.Option(help="attack of the Byzantine nodes")] = "sign_flip",
     rule: Annotated[str, typer.Option(help="aggregation rule, e.g. nnm+trimmed_mean")] = "",
     alpha: Annotated[float, typer.Option(min=0, help="Dirichlet label skew (0: IID)")] = 0.0,
+    collude: Annotated[
+        bool, typer.Option(help="attackers with the same attack pool data, send one update")
+    ] = True,
     stop_devnet: Annotated[bool, typer.Option(help="also stop the devnet at the end")] = False,
 ) -> None:
     """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized."""
@@ -338,6 +341,7 @@ def demo(
         attack=attack,
         rule=rule or ("nnm+trimmed_mean" if byzantine else "fedavg"),
         alpha=alpha,
+        collude=collude,
         stop_devnet=stop_devnet,
     )
     code = expected_errors(lambda: run_demo(opts, console))

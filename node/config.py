@@ -44,6 +44,9 @@ class NodeConfig:
     rule: str = "fedavg"  # aggregation rule, e.g. nnm+trimmed_mean (see docs/aggregation.md)
     byzantine_f: int = 0  # Byzantine updates the rule must tolerate
     attack: str = ""  # simulation only: make this node Byzantine (see node/attacks)
+    # simulation only: partition indices of colluding attackers (this node's included);
+    # they pool that data and all send the same crafted update (see node/byzantine.py)
+    attack_group: tuple[int, ...] = ()
     norm_bound: float = 20.0
     fetch_timeout: float = 30.0
     poll_interval: float = 0.5
@@ -73,6 +76,16 @@ class NodeConfig:
             (self.max_rounds >= 0, "max_rounds", "must be >= 0"),
             (self.byzantine_f >= 0, "byzantine_f", "must be >= 0"),
             (self.advance_grace >= 0, "advance_grace", "must be >= 0"),
+            (
+                all(0 <= i < self.partition_count for i in self.attack_group),
+                "attack_group",
+                f"must list partition indices in [0, {self.partition_count})",
+            ),
+            (
+                not self.attack_group or bool(self.attack),
+                "attack_group",
+                "needs an attack (it only applies to Byzantine simulation nodes)",
+            ),
         ]
         for ok, key, message in checks:
             if not ok:
@@ -109,7 +122,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             return float(value)
         if kind.startswith("tuple"):
             items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(str(v).strip() for v in items if str(v).strip())
+            texts = [str(v).strip() for v in items if str(v).strip()]
+            return tuple(int(t) for t in texts) if kind.startswith("tuple[int") else tuple(texts)
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(

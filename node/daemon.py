@@ -15,7 +15,7 @@ from typing import Any
 import trio
 
 from node.aggregate.registry import build_rule
-from node.byzantine import poisoned_data
+from node.byzantine import attacker_pool, poisoned_data
 from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
 from node.chain.deploy import Deployment
 from node.config import NodeConfig
@@ -310,6 +310,7 @@ async def run_node(cfg: NodeConfig) -> None:
                 state=state,
                 task=task,
                 train_data=poisoned_data(cfg.attack, local),
+                attack_pool=attacker_pool(cfg, train),
                 test_data=test,
                 deployment_id=f"{deployment.chain_id}:{deployment.coordinator}",
                 genesis_cid=deployment.genesis_model_cid,

@@ -60,6 +60,7 @@ class NodeContext:
     registered_peers: set[str] = field(default_factory=set)  # refreshed by peer discovery
     current_round: int = 0  # updated by the round loop; gossip round-window checks use it
     phase: str = "starting"
+    attack_pool: Dataset | None = None  # simulation only: the colluding group's pooled data
 
     @property
     def address(self) -> str:
@@ -163,6 +164,7 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
                 ctx.cfg.norm_bound,
                 r,
                 None,
+                pool=ctx.attack_pool,
             )
         )
     header = UpdateHeader(
@@ -353,18 +355,25 @@ def aggregate(
         log.warning("aggregation skipped: %s", exc)
         return base, {}
     new = apply_delta(base, result.delta)
-    return new, reward_weights([u.author for u in updates], result.scores, weights)
+    authors = [u.author for u in updates]
+    return new, reward_weights(authors, result.scores, weights, result.duplicates)
 
 
 def reward_weights(
-    authors: list[str], scores: Sequence[int], examples: list[int]
+    authors: list[str],
+    scores: Sequence[int],
+    examples: list[int],
+    duplicates: Sequence[int] = (),
 ) -> dict[str, int]:
     """Contribution scores decide the split; when no update scores above the margin (late,
     converged rounds where every cosine is small) capped example counts do, so honest
-    contributors are still paid. See docs/decisions.md."""
+    contributors are still paid. Near-duplicates (``duplicates``: positions) are paid in
+    neither case. See docs/decisions.md."""
     if any(scores):
         return dict(zip(authors, (int(s) for s in scores), strict=True))
-    return dict(zip(authors, examples, strict=True))
+    copied = set(duplicates)
+    pairs = enumerate(zip(authors, examples, strict=True))
+    return {author: 0 if i in copied else w for i, (author, w) in pairs}
 
 
 async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str]) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from node.aggregate import rules
-from node.aggregate.scores import contribution_scores
+from node.aggregate.scores import scores_and_duplicates
 from node.aggregate.vectors import AggregationError, flatten, flatten_one, unflatten
 from node.errors import ConfigError
 from node.learning.fixedpoint import FixedParams
@@ -32,6 +32,7 @@ class AggregateResult:
     delta: dict[str, np.ndarray]  # int32 fixed point
     selected: tuple[int, ...]  # indices of inputs that influenced the result
     scores: tuple[int, ...]  # contribution score per input (see scores.py)
+    duplicates: tuple[int, ...] = ()  # inputs flagged as near-duplicates of another
 
 
 @dataclass(frozen=True)
@@ -158,9 +159,9 @@ class Rule:
             refs = [reference] if isinstance(reference, Mapping) else list(reference)
             if refs:
                 ref = np.stack([flatten_one(r, layout) for r in refs])
-        scores = contribution_scores(x, vector, ref)
+        scores, dups = scores_and_duplicates(x, vector, ref)
         out: FixedParams = unflatten(vector, layout)
-        return AggregateResult(out, selected, scores)
+        return AggregateResult(out, selected, scores, dups)
 
 
 def build_rule(spec: str, f: int) -> Rule:

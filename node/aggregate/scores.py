@@ -99,6 +99,14 @@ def contribution_scores(
 
     ``references`` (k, d): public directions to project out (zero rows are ignored).
     """
+    return scores_and_duplicates(x, aggregate, references)[0]
+
+
+def scores_and_duplicates(
+    x: np.ndarray, aggregate: np.ndarray, references: np.ndarray | None = None
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``contribution_scores`` and the sorted rows flagged as near-duplicates (which are
+    paid nothing, not even by the example-count fallback)."""
     n = x.shape[0]
     refs = np.zeros((0, x.shape[1]), dtype=np.int64)
     if references is not None and references.size:
@@ -122,4 +130,4 @@ def contribution_scores(
         c = n * xg - a
         b = n * n * sgg - 2 * n * xg + a
         scores.append(max(0, cosine_fixed(c, a, b) - SCORE_MARGIN))
-    return tuple(scores)
+    return tuple(scores), tuple(sorted(dup))

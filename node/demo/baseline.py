@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from node.aggregate.fedavg import apply_delta, capped_weights
 from node.aggregate.registry import Rule, build_rule
-from node.byzantine import crafted_delta, is_withholding, poisoned_data
+from node.byzantine import attacker_pool, crafted_delta, is_withholding, poisoned_data
 from node.config import NodeConfig
 from node.errors import UpdateRejected
 from node.learning.fixedpoint import FixedParams
@@ -36,6 +36,7 @@ def simulate_rule(
     train, test = train_test_split(task.load_all(), SPLIT_SEED)
     f = sum(1 for c in configs if c.attack)
     rule = build_rule(rule_spec, f)
+    pools = [attacker_pool(c, train) for c in configs]
     local = [
         poisoned_data(
             c.attack,
@@ -50,8 +51,8 @@ def simulate_rule(
     for r in range(1, rounds + 1):
         updates: list[FixedParams] = []
         examples: list[int] = []
-        for cfg, data in zip(configs, local, strict=True):
-            delta = _update(cfg, task, base, data, r, rule)
+        for cfg, data, pool in zip(configs, local, pools, strict=True):
+            delta = _update(cfg, task, base, data, r, rule, pool)
             if delta is None:
                 continue
             try:
@@ -70,7 +71,13 @@ def simulate_rule(
 
 
 def _update(
-    cfg: NodeConfig, task: Task, base: FixedParams, data: Dataset, r: int, rule: Rule
+    cfg: NodeConfig,
+    task: Task,
+    base: FixedParams,
+    data: Dataset,
+    r: int,
+    rule: Rule,
+    pool: Dataset | None,
 ) -> FixedParams | None:
     if cfg.attack and is_withholding(cfg.attack):
         return None
@@ -82,5 +89,7 @@ def _update(
 
     delta = train(data, cfg.data_seed * 1_000_003 + r)
     if cfg.attack:
-        delta = crafted_delta(cfg.attack, delta, data, train, rule, cfg.norm_bound, r, None)
+        delta = crafted_delta(
+            cfg.attack, delta, data, train, rule, cfg.norm_bound, r, None, pool=pool
+        )
     return delta

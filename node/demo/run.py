@@ -64,6 +64,7 @@ class DemoOptions:
     attack: str = "sign_flip"  # or a comma list, dealt to the Byzantine nodes in turn
     rule: str = "fedavg"
     alpha: float = 0.0  # Dirichlet label skew; 0 means IID partitions
+    collude: bool = True  # attackers running the same attack act as one operator
 
     def role(self, index: int) -> str:
         return "byzantine" if index >= self.nodes - self.byzantine else "honest"
@@ -76,6 +77,14 @@ class DemoOptions:
         if not attacks:
             raise ConfigError("--attack needs at least one attack name")
         return attacks[(index - (self.nodes - self.byzantine)) % len(attacks)]
+
+    def attack_group(self, index: int) -> tuple[int, ...]:
+        """Partitions of the nodes colluding with ``index`` (itself included): the
+        Byzantine nodes running the same attack, when ``collude`` is on."""
+        attack = self.attack_of(index)
+        if not attack or not self.collude:
+            return ()
+        return tuple(i for i in range(self.nodes) if self.attack_of(i) == attack)
 
     @property
     def devnet_dir(self) -> Path:
@@ -104,6 +113,7 @@ rule = "{opts.rule}"
 byzantine_f = {opts.byzantine}
 partition = "{f"dirichlet:{opts.alpha}" if opts.alpha > 0 else "iid"}"
 attack = "{opts.attack_of(index)}"
+attack_group = {list(opts.attack_group(index))}
 """
 
 
@@ -308,7 +318,8 @@ def finish(
         "ok": not problems,
         "problems": problems,
         "options": {"nodes": opts.nodes, "byzantine": opts.byzantine, "attack": opts.attack,
-                    "rule": opts.rule, "alpha": opts.alpha, "task": opts.task},
+                    "rule": opts.rule, "alpha": opts.alpha, "task": opts.task,
+                    "collude": opts.collude},
         "genesis_accuracy": genesis_accuracy,
         "seconds": round(time.monotonic() - started, 1),
         "deployment": str(deployment_path_of(opts.devnet_dir).resolve()),

@@ -37,6 +37,16 @@ def config_file(tmp_path: Path) -> Path:
             {"bootstrap": ("/ip4/1.2.3.4/tcp/1", "/ip4/5.6.7.8/tcp/2")},
         ),
         ({"FEDCHAIN_LR": "0.1", "OTHER": "x"}, {}, {"lr": 0.1}),
+        (
+            {"FEDCHAIN_ATTACK": "alie", "FEDCHAIN_PARTITION_COUNT": "4"},
+            {"attack_group": [3, 2]},
+            {"attack_group": (3, 2)},
+        ),
+        (
+            {"FEDCHAIN_ATTACK_GROUP": "0, 1", "FEDCHAIN_ATTACK": "ipm"},
+            {"partition_count": 2},
+            {"attack_group": (0, 1)},
+        ),
     ],
 )
 def test_layers(config_file: Path, env: dict, flags: dict, expected: dict) -> None:
@@ -55,6 +65,9 @@ def test_layers(config_file: Path, env: dict, flags: dict, expected: dict) -> No
         ({}, {"partition_index": 5}, "'partition_index' must be in"),
         ({}, {"bogus": 1}, "unknown config key 'bogus'"),
         ({"FEDCHAIN_AUTO_CLAIM": "maybe"}, {}, "'auto_claim'"),
+        ({"FEDCHAIN_ATTACK_GROUP": "1,x"}, {"attack": "alie"}, "'attack_group' from environment"),
+        ({}, {"attack": "alie", "attack_group": [0, 1]}, "'attack_group' must list partition"),
+        ({}, {"attack_group": [0]}, "'attack_group' needs an attack"),
     ],
 )
 def test_bad_values_name_the_key(config_file: Path, env: dict, flags: dict, message: str) -> None:

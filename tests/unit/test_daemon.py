@@ -39,3 +39,9 @@ def test_reward_weights_fall_back_to_examples_when_no_update_scores() -> None:
 
     assert reward_weights(["a", "b"], [5, 0], [10, 20]) == {"a": 5, "b": 0}
     assert reward_weights(["a", "b"], [0, 0], [10, 20]) == {"a": 10, "b": 20}
+    # near-duplicates are not paid by the fallback either
+    assert reward_weights(["a", "b", "c"], [0, 0, 0], [10, 20, 30], (1, 2)) == {
+        "a": 10,
+        "b": 0,
+        "c": 0,
+    }

@@ -71,3 +71,10 @@ def test_attacks_are_dealt_to_the_byzantine_nodes_in_turn() -> None:
     assert DemoOptions(nodes=4, byzantine=0).attack_of(3) == ""
     with pytest.raises(ConfigError, match="at least one attack"):
         DemoOptions(nodes=4, byzantine=1, attack=" , ").attack_of(3)
+
+
+def test_attackers_with_the_same_attack_collude() -> None:
+    opts = DemoOptions(nodes=6, byzantine=3, attack="alie, boost")
+    assert [opts.attack_group(i) for i in range(6)] == [(), (), (), (3, 5), (4,), (3, 5)]
+    alone = DemoOptions(nodes=6, byzantine=3, attack="alie", collude=False)
+    assert alone.attack_group(4) == ()
