@@ -74,6 +74,7 @@ FINAL: dict[str, _Final] = {
 }
 
 STEPS: dict[str, _Step] = {
+    "dedup": _Step(rules.dedup, lambda f: 1, "1"),
     "nnm": _Step(rules.nnm, lambda f: 2 * f + 1, "2f+1"),
     "clip": _Step(rules.norm_clip, lambda f: f + 1, "f+1"),
 }
@@ -131,10 +132,16 @@ class Rule:
         n = x.shape[0]
         self.check(n)
         influence: list[frozenset[int]] = [frozenset((i,)) for i in range(n)]
+        f = self.f
         for name in self.steps:
-            x, step_influence = STEPS[name].fn(x, self.f)
+            f = _fitted_f(STEPS[name].min_n, f, x.shape[0])
+            rows = x.shape[0]
+            x, step_influence = STEPS[name].fn(x, f)
             influence = [frozenset().union(*(influence[j] for j in s)) for s in step_influence]
-        vector, chosen = FINAL[self.final].fn(x, weights, self.f)
+            if x.shape[0] != rows:  # dedup merged copies: a group keeps its first's weight
+                weights = [weights[min(s)] for s in step_influence]
+        f = _fitted_f(FINAL[self.final].min_n, f, x.shape[0])
+        vector, chosen = FINAL[self.final].fn(x, weights, f)
         selected = sorted(frozenset().union(*(influence[i] for i in chosen)))
         return vector, tuple(selected)
 
@@ -162,6 +169,14 @@ class Rule:
         scores, dups = scores_and_duplicates(x, vector, ref)
         out: FixedParams = unflatten(vector, layout)
         return AggregateResult(out, selected, scores, dups)
+
+
+def _fitted_f(min_n: Callable[[int], int], f: int, n: int) -> int:
+    """f, lowered until the part accepts n inputs (after dedup merged copies: n was
+    checked before, and merged copies stand for at most one input each)."""
+    while f > 0 and min_n(f) > n:
+        f -= 1
+    return f
 
 
 def build_rule(spec: str, f: int) -> Rule:

@@ -36,6 +36,7 @@ WEISZFELD_ITERS = 8
 WEISZFELD_WEIGHT_BITS = 20  # sum of Weiszfeld weights <= 2**20: float64 GEMM stays exact
 CCLIP_ITERS = 3
 CCLIP_BITS = 16  # clip factors in units of 2**-16
+DUPLICATE_RATIO = 64  # near-duplicate: squared distance < median / 64 (distance < 1/8)
 
 
 # --- coordinate-wise -----------------------------------------------------------------
@@ -208,6 +209,49 @@ def nnm(x: np.ndarray, f: int, dists: np.ndarray | None = None) -> tuple[np.ndar
         coef[i, near] = 1
         influence.append(frozenset(near))
     return exact_mean_of_groups(coef, x, n - f), tuple(influence)
+
+
+def near_duplicate_groups(d2: np.ndarray, rows: Sequence[int] | None = None) -> list[list[int]]:
+    """Positions (into ``rows``) grouped by the near-duplicate relation, transitively.
+
+    i and j are near-duplicates when DUPLICATE_RATIO * ||x_i - x_j||**2 is below the median
+    pairwise squared distance, i.e. they are 8 times closer than two typical inputs. Nodes
+    training on their own data never are; copies (and colluders sending one vector) are.
+    Groups are sorted lists, in order of their first member; singletons included.
+    """
+    idx = list(range(d2.shape[0])) if rows is None else list(rows)
+    n = len(idx)
+    pairs = {(i, j): int(d2[idx[i], idx[j]]) for i in range(n) for j in range(i + 1, n)}
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    if pairs:
+        median = sorted(pairs.values())[len(pairs) // 2]
+        for (i, j), v in pairs.items():
+            if DUPLICATE_RATIO * v < median:
+                a, b = root(i), root(j)
+                parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    return [groups[k] for k in sorted(groups)]
+
+
+def dedup(x: np.ndarray, f: int) -> tuple[np.ndarray, Influence]:
+    """One row per group of near-duplicates (its first, in canonical order).
+
+    Copies carry no information of their own, but a rule like the geometric median gives
+    k coincident inputs k times the pull. Colluders who spread their vectors apart to
+    escape this lose that coincidence (the spread attacks in node/attacks try both).
+    """
+    groups = near_duplicate_groups(pairwise_sqdists(x))
+    if len(groups) == x.shape[0]:
+        return x, tuple(frozenset((i,)) for i in range(x.shape[0]))
+    return x[[g[0] for g in groups]], tuple(frozenset(g) for g in groups)
 
 
 def norm_clip(x: np.ndarray, f: int) -> tuple[np.ndarray, Influence]:

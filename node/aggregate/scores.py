@@ -32,30 +32,17 @@ from math import isqrt
 
 import numpy as np
 
-from node.aggregate.exact import exact_dots
+from node.aggregate.exact import exact_dots, sqdists_from_gram
+from node.aggregate.rules import near_duplicate_groups
 
 SCORE_ONE = 1 << 16
 SCORE_MARGIN = SCORE_ONE // 16
-DUPLICATE_RATIO = 64
 
 
 def duplicates(gram: np.ndarray, rows: list[int]) -> set[int]:
     """Positions (into ``rows``) having a near-duplicate among the others (exact test)."""
-    n = len(rows)
-    diag = [int(gram[r, r]) for r in rows]
-    d2 = {
-        (i, j): diag[i] + diag[j] - 2 * int(gram[rows[i], rows[j]])
-        for i in range(n)
-        for j in range(i + 1, n)
-    }
-    if not d2:
-        return set()
-    median = sorted(d2.values())[len(d2) // 2]
-    flagged: set[int] = set()
-    for (i, j), v in d2.items():
-        if DUPLICATE_RATIO * v < median:
-            flagged.update((i, j))
-    return flagged
+    groups = near_duplicate_groups(sqdists_from_gram(gram), rows)
+    return {i for g in groups if len(g) > 1 for i in g}
 
 
 def cosine_fixed(c: int, a: int, b: int) -> int:

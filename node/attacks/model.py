@@ -40,6 +40,25 @@ def _same(ctx: AttackContext, v: np.ndarray, layout: Layout) -> list[FixedParams
     return _out(ctx, [v] * ctx.f, layout)
 
 
+def spread_radius(x: np.ndarray) -> float:
+    """A quarter of the median pairwise distance of the honest rows."""
+    gram = x @ x.T
+    diag = np.diag(gram)
+    d2 = (diag[:, None] + diag[None, :] - 2 * gram)[np.triu_indices(x.shape[0], 1)]
+    return 0.25 * float(np.sqrt(max(float(np.median(d2)), 0.0))) if d2.size else 1.0
+
+
+def _spread(ctx: AttackContext, v: np.ndarray, rho: float) -> list[np.ndarray]:
+    """f copies of v, each moved by its own random vector of norm ``rho``; at
+    ``spread_radius`` no two are near-duplicates (rules.near_duplicate_groups), so a
+    ``dedup`` step keeps them all."""
+    out = []
+    for _ in range(ctx.f):
+        u = np.asarray(ctx.rng.normal(0.0, 1.0, v.shape))
+        out.append(v + u * (rho / (float(np.linalg.norm(u)) or 1.0)))
+    return out
+
+
 def _damage_towards(ctx: AttackContext, byz: list[FixedParams], layout: Layout, mu: np.ndarray):
     """How far the rule's output is pushed from the honest mean (higher = worse)."""
     assert ctx.aggregate is not None
@@ -48,13 +67,27 @@ def _damage_towards(ctx: AttackContext, byz: list[FixedParams], layout: Layout, 
     return float(np.dot(mu - agg, mu)) / max(float(np.dot(mu, mu)), 1.0)
 
 
-def _tuned(ctx: AttackContext, candidates, layout: Layout, mu: np.ndarray) -> list[FixedParams]:
-    """The candidate (by grid order on ties) doing most damage against the rule in use."""
-    if ctx.aggregate is None or len(candidates) == 1:
-        return _same(ctx, candidates[0], layout)
+def _tuned(
+    ctx: AttackContext, candidates: Sequence[np.ndarray], layout: Layout, x: np.ndarray
+) -> list[FixedParams]:
+    """The colluders' choice doing most damage against the rule in use (first on ties):
+    each candidate vector sent by all f as identical copies, or spread apart (which
+    survives a ``dedup`` step but loses the copies' coincidence)."""
+    options = [[v] * ctx.f for v in candidates]
+    if ctx.f > 1:
+        rho = spread_radius(x)
+        options += [_spread(ctx, v, rho) for v in candidates]
+    return _most_damaging(ctx, options, layout, x.mean(axis=0))
+
+
+def _most_damaging(
+    ctx: AttackContext, options: Sequence[Sequence[np.ndarray]], layout: Layout, mu: np.ndarray
+) -> list[FixedParams]:
+    if ctx.aggregate is None or len(options) == 1:
+        return _out(ctx, options[0], layout)
     best, best_damage = None, -np.inf
-    for v in candidates:
-        byz = _same(ctx, v, layout)
+    for vectors in options:
+        byz = _out(ctx, vectors, layout)
         damage = _damage_towards(ctx, byz, layout, mu)
         if damage > best_damage:
             best, best_damage = byz, damage
@@ -65,7 +98,7 @@ def _tuned(ctx: AttackContext, candidates, layout: Layout, mu: np.ndarray) -> li
 def sign_flip(ctx: AttackContext) -> list[FixedParams]:
     """Each Byzantine sends minus the honest mean."""
     x, layout = _honest(ctx)
-    return _same(ctx, -x.mean(axis=0), layout)
+    return _tuned(ctx, [-x.mean(axis=0)], layout, x)
 
 
 def gaussian(ctx: AttackContext) -> list[FixedParams]:
@@ -87,21 +120,21 @@ def alie(ctx: AttackContext) -> list[FixedParams]:
     x, layout = _honest(ctx)
     mu, sigma = x.mean(axis=0), x.std(axis=0)
     zs = (alie_default_z(len(ctx.honest) + ctx.f, ctx.f), *ALIE_GRID)
-    return _tuned(ctx, [mu - z * sigma for z in zs], layout, mu)
+    return _tuned(ctx, [mu - z * sigma for z in zs], layout, x)
 
 
 def ipm(ctx: AttackContext) -> list[FixedParams]:
     """Inner product manipulation: -eps * mu, eps tuned against the rule."""
     x, layout = _honest(ctx)
     mu = x.mean(axis=0)
-    return _tuned(ctx, [-eps * mu for eps in IPM_GRID], layout, mu)
+    return _tuned(ctx, [-eps * mu for eps in IPM_GRID], layout, x)
 
 
 def mimic(ctx: AttackContext) -> list[FixedParams]:
     """Every Byzantine copies the honest update farthest from the honest mean."""
     x, layout = _honest(ctx)
     far = int(np.argmax(((x - x.mean(axis=0)) ** 2).sum(axis=1)))
-    return _same(ctx, x[far], layout)
+    return _tuned(ctx, [x[far]], layout, x)
 
 
 def freerider_zero(ctx: AttackContext) -> list[FixedParams]:
@@ -141,7 +174,8 @@ def freerider_copy(ctx: AttackContext) -> list[FixedParams]:
 
 
 def near_tie(ctx: AttackContext) -> list[FixedParams]:
-    """Near-tie splitter: sit on the midpoint of the two closest honest updates.
+    """Near-tie splitter: sit on the midpoint of the two closest honest updates (as
+    copies 1 unit apart, or spread apart if that hurts the rule in use more).
 
     Their Krum/NNM scores then differ by a few units, so float implementations on two
     machines can rank them differently and split the honest vote; exact integer scores
@@ -159,12 +193,13 @@ def near_tie(ctx: AttackContext) -> list[FixedParams]:
     d2 = d2 + np.diag(np.full(n, np.inf))
     a, b = np.unravel_index(int(np.argmin(d2)), d2.shape)
     mid = (x[a] + x[b]) / 2
-    out = []
+    ties = []
     for k in range(ctx.f):
         v = mid.copy()
         v[k % v.shape[0]] += 1 if k % 2 else -1
-        out.append(v)
-    return _out(ctx, out, layout)
+        ties.append(v)
+    options = [ties, _spread(ctx, mid, spread_radius(x))] if ctx.f > 1 else [ties]
+    return _most_damaging(ctx, options, layout, x.mean(axis=0))
 
 
 def boost(ctx: AttackContext) -> list[FixedParams]:

@@ -12,6 +12,7 @@ from node.aggregate import (
 from node.aggregate import rules as R
 from node.aggregate.exact import exact_combine, exact_dots, exact_mean_of_groups, exact_sqnorms
 from node.aggregate.fedavg import fedavg
+from node.aggregate.registry import STEPS
 from node.errors import ConfigError
 
 
@@ -181,7 +182,12 @@ def test_bad_inputs_raise_aggregation_errors() -> None:
         rule([{"w": np.zeros(2, np.int32)}], [0])
 
 
-@pytest.mark.parametrize("spec", [*rule_names()[:-2], "nnm+trimmed_mean", "clip+multi_krum"])
+FINAL_RULES = [name for name in rule_names() if name not in STEPS]
+
+
+@pytest.mark.parametrize(
+    "spec", [*FINAL_RULES, "nnm+trimmed_mean", "clip+multi_krum", "dedup+geometric_median"]
+)
 def test_rules_never_mutate_inputs(spec: str) -> None:
     rng = np.random.default_rng(6)
     deltas = [
@@ -198,3 +204,42 @@ def test_rules_never_mutate_inputs(spec: str) -> None:
         assert all(np.array_equal(d[k], c[k]) and d[k].dtype == c[k].dtype for k in d)
     assert set(res.delta) == {"a", "b"} and all(v.dtype == np.int32 for v in res.delta.values())
     assert len(res.scores) == 11 and all(isinstance(s, int) and s >= 0 for s in res.scores)
+
+
+def _spread_rows(rng: np.random.Generator, n: int, d: int = 50) -> np.ndarray:
+    return np.rint(rng.normal(0, 1000, (n, d))).astype(np.int32)
+
+
+def test_dedup_keeps_one_row_per_group_of_near_duplicates() -> None:
+    rng = np.random.default_rng(8)
+    x = _spread_rows(rng, 6)
+    copies = np.vstack([x[2] + 1, x[2] - 1, x[4] + 2])  # two of row 2, one of row 4
+    rows = np.vstack([x, copies]).astype(np.int32)
+    before = rows.copy()
+    out, influence = R.dedup(rows, 1)
+    assert out.tolist() == x.tolist()
+    assert influence[2] == frozenset({2, 6, 7}) and influence[4] == frozenset({4, 8})
+    assert np.array_equal(rows, before)
+    same, alone = R.dedup(x, 1)
+    assert np.array_equal(same, x) and alone == tuple(frozenset((i,)) for i in range(6))
+
+
+def test_dedup_removes_the_pull_of_coincident_copies_on_the_geometric_median() -> None:
+    rng = np.random.default_rng(9)
+    honest = _spread_rows(rng, 8)
+    lure = np.full(50, 5000, dtype=np.int32)
+    one = np.vstack([lure, honest])
+    three = np.vstack([lure, lure + 1, lure - 1, honest])
+    deduped = build_rule("dedup+geometric_median", 3)(as_deltas(three), [1] * 11).delta["w"]
+    single = build_rule("geometric_median", 3)(as_deltas(one), [1] * 9).delta["w"]
+    pulled = build_rule("geometric_median", 3)(as_deltas(three), [1] * 11).delta["w"]
+    assert np.array_equal(deduped, single)
+    assert np.linalg.norm(pulled - lure) < np.linalg.norm(deduped - lure)
+
+
+def test_dedup_lowers_f_when_merged_copies_leave_too_few_rows() -> None:
+    x = _spread_rows(np.random.default_rng(10), 3)
+    rows = np.vstack([x, x[0] + 1, x[0] - 1])  # n = 5 = 2f+1 for f = 2; 3 distinct rows
+    res = build_rule("dedup+trimmed_mean", 2)(as_deltas(rows), [1] * 5)
+    assert res.delta["w"].tolist() == R.coordinate_median(x).tolist()  # trimmed f = 1 of 3
+    assert res.selected == (0, 1, 2, 3, 4)

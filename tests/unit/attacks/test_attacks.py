@@ -119,3 +119,22 @@ def test_label_flip() -> None:
     labels = np.array([0, 1, 9, 4], dtype=np.int64)
     assert flip_labels(labels).tolist() == [9, 8, 0, 5]
     assert labels.tolist() == [0, 1, 9, 4]
+
+
+def test_colluders_spread_apart_against_dedup_and_copy_otherwise() -> None:
+    from node.aggregate.rules import near_duplicate_groups, pairwise_sqdists
+
+    honest = _honest(n=8)
+
+    def crafted(spec: str) -> np.ndarray:
+        rule = build_rule(spec, 3)
+        ctx = _ctx(f=3, aggregate=lambda byz: rule([*byz, *honest], [1] * 11).delta)
+        ctx = AttackContext(**{**ctx.__dict__, "honest": honest})
+        out = get_attack("sign_flip").craft(ctx)
+        return np.array([np.concatenate([o["b"], o["w"].ravel()]) for o in out])
+
+    flat = np.array([np.concatenate([h["b"], h["w"].ravel()]) for h in honest])
+    spread = np.vstack([crafted("dedup+geometric_median"), flat]).astype(np.int32)
+    copies = np.vstack([crafted("geometric_median"), flat]).astype(np.int32)
+    assert all(len(g) == 1 for g in near_duplicate_groups(pairwise_sqdists(spread)))
+    assert near_duplicate_groups(pairwise_sqdists(copies))[0] == [0, 1, 2]
