@@ -39,6 +39,9 @@ class Attack:
     craft: Callable[[AttackContext], list[FixedParams]] | None = None
     labels: Callable[[np.ndarray], np.ndarray] | None = None
     doc: str = ""
+    # sends (near-)copies of this round's honest updates: possible only for an omniscient
+    # attacker, since commit-reveal hides them until every commitment is on chain
+    copies_current: bool = False
 
 
 _REGISTRY: dict[str, Attack] = {}
