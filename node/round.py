@@ -238,6 +238,9 @@ async def announce(ctx: NodeContext, r: int, author: str, cid: str) -> None:
         log.warning("round %d: announcement not sent: %s", r, exc)
 
 
+FIRST_ATTEMPT_TIMEOUT = 5.0
+
+
 async def fetch_blob_until(ctx: NodeContext, cid: str, author: str, deadline: float) -> bytes:
     """Fetch ``cid`` by Bitswap, retrying until ``deadline`` (trio clock).
 
@@ -245,10 +248,16 @@ async def fetch_blob_until(ctx: NodeContext, cid: str, author: str, deadline: fl
     author that restarted on a new address, or came back late, is still reached.
     """
     last_error = "no attempt before the exchange deadline"
+    attempt = 0
     while trio.current_time() < deadline:
         author_peer = await refresh_author(ctx, author)
         peers = sorted(ctx.providers.get(cid, set()) | ({author_peer} if author_peer else set()))
-        timeout = max(1.0, min(ctx.cfg.fetch_timeout, deadline - trio.current_time()))
+        # Attempts grow (5, 10, 20 s ...) so that later ones ask the providers announced
+        # meanwhile: one attempt spending the whole window on a silent author would miss
+        # a blob that other honest nodes already hold (and split the included set).
+        budget = FIRST_ATTEMPT_TIMEOUT * 2**attempt
+        attempt += 1
+        timeout = max(1.0, min(ctx.cfg.fetch_timeout, budget, deadline - trio.current_time()))
         try:
             started = trio.current_time()
             blob = await ctx.net.fetch_blob(cid, peers, timeout)
