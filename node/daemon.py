@@ -289,6 +289,8 @@ async def run_node(cfg: NodeConfig) -> None:
     local = partition_by_spec(
         train, cfg.partition, cfg.partition_index, cfg.partition_count, cfg.partition_seed
     )
+    pool = attacker_pool(cfg, train)
+    del train  # the node keeps its own partition only (~12 MB less for MNIST 5k)
     state = NodeState(cfg.data_dir / "state.sqlite")
     served = False
     try:
@@ -310,7 +312,7 @@ async def run_node(cfg: NodeConfig) -> None:
                 state=state,
                 task=task,
                 train_data=poisoned_data(cfg.attack, local),
-                attack_pool=attacker_pool(cfg, train),
+                attack_pool=pool,
                 test_data=test,
                 deployment_id=f"{deployment.chain_id}:{deployment.coordinator}",
                 genesis_cid=deployment.genesis_model_cid,

@@ -2,22 +2,26 @@
 
     score_i = 0                                              if x_i is a near-duplicate
             = max(0, floor(2**16 * cos(P x_i, P c_i)) - 2**12)   otherwise,
-    c_i = n g - x_i
+    c_i = per coordinate, the sum of the values a trimmed mean (t per side) of the
+          *others* keeps = S - clip(x_i, lo, hi)
 
-g is the robust aggregate and c_i the consensus of the *others* (n g - x_i is (n-1) times
-the leave-one-out mean when g is the mean; for robust rules it removes at least i's own
-pull on g, so no input is credited for dragging the aggregate towards itself). P
-projects onto the orthogonal complement of the span of the *reference* vectors: what was
-public before this round's commit window closed (the previous round's global delta and,
-if the caller has them, the previous round's verified updates). Without references P is
-the identity.
+where, per coordinate over all n inputs sorted, lo and hi are the values at ranks t and
+n-1-t and S is the sum of ranks t..n-1-t (removing x_i from a sorted column shifts the
+kept window by one unless x_i sits inside it, hence the clip). t is the rule's f (at
+most (n-2)/2); with t = 0, c_i is the sum of the others. c_i never contains x_i, so no
+input is credited for dragging a consensus towards itself, whatever the rule: with the
+rule's own output instead (n g - x_i), a free-rider sitting where the geometric median
+lands was scored against (n-1) copies of itself. P projects onto the orthogonal
+complement of the span of the *reference* vectors: what was public before this round's
+commit window closed (the previous round's global delta and, if the caller has them,
+the previous round's verified updates). Without references P is the identity.
 
-Exactness: every quantity comes from one exact integer Gram matrix of
-[refs.., x_1..x_n, g] (``exact_dots``). Projecting out the references is a Schur
-complement, computed by fraction-free (Bareiss) elimination on Python ints: after
-eliminating the independent references, entry (a, b) equals det(R) * <P a, P b> with
-det(R) > 0. With s_ab those entries, A_i = s_ii, C_i = n s_ig - s_ii (= <P x_i, P c_i>
-scaled), B_i = n**2 s_gg - 2 n s_ig + s_ii (= |P c_i|**2 scaled), and
+Exactness: lo, hi and S are order statistics and int64 sums of integers. For each i,
+the Gram matrix of [refs.., x_i, c_i] is exact (``exact_dots``). Projecting out the
+references is a Schur complement, computed by fraction-free (Bareiss) elimination on
+Python ints: after eliminating the independent references, entry (a, b) equals
+det(R) * <P a, P b> with det(R) > 0. With A_i = |P x_i|**2, C_i = <P x_i, P c_i> and
+B_i = |P c_i|**2 so scaled,
 
     floor(2**16 * C_i / sqrt(A_i B_i)) = isqrt(floor((2**16 C_i)**2 / (A_i B_i)))  (C_i > 0).
 
@@ -33,7 +37,7 @@ from math import isqrt
 import numpy as np
 
 from node.aggregate.exact import exact_dots, sqdists_from_gram
-from node.aggregate.rules import near_duplicate_groups
+from node.aggregate.rules import SORT_CHUNK, near_duplicate_groups
 
 SCORE_ONE = 1 << 16
 SCORE_MARGIN = SCORE_ONE // 16
@@ -80,17 +84,33 @@ def project_out(gram: list[list[int]], k: int) -> list[list[int]]:
 
 
 def contribution_scores(
-    x: np.ndarray, aggregate: np.ndarray, references: np.ndarray | None = None
+    x: np.ndarray, references: np.ndarray | None = None, trim: int = 0
 ) -> tuple[int, ...]:
-    """Integer score per row of ``x`` (n, d) against the aggregate (d,).
+    """Integer score per row of ``x`` (n, d) int32.
 
-    ``references`` (k, d): public directions to project out (zero rows are ignored).
+    ``references`` (k, d): public directions to project out (zero rows are ignored);
+    ``trim``: values dropped per side from the others' consensus (the rule's f).
     """
-    return scores_and_duplicates(x, aggregate, references)[0]
+    return scores_and_duplicates(x, references, trim)[0]
+
+
+def trimmed_window(x: np.ndarray, trim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of x (n, d): the sorted values at ranks trim and n-1-trim, and the exact
+    int64 sum of ranks trim .. n-1-trim."""
+    n, d = x.shape
+    lo, hi, total = (np.empty(d, dtype=np.int64) for _ in range(3))
+    for start in range(0, d, SORT_CHUNK):
+        block = np.ascontiguousarray(x[:, start : start + SORT_CHUNK].T)
+        block.sort(axis=1)
+        end = start + block.shape[0]
+        lo[start:end] = block[:, trim]
+        hi[start:end] = block[:, n - 1 - trim]
+        total[start:end] = block[:, trim : n - trim].sum(axis=1, dtype=np.int64)
+    return lo, hi, total
 
 
 def scores_and_duplicates(
-    x: np.ndarray, aggregate: np.ndarray, references: np.ndarray | None = None
+    x: np.ndarray, references: np.ndarray | None = None, trim: int = 0
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """``contribution_scores`` and the sorted rows flagged as near-duplicates (which are
     paid nothing, not even by the example-count fallback)."""
@@ -100,21 +120,22 @@ def scores_and_duplicates(
         refs = np.atleast_2d(references).astype(np.int64)
         refs = refs[np.any(refs != 0, axis=1)]
     k = refs.shape[0]
-    rows = np.concatenate([refs, x.astype(np.int64), aggregate[None, :].astype(np.int64)])
-    gram = exact_dots(rows)
-    dup = duplicates(gram, list(range(k, k + n)))
-    full = [[int(v) for v in row] for row in gram]
-    s = project_out(full, k) if k else full[k:]
-    g = n
-    sgg = s[g][g]
+    dup = duplicates(exact_dots(x), list(range(n)))
+    lo, hi, total = trimmed_window(x, max(0, min(trim, (n - 2) // 2)))
+    ref_gram = [[int(v) for v in row] for row in exact_dots(refs)] if k else []
     scores = []
     for i in range(n):
         if i in dup:
             scores.append(0)
             continue
-        # against the others' consensus: c_i = n g - x_i (removes i's own pull on g)
-        a, xg = s[i][i], s[i][g]
-        c = n * xg - a
-        b = n * n * sgg - 2 * n * xg + a
+        own = x[i].astype(np.int64)
+        pair = np.stack([own, total - np.clip(own, lo, hi)])  # x_i and the others' c_i
+        local = [[int(v) for v in row] for row in exact_dots(pair)]
+        if k:
+            cross = exact_dots(refs, pair)
+            gram = [[*ref_gram[a], int(cross[a, 0]), int(cross[a, 1])] for a in range(k)]
+            gram += [[int(cross[a, j]) for a in range(k)] + local[j] for j in (0, 1)]
+            local = project_out(gram, k)
+        a, c, b = local[0][0], local[0][1], local[1][1]
         scores.append(max(0, cosine_fixed(c, a, b) - SCORE_MARGIN))
     return tuple(scores), tuple(sorted(dup))

@@ -1,6 +1,7 @@
 """Contribution scores: exact, zero for free-riders and copies, invariant to what is public."""
 
 import numpy as np
+import pytest
 
 from node.aggregate import build_rule, contribution_scores
 from node.aggregate.rewards import split_pool
@@ -18,15 +19,29 @@ def _previous(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
     return np.rint(old).astype(np.int32)
 
 
-def test_scores_match_a_float_reference_on_distinct_inputs() -> None:
+@pytest.mark.parametrize("trim", [0, 1, 2])
+def test_scores_match_a_float_reference_on_distinct_inputs(trim: int) -> None:
     rng = np.random.default_rng(0)
-    x = _honest(rng, 6)
-    g = np.rint(x.mean(0)).astype(np.int64)
-    got = contribution_scores(x, g)
+    x = _honest(rng, 7)
+    got = contribution_scores(x, None, trim)
     for i, s in enumerate(got):
-        c = 6 * g - x[i]  # the others' consensus
+        others = np.delete(x, i, axis=0).astype(float)
+        kept = np.sort(others, axis=0)[trim : others.shape[0] - trim]
+        c = kept.sum(axis=0)  # the others' trimmed consensus (as a sum)
         cos = x[i] @ c / np.linalg.norm(x[i]) / np.linalg.norm(c)
         assert abs(s - max(0, int(np.floor(SCORE_ONE * cos)) - SCORE_MARGIN)) <= 1
+
+
+def test_a_free_rider_where_the_consensus_lands_is_not_scored_against_itself() -> None:
+    """The rule's output can sit on an input (the geometric median on a central one):
+    scoring against n g - x_i then credits that input with (n-1) copies of itself."""
+    rng = np.random.default_rng(3)
+    x = _honest(rng, 8)
+    prev = _previous(rng, x)
+    stale = np.rint(prev + rng.normal(0, 60, x.shape[1])).astype(np.int32)
+    rows = np.vstack([stale, x])
+    scores = contribution_scores(rows, prev[None, :], 2)
+    assert scores[0] == 0 and all(s > 0 for s in scores[1:])
 
 
 def test_free_riders_and_attackers_score_zero() -> None:
@@ -38,8 +53,7 @@ def test_free_riders_and_attackers_score_zero() -> None:
     copy = (x[0] + rng.normal(0, 50, x.shape[1])).astype(np.int32)
     stale = prev.copy()
     rows = np.vstack([x, zero, flip, copy, stale])
-    agg = np.rint(x.mean(0)).astype(np.int64)
-    scores = contribution_scores(rows, agg, prev[None, :])
+    scores = contribution_scores(rows, prev[None, :])
     assert scores[8] == 0 and scores[9] == 0  # zero update, sign flip
     assert scores[10] == 0 and scores[0] == 0  # near-duplicate pair: nobody earns the copy
     assert scores[11] == 0  # stale: nothing beyond what was public
