@@ -195,9 +195,9 @@ def summarize(rows: list[dict]) -> dict:
     return {
         "cells": cells,
         "shares": _worst_share(shares, lambda attack: True),
-        # attacks a participant can mount under commit-reveal (no copying this round's
-        # honest updates, which stay hidden until every commitment is on chain)
-        "feasible_shares": _worst_share(shares, lambda a: not get_attack(a).copies_current),
+        # attacks a participant can mount under commit-reveal (nothing crafted from this
+        # round's honest updates, which stay hidden until every commitment is on chain)
+        "feasible_shares": _worst_share(shares, lambda a: not get_attack(a).omniscient),
         "per_attack": per_attack,
     }
 
@@ -247,8 +247,9 @@ def write_outputs(summary: dict, profile: str, out_dir: Path, meta: dict) -> Non
                 row.append(f"{share:.3f} ({worst})")
             lines.append(f"| {rule} | " + " | ".join(row) + " |")
         lines.append("")
-        lines.append("Same, over the attacks possible under commit-reveal (without `mimic` and")
-        lines.append("`near_tie`, which copy this round's honest updates):")
+        omniscient = ", ".join(f"`{a}`" for a in attack_names() if get_attack(a).omniscient)
+        lines.append("Same, over the attacks possible under commit-reveal (without the ones")
+        lines.append(f"crafted from this round's honest updates: {omniscient}):")
         lines.append("")
         lines.append(f"| rule | {head} |")
         lines.append("|---" * (len(cols) + 1) + "|")

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 
 import numpy as np
 
 try:  # ships with scikit-learn
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
 except ImportError:  # pragma: no cover
-    threadpool_limits = None
+    ThreadpoolController = None
 
 F64_EXACT = 1 << 53
 I64_SAFE = 1 << 62
@@ -53,11 +54,19 @@ def single_threaded_blas() -> Iterator[None]:
     Only a speed choice (results are exact for any thread count): multi-threaded OpenBLAS
     spin-waits and slows down by 10-100x on an oversubscribed machine.
     """
-    if threadpool_limits is None:
+    controller = _blas_controller()
+    if controller is None:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with controller.limit(limits=1, user_api="blas"):
         yield
+
+
+@cache
+def _blas_controller() -> ThreadpoolController | None:
+    """One controller per process: building one scans every loaded library (most of the
+    time of a small exact_dots call when done per call)."""
+    return None if ThreadpoolController is None else ThreadpoolController()
 
 
 def _gemm_f64_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:

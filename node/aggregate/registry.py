@@ -166,7 +166,7 @@ class Rule:
             refs = [reference] if isinstance(reference, Mapping) else list(reference)
             if refs:
                 ref = np.stack([flatten_one(r, layout) for r in refs])
-        scores, dups = scores_and_duplicates(x, ref, self.f)
+        scores, dups = scores_and_duplicates(x, ref, self.f, vector)
         out: FixedParams = unflatten(vector, layout)
         return AggregateResult(out, selected, scores, dups)
 

@@ -1,23 +1,25 @@
 """Deterministic integer contribution scores: how much each update helped this round.
 
     score_i = 0                                              if x_i is a near-duplicate
-            = max(0, floor(2**16 * cos(P x_i, P c_i)) - 2**12)   otherwise,
+            = max(0, floor(2**16 * min(cos(P x_i, P c_i), cos(P x_i, P c'_i))) - 2**12),
     c_i = per coordinate, the sum of the values a trimmed mean (t per side) of the
           *others* keeps = S - clip(x_i, lo, hi)
+    c'_i = n g - x_i, g the rule's output (only when the caller passes g)
 
 where, per coordinate over all n inputs sorted, lo and hi are the values at ranks t and
 n-1-t and S is the sum of ranks t..n-1-t (removing x_i from a sorted column shifts the
 kept window by one unless x_i sits inside it, hence the clip). t is the rule's f (at
 most (n-2)/2); with t = 0, c_i is the sum of the others. c_i never contains x_i, so no
 input is credited for dragging a consensus towards itself, whatever the rule: with the
-rule's own output instead (n g - x_i), a free-rider sitting where the geometric median
-lands was scored against (n-1) copies of itself. P projects onto the orthogonal
+rule's own output alone (n g - x_i), a free-rider sitting where the geometric median
+lands was scored against (n-1) copies of itself. The second cosine follows the robust
+rule, which resists label flippers better than a trimmed mean does. P projects onto the orthogonal
 complement of the span of the *reference* vectors: what was public before this round's
 commit window closed (the previous round's global delta and, if the caller has them,
 the previous round's verified updates). Without references P is the identity.
 
 Exactness: lo, hi and S are order statistics and int64 sums of integers. For each i,
-the Gram matrix of [refs.., x_i, c_i] is exact (``exact_dots``). Projecting out the
+the Gram matrix of [refs.., x_i, c_i, g] is exact (``exact_dots``). Projecting out the
 references is a Schur complement, computed by fraction-free (Bareiss) elimination on
 Python ints: after eliminating the independent references, entry (a, b) equals
 det(R) * <P a, P b> with det(R) > 0. With A_i = |P x_i|**2, C_i = <P x_i, P c_i> and
@@ -84,14 +86,19 @@ def project_out(gram: list[list[int]], k: int) -> list[list[int]]:
 
 
 def contribution_scores(
-    x: np.ndarray, references: np.ndarray | None = None, trim: int = 0
+    x: np.ndarray,
+    references: np.ndarray | None = None,
+    trim: int = 0,
+    aggregate: np.ndarray | None = None,
 ) -> tuple[int, ...]:
     """Integer score per row of ``x`` (n, d) int32.
 
     ``references`` (k, d): public directions to project out (zero rows are ignored);
-    ``trim``: values dropped per side from the others' consensus (the rule's f).
+    ``trim``: values dropped per side from the others' consensus (the rule's f);
+    ``aggregate`` (d,): the rule's output g; if given, the score is the smaller of the
+    cosines against the leave-one-out consensus and against n g - x_i.
     """
-    return scores_and_duplicates(x, references, trim)[0]
+    return scores_and_duplicates(x, references, trim, aggregate)[0]
 
 
 def trimmed_window(x: np.ndarray, trim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,7 +117,10 @@ def trimmed_window(x: np.ndarray, trim: int) -> tuple[np.ndarray, np.ndarray, np
 
 
 def scores_and_duplicates(
-    x: np.ndarray, references: np.ndarray | None = None, trim: int = 0
+    x: np.ndarray,
+    references: np.ndarray | None = None,
+    trim: int = 0,
+    aggregate: np.ndarray | None = None,
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """``contribution_scores`` and the sorted rows flagged as near-duplicates (which are
     paid nothing, not even by the example-count fallback)."""
@@ -123,19 +133,24 @@ def scores_and_duplicates(
     dup = duplicates(exact_dots(x), list(range(n)))
     lo, hi, total = trimmed_window(x, max(0, min(trim, (n - 2) // 2)))
     ref_gram = [[int(v) for v in row] for row in exact_dots(refs)] if k else []
+    extra = [] if aggregate is None else [np.asarray(aggregate, dtype=np.int64)]
     scores = []
     for i in range(n):
         if i in dup:
             scores.append(0)
             continue
         own = x[i].astype(np.int64)
-        pair = np.stack([own, total - np.clip(own, lo, hi)])  # x_i and the others' c_i
-        local = [[int(v) for v in row] for row in exact_dots(pair)]
+        rows = np.stack([own, total - np.clip(own, lo, hi), *extra])  # x_i, c_i[, g]
+        s = [[int(v) for v in row] for row in exact_dots(rows)]
         if k:
-            cross = exact_dots(refs, pair)
-            gram = [[*ref_gram[a], int(cross[a, 0]), int(cross[a, 1])] for a in range(k)]
-            gram += [[int(cross[a, j]) for a in range(k)] + local[j] for j in (0, 1)]
-            local = project_out(gram, k)
-        a, c, b = local[0][0], local[0][1], local[1][1]
-        scores.append(max(0, cosine_fixed(c, a, b) - SCORE_MARGIN))
+            cross = exact_dots(refs, rows)
+            m = len(rows)
+            gram = [[*ref_gram[a], *(int(cross[a, j]) for j in range(m))] for a in range(k)]
+            gram += [[int(cross[a, j]) for a in range(k)] + s[j] for j in range(m)]
+            s = project_out(gram, k)
+        score = cosine_fixed(s[0][1], s[0][0], s[1][1])
+        if extra:  # against c'_i = n g - x_i as well: <x, c'> = n s_xg - s_xx
+            a, xg, gg = s[0][0], s[0][2], s[2][2]
+            score = min(score, cosine_fixed(n * xg - a, a, n * n * gg - 2 * n * xg + a))
+        scores.append(max(0, score - SCORE_MARGIN))
     return tuple(scores), tuple(sorted(dup))

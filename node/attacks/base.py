@@ -39,9 +39,11 @@ class Attack:
     craft: Callable[[AttackContext], list[FixedParams]] | None = None
     labels: Callable[[np.ndarray], np.ndarray] | None = None
     doc: str = ""
-    # sends (near-)copies of this round's honest updates: possible only for an omniscient
-    # attacker, since commit-reveal hides them until every commitment is on chain
-    copies_current: bool = False
+    # crafted from this round's honest updates (their mean, spread or the updates
+    # themselves): only an omniscient attacker can, since commit-reveal hides them until
+    # every commitment is on chain. Benchmarks use it to stress the rule; a participant
+    # cannot collect rewards with it.
+    omniscient: bool = False
 
 
 _REGISTRY: dict[str, Attack] = {}

@@ -224,15 +224,15 @@ def _withhold(ctx: AttackContext) -> list[FixedParams]:
 
 
 for _attack in (
-    Attack("sign_flip", "model", sign_flip, doc=sign_flip.__doc__ or ""),
-    Attack("gaussian", "model", gaussian, doc=gaussian.__doc__ or ""),
-    Attack("alie", "model", alie, doc=alie.__doc__ or ""),
-    Attack("ipm", "model", ipm, doc=ipm.__doc__ or ""),
-    Attack("mimic", "model", mimic, doc=mimic.__doc__ or "", copies_current=True),
+    Attack("sign_flip", "model", sign_flip, doc=sign_flip.__doc__ or "", omniscient=True),
+    Attack("gaussian", "model", gaussian, doc=gaussian.__doc__ or "", omniscient=True),
+    Attack("alie", "model", alie, doc=alie.__doc__ or "", omniscient=True),
+    Attack("ipm", "model", ipm, doc=ipm.__doc__ or "", omniscient=True),
+    Attack("mimic", "model", mimic, doc=mimic.__doc__ or "", omniscient=True),
     Attack("freerider_zero", "model", freerider_zero, doc=freerider_zero.__doc__ or ""),
     Attack("freerider_stale", "model", freerider_stale, doc=freerider_stale.__doc__ or ""),
     Attack("freerider_copy", "model", freerider_copy, doc=freerider_copy.__doc__ or ""),
-    Attack("near_tie", "model", near_tie, doc=near_tie.__doc__ or "", copies_current=True),
+    Attack("near_tie", "model", near_tie, doc=near_tie.__doc__ or "", omniscient=True),
     Attack("boost", "invalid", boost, doc=boost.__doc__ or ""),
     Attack("label_flip", "data", labels=flip_labels, doc="Train on labels y -> 9 - y."),
     Attack("withhold", "protocol", _withhold, doc="Commit, never serve the blob."),

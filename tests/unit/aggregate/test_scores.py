@@ -75,3 +75,17 @@ def test_rule_scores_feed_the_reward_split() -> None:
     amounts = split_pool(10**6, dict(zip(authors, result.scores, strict=True)))
     assert "0x09" not in amounts  # the zero update earns nothing
     assert sum(amounts.values()) <= 10**6 and len(amounts) == 9
+
+
+def test_with_the_rules_output_the_score_is_the_smaller_of_both_cosines() -> None:
+    rng = np.random.default_rng(4)
+    x = _honest(rng, 7)
+    g = np.rint(np.median(x, axis=0)).astype(np.int64)
+    both = contribution_scores(x, None, 1, g)
+    alone = contribution_scores(x, None, 1)
+    for i, s in enumerate(both):
+        c = 7 * g - x[i]
+        cos = x[i] @ c / np.linalg.norm(x[i]) / np.linalg.norm(c)
+        expected = min(alone[i] + SCORE_MARGIN, int(np.floor(SCORE_ONE * cos)))
+        assert abs(s - max(0, expected - SCORE_MARGIN)) <= 1
+    assert any(b < a for a, b in zip(alone, both, strict=True))
