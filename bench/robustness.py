@@ -212,6 +212,19 @@ def _worst_share(shares: dict[tuple, list[float]], include) -> dict[tuple, tuple
     return worst
 
 
+def _table(task: str, rules: list[str], cols: list, values: dict) -> list[str]:
+    """Markdown rows: one per rule, one column per (alpha, f): value (worst attack)."""
+    head = " | ".join(f"a={a:g} f={f}" for a, f in cols)
+    lines = [f"| rule | {head} |", "|---" * (len(cols) + 1) + "|"]
+    for rule in rules:
+        row = []
+        for a, f in cols:
+            value, worst = values.get((task, rule, a, f), (float("nan"), "-"))
+            row.append(f"{value:.3f} ({worst})")
+        lines.append(f"| {rule} | " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
 def write_outputs(summary: dict, profile: str, out_dir: Path, meta: dict) -> None:
     cells, shares, feasible = summary["cells"], summary["shares"], summary["feasible_shares"]
     tasks = sorted({k[0] for k in cells})
@@ -226,40 +239,13 @@ def write_outputs(summary: dict, profile: str, out_dir: Path, meta: dict) -> Non
         rules = [r for r in meta["rules"] if (task, r, cols[0][0], cols[0][1]) in cells]
         lines.append(f"## {task}")
         lines.append("")
-        head = " | ".join(f"a={a:g} f={f}" for a, f in cols)
-        lines.append(f"| rule | {head} |")
-        lines.append("|---" * (len(cols) + 1) + "|")
-        for rule in rules:
-            row = []
-            for a, f in cols:
-                acc, worst = cells.get((task, rule, a, f), (float("nan"), "-"))
-                row.append(f"{acc:.3f} ({worst})")
-            lines.append(f"| {rule} | " + " | ".join(row) + " |")
-        lines.append("")
-        lines.append("Byzantine share of contribution scores (worst attack):")
-        lines.append("")
-        lines.append(f"| rule | {head} |")
-        lines.append("|---" * (len(cols) + 1) + "|")
-        for rule in rules:
-            row = []
-            for a, f in cols:
-                share, worst = shares.get((task, rule, a, f), (float("nan"), "-"))
-                row.append(f"{share:.3f} ({worst})")
-            lines.append(f"| {rule} | " + " | ".join(row) + " |")
-        lines.append("")
         omniscient = ", ".join(f"`{a}`" for a in attack_names() if get_attack(a).omniscient)
+        lines += _table(task, rules, cols, cells)
+        lines += ["Byzantine share of contribution scores (worst attack):", ""]
+        lines += _table(task, rules, cols, shares)
         lines.append("Same, over the attacks possible under commit-reveal (without the ones")
-        lines.append(f"crafted from this round's honest updates: {omniscient}):")
-        lines.append("")
-        lines.append(f"| rule | {head} |")
-        lines.append("|---" * (len(cols) + 1) + "|")
-        for rule in rules:
-            row = []
-            for a, f in cols:
-                share, worst = feasible.get((task, rule, a, f), (float("nan"), "-"))
-                row.append(f"{share:.3f} ({worst})")
-            lines.append(f"| {rule} | " + " | ".join(row) + " |")
-        lines.append("")
+        lines += [f"crafted from this round's honest updates: {omniscient}):", ""]
+        lines += _table(task, rules, cols, feasible)
     suffix = "" if profile == "full" else f"_{profile}"
     (out_dir / f"robustness{suffix}.md").write_text("\n".join(lines) + "\n")
     try:
