@@ -23,6 +23,7 @@ from node.chain.merkle import build_reward_tree
 from node.config import NodeConfig
 from node.errors import ChainError, FedchainError, UpdateRejected
 from node.faults import crash_point
+from node.fetch import fetch_with_retries
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
 from node.learning.tasks import Dataset, Task
@@ -238,38 +239,20 @@ async def announce(ctx: NodeContext, r: int, author: str, cid: str) -> None:
         log.warning("round %d: announcement not sent: %s", r, exc)
 
 
-FIRST_ATTEMPT_TIMEOUT = 5.0
-
-
 async def fetch_blob_until(ctx: NodeContext, cid: str, author: str, deadline: float) -> bytes:
-    """Fetch ``cid`` by Bitswap, retrying until ``deadline`` (trio clock).
+    """Fetch ``cid`` from its author and announced providers until ``deadline``.
 
     Each attempt first re-dials the author at the addresses the registry holds now, so an
     author that restarted on a new address, or came back late, is still reached.
     """
-    last_error = "no attempt before the exchange deadline"
-    attempt = 0
-    while trio.current_time() < deadline:
+
+    async def providers() -> list[str]:
         author_peer = await refresh_author(ctx, author)
-        peers = sorted(ctx.providers.get(cid, set()) | ({author_peer} if author_peer else set()))
-        # Attempts grow (5, 10, 20 s ...) so that later ones ask the providers announced
-        # meanwhile: one attempt spending the whole window on a silent author would miss
-        # a blob that other honest nodes already hold (and split the included set).
-        budget = FIRST_ATTEMPT_TIMEOUT * 2**attempt
-        attempt += 1
-        timeout = max(1.0, min(ctx.cfg.fetch_timeout, budget, deadline - trio.current_time()))
-        try:
-            started = trio.current_time()
-            blob = await ctx.net.fetch_blob(cid, peers, timeout)
-            ctx.metrics.inc("fetch_seconds_sum", trio.current_time() - started)
-            ctx.metrics.inc("fetch_seconds_count")
-            ctx.metrics.inc("bytes_fetched_total", len(blob))
-            return blob
-        except FedchainError as exc:
-            last_error = str(exc)
-            ctx.metrics.inc("fetch_retries_total")
-            await trio.sleep(min(1.0, max(0.0, deadline - trio.current_time())))
-    raise UpdateRejected("unavailable", last_error)
+        return sorted(ctx.providers.get(cid, set()) | ({author_peer} if author_peer else set()))
+
+    return await fetch_with_retries(
+        ctx.net, cid, providers, deadline, ctx.cfg.fetch_timeout, ctx.metrics
+    )
 
 
 async def refresh_author(ctx: NodeContext, author: str) -> str | None:

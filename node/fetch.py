@@ -1,0 +1,51 @@
+"""Fetching a committed blob before the exchange deadline, whoever holds it by then."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from node.errors import FedchainError, UpdateRejected
+from node.metrics import Metrics
+from node.p2p.network import PeerNetwork
+
+FIRST_ATTEMPT_TIMEOUT = 5.0
+Providers = Callable[[], Awaitable[list[str]]]  # peer ids to ask, re-read before each try
+
+
+async def fetch_with_retries(
+    net: PeerNetwork,
+    cid: str,
+    providers: Providers,
+    deadline: float,
+    fetch_timeout: float,
+    metrics: Metrics,
+) -> bytes:
+    """The blob ``cid`` from ``providers()``, retrying until ``deadline`` (trio clock).
+
+    Attempts grow (5, 10, 20 s ... up to ``fetch_timeout``) and each re-reads the
+    providers, so a later attempt asks the peers announced meanwhile: one attempt
+    spending the whole window on a silent author would miss a blob other honest nodes
+    already hold, and split the set of updates honest nodes include.
+    Raises UpdateRejected("unavailable") at the deadline.
+    """
+    last_error = "no attempt before the exchange deadline"
+    attempt = 0
+    while trio.current_time() < deadline:
+        peers = await providers()
+        budget = FIRST_ATTEMPT_TIMEOUT * 2**attempt
+        attempt += 1
+        timeout = max(1.0, min(fetch_timeout, budget, deadline - trio.current_time()))
+        try:
+            started = trio.current_time()
+            blob = await net.fetch_blob(cid, peers, timeout)
+            metrics.inc("fetch_seconds_sum", trio.current_time() - started)
+            metrics.inc("fetch_seconds_count")
+            metrics.inc("bytes_fetched_total", len(blob))
+            return blob
+        except FedchainError as exc:
+            last_error = str(exc)
+            metrics.inc("fetch_retries_total")
+            await trio.sleep(min(1.0, max(0.0, deadline - trio.current_time())))
+    raise UpdateRejected("unavailable", last_error)
