@@ -35,7 +35,8 @@ from node.learning.fixedpoint import SCALE  # noqa: E402
 
 F = 3
 RULES = ["fedavg", "median", "trimmed_mean", "krum", "multi_krum", "geometric_median",
-         "centered_clipping", "bulyan", "nnm+trimmed_mean", "clip+trimmed_mean"]  # fmt: skip
+         "centered_clipping", "bulyan", "nnm+trimmed_mean", "clip+trimmed_mean",
+         "dedup+geometric_median"]  # fmt: skip
 COORDINATE = {"median", "trimmed_mean", "fedavg"}
 GRAM = {"krum", "multi_krum", "nnm+trimmed_mean"}
 SHAPES = [(4, 1)]  # split each input into two tensors (a bias and a weight), like a model
