@@ -262,7 +262,10 @@ def write_outputs(summary: dict, profile: str, out_dir: Path, meta: dict) -> Non
         fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4), squeeze=False)
         for ax, task in zip(axes[0], tasks, strict=True):
             rules = [r for r in meta["rules"] if (task, r, cols[0][0], cols[0][1]) in cells]
-            grid = np.array([[cells[(task, r, a, f)][0] for a, f in cols] for r in rules])
+            missing = (np.nan, "-")  # a rule that cannot run at this f (e.g. Bulyan, f = 3)
+            grid = np.array(
+                [[cells.get((task, r, a, f), missing)[0] for a, f in cols] for r in rules]
+            )
             im = ax.imshow(grid, vmin=0.0, vmax=1.0, cmap="viridis")
             ax.set_xticks(range(len(cols)), [f"a={a:g}\nf={f}" for a, f in cols])
             ax.set_yticks(range(len(rules)), rules)
