@@ -155,7 +155,7 @@ def run_full(task_name: str, rounds: int) -> dict[str, Any]:
     from node.chain.deploy import DeployParams, fund_accounts
     from node.demo.processes import NodeProcess, start_node, stop_all
     from node.demo.run import DemoOptions, all_done, prepare_nodes
-    from node.ops import deployment_path, devnet_up
+    from node.operator.devnet import deployment_path, devnet_up
     from tests.integration.ports import free_port
 
     with tempfile.TemporaryDirectory(prefix="fedchain-overhead-") as tmp:

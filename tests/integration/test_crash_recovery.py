@@ -18,7 +18,7 @@ from node.chain.deploy import DeployParams, fund_accounts
 from node.demo.processes import NodeProcess, start_node, stop_all
 from node.demo.run import DemoOptions, all_done, prepare_nodes
 from node.faults import ENV, POINTS
-from node.ops import deployment_path, devnet_up
+from node.operator.devnet import deployment_path, devnet_up
 from node.state import NodeState
 from tests.integration.ports import free_port
 

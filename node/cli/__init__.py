@@ -1,0 +1,10 @@
+"""`fedchain` command line. Expected errors print one line and exit 1, no traceback.
+
+Each module registers its commands on the app in ``node.cli.app``; heavy imports (torch,
+web3, libp2p) happen inside the commands, so ``--help`` stays fast.
+"""
+
+from node.cli import demo, devnet, node, rounds, staking  # noqa: F401  (registers commands)
+from node.cli.app import app
+
+__all__ = ["app"]

@@ -1,0 +1,78 @@
+"""`fedchain node init|status|run`: the node daemon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from node.cli.app import Json, PasswordFile, console, err, expected_errors, node_app, setup_logging
+
+
+@node_app.command("init")
+def node_init(
+    data_dir: Annotated[Path, typer.Option(help="node data directory to create")],
+    deployment: Annotated[Path, typer.Option(help="deployment file")] = Path(
+        ".data/devnet/deployment.json"
+    ),
+    task: Annotated[str, typer.Option(help="learning task")] = "mnist5k-mlp",
+    partition_index: Annotated[int, typer.Option(help="this node's data partition")] = 0,
+    partition_count: Annotated[int, typer.Option(help="number of partitions")] = 1,
+    force: Annotated[bool, typer.Option(help="overwrite an existing config")] = False,
+    password_file: PasswordFile = None,
+) -> None:
+    """Create a data directory with an encrypted key and a commented config file."""
+    from node.node_init import init_node
+
+    config, address = expected_errors(
+        lambda: init_node(
+            data_dir, deployment, task, partition_index, partition_count, force, password_file
+        )
+    )
+    console.print(f"wrote {config}; account {address} (fund it with tokens and ETH to stake)")
+
+
+@node_app.command("status")
+def node_status(
+    data_dir: Annotated[Path, typer.Option(help="the running node's data directory")],
+    as_json: Json = False,
+) -> None:
+    """Ask a running node (its local status endpoint) what it is doing."""
+    from node.node_status import fetch_status, print_status
+
+    status = expected_errors(lambda: fetch_status(data_dir))
+    print_status(status, console, as_json)
+
+
+@node_app.command("run")
+def node_run(
+    config: Annotated[Path, typer.Option(help="node config file (TOML)")],
+    listen_port: Annotated[int | None, typer.Option(help="libp2p TCP port")] = None,
+    max_rounds: Annotated[int | None, typer.Option(help="stop after N rounds (0: never)")] = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="JSON log lines")] = False,
+    password_file: PasswordFile = None,
+    ipfs_api: Annotated[
+        str | None, typer.Option(help="also pin blobs to a Kubo API, /ip4/127.0.0.1/tcp/5001")
+    ] = None,
+) -> None:
+    """Run the node daemon in the foreground (Ctrl-C stops it cleanly)."""
+    import trio
+
+    from node.config import load_config
+    from node.daemon import run_node
+
+    flags: dict[str, Any] = {
+        "listen_port": listen_port,
+        "max_rounds": max_rounds,
+        "password_file": password_file,
+        "ipfs_api": ipfs_api,
+    }
+    if log_json:
+        flags["log_json"] = True
+    cfg = expected_errors(lambda: load_config(config, flags))
+    setup_logging(cfg.log_json)
+    try:
+        expected_errors(lambda: trio.run(run_node, cfg))
+    except KeyboardInterrupt:
+        err.print("node stopped")
