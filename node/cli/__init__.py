@@ -4,7 +4,17 @@ Each module registers its commands on the app in ``node.cli.app``; heavy imports
 web3, libp2p) happen inside the commands, so ``--help`` stays fast.
 """
 
-from node.cli import demo, devnet, node, rounds, staking  # noqa: F401  (registers commands)
+from node.cli import (  # noqa: F401  (registers commands)
+    demo,
+    deploy,
+    devnet,
+    doctor,
+    lifecycle,
+    model,
+    node,
+    rounds,
+    staking,
+)
 from node.cli.app import app
 
 __all__ = ["app"]
