@@ -20,7 +20,7 @@ setup: $(PY_STAMP) $(SOL_STAMP)
 $(PY_STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,interop]'
+	$(PIP) install -q -e '.[dev,interop,export]'
 	touch $@
 
 $(NPM_STAMP): devnet/package.json devnet/package-lock.json
