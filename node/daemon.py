@@ -19,6 +19,7 @@ from node.byzantine import attacker_pool, poisoned_data
 from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
 from node.chain.deploy import Deployment
 from node.config import NodeConfig
+from node.control import operator_ops, serve_control
 from node.errors import ChainError, ConfigError, FedchainError
 from node.keystore import load_signing_key
 from node.learning.local import genesis_params
@@ -349,6 +350,8 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
             lambda: json.dumps(status_document(ctx, ctx.phase)),
         )
         await nursery.start(endpoint)
+        ops = operator_ops(ctx.chain, ctx.cfg.data_dir, ctx.claim_lock)
+        await nursery.start(partial(serve_control, ctx.cfg.data_dir, ops))
         if ctx.cfg.ipfs_api:
             send, receive = trio.open_memory_channel[bytes](PIN_QUEUE)
             ctx.pin_queue = send

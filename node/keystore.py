@@ -24,8 +24,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-
 from node.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -104,6 +102,8 @@ def create_keystore(
     """Encrypt ``private_key`` (a new random key if None) into ``path``; returns the address."""
     if len(password) < MIN_PASSWORD_LEN:
         raise ConfigError(f"keystore password must have at least {MIN_PASSWORD_LEN} characters")
+    from eth_account import Account
+
     account = Account.from_key(private_key) if private_key is not None else Account.create()
     keystore = Account.encrypt(account.key, password, kdf="scrypt", iterations=scrypt_n)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,6 +143,8 @@ def unlock_keystore(path: Path, password: str) -> str:
     if mode & 0o077:
         log.warning("%s was mode %o; tightening to 600", path, mode)
         path.chmod(0o600)
+    from eth_account import Account
+
     try:
         key = Account.decrypt(data, password)
     except ValueError as exc:  # MAC mismatch: wrong password (or a tampered file)

@@ -6,6 +6,7 @@ This is the only module (with the daemon that runs it) that joins the pure learn
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
 from node.learning.tasks import Dataset, Task
 from node.metrics import Metrics
+from node.operator.format import fed
 from node.p2p.messages import Announcement
 from node.p2p.messages import encode as encode_announcement
 from node.p2p.network import PeerNetwork
@@ -62,6 +64,8 @@ class NodeContext:
     current_round: int = 0  # updated by the round loop; gossip round-window checks use it
     phase: str = "starting"
     attack_pool: Dataset | None = None  # simulation only: the colluding group's pooled data
+    # held by operator commands run through the control endpoint and by automatic claims
+    claim_lock: trio.Lock = field(default_factory=trio.Lock)
 
     @property
     def address(self) -> str:
@@ -463,6 +467,8 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
             if ctx.cfg.auto_claim:
                 await claim(ctx, r, mine, proof)
                 record["reward"] = mine
+    if ctx.cfg.auto_claim:
+        await claim_voter_rewards(ctx, r)
     lap("claim_evaluate")
     ctx.state.finish(r, record)
     return record
@@ -499,9 +505,67 @@ async def catch_up(ctx: NodeContext, r: int) -> dict[str, Any]:
 
 
 async def claim(ctx: NodeContext, r: int, amount: int, proof: list[bytes]) -> None:
-    if ctx.state.get(r).claimed or await ctx.call(ctx.chain.is_claimed, r, ctx.address):
+    """Claim this node's contributor reward of round ``r`` unless the chain shows it claimed
+    (by this node before a restart, or by the operator)."""
+    async with ctx.claim_lock:
+        if ctx.state.get(r).claimed or await ctx.call(ctx.chain.is_claimed, r, ctx.address):
+            ctx.state.update(r, claimed=True)
+            return
+        try:
+            receipt = await ctx.call(ctx.chain.claim, r, amount, proof)
+        except ChainError:
+            # Someone else with this key claimed it meanwhile: done all the same.
+            if not await ctx.call(ctx.chain.is_claimed, r, ctx.address):
+                raise
+            ctx.state.update(r, claimed=True)
+            return
+        count_gas(ctx, "claim", receipt)
         ctx.state.update(r, claimed=True)
-        return
-    count_gas(ctx, "claim", await ctx.call(ctx.chain.claim, r, amount, proof))
-    ctx.state.update(r, claimed=True)
-    log.info("round %d: claimed reward %d", r, amount)
+    log.info("round %d: claimed reward %s", r, fed(amount))
+
+
+async def claim_voter_rewards(ctx: NodeContext, before: int) -> None:
+    """Voter rewards of the rounds before ``before`` that this node voted the winning
+    outcome of (unlocked once a later round opened). Each round is asked of the chain once
+    and then marked settled in its record, so this is idempotent and cheap."""
+    for record in ctx.state.records():
+        r = int(record["round"])
+        if r >= before or record.get("voter_settled") or record["status"] != "finalized":
+            continue
+        if not ctx.state.get(r).voted:
+            continue
+        try:
+            amount = await claim_voter_reward(ctx, r)
+        except ChainError as exc:
+            log.warning("round %d: voter reward not claimed yet: %s", r, exc)
+            continue
+        if amount is None:
+            continue  # still locked
+        record.update(voter_reward=amount, voter_settled=True)
+        ctx.state.update(r, record=json.dumps(record, sort_keys=True))
+
+
+async def claim_voter_reward(ctx: NodeContext, r: int) -> int | None:
+    """Claim round ``r``'s voter reward if earned and unclaimed; the amount earned (0 if
+    none), None while it is locked."""
+    async with ctx.claim_lock:
+        info = await ctx.call(ctx.chain.round_info, r)
+        outcome, weight, claimed = await ctx.call(ctx.chain.vote_of, r, ctx.address)
+        if outcome != info.outcome_key or not weight or not info.winning_weight:
+            return 0
+        amount = info.voter_pool * weight // info.winning_weight
+        if claimed or amount == 0:
+            return amount
+        locked = r == await ctx.call(ctx.chain.current_round)
+        if locked and await ctx.call(ctx.chain.chain_time) < info.vote_deadline:
+            return None
+        try:
+            receipt = await ctx.call(ctx.chain.claim_voter_reward, r)
+        except ChainError:
+            if not (await ctx.call(ctx.chain.vote_of, r, ctx.address))[2]:
+                raise
+            return amount  # claimed meanwhile by the operator with this key
+        count_gas(ctx, "claim_voter_reward", receipt)
+        ctx.metrics.inc("voter_rewards_claimed_tokens_total", amount / 10**18)
+    log.info("round %d: claimed voter reward %s", r, fed(amount))
+    return amount

@@ -1,7 +1,10 @@
 """Shared argument handling for the thin operator scripts (run them from anywhere).
 
-Every script reads the deployment file (default: the local devnet's) and signs with the
-node's key: ``--node-dir DIR`` uses DIR/key.hex, ``--key-file FILE`` any other key file.
+Every script reads the deployment file (default: the local devnet's) and names its
+account like the `fedchain` commands do: ``--node-dir DIR`` (DIR/keystore.json; while that
+node runs, signing operations go through the node itself, which owns the account's
+nonce), ``--keystore FILE``, or ``--private-key-file FILE`` (plaintext, with a warning).
+The keystore password: ``--password-file``, else FEDCHAIN_KEYSTORE_PASSWORD, else a prompt.
 Mistakes print one plain line (``error: ...``) and exit 1.
 """
 
@@ -11,6 +14,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -18,14 +22,20 @@ from rich.console import Console  # noqa: E402
 
 from node.chain.client import ChainClient  # noqa: E402
 from node.errors import FedchainError  # noqa: E402
-from node.ops import DEFAULT_DEVNET_DIR, client, deployment_path, key_file_of  # noqa: E402
+from node.operator.devnet import DEFAULT_DEVNET_DIR, deployment_path  # noqa: E402
+from node.operator.keys import (  # noqa: E402
+    KeySource,
+    account_address,
+    read_client,
+    run_signed,
+)
 
 console = Console()
 err = Console(stderr=True)
 
 
-def common(key: bool) -> argparse.ArgumentParser:
-    """The options every script takes (usable as ``parents=[common(...)]`` of a subcommand)."""
+def common() -> argparse.ArgumentParser:
+    """The options every script takes (usable as ``parents=[common()]`` of a subcommand)."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument(
         "--deployment",
@@ -39,28 +49,64 @@ def common(key: bool) -> argparse.ArgumentParser:
         "--node-dir",
         type=Path,
         default=None,
-        help="the node's data directory: its key.hex signs, its state holds reward proofs",
+        help="the node's data directory: its keystore.json signs (through the node while "
+        "it runs), its state holds reward proofs",
     )
+    p.add_argument("--keystore", type=Path, default=None, help="sign with this keystore file")
     p.add_argument(
-        "--key-file",
+        "--private-key-file",
         type=Path,
         default=None,
-        help="file holding the account's 0x-prefixed private key (instead of --node-dir)",
+        help="sign with the plaintext 0x key in this file (warns; prefer a keystore)",
     )
-    p.set_defaults(needs_key=key)
+    p.add_argument("--key-file", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--password-file",
+        type=Path,
+        default=None,
+        help="file whose first line is the keystore password "
+        "(else FEDCHAIN_KEYSTORE_PASSWORD, else a prompt)",
+    )
     return p
 
 
-def parser(description: str, *, key: bool) -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(description=description, parents=[common(key)])
+def parser(description: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(description=description, parents=[common()])
 
 
-def chain_of(args: argparse.Namespace) -> ChainClient:
-    """The client for the parsed arguments; a signing key is required if the script needs one."""
-    key = key_file_of(args.key_file, args.node_dir)
-    if key is None and args.needs_key:
-        raise FedchainError("give --node-dir (the node's data directory) or --key-file")
-    return client(args.deployment, key, args.rpc_url)
+def source_of(args: argparse.Namespace) -> KeySource:
+    """The account the parsed options name."""
+    key_file = args.private_key_file
+    if args.key_file is not None:
+        if key_file is not None:
+            raise FedchainError("give --private-key-file only (--key-file is its old name)")
+        err.print("warning: --key-file is deprecated: use --private-key-file", markup=False)
+        key_file = args.key_file
+    if args.keystore is not None and key_file is not None:
+        raise FedchainError("give one of --keystore and --private-key-file, not both")
+    return KeySource(args.node_dir, args.keystore, key_file, args.password_file)
+
+
+def signed(
+    args: argparse.Namespace,
+    op: str,
+    op_args: dict[str, Any],
+    local: Callable[[ChainClient], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run ``op`` through the running node of ``--node-dir``, else signed here."""
+    return run_signed(op, op_args, source_of(args), args.deployment, args.rpc_url, local)
+
+
+def address_of(args: argparse.Namespace, required: bool) -> str | None:
+    """The account's address, read without a password (None if none is named)."""
+    address = account_address(source_of(args))
+    if address is None and required:
+        raise FedchainError("give --node-dir DIR, --keystore FILE or --private-key-file FILE")
+    return address
+
+
+def reader(args: argparse.Namespace, address: str | None = None) -> ChainClient:
+    return read_client(args.deployment, args.rpc_url, address)
 
 
 def run(main: Callable[[], int]) -> None:

@@ -1,17 +1,18 @@
 """Wallet (ETH, FED), stake, unbonding and its cool-down, unclaimed rewards of an account.
 
-python scripts/balance.py --node-dir NODE [--json]
+python scripts/balance.py --node-dir NODE [--json]      (no password needed)
 """
 
-from _common import chain_of, console, parser, run
+from _common import address_of, console, parser, reader, run
 
-from node.ops import balance, print_balance
+from node.operator.staking import balance, print_balance
 
 
 def main() -> int:
-    p = parser("show an account's balances", key=True)
+    p = parser("show an account's balances")
     args = p.parse_args()
-    print_balance(balance(chain_of(args), args.node_dir), console, args.json)
+    chain = reader(args, address_of(args, required=True))
+    print_balance(balance(chain, args.node_dir), console, args.json)
     return 0
 
 

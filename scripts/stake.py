@@ -9,23 +9,17 @@ python scripts/stake.py status --node-dir NODE [--json]
 
 import argparse
 
-from _common import chain_of, common, console, run
+from _common import address_of, common, console, reader, run, signed
 
-from node.ops import (
-    balance,
-    parse_amount,
-    print_balance,
-    print_result,
-    request_unstake,
-    stake_more,
-    withdraw,
-)
+from node.operator.format import parse_amount
+from node.operator.output import print_result
+from node.operator.staking import balance, print_balance, request_unstake, stake_more, withdraw
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description="stake FED in the fedchain coordinator")
     sub = p.add_subparsers(dest="action", required=True)
-    opts = [common(key=True)]
+    opts = [common()]
     add = sub.add_parser("add", parents=opts, help="stake (register if needed) or top up")
     add.add_argument("amount", help="FED to add, e.g. 12.5")
     out = sub.add_parser("unstake", parents=opts, help="request stake out (starts the cool-down)")
@@ -33,18 +27,21 @@ def main() -> int:
     sub.add_parser("withdraw", parents=opts, help="withdraw unstaked FED after the cool-down")
     sub.add_parser("status", parents=opts, help="stake, unbonding and when it unlocks")
     args = p.parse_args()
-    chain = chain_of(args)
+    if args.action == "status":
+        chain = reader(args, address_of(args, required=True))
+        print_balance(balance(chain, args.node_dir), console, args.json)
+        return 0
     if args.action == "add":
-        print_result(
-            stake_more(chain, parse_amount(args.amount), args.node_dir), console, args.json
+        units = parse_amount(args.amount)
+        result = signed(
+            args, "stake", {"amount": units}, lambda c: stake_more(c, units, args.node_dir)
         )
     elif args.action == "unstake":
-        amount = None if args.amount is None else parse_amount(args.amount)
-        print_result(request_unstake(chain, amount), console, args.json)
-    elif args.action == "withdraw":
-        print_result(withdraw(chain), console, args.json)
+        part = None if args.amount is None else parse_amount(args.amount)
+        result = signed(args, "unstake", {"amount": part}, lambda c: request_unstake(c, part))
     else:
-        print_balance(balance(chain, args.node_dir), console, args.json)
+        result = signed(args, "withdraw", {}, withdraw)
+    print_result(result, console, args.json)
     return 0
 
 

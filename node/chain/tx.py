@@ -30,6 +30,9 @@ RECEIPT_TIMEOUT_S = 120.0
 GAS_MARGIN = 1.25
 _ERROR_STRING = bytes.fromhex("08c379a0")
 _PANIC = bytes.fromhex("4e487b71")
+NONCE_RETRIES = 3
+# What geth, anvil and others answer when a transaction reuses a nonce already taken.
+_NONCE_TAKEN = ("nonce too low", "replacement transaction underpriced", "already known")
 
 
 def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
@@ -102,6 +105,12 @@ def _plain(value: object) -> object:
 def default_decoder() -> ErrorDecoder:
     """Decoder for every custom error the coordinator or the token can raise."""
     return ErrorDecoder([load_artifact("FedCoordinator").abi, load_artifact("FedToken").abi])
+
+
+def _nonce_taken(exc: Exception) -> bool:
+    """Whether a send failed only because the nonce was used by another sender."""
+    text = str(exc).lower()
+    return any(marker in text for marker in _NONCE_TAKEN)
 
 
 def _revert_data(exc: Exception) -> bytes | None:
@@ -204,10 +213,24 @@ class Sender:
             }
             return self._send(action, tx, retry_call=None)
 
+    def _submit(self, tx: Any) -> Any:
+        """Sign and send; if another process with this key took the nonce meanwhile (the
+        lock is per process), send again with the next free one."""
+        attempt = 0
+        while True:
+            signed = self._account.sign_transaction(tx)
+            try:
+                return self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            except (Web3RPCError, ValueError) as exc:
+                if attempt >= NONCE_RETRIES or not _nonce_taken(exc):
+                    raise
+            attempt += 1
+            # The taken nonce is counted by now (mined, or pending in the pool).
+            tx["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
+
     def _send(self, action: str, tx: Any, retry_call: Any) -> Any:
-        signed = self._account.sign_transaction(tx)
         try:
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            tx_hash = self._submit(tx)
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
         except TimeExhausted:
             raise ChainError(

@@ -5,6 +5,7 @@ web3, libp2p) happen inside the commands, so ``--help`` stays fast.
 """
 
 from node.cli import (  # noqa: F401  (registers commands)
+    account,
     demo,
     deploy,
     devnet,

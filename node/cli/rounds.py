@@ -1,4 +1,4 @@
-"""`fedchain rounds`: what the chain recorded."""
+"""`fedchain rounds` and `fedchain round show`: what the chain recorded, round by round."""
 
 from __future__ import annotations
 
@@ -11,42 +11,93 @@ from node.cli.app import (
     DeploymentFile,
     Json,
     NodeDir,
-    OptKeyFile,
     app,
     console,
     expected_errors,
 )
+from node.cli.keyopts import Keystore, LegacyKeyFile, PrivateKeyFile, RpcUrl, key_source
+
+round_app = typer.Typer(help="one round in detail", no_args_is_help=True)
+app.add_typer(round_app, name="round")
+
+ROUNDS_EXAMPLES = """Examples:
+
+  fedchain rounds                              # the 20 newest rounds
+
+  fedchain rounds --last 5 --node-dir nodes/a  # with this node's reward
+
+  fedchain rounds --watch                      # follow new rounds (Ctrl-C stops)
+
+  fedchain rounds --last 100 --json            # slashes and rewards per address included
+"""
+SHOW_EXAMPLES = """Examples:
+
+  fedchain round show 3
+
+  fedchain round show 3 --node-dir nodes/a     # plus what this node verified, rejected, scored
+
+  fedchain round show 3 --json
+"""
 
 
-@app.command()
+@app.command(epilog=ROUNDS_EXAMPLES)
 def rounds(
     deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
-    round_id: Annotated[int | None, typer.Option("--round", help="detail of one round")] = None,
-    key_file: OptKeyFile = None,
+    last: Annotated[
+        int, typer.Option("--last", help="show the N newest rounds (--watch: at most N)")
+    ] = 20,
+    round_id: Annotated[
+        int | None, typer.Option("--round", help="one round (`round show N` tells more)")
+    ] = None,
     node_dir: NodeDir = None,
+    keystore: Keystore = None,
+    private_key_file: PrivateKeyFile = None,
+    key_file: LegacyKeyFile = None,
+    rpc_url: RpcUrl = "",
     as_json: Json = False,
-    watch: Annotated[bool, typer.Option("--watch", help="live view until Ctrl-C")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="follow the newest rounds until Ctrl-C")
+    ] = False,
 ) -> None:
-    """List rounds: status, commits, votes, model CID, pool, your reward (with a key)."""
-    from node.operator.keys import client, key_file_of
-    from node.operator.rounds import print_rounds, round_rows, rounds_table
+    """List rounds: status, commits, votes, model CID, pool, slashes, when; your reward with
+    an account (--node-dir, --keystore or --private-key-file; no password needed).
 
-    def run() -> list[dict[str, Any]]:
-        key = key_file_of(key_file, node_dir)
-        chain = client(deployment, key)
-        return round_rows(chain, round_id, chain.address if key else None, node_dir)
+    Reads events into a local index (~/.cache/fedchain), so each run reads only new blocks.
+    """
+    from node.operator.keys import account_address, read_client
+    from node.operator.rounds import print_rounds, round_rows, watch_rounds
 
-    if not watch:
-        print_rounds(expected_errors(run), console, as_json)
+    def setup() -> tuple[Any, str | None]:
+        me = account_address(key_source(node_dir, keystore, private_key_file, key_file, None))
+        return read_client(deployment, rpc_url), me
+
+    chain, me = expected_errors(setup)
+
+    def fetch(count: int) -> list[dict[str, Any]]:
+        return expected_errors(lambda: round_rows(chain, round_id, me, node_dir, last=count))
+
+    if watch:
+        watch_rounds(fetch, console, last, as_json)
         return
-    import time
+    print_rounds(fetch(last), console, as_json)
 
-    from rich.live import Live
 
-    with Live(rounds_table(expected_errors(run)), console=console) as live:
-        try:
-            while True:
-                time.sleep(2)
-                live.update(rounds_table(expected_errors(run)))
-        except KeyboardInterrupt:
-            pass
+@round_app.command("show", epilog=SHOW_EXAMPLES)
+def round_show(
+    round_id: Annotated[int, typer.Argument(help="the round number", show_default=False)],
+    deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
+    node_dir: NodeDir = None,
+    rpc_url: RpcUrl = "",
+    as_json: Json = False,
+) -> None:
+    """One round: when it opened, closed and settled (local time, with tx hashes), who
+    committed which CID, each vote with its stake and the authors it rejected, slashes,
+    rewards per address in FED; with --node-dir, this node's verdict and score per author.
+    """
+    from node.operator.keys import read_client
+    from node.operator.round_show import print_round, round_detail
+
+    detail = expected_errors(
+        lambda: round_detail(read_client(deployment, rpc_url), round_id, node_dir)
+    )
+    print_round(detail, console, as_json)

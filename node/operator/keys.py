@@ -13,10 +13,12 @@ before any RPC connection is made, so a wrong password is reported at once.
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from node.errors import ConfigError, FedchainError
 from node.keystore import KEYSTORE_FILE, keystore_address, resolve_password, unlock_keystore
@@ -24,8 +26,6 @@ from node.keystore import KEYSTORE_FILE, keystore_address, resolve_password, unl
 if TYPE_CHECKING:
     from node.chain.client import ChainClient
 
-# Read-only clients sign nothing; any well-formed key will do.
-_READ_ONLY_KEY = "0x" + "11" * 32
 LEGACY_KEY_FILE = "key.hex"
 
 
@@ -68,7 +68,9 @@ def read_key(path: Path) -> str:
     try:
         bytes.fromhex(key[2:])
     except ValueError:
-        raise ConfigError(f"key file {path} must hold one 0x-prefixed 32-byte hex private key")
+        raise ConfigError(
+            f"key file {path} must hold one 0x-prefixed 32-byte hex private key"
+        ) from None
     return key
 
 
@@ -147,13 +149,73 @@ def client_for(source: KeySource, deployment: Path, rpc_url: str = "") -> ChainC
     return ChainClient(rpc_url or loaded.rpc_url, loaded, key)
 
 
-def read_client(deployment: Path, rpc_url: str = "") -> ChainClient:
-    """A client for reading the chain (it signs nothing)."""
-    from node.chain.client import ChainClient
+def read_client(deployment: Path, rpc_url: str = "", address: str | None = None) -> ChainClient:
+    """A client for reading the chain (it signs nothing); its reads default to ``address``
+    when given (stake, balances, votes)."""
+    from eth_utils import to_checksum_address
+
     from node.chain.deploy import Deployment
+    from node.operator.readonly import WatchingClient
 
     loaded = Deployment.load(deployment)
-    return ChainClient(rpc_url or loaded.rpc_url, loaded, _READ_ONLY_KEY)
+    if address is not None:
+        try:
+            address = str(to_checksum_address(address))
+        except ValueError:
+            raise ConfigError(f"{address!r} is not an address (0x and 40 hex digits)") from None
+    return WatchingClient(rpc_url or loaded.rpc_url, loaded, address)
+
+
+def _coordinator(deployment: Path) -> str:
+    try:
+        return str(json.loads(Path(deployment).read_text())["coordinator"]).lower()
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""  # the local path reports the deployment file's problem properly
+
+
+def running_node(source: KeySource, deployment: Path) -> Any:
+    """The control endpoint of the node running in ``source.node_dir`` if this command's
+    account and deployment are that node's, else None (then the command signs itself)."""
+    from node.control import find_node, send
+
+    if source.node_dir is None:
+        return None
+    endpoint, note = find_node(source.node_dir)
+    if note:
+        print(note, file=sys.stderr)
+    if endpoint is None:
+        return None
+    node = send(endpoint, "address")
+    if str(node.get("coordinator", "")).lower() != _coordinator(deployment):
+        print(
+            f"note: the node in {source.node_dir} runs another deployment than {deployment}: "
+            "signing locally",
+            file=sys.stderr,
+        )
+        return None
+    if source.explicit:
+        mine = account_address(source)
+        if mine is None or mine.lower() != str(node["address"]).lower():
+            return None  # another account than the node's: nothing to coordinate with
+    return endpoint
+
+
+def run_signed(
+    op: str,
+    args: dict[str, Any],
+    source: KeySource,
+    deployment: Path,
+    rpc_url: str,
+    local: Callable[[ChainClient], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run operator op ``op``: by the node running in ``--node-dir`` (it owns the account's
+    nonce), else ``local`` with a client signing here."""
+    endpoint = running_node(source, deployment)
+    if endpoint is not None:
+        from node.control import send
+
+        return send(endpoint, op, args)
+    return local(client_for(source, deployment, rpc_url))
 
 
 def client(deployment_file: Path, key_file: Path | None, rpc_url: str = "") -> ChainClient:
