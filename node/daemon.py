@@ -61,6 +61,7 @@ def gossip_policy(ctx: NodeContext) -> GossipPolicy:
     return GossipPolicy(
         decode=decode_announcement,
         is_registered=ctx.registered_peers.__contains__,
+        round_known=lambda: ctx.current_round > 0,  # 0 until the round loop read it
         round_ok=lambda r: ctx.current_round - 1 <= r <= ctx.current_round + 1,
     )
 

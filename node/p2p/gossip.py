@@ -13,6 +13,7 @@ gossip carries CIDs, Bitswap carries content.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import trio
-from libp2p.abc import IHost
+from google.protobuf.message import DecodeError
+from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
@@ -51,14 +53,24 @@ PENALTIES = {
     "bad_version": 10.0,
     "unknown_kind": 10.0,
     "non_canonical": 20.0,
-    "unregistered": 20.0,
     "round_out_of_window": 2.0,  # may be clock skew at a round boundary
     "duplicate": 1.0,
+    # transport-level abuse, seen below the validators
+    "oversize_rpc": 50.0,  # an RPC frame over MAX_RPC_SIZE: the stream is reset
+    "garbage_rpc": 50.0,  # an RPC frame that is not a protobuf
+    "rate_limited": 5.0,  # over max_messages_per_topic_per_second
+    # Not the forwarder's fault, so dropped and counted but never charged (gossipsub's
+    # "ignore"): an author our registry copy does not hold yet (a peer that just
+    # registered; discovery re-reads the registry within seconds), and any round while
+    # we do not know the current one ourselves (just restarted or joined).
+    "unregistered": 0.0,
+    "round_unknown": 0.0,
 }
 DEFAULT_PENALTY = 10.0
 GRAYLIST_SCORE = -100.0
 SCORE_RECOVERY = 0.5
 SEEN_LIMIT = 50_000
+MAX_RPC_SIZE = 1 << 20  # py-libp2p's limit on one inbound pubsub RPC frame
 
 
 @dataclass
@@ -68,11 +80,14 @@ class GossipPolicy:
     ``decode(data)`` parses and schema-checks (raising an exception with a ``reason``
     attribute, e.g. ``node.p2p.messages.MessageRejected``) and returns an object with
     a ``round``; ``is_registered(peer_id)`` and ``round_ok(round)`` come from the chain.
+    ``round_known()`` is False while the node does not know the current round yet (just
+    started): round-window misses are then dropped as ``round_unknown``, uncharged.
     """
 
     decode: Callable[[bytes], Any]
     is_registered: Callable[[str], bool] | None = None
     round_ok: Callable[[int], bool] | None = None
+    round_known: Callable[[], bool] | None = None
 
 
 class PeerScores:
@@ -108,7 +123,8 @@ class Gossip:
 
     def __init__(self, host: IHost, metrics: Counter[str]) -> None:
         self.metrics = metrics
-        self.router = GossipSub(
+        self.router = _CheckedGossipSub(
+            self,
             protocols=[PROTOCOL_ID_V12, PROTOCOL_ID_V11, PROTOCOL_ID],
             degree=6,
             degree_low=4,
@@ -120,7 +136,9 @@ class Gossip:
             # IP diversity is meaningless when every peer is on one host (devnet)
             eclipse_protection_enabled=False,
         )
-        self.pubsub = _CheckedPubsub(self, host, self.router, strict_signing=True)
+        self.pubsub = _CheckedPubsub(
+            self, host, self.router, strict_signing=True, max_inbound_rpc_size=MAX_RPC_SIZE
+        )
         self.scores = PeerScores()
         self._validators: dict[str, Validator] = {}
         self._policies: dict[str, GossipPolicy] = {}
@@ -156,6 +174,8 @@ class Gossip:
                         raise
                     return reason
                 if policy.round_ok is not None and not policy.round_ok(msg.round):
+                    if policy.round_known is not None and not policy.round_known():
+                        return "round_unknown"
                     return "round_out_of_window"
             fn = self._validators.get(topic)
             if fn is not None:
@@ -178,6 +198,11 @@ class Gossip:
         """Count, log and charge one rejected message to the peer that delivered it."""
         self.metrics[f"gossip.rejected.{reason}"] += 1
         name = forwarder.to_base58()
+        if PENALTIES.get(reason, DEFAULT_PENALTY) <= 0:
+            log.debug(
+                "gossip: dropped message on %s from %s (via %s): %s", topic, sender, name, reason
+            )
+            return
         score = self.scores.penalize(name, reason)
         log.info(
             "gossip: rejected message on %s from %s (via %s): %s; peer score %.1f",
@@ -187,10 +212,20 @@ class Gossip:
             reason,
             score,
         )
-        if score <= GRAYLIST_SCORE and not self.pubsub.is_peer_blacklisted(forwarder):
+        self._graylist_if_low(forwarder, score)
+
+    def charge(self, peer: ID, reason: str) -> None:
+        """Count and score transport-level abuse (no message to blame a sender for)."""
+        self.metrics[f"gossip.transport.{reason}"] += 1
+        score = self.scores.penalize(peer.to_base58(), reason)
+        log.info("gossip: %s from %s; peer score %.1f", reason, peer, score)
+        self._graylist_if_low(peer, score)
+
+    def _graylist_if_low(self, peer: ID, score: float) -> None:
+        if score <= GRAYLIST_SCORE and not self.pubsub.is_peer_blacklisted(peer):
             self.metrics["gossip.graylisted"] += 1
-            log.warning("gossip: %s scored %.1f; ignoring it from now on", name, score)
-            self.pubsub.add_to_blacklist(forwarder)
+            log.warning("gossip: %s scored %.1f; ignoring it from now on", peer, score)
+            self.pubsub.add_to_blacklist(peer)
 
     def _make_pubsub_validator(self, topic: str) -> Callable[[ID, rpc_pb2.Message], bool]:
         def validate(forwarder: ID, msg: rpc_pb2.Message) -> bool:
@@ -285,3 +320,68 @@ class _CheckedPubsub(Pubsub):
             self._gossip.reject(",".join(msg.topicIDs), msg_forwarder, sender, "bad_signature")
             return
         await super().push_msg(msg_forwarder, msg)
+
+    async def continuously_read_stream(self, stream: INetStream) -> None:
+        """The stock read loop, with oversize and garbage RPC frames counted and scored.
+
+        py-libp2p resets the stream of a peer whose RPC frame exceeds the size limit,
+        without telling anyone, and lets a protobuf DecodeError end the handler; both
+        now cost the peer (``gossip.transport.oversize_rpc`` / ``garbage_rpc``).
+        """
+        peer = stream.muxed_conn.peer_id
+        watched = _ResetWatch(stream)
+        try:
+            await super().continuously_read_stream(watched)  # type: ignore[arg-type]
+        except DecodeError:
+            self._gossip.charge(peer, "garbage_rpc")
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            self._handle_dead_peer(peer)
+            return
+        if watched.reset_by_reader:  # the read loop's only reset: MessageTooLarge
+            self._gossip.charge(peer, "oversize_rpc")
+
+    async def _teardown_if_connected(self, peer_id: ID) -> None:
+        """py-libp2p 0.8.1 deletes ``self.peers[peer_id]`` after awaiting the stream's
+        reset; when the dead-peer handler (the peer disconnected meanwhile) or a second
+        teardown removed it first, the ``KeyError`` ended the pubsub service and the node
+        with it. Same steps, tolerant of the peer being gone."""
+        stream = self.peers.get(peer_id)
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            if self.peers.get(peer_id) is stream:
+                del self.peers[peer_id]
+            else:  # removed meanwhile by another task
+                self._gossip.metrics["gossip.teardown_raced"] += 1
+        self._forget_all_subscriptions(peer_id)
+
+
+class _ResetWatch:
+    """A pubsub stream that remembers whether the read loop reset it."""
+
+    def __init__(self, stream: INetStream) -> None:
+        self._stream = stream
+        self.reset_by_reader = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    async def reset(self) -> None:
+        self.reset_by_reader = True
+        await self._stream.reset()
+
+
+class _CheckedGossipSub(GossipSub):
+    """GossipSub whose per-forwarder rate limit also costs the forwarder score."""
+
+    def __init__(self, gossip: Gossip, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._gossip = gossip
+
+    def _check_spam_protection(self, peer_id: ID, msg: rpc_pb2.Message) -> bool:
+        if super()._check_spam_protection(peer_id, msg):
+            return True
+        if peer_id != self._gossip.pubsub.my_id:
+            self._gossip.charge(peer_id, "rate_limited")
+        return False
