@@ -7,13 +7,16 @@ contract's custom error, e.g. ``commit rejected: CommitWindowClosed(round=3)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import partial
 from typing import Any
 
-from eth_typing import ChecksumAddress
-from eth_utils import to_checksum_address
+from eth_typing import ChecksumAddress, HexStr
+from eth_utils import event_abi_to_log_topic, to_checksum_address
+from hexbytes import HexBytes
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 from web3.types import TxReceipt
 
 from node.chain.artifacts import load_artifact
@@ -25,6 +28,20 @@ from node.errors import ChainError
 from node.types import cid_from_bytes, cid_to_bytes
 
 LOG_CHUNK_BLOCKS = 10_000
+BATCH_SIZE = 100  # JSON-RPC requests per HTTP batch
+# Events that tell a round's story (read by block range into the operator's index).
+ROUND_EVENTS = (
+    "RoundOpened",
+    "Committed",
+    "CommitClosed",
+    "OutcomeSubmitted",
+    "Finalized",
+    "RoundFailed",
+    "Slashed",
+    "RewardClaimed",
+    "VoterRewardClaimed",
+)
+_CID_ARGS = {("Committed", "cid"), ("Finalized", "modelCid")}
 FINALIZE_GAS = 150_000  # headroom for the finalizing path of submitOutcome
 SLASH_GAS = 40_000  # per slashed address
 _NOTHING_TO_ADVANCE = ("RoundInProgress", "NotEnoughParticipants")
@@ -161,6 +178,30 @@ class FinalizedOutcome:
     block_number: int
 
 
+@dataclass(frozen=True)
+class ChainEvent:
+    """One coordinator event, with plain JSON-able arguments (checksum addresses, CIDs as
+    strings, other bytes as 0x hex) and where it was mined."""
+
+    name: str
+    args: dict[str, Any]
+    block: int
+    log_index: int
+    tx: str
+    timestamp: int | None  # the block's, when the node returns it with the log
+
+    @property
+    def round(self) -> int:
+        return int(self.args["round"])
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    number: int
+    hash: str
+    timestamp: int
+
+
 class ChainClient:
     """One account's view of, and transactions to, a deployment."""
 
@@ -181,6 +222,7 @@ class ChainClient:
         self._token = self.w3.eth.contract(
             address=to_checksum_address(deployment.token), abi=load_artifact("FedToken").abi
         )
+        self._topics: dict[bytes, str] | None = None
 
     # ------------------------------------------------------------------ identity
 
@@ -318,25 +360,7 @@ class ChainClient:
 
     def round_info(self, r: int) -> RoundInfo:
         """Everything recorded about round ``r``."""
-        raw = self._view("roundInfo", r)
-        return RoundInfo(
-            round=r,
-            status=RoundStatus(raw[0]),
-            opened_at=int(raw[1]),
-            commit_deadline=int(raw[2]),
-            closed_at=int(raw[3]),
-            vote_deadline=int(raw[4]),
-            eligible_count=int(raw[5]),
-            commit_count=int(raw[6]),
-            stake_snapshot=int(raw[7]),
-            reward_root=bytes(raw[8]),
-            contributor_pool=int(raw[9]),
-            voter_pool=int(raw[10]),
-            outcome_key=bytes(raw[11]),
-            winning_weight=int(raw[12]),
-            contributor_claimed=int(raw[13]),
-            voter_claimed=int(raw[14]),
-        )
+        return _round_info(r, self._view("roundInfo", r))
 
     def commitments(self, r: int) -> dict[str, str]:
         """author -> committed CID of round ``r``, from the ``Committed`` events."""
@@ -397,6 +421,99 @@ class ChainClient:
 
     def is_claimed(self, r: int, address: str | None = None) -> bool:
         return bool(self._view("isClaimed", r, self._addr(address)))
+
+    # ------------------------------------------------------------------ batched reads
+
+    def blocks(self, numbers: Sequence[int | str]) -> list[BlockRef | None]:
+        """Number, hash and timestamp of each block (``"latest"`` allowed), one HTTP batch
+        per ``BATCH_SIZE``; None for a block the node does not have."""
+        get = self.w3.eth.get_block
+        found = self._batch([partial(get, n) for n in numbers])  # type: ignore[arg-type]
+        return [
+            BlockRef(int(b["number"]), "0x" + bytes(b["hash"]).hex(), int(b["timestamp"]))
+            if b
+            else None
+            for b in found
+        ]
+
+    def round_infos(self, rounds: Sequence[int]) -> list[RoundInfo]:
+        """``round_info`` of each round, batched."""
+        raws = self._batch([partial(self._coord.functions.roundInfo, r) for r in rounds])
+        return [_round_info(r, raw) for r, raw in zip(rounds, raws, strict=True)]
+
+    def round_events(self, from_block: int, to_block: int) -> list[ChainEvent]:
+        """Every ``ROUND_EVENTS`` event the coordinator emitted in the block range, in chain
+        order: one ``eth_getLogs`` per ``LOG_CHUNK_BLOCKS`` blocks."""
+        topics = self._round_topics()
+        out: list[ChainEvent] = []
+        start = max(from_block, self.deployment.deploy_block)
+        with rpc_errors(self.rpc_url):
+            while start <= to_block:
+                end = min(start + LOG_CHUNK_BLOCKS - 1, to_block)
+                logs = self.w3.eth.get_logs(
+                    {
+                        "address": self._coord.address,
+                        "fromBlock": start,
+                        "toBlock": end,
+                        "topics": [[HexBytes(t) for t in topics]],
+                    }
+                )
+                out += [self._event(log, topics) for log in logs]
+                start = end + 1
+        return out
+
+    def outcome_calls(self, tx_hashes: Sequence[str]) -> list[dict[str, Any] | None]:
+        """What each ``submitOutcome`` transaction asked for, decoded from its calldata:
+        model CID, reward root and the slash list (the authors its sender rejected).
+        None for a transaction that is not a direct ``submitOutcome`` call."""
+        txs = self._batch([partial(self.w3.eth.get_transaction, HexStr(h)) for h in tx_hashes])
+        out: list[dict[str, Any] | None] = []
+        for tx in txs:
+            try:
+                fn, params = self._coord.decode_function_input(tx["input"])
+            except ValueError:  # called through another contract: not decodable here
+                out.append(None)
+                continue
+            if (
+                fn.fn_name != "submitOutcome"
+                or (tx["to"] or "").lower() != self._coord.address.lower()
+            ):
+                out.append(None)
+                continue
+            out.append(
+                {
+                    "model_cid": _cid_str(params["modelCid"]),
+                    "reward_root": "0x" + bytes(params["rewardRoot"]).hex(),
+                    "slash": [to_checksum_address(a) for a in params["slash"]],
+                }
+            )
+        return out
+
+    def account_views(self, address: str | None = None) -> dict[str, Any]:
+        """An account's position in one HTTP batch: stake info, wallet, allowance, ETH,
+        the parameters and the latest block's time."""
+        who = self._addr(address)
+        f = self._coord.functions
+        stake, tokens, allowance, params, eth, latest = self._batch(
+            [
+                lambda: f.stakeInfo(who),
+                lambda: self._token.functions.balanceOf(who),
+                lambda: self._token.functions.allowance(who, self.deployment.coordinator),
+                lambda: f.params(),
+                lambda: self.w3.eth.get_balance(who),
+                lambda: self.w3.eth.get_block("latest"),
+            ]
+        )
+        return {
+            "stake_info": StakeInfo(
+                who, int(stake[0]), int(stake[1]), int(stake[2]), bool(stake[3]), int(stake[4])
+            ),
+            "tokens": int(tokens),
+            "allowance": int(allowance),
+            "params": ChainParams(*(int(v) for v in params)),
+            "eth": int(eth),
+            "chain_time": int(latest["timestamp"]),
+        }
 
     # ------------------------------------------------------------------ transactions
 
@@ -517,6 +634,45 @@ class ChainClient:
     def _addr(self, address: str | None) -> ChecksumAddress:
         return to_checksum_address(address or self.address)
 
+    def _batch(self, payloads: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Run reads as JSON-RPC batches of ``BATCH_SIZE``. Each payload makes one web3 call
+        (a contract function, or a ``w3.eth`` method: those must be made inside the
+        batch, hence the callables); reverts raise ``TransactionRejected``."""
+        out: list[Any] = []
+        with rpc_errors(self.rpc_url):
+            for start in range(0, len(payloads), BATCH_SIZE):
+                chunk = payloads[start : start + BATCH_SIZE]
+                try:
+                    with self.w3.batch_requests() as batch:
+                        for make in chunk:
+                            batch.add(make())
+                        out += batch.execute()
+                except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
+                    raise self._sender.rejected("batched read", exc) from None
+        return out
+
+    def _round_topics(self) -> dict[bytes, str]:
+        if self._topics is None:
+            abi: dict[str, Any] = {
+                str(e.get("name")): e for e in self._coord.abi if e.get("type") == "event"
+            }
+            self._topics = {bytes(event_abi_to_log_topic(abi[n])): n for n in ROUND_EVENTS}
+        return self._topics
+
+    def _event(self, log: Any, topics: dict[bytes, str]) -> ChainEvent:
+        name = topics[bytes(log["topics"][0])]
+        decoded = self._coord.events[name]().process_log(log)
+        args = {k: _plain_arg(name, k, v) for k, v in decoded["args"].items()}
+        stamp = log.get("blockTimestamp")
+        return ChainEvent(
+            name=name,
+            args=args,
+            block=int(log["blockNumber"]),
+            log_index=int(log["logIndex"]),
+            tx="0x" + bytes(log["transactionHash"]).hex(),
+            timestamp=int(stamp, 16) if isinstance(stamp, str) else stamp,
+        )
+
     def _logs(self, event: str, filters: dict[str, Any]) -> list[Any]:
         latest = self.block_number()
         found: list[Any] = []
@@ -529,6 +685,37 @@ class ChainClient:
                 )
                 start = end + 1
         return found
+
+
+def _round_info(r: int, raw: Any) -> RoundInfo:
+    return RoundInfo(
+        round=r,
+        status=RoundStatus(raw[0]),
+        opened_at=int(raw[1]),
+        commit_deadline=int(raw[2]),
+        closed_at=int(raw[3]),
+        vote_deadline=int(raw[4]),
+        eligible_count=int(raw[5]),
+        commit_count=int(raw[6]),
+        stake_snapshot=int(raw[7]),
+        reward_root=bytes(raw[8]),
+        contributor_pool=int(raw[9]),
+        voter_pool=int(raw[10]),
+        outcome_key=bytes(raw[11]),
+        winning_weight=int(raw[12]),
+        contributor_claimed=int(raw[13]),
+        voter_claimed=int(raw[14]),
+    )
+
+
+def _plain_arg(event: str, name: str, value: Any) -> Any:
+    if (event, name) in _CID_ARGS:
+        return _cid_str(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return to_checksum_address(value)
+    return value
 
 
 def _cid_str(raw: bytes) -> str:

@@ -1,0 +1,139 @@
+"""Finalized rounds without nodes: three funded accounts drive the real coordinator.
+
+Each round: ``advance``, three commits of made-up CIDs (the window closes early), two
+votes for the same outcome (2/3 of the stake: it finalizes), and a third, losing vote that
+asks to slash the first account (so every round has a slash list to read back). Every
+fifth round the first account also claims its contributor reward and the second its
+voter reward of the round before. Transactions are signed here with fixed gas and sent
+without waiting (anvil mines each at once, in order); each round ends with one check that
+it finalized. Used by bench/cli_latency.py and its test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_utils import to_checksum_address
+
+from node.chain import devnet
+from node.chain.artifacts import load_artifact
+from node.chain.client import ChainClient, RoundStatus
+from node.chain.deploy import TOKEN, Deployment, DeployParams, deploy, fund_accounts
+from node.chain.merkle import RewardTree, build_reward_tree
+from node.errors import ChainError
+from node.types import cid_from_bytes, cid_to_bytes
+
+PEER = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+STAKE = 10 * TOKEN
+GAS = 600_000
+GAS_PRICE = 20 * 10**9
+
+
+def fake_cid(label: str) -> str:
+    """A raw-codec CIDv1 of ``label``."""
+    return cid_from_bytes(b"\x01\x55\x12\x20" + hashlib.sha256(label.encode()).digest())
+
+
+class _Signer:
+    """Signs and sends one account's transactions with local nonces, fixed gas, no waits."""
+
+    def __init__(self, chain: ChainClient, key: str) -> None:
+        self.chain = chain
+        self.account = Account.from_key(key)
+        self.nonce = chain.w3.eth.get_transaction_count(self.account.address, "pending")
+
+    def send(self, fn: Any) -> None:
+        tx = fn.build_transaction(
+            {
+                "from": self.account.address,
+                "nonce": self.nonce,
+                "gas": GAS,
+                "gasPrice": GAS_PRICE,
+                "chainId": self.chain.chain_id,
+            }
+        )
+        self.chain.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
+        self.nonce += 1
+
+
+@dataclass
+class Driver:
+    """A devnet with a deployment and three registered participants."""
+
+    data_dir: Path
+    net: devnet.Devnet
+    deployment_file: Path
+    deployment: Deployment
+    nodes: list[ChainClient]
+    keys: list[str]
+    trees: dict[int, RewardTree] = field(default_factory=dict)
+
+    @property
+    def addresses(self) -> list[str]:
+        return [n.address for n in self.nodes]
+
+    def rounds_done(self) -> int:
+        return self.nodes[0].current_round()
+
+    def drive(self, count: int) -> None:
+        """Open and finalize ``count`` more rounds."""
+        coord = self.nodes[0].w3.eth.contract(
+            address=to_checksum_address(self.deployment.coordinator),
+            abi=load_artifact("FedCoordinator").abi,
+        )
+        f = coord.functions
+        signers = [_Signer(n, key) for n, key in zip(self.nodes, self.keys, strict=True)]
+        first = self.rounds_done() + 1
+        for r in range(first, first + count):
+            signers[0].send(f.advance())
+            for s in signers:
+                s.send(f.commit(r, cid_to_bytes(fake_cid(f"update-{r}-{s.account.address}"))))
+            pool = self.deployment.contributor_pool_per_round
+            tree = build_reward_tree(r, {a: pool // 3 for a in self.addresses})
+            self.trees[r] = tree
+            model = cid_to_bytes(fake_cid(f"model-{r}"))
+            for s in signers[:2]:
+                s.send(f.submitOutcome(r, model, tree.root, []))
+            signers[2].send(f.submitOutcome(r, model, tree.root, [self.addresses[0]]))
+            if r % 5 == 0:
+                a = self.addresses[0]
+                signers[0].send(f.claim(r, tree.amount(a), tree.proof(a)))
+                signers[1].send(f.claimVoterReward(r - 1))
+            if self.nodes[0].round_info(r).status is not RoundStatus.FINALIZED:
+                raise ChainError(f"driven round {r} did not finalize")
+
+    def stop(self) -> None:
+        devnet.down(self.data_dir)
+
+
+def start(data_dir: Path, port: int, treasury_rounds: int = 1000) -> Driver:
+    """Start a devnet in ``data_dir``, deploy, fund and register three participants."""
+    net = devnet.up(data_dir, port=port)
+    try:
+        reward = TOKEN
+        params = DeployParams(
+            min_stake=STAKE,
+            commit_window=600,
+            vote_window=600,
+            reward_per_round=reward,
+            voter_share_bps=2000,
+            slash_bps=5000,
+            min_participants=3,
+            treasury=reward * treasury_rounds,
+        )
+        deployer_key = net.accounts[0][1]
+        out = data_dir / "deployment.json"
+        deployment = deploy(net.rpc_url, deployer_key, fake_cid("genesis"), "bench", params, out)
+        accounts = net.accounts[1:4]
+        fund_accounts(net.rpc_url, deployment, deployer_key, [a for a, _ in accounts], 100 * TOKEN)
+        nodes = [ChainClient(net.rpc_url, deployment, key) for _, key in accounts]
+        for i, node in enumerate(nodes):
+            node.ensure_registered(STAKE, PEER, [f"/ip4/127.0.0.1/tcp/{4001 + i}"])
+    except BaseException:
+        devnet.down(data_dir)
+        raise
+    return Driver(data_dir, net, out, deployment, nodes, [key for _, key in accounts])
