@@ -452,6 +452,10 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         rejected=rejected,
         model_cid=model_cid,
         timings=timings,
+        # this node's view per author, for `fedchain round show --node-dir`
+        verified_authors=[u.author for u in updates],
+        scores=scores,
+        rewards=amounts,
     )
     if final.status is RoundStatus.FINALIZED:
         finalized_cid = await ctx.call(ctx.chain.latest_model_cid_of, r)
