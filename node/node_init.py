@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from node.chain.deploy import Deployment
 from node.errors import ConfigError
 from node.keystore import KEYSTORE_FILE, create_keystore, keystore_address, resolve_password
 
@@ -24,7 +25,8 @@ rpc_url = ""
 # libp2p TCP listen address; port 0 picks a free port
 listen_host = "127.0.0.1"
 listen_port = 0
-# learning task and which partition of its training data this node holds
+# learning task (must be the deployment's) and which partition of its training data
+# this node holds; the aggregation rule is the deployment's, the same on every node
 task = "{task}"
 partition_index = {index}
 partition_count = {count}
@@ -50,21 +52,59 @@ max_rounds = 0
 """
 
 
+def check_task(deployment: Deployment, task: str) -> None:
+    """The task loads and is the deployment's (cheap for built-in names: no torch)."""
+    from node.learning.tasks import get_task
+
+    loaded = get_task(task)
+    if loaded.name != deployment.task_id:
+        raise ConfigError(
+            f"task {task!r} is {loaded.name!r} but the deployment runs {deployment.task_id!r}: "
+            f"leave out --task (the deployment's is {deployment.task_spec!r})"
+        )
+
+
+def check_genesis(deployment: Deployment, task: str) -> None:
+    """The task's genesis model hashes to the deployment's genesis CID (imports torch)."""
+    from node.operator.deploy import genesis_cid
+
+    cid = genesis_cid(task)
+    if cid != deployment.genesis_model_cid:
+        raise ConfigError(
+            f"task {task!r} builds a genesis model {cid} but the deployment's is "
+            f"{deployment.genesis_model_cid}: install the same version of the task's code "
+            "as the deployer (same model, same initialisation)"
+        )
+
+
 def init_node(
     data_dir: Path,
     deployment: Path,
-    task: str,
+    task: str | None,
     index: int,
     count: int,
     force: bool = False,
     password_file: Path | None = None,
 ) -> tuple[Path, str]:
-    """Create ``data_dir`` with an encrypted keystore and config.toml; (config, address)."""
+    """Create ``data_dir`` with an encrypted keystore and config.toml; (config, address).
+
+    Cheap checks first (arguments, deployment file, the task's name and id), then the
+    genesis model (torch), and only then the password: nothing prompts for a password
+    when init would fail anyway.
+    """
     config = data_dir / "config.toml"
     if config.exists() and not force:
         raise ConfigError(f"{config} already exists (use --force to overwrite the config)")
+    if count < 1:
+        raise ConfigError(f"--partition-count must be >= 1, got {count}")
     if not 0 <= index < count:
-        raise ConfigError(f"--partition-index must be in [0, {count})")
+        raise ConfigError(f"--partition-index must be in [0, {count}), got {index}")
+    if password_file is not None and not password_file.is_file():
+        raise ConfigError(f"password file {password_file} not found")
+    loaded = Deployment.load(deployment)
+    spec = task or loaded.task_spec
+    check_task(loaded, spec)
+    check_genesis(loaded, spec)
     data_dir.mkdir(parents=True, exist_ok=True)
     keystore = data_dir / KEYSTORE_FILE
     if keystore.exists():
@@ -72,6 +112,6 @@ def init_node(
     else:
         address = create_keystore(keystore, resolve_password(password_file, confirm=True))
     config.write_text(
-        CONFIG_TEMPLATE.format(deployment=deployment.resolve(), task=task, index=index, count=count)
+        CONFIG_TEMPLATE.format(deployment=deployment.resolve(), task=spec, index=index, count=count)
     )
     return config, address

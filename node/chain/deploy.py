@@ -10,10 +10,15 @@ Deployment file (``version`` 1)::
       "deploy_block": 2,
       "genesis_model_cid": "bafk...",
       "task_id": "mnist", "task_id_hash": "0x<keccak256(task_id)>",
+      "task": "mnist"            (how nodes load the task: a name or module:function),
+      "rule": "nnm+trimmed_mean", "byzantine_f": 1   (the aggregation every node runs),
       "params": {"min_stake": ..., "commit_window": ..., "vote_window": ...,
                  "reward_per_round": ..., "voter_share_bps": ..., "slash_bps": ...,
                  "min_participants": ..., "unstake_cooldown": ..., "treasury": ...}
     }
+
+``task``, ``rule`` and ``byzantine_f`` are optional (files written before they existed
+load with the task id as the task and an empty rule: each node's configured rule).
 """
 
 from __future__ import annotations
@@ -27,8 +32,6 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
-from node.chain.artifacts import load_artifact
-from node.chain.tx import Sender, connect
 from node.errors import ChainError
 from node.types import cid_to_bytes
 
@@ -36,6 +39,16 @@ TOKEN = 10**18
 DEPLOYMENT_VERSION = 1
 TOKEN_NAME = "Fedchain Token"
 TOKEN_SYMBOL = "FED"
+# The coordinator's parameter bounds (FedCoordinator.sol constants).
+MIN_WINDOW = 10
+MAX_WINDOW = 30 * 86_400
+MAX_MIN_STAKE = 10**30
+MAX_REWARD = 10**30
+MAX_VOTER_SHARE_BPS = 5000
+MAX_SLASH_BPS = 5000
+MAX_MIN_PARTICIPANTS = 1000
+MIN_COOLDOWN = 60
+MAX_COOLDOWN = 90 * 86_400
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,25 @@ class DeployParams:
             self.unstake_cooldown,
         )
 
+    def problems(self) -> list[str]:
+        """What the coordinator's constructor would reject, as `--flag: reason` lines."""
+        bounds = [
+            ("--min-stake", self.min_stake, 1, MAX_MIN_STAKE, "token units"),
+            ("--commit-window", self.commit_window, MIN_WINDOW, MAX_WINDOW, "seconds"),
+            ("--vote-window", self.vote_window, MIN_WINDOW, MAX_WINDOW, "seconds"),
+            ("reward per round", self.reward_per_round, 0, MAX_REWARD, "token units"),
+            ("voter share", self.voter_share_bps, 0, MAX_VOTER_SHARE_BPS, "basis points"),
+            ("--slash", self.slash_bps, 0, MAX_SLASH_BPS, "basis points"),
+            ("--min-participants", self.min_participants, 1, MAX_MIN_PARTICIPANTS, ""),
+            ("--unstake-cooldown", self.unstake_cooldown, MIN_COOLDOWN, MAX_COOLDOWN, "seconds"),
+            ("--treasury", self.treasury, 0, MAX_REWARD * 10**6, "token units"),
+        ]
+        return [
+            f"{name} must be in [{low}, {high}] {unit}".rstrip() + f", got {value}"
+            for name, value, low, high, unit in bounds
+            if not low <= value <= high
+        ]
+
 
 @dataclass(frozen=True)
 class Deployment:
@@ -79,6 +111,18 @@ class Deployment:
     genesis_model_cid: str
     task_id: str
     params: DeployParams = field(default_factory=DeployParams)
+    task: str = ""  # how nodes load the task (name or module:function); "" = task_id
+    rule: str = ""  # aggregation rule every node runs; "" = each node's configured rule
+    byzantine_f: int = 0  # Byzantine updates the rule tolerates
+
+    @property
+    def task_spec(self) -> str:
+        """What ``get_task`` is given to load this deployment's task."""
+        return self.task or self.task_id
+
+    def rule_for(self, node_rule: str, node_f: int) -> tuple[str, int]:
+        """(rule, f) a node runs: the deployment's when it records one, else the node's."""
+        return (self.rule, self.byzantine_f) if self.rule else (node_rule, node_f)
 
     @property
     def task_id_hash(self) -> bytes:
@@ -111,6 +155,9 @@ class Deployment:
             genesis_model_cid=str(data["genesis_model_cid"]),
             task_id=str(data["task_id"]),
             params=DeployParams(**{k: int(v) for k, v in data["params"].items()}),
+            task=str(data.get("task", "")),
+            rule=str(data.get("rule", "")),
+            byzantine_f=int(data.get("byzantine_f", 0)),
         )
 
     def save(self, path: Path) -> None:
@@ -146,8 +193,22 @@ def deploy(
     task_id: str,
     params: DeployParams,
     out: Path,
+    *,
+    task: str = "",
+    rule: str = "",
+    byzantine_f: int = 0,
 ) -> Deployment:
-    """Deploy token + coordinator, fund the treasury, write and return the deployment."""
+    """Deploy token + coordinator, fund the treasury, write and return the deployment.
+
+    ``task``: how nodes load the task when that differs from ``task_id`` (module:function
+    or an entry-point name); ``rule``/``byzantine_f``: the aggregation every node runs.
+    """
+    from node.chain.artifacts import load_artifact
+    from node.chain.tx import Sender, connect  # web3: only when something is sent
+
+    problems = params.problems()
+    if problems:
+        raise ChainError("; ".join(problems))
     w3 = connect(rpc_url)
     sender = Sender(w3, deployer_key)
     token_art = load_artifact("FedToken")
@@ -185,6 +246,9 @@ def deploy(
         genesis_model_cid=genesis_model_cid,
         task_id=task_id,
         params=params,
+        task="" if task == task_id else task,
+        rule=rule,
+        byzantine_f=byzantine_f,
     )
     deployment.save(out)
     return deployment
@@ -203,6 +267,9 @@ def fund_accounts(
 
     ``owner_key`` must be the token owner's key (the deployer's, unless ownership moved).
     """
+    from node.chain.artifacts import load_artifact
+    from node.chain.tx import Sender, connect
+
     w3 = connect(rpc_url)
     sender = Sender(w3, owner_key)
     token = w3.eth.contract(

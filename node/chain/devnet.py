@@ -28,6 +28,8 @@ DEVNET_DIR = Path(__file__).resolve().parents[2] / "devnet"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8545
 STATE_INTERVAL_S = 2
+DEFAULT_ACCOUNTS = 10
+MAX_ACCOUNTS = 1000
 _PLATFORM_BINARY = "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 _NPM_SHIM = "node_modules/.bin/anvil"
 
@@ -80,12 +82,17 @@ def up(
     host: str = DEFAULT_HOST,
     timeout: float = 30.0,
     block_time: float | None = None,
+    accounts: int = DEFAULT_ACCOUNTS,
 ) -> Devnet:
     """Start anvil in the background (or return the one already running from ``data_dir``).
 
     ``block_time`` adds an empty block every ``block_time`` seconds to mining on every
-    transaction, so the chain clock keeps moving while nobody transacts.
+    transaction, so the chain clock keeps moving while nobody transacts. ``accounts``:
+    how many pre-funded accounts anvil derives from its test mnemonic (a running devnet
+    keeps the number it was started with).
     """
+    if not 1 <= accounts <= MAX_ACCOUNTS:
+        raise DevnetError(f"accounts must be in [1, {MAX_ACCOUNTS}], got {accounts}")
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     running = _running_pid(data_dir)
@@ -111,6 +118,8 @@ def up(
         str(STATE_INTERVAL_S),
         "--config-out",
         str(data_dir / "anvil.json"),
+        "--accounts",
+        str(accounts),
     ]
     if block_time is not None:
         # Mixed mining: transactions still mine at once, and an empty block every

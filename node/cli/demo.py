@@ -10,14 +10,31 @@ import typer
 from node.cli.app import Port, app, console, expected_errors, setup_logging
 
 
-@app.command()
+DEMO_EXAMPLES = """Examples:
+
+  fedchain demo
+
+  fedchain demo --nodes 3 --rounds 2 --task digits-mlp --out out/quick
+
+  fedchain demo --nodes 6 --byzantine 2 --attack sign_flip,boost --rule nnm+trimmed_mean
+
+  fedchain demo --task mypkg.mytask:make_task --nodes 4 --port 8546
+"""
+
+
+@app.command(epilog=DEMO_EXAMPLES)
 def demo(
-    nodes: Annotated[int, typer.Option(min=2, help="node processes")] = 4,
+    nodes: Annotated[int, typer.Option(min=2, max=999, help="node processes")] = 4,
     rounds: Annotated[int, typer.Option(min=1, help="training rounds")] = 5,
-    task: Annotated[str, typer.Option(help="mnist5k-mlp or digits-mlp")] = "mnist5k-mlp",
+    task: Annotated[
+        str,
+        typer.Option(help="built-in task, `fedchain.tasks` entry point or module:function"),
+    ] = "mnist5k-mlp",
     out: Annotated[Path, typer.Option(help="report directory")] = Path("out/demo"),
     port: Port = 8545,
-    data_dir: Annotated[Path, typer.Option(help="devnet/ and demo/ go here")] = Path(".data"),
+    data_dir: Annotated[
+        Path, typer.Option(help="the demo's chain and nodes go to DATA_DIR/demo")
+    ] = Path(".data"),
     byzantine: Annotated[int, typer.Option(min=0, help="how many nodes attack")] = 0,
     attack: Annotated[str, typer.Option(help="attack of the Byzantine nodes")] = "sign_flip",
     rule: Annotated[str, typer.Option(help="aggregation rule, e.g. nnm+trimmed_mean")] = "",
@@ -27,8 +44,14 @@ def demo(
     ] = True,
     stop_devnet: Annotated[bool, typer.Option(help="also stop the devnet at the end")] = False,
 ) -> None:
-    """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized."""
-    from node.demo.run import DemoOptions, run_demo
+    """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized.
+
+    The demo runs its own chain in DATA_DIR/demo/devnet (never the one `fedchain devnet
+    up` keeps in DATA_DIR/devnet) and its nodes in DATA_DIR/demo/node*, wiped at start.
+    Options are checked first: the rule must be able to aggregate the updates of
+    --nodes with f = --byzantine.
+    """
+    from node.demo.options import DemoOptions, check_options
 
     setup_logging(False, "WARNING")
     opts = DemoOptions(
@@ -45,5 +68,8 @@ def demo(
         collude=collude,
         stop_devnet=stop_devnet,
     )
+    expected_errors(lambda: check_options(opts))
+    from node.demo.run import run_demo  # torch: only once the options are fine
+
     code = expected_errors(lambda: run_demo(opts, console))
     raise typer.Exit(code)

@@ -7,19 +7,88 @@ from typing import Annotated
 import typer
 
 from node.cli.app import DEFAULT_DEVNET, DevnetDir, Port, app, console, devnet_app, expected_errors
+from node.cli.deploy import (
+    ByzantineF,
+    CommitWindow,
+    ContributorPool,
+    Cooldown,
+    MinParticipants,
+    MinStake,
+    Rule,
+    Slash,
+    Task,
+    Treasury,
+    VoterPool,
+    VoteWindow,
+    deploy_request,
+)
+
+UP_EXAMPLES = """Examples:
+
+  fedchain devnet up
+
+  fedchain devnet up --task digits-mlp --min-participants 2
+
+  fedchain devnet up --task my-task --min-participants 4 --rule nnm+trimmed_mean
+  --byzantine-f 1 --commit-window 30 --vote-window 30 --data-dir .data/my-task
+"""
 
 
-@devnet_app.command("up")
-def devnet_up(data_dir: DevnetDir = DEFAULT_DEVNET, port: Port = 8545) -> None:
-    """Start anvil (state kept in DATA_DIR), deploy if needed, print funded accounts."""
+@devnet_app.command("up", epilog=UP_EXAMPLES)
+def devnet_up(
+    data_dir: DevnetDir = DEFAULT_DEVNET,
+    port: Port = 8545,
+    accounts: Annotated[
+        int, typer.Option(min=1, max=1000, help="pre-funded anvil accounts (new chains only)")
+    ] = 10,
+    task: Task = None,
+    min_participants: MinParticipants = None,
+    commit_window: CommitWindow = None,
+    vote_window: VoteWindow = None,
+    contributor_pool: ContributorPool = None,
+    voter_pool: VoterPool = None,
+    rule: Rule = None,
+    byzantine_f: ByzantineF = None,
+    min_stake: MinStake = None,
+    unstake_cooldown: Cooldown = None,
+    slash: Slash = None,
+    treasury: Treasury = None,
+) -> None:
+    """Start anvil (state kept in DATA_DIR), deploy TASK if nothing is deployed there yet,
+    print the deployment and funded accounts.
+
+    The deployment options are those of `fedchain deploy`. On a devnet that already has a
+    deployment, options that differ from it are an error (the chain is never wiped).
+    """
     from node.operator.devnet import devnet_up as up
 
-    expected_errors(lambda: up(data_dir, port, console))
+    request = deploy_request(
+        task,
+        min_participants,
+        commit_window,
+        vote_window,
+        contributor_pool,
+        voter_pool,
+        rule,
+        byzantine_f,
+        min_stake,
+        unstake_cooldown,
+        slash,
+        treasury,
+    )
+    expected_errors(lambda: up(data_dir, port, console, request=request, accounts=accounts))
 
 
 @devnet_app.command("down")
 def devnet_down(data_dir: DevnetDir = DEFAULT_DEVNET) -> None:
-    """Stop anvil; its state is saved in DATA_DIR."""
+    """Stop anvil; its state is saved in DATA_DIR.
+
+    Examples:
+
+      fedchain devnet down
+
+      fedchain devnet down --data-dir .data/my-task
+    """
     from node.chain import devnet
 
     expected_errors(lambda: devnet.down(data_dir))
@@ -28,7 +97,14 @@ def devnet_down(data_dir: DevnetDir = DEFAULT_DEVNET) -> None:
 
 @devnet_app.command("status")
 def devnet_status(data_dir: DevnetDir = DEFAULT_DEVNET) -> None:
-    """Is the devnet running, where, at which block."""
+    """Is the devnet running, where, at which block.
+
+    Examples:
+
+      fedchain devnet status
+
+      fedchain devnet status --data-dir .data/my-task
+    """
     from node.operator.devnet import devnet_status as status
 
     expected_errors(lambda: status(data_dir, console))
@@ -41,7 +117,14 @@ def fund(
     eth: Annotated[int, typer.Option(help="devnet ETH to send for gas")] = 10,
     data_dir: DevnetDir = DEFAULT_DEVNET,
 ) -> None:
-    """Devnet only: mint FED and send ETH to ADDRESS from the deployer account."""
+    """Devnet only: mint FED and send ETH to ADDRESS from the deployer account.
+
+    Examples:
+
+      fedchain fund 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+
+      fedchain fund 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --tokens 500 --eth 1
+    """
     from node.operator.devnet import fund_on_devnet
 
     expected_errors(lambda: fund_on_devnet(data_dir, address, tokens, eth))

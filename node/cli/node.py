@@ -10,19 +10,38 @@ import typer
 from node.cli.app import Json, PasswordFile, console, err, expected_errors, node_app, setup_logging
 
 
-@node_app.command("init")
+INIT_EXAMPLES = """Examples:
+
+  fedchain node init --data-dir nodes/a
+
+  fedchain node init --data-dir nodes/b --partition-index 1 --partition-count 2
+  --password-file pw.txt
+
+  fedchain node init --data-dir nodes/c --deployment my-task.json --task my-task
+"""
+
+
+@node_app.command("init", epilog=INIT_EXAMPLES)
 def node_init(
     data_dir: Annotated[Path, typer.Option(help="node data directory to create")],
     deployment: Annotated[Path, typer.Option(help="deployment file")] = Path(
         ".data/devnet/deployment.json"
     ),
-    task: Annotated[str, typer.Option(help="learning task")] = "mnist5k-mlp",
+    task: Annotated[
+        str | None,
+        typer.Option(help="learning task (default: the deployment's; must match it)"),
+    ] = None,
     partition_index: Annotated[int, typer.Option(help="this node's data partition")] = 0,
     partition_count: Annotated[int, typer.Option(help="number of partitions")] = 1,
     force: Annotated[bool, typer.Option(help="overwrite an existing config")] = False,
     password_file: PasswordFile = None,
 ) -> None:
-    """Create a data directory with an encrypted key and a commented config file."""
+    """Create a data directory with an encrypted key and a commented config file.
+
+    Checks first that the task loads, is the deployment's task and builds the deployment's
+    genesis model; the keystore password comes from --password-file, else
+    FEDCHAIN_KEYSTORE_PASSWORD, else a prompt.
+    """
     from node.node_init import init_node
 
     config, address = expected_errors(
@@ -60,7 +79,7 @@ def node_run(
     import trio
 
     from node.config import load_config
-    from node.daemon import run_node
+    from node.startup import open_account
 
     flags: dict[str, Any] = {
         "listen_port": listen_port,
@@ -72,7 +91,10 @@ def node_run(
         flags["log_json"] = True
     cfg = expected_errors(lambda: load_config(config, flags))
     setup_logging(cfg.log_json)
+    chain = expected_errors(lambda: open_account(cfg))  # before torch and the data load
+    from node.daemon import run_node
+
     try:
-        expected_errors(lambda: trio.run(run_node, cfg))
+        expected_errors(lambda: trio.run(run_node, cfg, chain))
     except KeyboardInterrupt:
         err.print("node stopped")

@@ -105,7 +105,9 @@ def verdict(
     final = rows[-1]["accuracy"] if rows else None
     if final is None or final <= genesis_accuracy:
         problems.append(
-            f"final accuracy {final} does not beat the genesis model's {genesis_accuracy:.3f}"
+            "no round improved the model: final accuracy "
+            f"{'unknown' if final is None else format(final, '.3f')} does not beat the "
+            f"genesis model's {genesis_accuracy:.3f}"
         )
     if max_byzantine_share is not None and byzantine_share > max_byzantine_share:
         problems.append(

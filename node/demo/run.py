@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from node.chain.client import ChainClient
 from node.chain.deploy import Deployment, DeployParams, fund_accounts
 from node.config import load_config
 from node.demo.baseline import simulate_rule
+from node.demo.options import DemoOptions, check_options, mark_demo_dir
 from node.demo.processes import NodeProcess, start_node, stop_all
 from node.demo.report import (
     byzantine_reward_share,
@@ -32,67 +32,18 @@ from node.demo.report import (
     verdict,
     write_report,
 )
-from node.errors import ConfigError, FedchainError
+from node.errors import FedchainError
 from node.learning.local import accuracy_of, genesis_params
 from node.learning.partition import SPLIT_SEED, train_test_split
 from node.learning.tasks import get_task
-from node.ops import deployment_path as deployment_path_of
-from node.ops import devnet_up
+from node.operator.deploy import DeployRequest
+from node.operator.devnet import deployment_path as deployment_path_of
+from node.operator.devnet import devnet_up
 from node.store.cid import compute_cid
 from node.update.codec import encode_model
 
 TOKEN = 10**18
 MAX_BYZANTINE_SHARE = 0.05
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    """Knobs of one demo run; everything has a default that finishes in about a minute."""
-
-    nodes: int = 4
-    rounds: int = 5
-    task: str = "mnist5k-mlp"
-    out: Path = Path("out/demo")
-    data_root: Path = Path(".data")  # devnet/ and demo/ (one directory per node) below it
-    stop_devnet: bool = False
-    port: int = 8545
-    epochs: int = 2
-    commit_window: int = 120
-    vote_window: int = 60
-    timeout_per_round: float = 240.0
-    byzantine: int = 0  # the last N nodes attack
-    attack: str = "sign_flip"  # or a comma list, dealt to the Byzantine nodes in turn
-    rule: str = "fedavg"
-    alpha: float = 0.0  # Dirichlet label skew; 0 means IID partitions
-    collude: bool = True  # attackers running the same attack act as one operator
-
-    def role(self, index: int) -> str:
-        return "byzantine" if index >= self.nodes - self.byzantine else "honest"
-
-    def attack_of(self, index: int) -> str:
-        """The attack node ``index`` runs ("" for honest nodes)."""
-        if self.role(index) == "honest":
-            return ""
-        attacks = [a.strip() for a in self.attack.split(",") if a.strip()]
-        if not attacks:
-            raise ConfigError("--attack needs at least one attack name")
-        return attacks[(index - (self.nodes - self.byzantine)) % len(attacks)]
-
-    def attack_group(self, index: int) -> tuple[int, ...]:
-        """Partitions of the nodes colluding with ``index`` (itself included): the
-        Byzantine nodes running the same attack, when ``collude`` is on."""
-        attack = self.attack_of(index)
-        if not attack or not self.collude:
-            return ()
-        return tuple(i for i in range(self.nodes) if self.attack_of(i) == attack)
-
-    @property
-    def devnet_dir(self) -> Path:
-        return (self.data_root / "devnet").resolve()
-
-    @property
-    def nodes_dir(self) -> Path:
-        return (self.data_root / "demo").resolve()
 
 
 def node_config_text(index: int, opts: DemoOptions, deployment: Path) -> str:
@@ -185,20 +136,17 @@ def progress_table(
 def run_demo(opts: DemoOptions, console: Console) -> int:
     # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C so every started process is stopped
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    check_options(opts)  # again: callers in code skip the CLI's check
     task = get_task(opts.task)
-    for index in range(opts.nodes):  # unknown attack names fail before anything starts
-        if opts.attack_of(index):
-            get_attack(opts.attack_of(index))
     genesis = genesis_params(task)
     genesis_cid = compute_cid(encode_model(genesis))
     console.print(f"task {task.name}: {opts.nodes} nodes, {opts.rounds} rounds")
     _, test = train_test_split(task.load_all(), SPLIT_SEED)
     genesis_accuracy = accuracy_of(task, genesis, test)
 
-    devnet.down(opts.devnet_dir)  # a demo always starts from a fresh chain
-    for old in (opts.devnet_dir, opts.nodes_dir):
-        shutil.rmtree(old, ignore_errors=True)
-    opts.nodes_dir.mkdir(parents=True)
+    devnet.down(opts.devnet_dir)  # a demo always starts from a fresh chain: its own
+    shutil.rmtree(opts.nodes_dir, ignore_errors=True)  # checked: made by an earlier demo
+    mark_demo_dir(opts)
     params = DeployParams(
         min_stake=10 * TOKEN,
         commit_window=opts.commit_window,
@@ -206,7 +154,16 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         reward_per_round=1000 * TOKEN,
         min_participants=opts.nodes,
     )
-    net, deployment = devnet_up(opts.devnet_dir, opts.port, console, task.name, params)
+    request = DeployRequest(task=opts.task, rule=opts.rule, byzantine_f=opts.byzantine)
+    net, deployment = devnet_up(
+        opts.devnet_dir,
+        opts.port,
+        console,
+        params=params,
+        request=request,
+        accounts=opts.nodes + 1,
+        show_accounts=0,
+    )
     deployment_path = deployment_path_of(opts.devnet_dir)
     deployer = net.accounts[0]
     keys = net.accounts[1 : opts.nodes + 1]

@@ -8,9 +8,9 @@ from rich.console import Console
 from rich.table import Table
 
 from node.chain import devnet
-from node.chain.deploy import Deployment, DeployParams, deploy
-from node.chain.tx import connect
-from node.errors import FedchainError
+from node.chain.deploy import Deployment, DeployParams
+from node.errors import ConfigError, FedchainError
+from node.operator.deploy import DeployRequest, print_deployment
 from node.operator.format import TOKEN
 
 DEFAULT_DEVNET_DIR = Path(".data/devnet")
@@ -24,13 +24,9 @@ def deployment_path(devnet_dir: Path) -> Path:
 
 
 def genesis_cid(task_name: str) -> str:
-    # Imported here: the operator scripts never need torch, and it takes seconds to load.
-    from node.learning.local import genesis_params
-    from node.learning.tasks import get_task
-    from node.store.cid import compute_cid
-    from node.update.codec import encode_model
+    from node.operator.deploy import genesis_cid as cid_of
 
-    return compute_cid(encode_model(genesis_params(get_task(task_name))))
+    return cid_of(task_name)
 
 
 def deployed_here(rpc_url: str, path: Path) -> Deployment | None:
@@ -38,37 +34,64 @@ def deployed_here(rpc_url: str, path: Path) -> Deployment | None:
     if not path.is_file():
         return None
     deployment = Deployment.load(path)
-    code = connect(rpc_url).eth.get_code(deployment.coordinator)  # type: ignore[arg-type]
-    return deployment if len(code) > 0 else None
+    code = devnet.rpc_call(rpc_url, "eth_getCode", [deployment.coordinator, "latest"])
+    return deployment if len(code) > 2 else None  # "0x" when no contract
 
 
 def devnet_up(
     data_dir: Path,
     port: int,
     console: Console,
-    task: str = "mnist5k-mlp",
+    task: str | None = None,
     params: DeployParams | None = None,
+    *,
+    request: DeployRequest | None = None,
+    accounts: int = devnet.DEFAULT_ACCOUNTS,
+    show_accounts: int = 6,
 ) -> tuple[devnet.Devnet, Deployment]:
+    """Start (or find) the devnet of ``data_dir`` and deploy on it unless already done.
+
+    ``request``: what the command line asked for (validated before anything starts); an
+    existing deployment that differs in a value given there is an error, never reused or
+    wiped. ``task``/``params`` (callers in code) deploy exactly those when nothing is
+    deployed yet.
+    """
+    from node.operator.deploy import check_task, deploy_plan, differences, plan_deployment
+
+    request = request or DeployRequest(task=task)
+    plan = plan_deployment(request, params)
     data_dir = data_dir.resolve()  # anvil runs from another working directory
-    net = devnet.up(data_dir, port=port, block_time=DEVNET_BLOCK_TIME)
     path = deployment_path(data_dir)
+    if request.task is not None:
+        check_task(plan.task)  # an unknown task fails before anvil starts
+    was_running = devnet.status(data_dir).running
+    net = devnet.up(data_dir, port=port, block_time=DEVNET_BLOCK_TIME, accounts=accounts)
     deployment = deployed_here(net.rpc_url, path)
-    if deployment is None:
-        deployment = deploy(
-            net.rpc_url, net.accounts[0][1], genesis_cid(task), task, params or DeployParams(), path
-        )
-        console.print(
-            f"deployed to chain {deployment.chain_id}: coordinator "
-            f"{deployment.coordinator}, token {deployment.token}"
-        )
-    console.print(f"devnet at {net.rpc_url} (chain {net.chain_id}); deployment file {path}")
-    table = Table(title="funded accounts (anvil's test keys: never use them elsewhere)")
-    table.add_column("#")
-    table.add_column("address")
-    table.add_column("private key")
-    for index, (address, key) in enumerate(net.accounts[:6]):
-        table.add_row(str(index), address, key)
-    console.print(table)
+    if deployment is not None:
+        changed = differences(deployment, request)
+        if changed:
+            if not was_running:
+                devnet.down(data_dir)
+            raise ConfigError(
+                f"the devnet in {data_dir} already has a deployment with {'; '.join(changed)}: "
+                "leave out those flags to use it, or start a fresh chain with another "
+                f"--data-dir (or `fedchain devnet down --data-dir {data_dir}` and delete it)"
+            )
+    else:
+        if path.is_file():
+            console.print(f"{path} names a coordinator this chain lacks: deploying anew")
+        deployment = deploy_plan(net.rpc_url, net.accounts[0][1], plan, path)
+        console.print(f"deployed to chain {deployment.chain_id}")
+    print_deployment(deployment, path, console)
+    console.print(f"devnet at {net.rpc_url} (chain {net.chain_id}), {len(net.accounts)} accounts")
+    if show_accounts:
+        table = Table(title="funded accounts (anvil's test keys: never use them elsewhere)")
+        table.add_column("#")
+        table.add_column("address")
+        table.add_column("private key")
+        for index, (address, key) in enumerate(net.accounts[:show_accounts]):
+            table.add_row(str(index), address, key)
+        console.print(table)
     return net, deployment
 
 
@@ -86,8 +109,17 @@ def devnet_status(data_dir: Path, console: Console) -> devnet.DevnetStatus:
 
 def fund_on_devnet(devnet_dir: Path, address: str, tokens: int, eth: int) -> None:
     """Mint FED and send ETH from the devnet's deployer (anvil account 0)."""
+    from eth_utils import is_address
+
     from node.chain.deploy import fund_accounts
 
+    if not is_address(address):
+        raise ConfigError(
+            f"{address!r} is not an Ethereum address: 0x and 40 hex digits "
+            "(with a valid checksum if mixed case), e.g. from `fedchain node init`"
+        )
+    if tokens < 0 or eth < 0:
+        raise ConfigError("--tokens and --eth must be >= 0")
     state = devnet.status(devnet_dir)
     if not state.running or not state.rpc_url:
         raise FedchainError(f"no devnet running from {devnet_dir}: `fedchain devnet up` first")

@@ -1,0 +1,159 @@
+"""`fedchain deploy`: token + coordinator for any task and parameters, on any chain.
+
+The deployment options are shared with `fedchain devnet up` (node/cli/devnet.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from node.cli.app import app, console, expected_errors
+from node.cli.keyopts import Keystore, PrivateKeyFile, SignPasswordFile
+
+if TYPE_CHECKING:
+    from node.operator.deploy import DeployRequest
+
+Task = Annotated[
+    str | None,
+    typer.Option(
+        help="learning task: built-in name, an installed `fedchain.tasks` entry point, or "
+        "package.module:function (default: mnist5k-mlp)"
+    ),
+]
+MinParticipants = Annotated[
+    int | None, typer.Option(help="active participants a round needs to open (default: 3)")
+]
+CommitWindow = Annotated[
+    int | None, typer.Option(help="seconds a round accepts commitments (default: 60)")
+]
+VoteWindow = Annotated[
+    int | None, typer.Option(help="seconds a round accepts outcome votes (default: 60)")
+]
+ContributorPool = Annotated[
+    str | None, typer.Option(help="FED paid per round to contributors (default: 800)")
+]
+VoterPool = Annotated[
+    str | None, typer.Option(help="FED paid per round to winning voters (default: 200)")
+]
+Rule = Annotated[
+    str | None,
+    typer.Option(
+        help="aggregation rule every node runs, e.g. nnm+trimmed_mean "
+        "(docs/aggregation.md) (default: fedavg)"
+    ),
+]
+ByzantineF = Annotated[
+    int | None, typer.Option(help="Byzantine updates the rule tolerates (default: 0)")
+]
+MinStake = Annotated[str | None, typer.Option(help="FED a participant must stake (default: 10)")]
+Cooldown = Annotated[
+    int | None, typer.Option(help="seconds from unstake to withdraw (default: 300)")
+]
+Slash = Annotated[
+    str | None, typer.Option(help="percent of stake slashed for an invalid update (default: 50)")
+]
+Treasury = Annotated[
+    str | None, typer.Option(help="FED minted into the reward treasury (default: 100000)")
+]
+
+DEPLOY_EXAMPLES = """Examples:
+
+  fedchain deploy --rpc-url http://127.0.0.1:8545 --keystore deployer.json --out deployment.json
+
+  fedchain deploy --rpc-url https://rpc.example.org --keystore deployer.json --task my-task
+  --min-participants 5 --commit-window 300 --vote-window 120 --rule nnm+trimmed_mean
+  --byzantine-f 1 --contributor-pool 400 --voter-pool 100 --out my-task.json
+"""
+
+
+def deploy_request(
+    task: str | None,
+    min_participants: int | None,
+    commit_window: int | None,
+    vote_window: int | None,
+    contributor_pool: str | None,
+    voter_pool: str | None,
+    rule: str | None,
+    byzantine_f: int | None,
+    min_stake: str | None,
+    unstake_cooldown: int | None,
+    slash: str | None,
+    treasury: str | None,
+) -> DeployRequest:
+    from node.operator.deploy import DeployRequest
+
+    return DeployRequest(
+        task=task,
+        min_participants=min_participants,
+        commit_window=commit_window,
+        vote_window=vote_window,
+        contributor_pool=contributor_pool,
+        voter_pool=voter_pool,
+        rule=rule,
+        byzantine_f=byzantine_f,
+        min_stake=min_stake,
+        unstake_cooldown=unstake_cooldown,
+        slash_percent=slash,
+        treasury=treasury,
+    )
+
+
+@app.command(epilog=DEPLOY_EXAMPLES)
+def deploy(
+    rpc_url: Annotated[str, typer.Option("--rpc-url", help="the chain's JSON-RPC URL")],
+    out: Annotated[Path, typer.Option(help="deployment file to write")] = Path("deployment.json"),
+    keystore: Keystore = None,
+    private_key_file: PrivateKeyFile = None,
+    password_file: SignPasswordFile = None,
+    force: Annotated[bool, typer.Option(help="overwrite an existing --out file")] = False,
+    task: Task = None,
+    min_participants: MinParticipants = None,
+    commit_window: CommitWindow = None,
+    vote_window: VoteWindow = None,
+    contributor_pool: ContributorPool = None,
+    voter_pool: VoterPool = None,
+    rule: Rule = None,
+    byzantine_f: ByzantineF = None,
+    min_stake: MinStake = None,
+    unstake_cooldown: Cooldown = None,
+    slash: Slash = None,
+    treasury: Treasury = None,
+) -> None:
+    """Deploy the token and a coordinator for TASK to any EVM chain; write the deployment
+    file every node of the task uses (`fedchain node init --deployment FILE`).
+
+    The deployer signs with --keystore (password from --password-file, else
+    FEDCHAIN_KEYSTORE_PASSWORD, else a prompt) or a plaintext --private-key-file, and owns
+    the token (it mints the treasury). Every value is checked before anything is sent.
+    """
+    from node.operator.deploy import deploy_to
+
+    request = deploy_request(
+        task,
+        min_participants,
+        commit_window,
+        vote_window,
+        contributor_pool,
+        voter_pool,
+        rule,
+        byzantine_f,
+        min_stake,
+        unstake_cooldown,
+        slash,
+        treasury,
+    )
+    expected_errors(
+        lambda: deploy_to(
+            rpc_url,
+            out,
+            request,
+            console,
+            keystore=keystore,
+            private_key_file=private_key_file,
+            password_file=password_file,
+            force=force,
+        )
+    )
