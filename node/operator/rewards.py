@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from node.chain.client import ChainClient, RoundStatus
 from node.errors import FedchainError
 from node.operator.format import fed, in_words
 from node.state import NodeState
+
+if TYPE_CHECKING:
+    from node.chain.client import ChainClient
+    from node.operator.index import RoundIndex
 
 MAX_CLAIM_BATCH = 32  # FedCoordinator.MAX_CLAIM_BATCH
 
@@ -26,64 +31,95 @@ def node_records(node_dir: Path | None) -> list[dict[str, Any]]:
         state.close()
 
 
-def voter_claims(chain: ChainClient) -> list[dict[str, Any]]:
-    """Voter rewards of this account: every round it voted the winning outcome of."""
-    current = chain.current_round()
-    now = chain.chain_time()
-    out = []
-    for vote in chain.votes():
-        if vote.voter != chain.address:
-            continue
-        info = chain.round_info(vote.round)
-        if info.status is not RoundStatus.FINALIZED or vote.outcome_key != info.outcome_key:
-            continue
-        _, weight, claimed = chain.vote_of(vote.round)
-        amount = info.voter_pool * weight // info.winning_weight if info.winning_weight else 0
-        unlocked = vote.round != current or now >= info.vote_deadline
-        out.append(
-            {
-                "round": vote.round,
-                "amount": amount,
-                "claimed": claimed,
-                "unlocks_in": 0 if unlocked else info.vote_deadline - now,
-            }
+def voter_claims(chain: ChainClient, index: RoundIndex | None = None) -> list[dict[str, Any]]:
+    """Voter rewards of this account: every round it voted the winning outcome of.
+
+    From the local event index: rounds whose reward was claimed need no RPC call; the
+    others one batch of views for the rounds not settled (or not seen) before.
+    """
+    from node.operator.roundfacts import gather
+
+    with _indexed(chain, index) as idx:
+        me = chain.address
+        claimed = {
+            e["round"]: int(e["args"]["amount"]) for e in idx.events_of(me, ["VoterRewardClaimed"])
+        }
+        voted = [e["round"] for e in idx.events_of(me, ["OutcomeSubmitted"])]
+        pending = [r for r in voted if r not in claimed]
+        facts = gather(chain, idx, pending) if pending else {}
+        current = idx.current_round()
+        now = idx.chain_time
+    out = [{"round": r, "amount": a, "claimed": True, "unlocks_in": 0} for r, a in claimed.items()]
+    for r in pending:
+        f = facts[r]
+        amount = next(
+            (a for voter, a in f.voter_rewards().items() if voter.lower() == me.lower()), None
         )
-    return out
-
-
-def contributor_claims(chain: ChainClient, node_dir: Path | None) -> list[dict[str, Any]]:
-    """Contributor rewards the node's state recorded, with their on-chain claim status."""
-    out = []
-    for record in node_records(node_dir):
-        earned = int(record.get("earned", 0))
-        if earned <= 0:
+        if amount is None:  # not finalized, or voted another outcome
             continue
-        r = int(record["round"])
+        unlocked = r != current or now >= f.info.vote_deadline
         out.append(
             {
                 "round": r,
-                "amount": earned,
-                "proof": list(record.get("proof", [])),
-                "claimed": chain.is_claimed(r),
+                "amount": amount,
+                "claimed": False,
+                "unlocks_in": 0 if unlocked else f.info.vote_deadline - now,
             }
         )
-    return out
+    return sorted(out, key=lambda c: c["round"])
+
+
+def contributor_claims(
+    chain: ChainClient, node_dir: Path | None, index: RoundIndex | None = None
+) -> list[dict[str, Any]]:
+    """Contributor rewards the node's state recorded, with their on-chain claim status
+    (from the indexed ``RewardClaimed`` events: no call per round)."""
+    records = [r for r in node_records(node_dir) if int(r.get("earned", 0)) > 0]
+    if not records:
+        return []
+    with _indexed(chain, index) as idx:
+        claimed = {e["round"] for e in idx.events_of(chain.address, ["RewardClaimed"])}
+    return [
+        {
+            "round": int(record["round"]),
+            "amount": int(record["earned"]),
+            "proof": list(record.get("proof", [])),
+            "claimed": int(record["round"]) in claimed,
+        }
+        for record in records
+    ]
+
+
+@contextlib.contextmanager
+def _indexed(chain: ChainClient, index: RoundIndex | None) -> Iterator[RoundIndex]:
+    """``index`` as given (already synced), else the chain's, synced now and closed after."""
+    if index is not None:
+        yield index
+        return
+    from node.operator.index import open_index
+
+    fresh = open_index(chain)
+    try:
+        yield fresh
+    finally:
+        fresh.close()
 
 
 def claim_all(
     chain: ChainClient, node_dir: Path | None, *, voter: bool = True, only: int | None = None
 ) -> dict[str, Any]:
     """Claim every unclaimed contributor reward (from the node's records) and voter reward."""
-    contrib = [
-        c
-        for c in contributor_claims(chain, node_dir)
-        if not c["claimed"] and (only is None or c["round"] == only)
-    ]
-    votes = [
-        v
-        for v in (voter_claims(chain) if voter else [])
-        if not v["claimed"] and v["amount"] > 0 and (only is None or v["round"] == only)
-    ]
+    with _indexed(chain, None) as index:
+        contrib = [
+            c
+            for c in contributor_claims(chain, node_dir, index)
+            if not c["claimed"] and (only is None or c["round"] == only)
+        ]
+        votes = [
+            v
+            for v in (voter_claims(chain, index) if voter else [])
+            if not v["claimed"] and v["amount"] > 0 and (only is None or v["round"] == only)
+        ]
     notes = [
         f"voter reward of round {v['round']} ({fed(v['amount'])}) unlocks in "
         f"{in_words(v['unlocks_in'])}"

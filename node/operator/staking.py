@@ -5,22 +5,26 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from node.chain.client import ChainClient
 from node.errors import FedchainError
 from node.operator.format import fed, in_words
 from node.operator.rewards import contributor_claims, voter_claims
 
+if TYPE_CHECKING:
+    from node.chain.client import ChainClient, StakeInfo
+
 
 def _position(chain: ChainClient) -> dict[str, Any]:
-    info = chain.stake_info()
-    now = chain.chain_time()
+    return _position_of(chain.address, chain.stake_info(), chain.chain_time())
+
+
+def _position_of(address: str, info: StakeInfo, now: int) -> dict[str, Any]:
     return {
-        "address": chain.address,
+        "address": address,
         "registered": info.registered,
         "active": info.active,
         "stake": info.stake,
@@ -133,15 +137,26 @@ def withdraw(chain: ChainClient) -> dict[str, Any]:
 
 
 def balance(chain: ChainClient, node_dir: Path | None = None) -> dict[str, Any]:
-    """Wallet, stake, unbonding and claimable rewards of this account."""
-    result = _position(chain)
-    contrib = contributor_claims(chain, node_dir)
-    votes = voter_claims(chain)
+    """Wallet, stake, unbonding and claimable rewards of this account.
+
+    One batch of views plus the local event index (index.py): the cost does not grow
+    with the number of rounds in history.
+    """
+    from node.operator.index import open_index
+
+    views = chain.account_views()
+    result = _position_of(chain.address, views["stake_info"], views["chain_time"])
+    index = open_index(chain)
+    try:
+        contrib = contributor_claims(chain, node_dir, index)
+        votes = voter_claims(chain, index)
+    finally:
+        index.close()
     result.update(
-        eth=chain.eth_balance(),
-        tokens=chain.token_balance(),
-        allowance=chain.allowance(),
-        min_stake=chain.params().min_stake,
+        eth=views["eth"],
+        tokens=views["tokens"],
+        allowance=views["allowance"],
+        min_stake=views["params"].min_stake,
         unclaimed_contributor=sum(c["amount"] for c in contrib if not c["claimed"]),
         unclaimed_voter=sum(v["amount"] for v in votes if not v["claimed"]),
     )
