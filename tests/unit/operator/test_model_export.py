@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +108,18 @@ def test_onnx_runs_in_onnxruntime_like_the_module(tmp_path: Path, task_id: str) 
         assert (got.argmax(1) == expected.argmax(1)).all()
     props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert props == ref.metadata()
+    assert session.get_modelmeta().custom_metadata_map == ref.metadata()
     assert list(tmp_path.iterdir()) == [out]  # weights inside, no external data file
+
+
+def test_onnx_without_the_export_extra_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if not installed
+    blob = model_blob("digits-mlp")
+    with pytest.raises(ConfigError, match=r"needs onnxscript: pip install 'fedchain\[export\]'"):
+        export_model(ref_of("digits-mlp", blob), blob, "onnx", tmp_path / "m.onnx")
+    assert not list(tmp_path.iterdir())
 
 
 def test_input_width_from_the_first_layer() -> None:
