@@ -9,8 +9,10 @@ Heavy modules (libp2p, trio, ipfshttpclient) are imported only where a source ne
 
 from __future__ import annotations
 
+import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -176,17 +178,52 @@ def _from_peers(cid: str, peers: list[Peer], timeout: float) -> bytes:
         raise FedchainError("no peers known (none registered; give --peer MULTIADDR)")
     import trio
 
+    from node.p2p.logs import route_libp2p_logs
     from node.p2p.network import open_network
 
-    async def fetch(data_dir: Path) -> bytes:
+    route_libp2p_logs()  # through the root handlers, i.e. into _logs_kept's collector
+
+    async def fetch(data_dir: Path, warnings: list[str]) -> bytes:
         async with open_network(data_dir=data_dir, max_blob_size=MAX_MODEL_SIZE) as net:
             reached = [p.peer_id for p in peers if await net.connect(p.peer_id, p.addrs)]
             if not reached:
-                raise FedchainError(f"none of the {len(peers)} peer(s) could be reached")
+                last = f" (last: {warnings[-1].split('; next dial')[0]})" if warnings else ""
+                raise FedchainError(f"none of the {len(peers)} peer(s) could be reached{last}")
             return await net.fetch_blob(cid, reached, timeout)
 
-    with tempfile.TemporaryDirectory(prefix="fedchain-fetch-") as tmp:
-        return trio.run(fetch, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="fedchain-fetch-") as tmp, _logs_kept() as warnings:
+        try:
+            return trio.run(fetch, Path(tmp), warnings)
+        except BaseExceptionGroup as group:  # trio nurseries wrap what the fetch raised
+            expected, rest = group.split(FedchainError)
+            if expected is None or rest is not None:
+                raise
+            raise _first_leaf(expected) from None
+
+
+def _first_leaf(group: BaseExceptionGroup[FedchainError]) -> FedchainError:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+@contextmanager
+def _logs_kept() -> Iterator[list[str]]:
+    """Keep the network's log lines off the terminal (a command prints one result or one
+    error line); its warnings are collected for the error message instead."""
+    collected: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING and record.name.startswith("node."):
+                collected.append(record.getMessage())
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers[:] = [Collect()]
+    try:
+        yield collected
+    finally:
+        root.handlers[:] = saved
 
 
 def _from_kubo(cid: str, api: str, timeout: float) -> bytes:
@@ -213,4 +250,7 @@ def _from_kubo(cid: str, api: str, timeout: float) -> bytes:
                 raise FedchainError(reason) from None
         return out
 
-    return trio.run(assemble, parse_cid_str(cid), blocks, MAX_MODEL_SIZE)
+    try:
+        return trio.run(assemble, parse_cid_str(cid), blocks, MAX_MODEL_SIZE)
+    finally:
+        kubo.close()

@@ -24,6 +24,13 @@ from node.store.cid import compute_cid
 from node.update.codec import decode_model, encode_model
 
 COORDINATOR = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+PEER_ID = "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def model_blob(task_id: str, seed: int = 3) -> bytes:
@@ -172,13 +179,25 @@ def test_blob_of_another_task_or_format_is_refused(tmp_path: Path) -> None:
 
 
 def test_unreachable_kubo_api_is_reported(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     cid = compute_cid(model_blob("digits-mlp"))
-    sources = Sources(ipfs_api=f"/ip4/127.0.0.1/tcp/{port}", timeout=2)
+    sources = Sources(ipfs_api=f"/ip4/127.0.0.1/tcp/{free_port()}", timeout=2)
     with pytest.raises(FedchainError, match=f"cannot fetch {cid}: the Kubo API at"):
         fetch_verified(cid, sources)
+
+
+def test_each_source_that_failed_is_named(tmp_path: Path) -> None:
+    blob = model_blob("digits-mlp")
+    cid = compute_cid(blob)
+    node_dir = tmp_path / "node"
+    put_blob(BlockStore(node_dir / "blocks"), b"another blob")
+    dead = parse_peer(f"/ip4/127.0.0.1/tcp/{free_port()}/p2p/{PEER_ID}")
+    sources = Sources(node_dir=node_dir, peers=lambda: [dead], timeout=2)
+    with pytest.raises(FedchainError) as caught:
+        fetch_verified(cid, sources)
+    assert str(caught.value).startswith(
+        f"cannot fetch {cid}: the block store of {node_dir}: not there; "
+        "peers over libp2p: none of the 1 peer(s) could be reached (last: cannot connect to"
+    )
 
 
 def test_format_and_peer_arguments() -> None:
