@@ -21,9 +21,38 @@ app.add_typer(node_app, name="node")
 console = Console()
 err = Console(stderr=True)
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"fedchain {version('fedchain')}")
+        except PackageNotFoundError:  # run from a checkout that was never pip-installed
+            print("fedchain (not installed: `pip install -e .`)")
+        raise typer.Exit()
+
+
+@app.callback(
+    epilog="Examples:\n\n  fedchain --version\n\n  fedchain doctor\n\n"
+    "  fedchain devnet up --task digits-mlp --min-participants 2"
+)
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """fedchain: decentralized federated learning node."""
+
+
 DEFAULT_DEVNET = Path(".data/devnet")
 DevnetDir = Annotated[Path, typer.Option("--data-dir", help="devnet data directory")]
-Port = Annotated[int, typer.Option(help="RPC port on 127.0.0.1")]
+Port = Annotated[
+    int, typer.Option(envvar="FEDCHAIN_DEVNET_PORT", help="RPC port on 127.0.0.1")
+]
 
 
 def expected_failure(exc: BaseException) -> FedchainError | None:
