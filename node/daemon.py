@@ -154,10 +154,23 @@ def count_round(ctx: NodeContext, record: dict[str, Any]) -> None:
 
 
 async def advance(ctx: NodeContext) -> None:
+    """Open the next round if the chain lets us; say so (log and status, once per change)
+    when it waits for participants."""
     try:
-        await ctx.call(ctx.chain.advance)
-    except ChainError as exc:  # another node advanced first, or not enough participants yet
+        if await ctx.call(ctx.chain.advance):
+            return
+        # Rejected without a transaction: another node advanced first (RoundInProgress)
+        # or NotEnoughParticipants(active, required). Discovery keeps the active peer ids.
+        need = (await ctx.call(ctx.chain.params)).min_participants
+    except ChainError as exc:  # e.g. the RPC endpoint is down: the loop retries
         log.debug("advance: %s", exc)
+        return
+    have = len(ctx.registered_peers)
+    if have < need:
+        waiting = f"waiting for {need} participants, {have} active"
+        if ctx.phase != waiting:
+            log.info("%s (a round opens once %d nodes have staked)", waiting, need)
+            write_status(ctx, waiting)
 
 
 def ready_to_advance(info: RoundInfo, now: int, grace: float) -> bool:
@@ -307,7 +320,7 @@ async def run_node(cfg: NodeConfig) -> None:
                 lambda: chain.ensure_registered(cfg.stake, net.peer_id, net.listen_addrs())
             )
             ctx = NodeContext(
-                rule=build_rule(cfg.rule, cfg.byzantine_f),
+                rule=build_rule(*deployment.rule_for(cfg.rule, cfg.byzantine_f)),
                 cfg=cfg,
                 chain=chain,
                 net=net,
