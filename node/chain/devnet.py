@@ -1,7 +1,7 @@
 """A local anvil devnet as a detached background process whose state survives restarts.
 
 Files in the data directory: ``state.json`` (anvil ``--state``: loaded at start, dumped every
-few seconds and on SIGTERM), ``anvil.pid``, ``anvil.log``, ``anvil.json`` (anvil's
+second and on SIGTERM), ``anvil.pid``, ``anvil.log``, ``anvil.json`` (anvil's
 ``--config-out``: the pre-funded accounts) and ``devnet.json`` (host, port, RPC URL).
 """
 
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from node.chain.errors import AnvilMissing, ChainUnreachable, DevnetError, PortInUse
 
 DEVNET_DIR = Path(__file__).resolve().parents[2] / "devnet"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8545
-STATE_INTERVAL_S = 2
+# anvil's shortest dump interval (whole seconds; 0 panics): a kill -9 loses at most the
+# last second of blocks. See docs/protocol.md for what the nodes do about it.
+STATE_INTERVAL_S = 1
 DEFAULT_ACCOUNTS = 10
 MAX_ACCOUNTS = 1000
 _PLATFORM_BINARY = "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -234,6 +234,8 @@ def _connect(
 
 
 def _accounts(data_dir: Path) -> list[tuple[str, str]]:
+    from eth_utils import to_checksum_address  # not at the top: `devnet status` stays fast
+
     path = data_dir / "anvil.json"
     for _ in range(50):  # anvil writes the file right after it starts listening
         with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):

@@ -122,8 +122,10 @@ def deploy(
     slash: Slash = None,
     treasury: Treasury = None,
 ) -> None:
-    """Deploy the token and a coordinator for TASK to any EVM chain; write the deployment
-    file every node of the task uses (`fedchain node init --deployment FILE`).
+    """Deploy the token and a coordinator for a task to any EVM chain.
+
+    Writes the deployment file every node of the task uses (`fedchain node init
+    --deployment FILE`).
 
     The deployer signs with --keystore (password from --password-file, else
     FEDCHAIN_KEYSTORE_PASSWORD, else a prompt) or a plaintext --private-key-file, and owns

@@ -54,8 +54,7 @@ def devnet_up(
     slash: Slash = None,
     treasury: Treasury = None,
 ) -> None:
-    """Start anvil (state kept in DATA_DIR), deploy TASK if nothing is deployed there yet,
-    print the deployment and funded accounts.
+    """Start anvil (state in DATA_DIR), deploy if not yet deployed, print accounts.
 
     The deployment options are those of `fedchain deploy`. On a devnet that already has a
     deployment, options that differ from it are an error (the chain is never wiped).

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from node.chain import devnet
-from node.chain.deploy import Deployment, DeployParams
 from node.errors import ConfigError, FedchainError
-from node.operator.deploy import DeployRequest, print_deployment
 from node.operator.format import TOKEN
+
+if TYPE_CHECKING:  # imported where used: `devnet status` must not load eth_utils/web3
+    from node.chain.deploy import Deployment, DeployParams
+    from node.operator.deploy import DeployRequest
 
 DEFAULT_DEVNET_DIR = Path(".data/devnet")
 
@@ -31,6 +34,8 @@ def genesis_cid(task_name: str) -> str:
 
 def deployed_here(rpc_url: str, path: Path) -> Deployment | None:
     """The deployment in ``path`` if its coordinator exists on the chain at ``rpc_url``."""
+    from node.chain.deploy import Deployment
+
     if not path.is_file():
         return None
     deployment = Deployment.load(path)
@@ -56,7 +61,14 @@ def devnet_up(
     wiped. ``task``/``params`` (callers in code) deploy exactly those when nothing is
     deployed yet.
     """
-    from node.operator.deploy import check_task, deploy_plan, differences, plan_deployment
+    from node.operator.deploy import (
+        DeployRequest,
+        check_task,
+        deploy_plan,
+        differences,
+        plan_deployment,
+        print_deployment,
+    )
 
     request = request or DeployRequest(task=task)
     plan = plan_deployment(request, params)
@@ -123,6 +135,8 @@ def fund_on_devnet(devnet_dir: Path, address: str, tokens: int, eth: int) -> Non
     state = devnet.status(devnet_dir)
     if not state.running or not state.rpc_url:
         raise FedchainError(f"no devnet running from {devnet_dir}: `fedchain devnet up` first")
+    from node.chain.deploy import Deployment
+
     deployment = Deployment.load(deployment_path(devnet_dir))
     net = devnet.up(devnet_dir.resolve(), port=int(state.rpc_url.rsplit(":", 1)[1]))
     fund_accounts(
