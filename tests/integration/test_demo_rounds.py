@@ -15,7 +15,9 @@ import pytest
 
 from node.chain import devnet
 from node.chain.deploy import Deployment
-from node.ops import TOKEN, client, deployment_path
+from node.operator.devnet import deployment_path
+from node.operator.format import TOKEN
+from node.operator.keys import client
 from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -52,7 +54,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     env = {**os.environ, "FEDCHAIN_IPFS_API": f"/ip4/127.0.0.1/tcp/{free_port()}"}
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     yield result, out, root / "data"
-    devnet.down(root / "data" / "devnet")
+    devnet.down(root / "data" / "demo" / "devnet")
 
 
 def test_demo_exits_zero_with_every_round_finalized(demo_run) -> None:  # type: ignore[no-untyped-def]
@@ -67,8 +69,8 @@ def test_demo_exits_zero_with_every_round_finalized(demo_run) -> None:  # type: 
 def test_nodes_agree_with_the_chain_and_got_paid(demo_run) -> None:  # type: ignore[no-untyped-def]
     _, out, data = demo_run
     report = json.loads((out / "report.json").read_text())
-    chain = client(deployment_path(data / "devnet"), None)
-    assert isinstance(Deployment.load(deployment_path(data / "devnet")), Deployment)
+    chain = client(deployment_path(data / "demo" / "devnet"), None)
+    assert isinstance(Deployment.load(deployment_path(data / "demo" / "devnet")), Deployment)
     earned: dict[str, int] = {}
     for row in report["rounds"]:
         outcome = chain.finalized_outcome(row["round"])

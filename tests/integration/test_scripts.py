@@ -83,9 +83,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        yield Demo(root, data / "devnet", deployment_path(data / "devnet"))
+        yield Demo(root, data / "demo" / "devnet", deployment_path(data / "demo" / "devnet"))
     finally:
-        devnet.down(data / "devnet")
+        devnet.down(data / "demo" / "devnet")
 
 
 def run_script(demo: Demo, name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
