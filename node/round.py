@@ -252,7 +252,9 @@ async def fetch_blob_until(ctx: NodeContext, cid: str, author: str, deadline: fl
 
     async def providers() -> list[str]:
         author_peer = await refresh_author(ctx, author)
-        return sorted(ctx.providers.get(cid, set()) | ({author_peer} if author_peer else set()))
+        others = sorted(ctx.providers.get(cid, set()) - {author_peer})
+        # the author first; the exchange races several of them and Bitswap at once
+        return [author_peer, *others] if author_peer else others
 
     return await fetch_with_retries(
         ctx.net, cid, providers, deadline, ctx.cfg.fetch_timeout, ctx.metrics

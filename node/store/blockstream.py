@@ -50,18 +50,25 @@ class StreamReader:
     def __init__(self, stream: INetStream) -> None:
         self.stream = stream
         self.buf = bytearray()
+        self.received = 0  # bytes read off the stream so far
+        self.waiting = False  # blocked on the network right now
 
     async def _fill(self, n: int) -> None:
         while len(self.buf) < n:
-            with trio.move_on_after(STALL_TIMEOUT) as waiting:
-                try:
-                    data = await self.stream.read(max(READ_SIZE, n - len(self.buf)))
-                except Exception as exc:  # noqa: BLE001 - resets, EOF, closed connections
-                    raise NetworkError(f"stream broke: {exc!r}") from exc
+            self.waiting = True
+            try:
+                with trio.move_on_after(STALL_TIMEOUT) as waiting:
+                    try:
+                        data = await self.stream.read(max(READ_SIZE, n - len(self.buf)))
+                    except Exception as exc:  # noqa: BLE001 - resets, EOF, closed connections
+                        raise NetworkError(f"stream broke: {exc!r}") from exc
+            finally:
+                self.waiting = False
             if waiting.cancelled_caught:
                 raise NetworkError(f"provider sent nothing for {STALL_TIMEOUT:g}s")
             if not data:
                 raise NetworkError("stream closed early")
+            self.received += len(data)
             self.buf += data
 
     async def read_exact(self, n: int) -> bytes:

@@ -12,8 +12,8 @@ hashes to its CID. Anything else is dropped and counted in ``metrics``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import math
 from collections import Counter
 from typing import Any
 
@@ -143,6 +143,34 @@ class _Bitswap(BitswapClient):
             log.debug("bitswap: outbound stream to %s ended: %s", peer_id, exc)
 
 
+MAX_FAST_RACERS = 3  # fast-path providers asked at once
+BITSWAP_HEAD_START = 1.0  # seconds the fast path races alone before Bitswap joins
+RATE_WINDOW = 2.0  # seconds over which a racing provider's throughput is measured
+MIN_RATE = 32 * 1024  # bytes/s; a fast-path racer below this is dropped
+RELATIVE_RATE = 8.0  # ... and so is one this many times slower than the best racer
+DEMOTE_FOR = 120.0  # seconds a dropped provider is asked last
+
+
+class _Race:
+    """Shared state of one fetch's racers; the first verified blob ends the race."""
+
+    def __init__(self) -> None:
+        self.scope: trio.CancelScope | None = None
+        self.data: bytes | None = None
+        self.path = ""
+        self.progress = {"blocks": 0}
+        self.rates: dict[ID, float] = {}  # racing provider -> bytes/s in its last window
+        self.fast_exhausted = trio.Event()  # every fast-path provider tried
+        self.bitswap_asked: set[bytes] = set()
+        self.error: ContentError | None = None
+
+    def win(self, data: bytes, path: str) -> None:
+        if self.data is None:
+            self.data, self.path = data, path
+        if self.scope is not None:
+            self.scope.cancel()
+
+
 class BlobExchange:
     """Add, check, read and fetch blobs; serves our blocks to peers over Bitswap."""
 
@@ -154,6 +182,7 @@ class BlobExchange:
         self.metrics = metrics
         self.max_blob_size = max_blob_size
         self._adapter = _BitswapStore(store, metrics)
+        self._demoted: dict[ID, float] = {}  # provider -> until when it is asked last
         self.client = _Bitswap(host, self._adapter)
         self.server = BlockStreamServer(host, store, metrics)
 
@@ -182,82 +211,161 @@ class BlobExchange:
     async def fetch_blob(self, cid: str, providers: list[ID], timeout: float) -> bytes:
         """The blob ``cid``, from local blocks or from ``providers``.
 
-        Each connected provider is first asked over ``/fedchain/blocks/1`` (one stream,
-        every block verified on arrival); whatever is still missing then comes over
-        Bitswap, which also reaches Kubo and other IPFS peers. Raises NetworkError on
-        timeout, ContentError for invalid or oversize content.
+        A race, so that no single peer can stall it: up to ``MAX_FAST_RACERS`` connected
+        providers at once over ``/fedchain/blocks/1`` (one stream each, every block
+        verified on arrival; a racer whose throughput over ``RATE_WINDOW`` falls under
+        ``MIN_RATE``, or ``RELATIVE_RATE`` times under the best racer's, is dropped and
+        its slot goes to the next provider), and Bitswap, which joins after
+        ``BITSWAP_HEAD_START`` whatever the fast path is doing (it also reaches Kubo and
+        other IPFS peers). The first complete, verified blob wins; the rest are
+        cancelled. Raises NetworkError on timeout, ContentError for invalid or oversize
+        content.
         """
         root = parse_cid_str(cid)
-        progress = {"blocks": 0}
+        race = _Race()
         started = trio.current_time()
-        path, fast_failed_after = "blockstream", 0.0
-        with trio.move_on_after(timeout) as scope:
-            data = await self._fetch_fast(root, providers, progress)
-            if data is None:
-                path = "bitswap"
-                fast_failed_after = trio.current_time() - started
-                data = await self._fetch_bitswap(root, providers, timeout, progress)
-        if scope.cancelled_caught or data is None:
+        with trio.move_on_after(timeout):
+            async with trio.open_nursery() as nursery:
+                race.scope = nursery.cancel_scope
+                nursery.start_soon(self._race_fast, root, self._order(providers), race)
+                nursery.start_soon(self._race_bitswap, root, providers, timeout, race)
+        await self._cancel_wants(race.bitswap_asked)
+        if race.data is None and race.error is not None:
+            raise race.error
+        if race.data is None:
             self.metrics["fetch.failed.timeout"] += 1
             names = ", ".join(str(p) for p in providers) or "none"
             raise NetworkError(
                 f"timed out after {timeout:g}s fetching {cid} "
-                f"({progress['blocks']} blocks received; providers: {names})"
+                f"({race.progress['blocks']} blocks received; providers: {names})"
             )
         self.metrics["fetch.ok"] += 1
+        self.metrics[f"fetch.won.{race.path}"] += 1
         elapsed = trio.current_time() - started
-        if path == "bitswap":
-            log.info("fetched %s (%d B) in %.2fs over Bitswap after the fast path gave up "
-                     "at %.2fs", cid, len(data), elapsed, fast_failed_after)  # fmt: skip
-        else:
-            log.debug("fetched %s (%d B) in %.2fs over the fast path", cid, len(data), elapsed)
-        return data
+        log.debug("fetched %s (%d B) in %.2fs over %s", cid, len(race.data), elapsed, race.path)
+        return race.data
 
-    async def _fetch_fast(
-        self, root: bytes, providers: list[ID], progress: dict[str, int]
-    ) -> bytes | None:
+    def _order(self, providers: list[ID]) -> list[ID]:
+        """``providers`` in the caller's order, recently demoted ones last."""
+        now = trio.current_time()
+        for peer, until in list(self._demoted.items()):
+            if until <= now:
+                del self._demoted[peer]
+        return sorted(providers, key=lambda p: p in self._demoted)
+
+    async def _race_fast(self, root: bytes, providers: list[ID], race: _Race) -> None:
         connected = set(self.host.get_connected_peers())
-        for peer in [p for p in providers if p in connected]:
-            client = BlockStreamClient(self.host, self.store, peer)
-            if not await client.open(root):
-                continue
+        slots = trio.Semaphore(MAX_FAST_RACERS)
+        try:
+            async with trio.open_nursery() as nursery:
+                for peer in [p for p in providers if p in connected]:
+                    await slots.acquire()
+                    nursery.start_soon(self._fast_one, root, peer, race, slots)
+        finally:
+            race.fast_exhausted.set()
 
-            async def fetch(cids: list[bytes], client: BlockStreamClient = client) -> dict:
+    async def _fast_one(self, root: bytes, peer: ID, race: _Race, slots: trio.Semaphore) -> None:
+        client = BlockStreamClient(self.host, self.store, peer)
+        data = None
+        try:
+            if not await client.open(root):
+                return
+
+            async def fetch(cids: list[bytes]) -> dict[bytes, bytes]:
                 blocks = await client.fetch(cids)
-                progress["blocks"] += len(blocks)
+                race.progress["blocks"] += len(blocks)
                 return blocks
 
-            data = None
-            try:
-                data = await blobs.assemble(root, fetch, self.max_blob_size)
-            except ContentError as exc:  # Bitswap then re-checks what we already hold
-                self.metrics["blockstream.bad_content"] += 1
-                log.warning("blockstream: bad content from %s: %s", peer, exc)
-            except NetworkError as exc:
-                self.metrics["blockstream.broken"] += 1
-                log.info("blockstream: fetch from %s broke off: %s", peer, exc)
-            else:
-                self.metrics["blockstream.fetched"] += 1
-            finally:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._watch_rate, client, peer, race, nursery.cancel_scope)
+                try:
+                    data = await blobs.assemble(root, fetch, self.max_blob_size)
+                except ContentError as exc:  # Bitswap then re-checks what we already hold
+                    self.metrics["blockstream.bad_content"] += 1
+                    log.warning("blockstream: bad content from %s: %s", peer, exc)
+                except NetworkError as exc:
+                    self.metrics["blockstream.broken"] += 1
+                    log.info("blockstream: fetch from %s broke off: %s", peer, exc)
+                else:
+                    self.metrics["blockstream.fetched"] += 1
+                    race.win(data, "blockstream")
+                nursery.cancel_scope.cancel()
+        finally:
+            race.rates.pop(peer, None)
+            slots.release()
+            with trio.CancelScope(shield=True):
                 await client.close(reset=data is None)
-            if data is not None:
-                return data
-        return None
+
+    async def _watch_rate(
+        self, client: BlockStreamClient, peer: ID, race: _Race, scope: trio.CancelScope
+    ) -> None:
+        """Drop ``peer`` from the race when it sends too slowly (bytes/s over a window).
+
+        Only windows that end with us waiting on the network count: if our own
+        verification is the bottleneck the provider is not to blame.
+        """
+        seen = 0
+        while True:
+            await trio.sleep(RATE_WINDOW)
+            reader = client.reader
+            if reader is None:
+                continue
+            rate = (reader.received - seen) / RATE_WINDOW
+            seen = reader.received
+            race.rates[peer] = rate
+            best = max(race.rates.values())
+            if reader.waiting and (rate < MIN_RATE or rate * RELATIVE_RATE < best):
+                self.metrics["fetch.demoted.slow"] += 1
+                self._demoted[peer] = trio.current_time() + DEMOTE_FOR
+                log.info(
+                    "blockstream: %s sends %.0f B/s (best racer %.0f B/s): dropped from "
+                    "the race, asked last for %gs",
+                    peer,
+                    rate,
+                    best,
+                    DEMOTE_FOR,
+                )
+                scope.cancel()
+                return
+
+    async def _race_bitswap(
+        self, root: bytes, providers: list[ID], timeout: float, race: _Race
+    ) -> None:
+        with trio.move_on_after(BITSWAP_HEAD_START):
+            await race.fast_exhausted.wait()
+        try:
+            data = await self._fetch_bitswap(root, providers, timeout, race)
+        except ContentError as exc:  # the blob itself is invalid (e.g. oversize): stop
+            race.error = exc
+            if race.scope is not None:
+                race.scope.cancel()
+            return
+        race.win(data, "bitswap")
+
+    async def _cancel_wants(self, cids: set[bytes]) -> None:
+        """Withdraw the wants a cancelled Bitswap racer left behind (py-libp2p's own
+        cleanup awaits inside the cancelled scope and is cut short)."""
+        for cid in cids:
+            if not self.store.has(cid):
+                continue
+            with contextlib.suppress(Exception):
+                await self.client.cancel_want(cid)
 
     async def _fetch_bitswap(
-        self, root: bytes, providers: list[ID], timeout: float, progress: dict[str, int]
+        self, root: bytes, providers: list[ID], timeout: float, race: _Race
     ) -> bytes:
         session = self.client.new_session()
 
         async def fetch(cids: list[bytes]) -> dict[bytes, bytes]:
             missing = [c for c in cids if not self.store.has(c)]
             wanted = list(missing)
+            race.bitswap_asked.update(wanted)
             self._adapter.wanted.update(wanted)
             try:
                 attempt = 0
                 while missing:
                     peer = self._pick_peer(providers, attempt)
-                    budget = math.inf if peer is None else 2.0 + 2.0 * attempt
+                    budget = 2.0 + 2.0 * attempt
                     await session.get_blocks_batch(
                         list[CIDInput](missing),
                         peer_id=peer,
@@ -275,16 +383,18 @@ class BlobExchange:
                 if block is None:
                     raise ContentError(f"block {cid_from_bytes(c)} vanished from the store")
                 out[c] = block
-            progress["blocks"] += len(cids)
+            race.progress["blocks"] += len(cids)
             return out
 
         self.metrics["fetch.bitswap"] += 1
         return await blobs.assemble(root, fetch, self.max_blob_size)
 
     def _pick_peer(self, providers: list[ID], attempt: int) -> ID | None:
-        """Alternate between the connected providers; every third try, ask everyone."""
+        """Every other try asks everyone (WANT-HAVE to each connected peer, blocks from
+        those that answer HAVE), so providers listed first cannot hold Bitswap up;
+        in between, the connected providers in turn, demoted ones last."""
         connected = set(self.host.get_connected_peers())
-        live = [p for p in providers if p in connected]
-        if not live or attempt % 3 == 2:
-            return None  # WANT-HAVE to every connected peer
-        return live[attempt % len(live)]
+        live = [p for p in self._order(providers) if p in connected]
+        if not live or attempt % 2 == 0:
+            return None
+        return live[(attempt // 2) % len(live)]
