@@ -70,14 +70,17 @@ def stake(
     from node.operator.format import parse_amount
     from node.operator.output import print_result
 
-    def run() -> dict[str, Any]:
+    def local(chain: Any, units: int) -> dict[str, Any]:
         from node.operator.staking import stake_more
 
+        return stake_more(chain, units, node_dir)
+
+    def run() -> dict[str, Any]:
         units = parse_amount(amount)
         return _signed(
             "stake",
             {"amount": units},
-            lambda chain: stake_more(chain, units, node_dir),
+            lambda chain: local(chain, units),
             (node_dir, keystore, private_key_file, key_file, password_file),
             deployment,
             rpc_url,
@@ -107,14 +110,17 @@ def unstake(
     from node.operator.format import parse_amount
     from node.operator.output import print_result
 
-    def run() -> dict[str, Any]:
+    def local(chain: Any, units: int | None) -> dict[str, Any]:
         from node.operator.staking import request_unstake
 
+        return request_unstake(chain, units)
+
+    def run() -> dict[str, Any]:
         units = None if amount is None else parse_amount(amount)
         return _signed(
             "unstake",
             {"amount": units},
-            lambda chain: request_unstake(chain, units),
+            lambda chain: local(chain, units),
             (node_dir, keystore, private_key_file, key_file, password_file),
             deployment,
             rpc_url,
@@ -142,13 +148,16 @@ def withdraw(
     """Withdraw unstaked FED whose cool-down ended."""
     from node.operator.output import print_result
 
-    def run() -> dict[str, Any]:
+    def local(chain: Any) -> dict[str, Any]:
         from node.operator.staking import withdraw as do_withdraw
 
+        return do_withdraw(chain)
+
+    def run() -> dict[str, Any]:
         return _signed(
             "withdraw",
             {},
-            do_withdraw,
+            local,
             (node_dir, keystore, private_key_file, key_file, password_file),
             deployment,
             rpc_url,
@@ -179,13 +188,16 @@ def claim(
     """Claim every unclaimed reward: contributor (node records) and voter rewards."""
     from node.operator.output import print_result
 
-    def run() -> dict[str, Any]:
+    def local(chain: Any) -> dict[str, Any]:
         from node.operator.rewards import claim_all
 
+        return claim_all(chain, node_dir, voter=not no_voter, only=round_id)
+
+    def run() -> dict[str, Any]:
         return _signed(
             "claim",
             {"voter": not no_voter, "round": round_id},
-            lambda chain: claim_all(chain, node_dir, voter=not no_voter, only=round_id),
+            local,
             (node_dir, keystore, private_key_file, key_file, password_file),
             deployment,
             rpc_url,
