@@ -5,8 +5,8 @@ votes for the same outcome (2/3 of the stake: it finalizes), and a third, losing
 asks to slash the first account (so every round has a slash list to read back). Every
 fifth round the first account also claims its contributor reward and the second its
 voter reward of the round before. Transactions are signed here with fixed gas and sent
-without waiting (anvil mines each at once, in order); each round ends with one check that
-it finalized. Used by bench/cli_latency.py and its test.
+together per phase (advance, commits, votes, claims), then their receipts are checked;
+each round ends with one check that it finalized. Used by bench/cli_latency.py and its test.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class _Signer:
         self.account = Account.from_key(key)
         self.nonce = chain.w3.eth.get_transaction_count(self.account.address, "pending")
 
-    def send(self, fn: Any) -> None:
+    def send(self, fn: Any) -> bytes:
         tx = fn.build_transaction(
             {
                 "from": self.account.address,
@@ -56,8 +56,20 @@ class _Signer:
                 "chainId": self.chain.chain_id,
             }
         )
-        self.chain.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
+        sent = self.chain.w3.eth.send_raw_transaction(
+            self.account.sign_transaction(tx).raw_transaction
+        )
         self.nonce += 1
+        return bytes(sent)
+
+
+def _settle(chain: ChainClient, sent: list[bytes], what: str) -> None:
+    """Wait until every transaction of a phase is mined, and check that none reverted
+    (anvil may put transactions that arrive together in one block, in any order)."""
+    for tx in sent:
+        receipt = chain.w3.eth.wait_for_transaction_receipt(tx, timeout=60, poll_latency=0.01)
+        if receipt["status"] != 1:
+            raise ChainError(f"{what} reverted (tx 0x{tx.hex()})")
 
 
 @dataclass
@@ -89,21 +101,28 @@ class Driver:
         signers = [_Signer(n, key) for n, key in zip(self.nodes, self.keys, strict=True)]
         first = self.rounds_done() + 1
         for r in range(first, first + count):
-            signers[0].send(f.advance())
-            for s in signers:
+            chain = self.nodes[0]
+            _settle(chain, [signers[0].send(f.advance())], f"advance to round {r}")
+            commits = [
                 s.send(f.commit(r, cid_to_bytes(fake_cid(f"update-{r}-{s.account.address}"))))
+                for s in signers
+            ]
+            _settle(chain, commits, f"round {r} commits")
             pool = self.deployment.contributor_pool_per_round
             tree = build_reward_tree(r, {a: pool // 3 for a in self.addresses})
             self.trees[r] = tree
             model = cid_to_bytes(fake_cid(f"model-{r}"))
-            for s in signers[:2]:
-                s.send(f.submitOutcome(r, model, tree.root, []))
-            signers[2].send(f.submitOutcome(r, model, tree.root, [self.addresses[0]]))
+            votes = [s.send(f.submitOutcome(r, model, tree.root, [])) for s in signers[:2]]
+            votes.append(signers[2].send(f.submitOutcome(r, model, tree.root, [self.addresses[0]])))
+            _settle(chain, votes, f"round {r} votes")
             if r % 5 == 0:
                 a = self.addresses[0]
-                signers[0].send(f.claim(r, tree.amount(a), tree.proof(a)))
-                signers[1].send(f.claimVoterReward(r - 1))
-            if self.nodes[0].round_info(r).status is not RoundStatus.FINALIZED:
+                claims = [
+                    signers[0].send(f.claim(r, tree.amount(a), tree.proof(a))),
+                    signers[1].send(f.claimVoterReward(r - 1)),
+                ]
+                _settle(chain, claims, f"round {r} claims")
+            if chain.round_info(r).status is not RoundStatus.FINALIZED:
                 raise ChainError(f"driven round {r} did not finalize")
 
     def stop(self) -> None:

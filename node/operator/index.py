@@ -1,8 +1,8 @@
 """A local index of a deployment's round events, so reading rounds costs RPC calls per
 round shown, not per round in history.
 
-SQLite under ``$FEDCHAIN_CACHE_DIR`` (default ``~/.cache/fedchain``), one file per chain
-and coordinator. ``sync`` reads only the blocks after the last indexed one (one
+SQLite under ``$FEDCHAIN_CACHE_DIR`` (default ``~/.cache/fedchain``), one file per chain,
+coordinator and RPC endpoint. ``sync`` reads only the blocks after the last indexed one (one
 ``eth_getLogs`` per 10 000 blocks) plus the last ``REORG_DEPTH`` again; if the block it
 stopped at changed hash (a re-org, or a devnet started afresh at the same address) the
 index starts over. It also keeps what never changes once read: settled rounds' fixed
@@ -11,6 +11,7 @@ index starts over. It also keeps what never changes once read: settled rounds' f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -91,7 +92,9 @@ class RoundIndex:
     @classmethod
     def for_chain(cls, chain: ChainClient) -> RoundIndex:
         d = chain.deployment
-        path = cache_root() / str(d.chain_id) / d.coordinator.lower() / "rounds.sqlite"
+        # Per endpoint too: devnets side by side share chain id and coordinator address.
+        endpoint = hashlib.sha256(chain.rpc_url.encode()).hexdigest()[:12]
+        path = cache_root() / str(d.chain_id) / d.coordinator.lower() / f"{endpoint}.sqlite"
         return cls(path, d.deploy_block)
 
     def close(self) -> None:
