@@ -180,6 +180,9 @@ def test_rounds_table_shows_each_round_and_your_reward(demo: Demo) -> None:
             f"{(info.contributor_pool + info.voter_pool) / TOKEN:.2f}",
             f"{earned / TOKEN:.4f}",
         ]
+        slashed = chain.slashes(r)
+        assert cells[7] == (str(len(slashed)) if slashed else "-")
+        assert cells[8].endswith(" ago")
 
 
 def test_round_detail_shows_who_committed_what(demo: Demo) -> None:
