@@ -1,0 +1,88 @@
+"""Deployment parameters as typed on the command line: validated before anything starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.chain.deploy import Deployment, DeployParams
+from node.errors import ConfigError
+from node.operator.deploy import DeployRequest, differences, plan_deployment
+
+TOKEN = 10**18
+
+
+def test_defaults_are_the_contract_defaults_and_fedavg() -> None:
+    plan = plan_deployment(DeployRequest())
+    assert plan.params == DeployParams()
+    assert (plan.task, plan.rule, plan.byzantine_f) == ("mnist5k-mlp", "fedavg", 0)
+
+
+def test_pools_become_reward_per_round_and_voter_share() -> None:
+    plan = plan_deployment(DeployRequest(contributor_pool="400", voter_pool="100"))
+    assert plan.params.reward_per_round == 500 * TOKEN
+    assert plan.params.voter_share_bps == 2000
+
+
+def test_one_pool_alone_keeps_the_default_split() -> None:
+    plan = plan_deployment(DeployRequest(contributor_pool="40"))
+    assert plan.params.reward_per_round == 50 * TOKEN
+    assert plan.params.voter_share_bps == 2000
+
+
+@pytest.mark.parametrize(
+    ("request_", "needle"),
+    [
+        (DeployRequest(voter_pool="600", contributor_pool="400"), "at most 50%"),
+        (DeployRequest(voter_pool="1", contributor_pool="2"), "whole number of 0.01%"),
+        (DeployRequest(voter_pool="-1"), "--voter-pool must be a number of FED >= 0"),
+        (DeployRequest(commit_window=5), "--commit-window must be in [10, 2592000]"),
+        (DeployRequest(vote_window=31 * 86_400), "--vote-window must be in"),
+        (DeployRequest(min_participants=0), "--min-participants must be in [1, 1000]"),
+        (DeployRequest(min_stake="0"), "--min-stake must be a number of FED > 0"),
+        (DeployRequest(min_stake="ten"), "is not a number of FED"),
+        (DeployRequest(slash_percent="60"), "--slash must be in"),
+        (DeployRequest(rule="bogus"), "unknown aggregation rule 'bogus'"),
+        (DeployRequest(byzantine_f=-1), "--byzantine-f must be >= 0"),
+        (
+            DeployRequest(rule="krum", byzantine_f=1, min_participants=3),
+            "needs at least 5 updates per round",
+        ),
+    ],
+)
+def test_bad_values_name_the_flag_and_the_fix(request_: DeployRequest, needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        plan_deployment(request_)
+    assert needle in str(info.value)
+
+
+def test_rule_is_canonical_and_fits_min_participants() -> None:
+    plan = plan_deployment(DeployRequest(rule="NNM+trmean", byzantine_f=1, min_participants=3))
+    assert (plan.rule, plan.byzantine_f) == ("nnm+trimmed_mean", 1)
+
+
+def _deployment(**extra: object) -> Deployment:
+    return Deployment(
+        chain_id=31337, rpc_url="http://127.0.0.1:8545", token="0x" + "11" * 20,
+        coordinator="0x" + "22" * 20, deployer="0x" + "33" * 20, deploy_block=1,
+        genesis_model_cid="bafk", task_id="digits-mlp", **extra,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_differences_compare_only_what_was_asked() -> None:
+    existing = _deployment(params=DeployParams(min_participants=2), rule="fedavg")
+    assert differences(existing, DeployRequest()) == []
+    assert differences(existing, DeployRequest(task="digits-mlp", min_participants=2)) == []
+    changed = differences(existing, DeployRequest(min_participants=3, rule="median"))
+    assert changed == ["min participants 2 (asked 3)", "rule fedavg (f=0) (asked median (f=0))"]
+
+
+def test_deployment_files_round_trip_the_rule_and_task_and_old_files_still_load() -> None:
+    new = _deployment(rule="median", byzantine_f=1, task="pkg.mod:make")
+    assert Deployment.from_json(new.to_json()) == new
+    old = new.to_json()
+    for key in ("rule", "byzantine_f", "task"):
+        del old[key]
+    loaded = Deployment.from_json(old)
+    assert (loaded.rule, loaded.task_spec) == ("", "digits-mlp")
+    assert loaded.rule_for("krum", 2) == ("krum", 2)  # no rule recorded: the node's
+    assert new.rule_for("krum", 2) == ("median", 1)
