@@ -8,6 +8,7 @@ import math
 import os
 import signal
 import socket
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from node.p2p.messages import MessageRejected
 from node.p2p.messages import decode as decode_announcement
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
 from node.pinning import KuboPinner
-from node.round import NodeContext, run_round
+from node.round import NodeContext, RoundLost, reconcile_claims, run_round
 from node.state import NodeState
 from node.status_server import serve_status
 from node.store.cid import compute_cid
@@ -103,13 +104,15 @@ async def connect_missing(ctx: NodeContext, participants: list[Participant]) -> 
 
 
 def status_document(ctx: NodeContext, phase: str) -> dict[str, Any]:
+    outage = ctx.link.describe()  # "chain unreachable since ..." during an RPC outage
     return {
         "address": ctx.address,
         "peer_id": ctx.net.peer_id,
         "listen_addrs": ctx.net.listen_addrs(),
         "connected_peers": len(ctx.net.connected_peers()),
         "pid": os.getpid(),
-        "phase": phase,
+        "phase": f"{phase} ({outage})" if outage else phase,
+        "chain": outage or "reachable",
         "records": ctx.state.records(),
         "metrics": ctx.metrics.as_dict(),
         "p2p": dict(ctx.net.metrics),
@@ -193,6 +196,10 @@ async def take_part(ctx: NodeContext, info: RoundInfo) -> bool:
     write_status(ctx, f"round {info.round}")
     try:
         record = await run_round(ctx, info)
+    except RoundLost as exc:
+        log.warning("%s; taking part again once it reopens", exc)
+        ctx.metrics.inc("rounds_lost_by_chain_total")
+        return False
     except FedchainError as exc:
         log.error("round %d: %s", info.round, exc)
         ctx.metrics.inc("round_errors_total")
@@ -223,18 +230,25 @@ async def unfinished_rounds(ctx: NodeContext, current: int) -> list[int]:
 
 
 async def round_loop(ctx: NodeContext) -> None:
-    await take_rounds(ctx)
-    if ctx.cfg.linger:
-        # Done taking part, still serving blobs (others may be fetching ours) until stopped.
-        write_status(ctx, "lingering")
-        await trio.sleep_forever()
+    with ctx.rounds_scope:  # cancelled by the first stop signal (see stop_on_signal)
+        await take_rounds(ctx)
+        if ctx.cfg.linger:
+            # Done taking part, still serving blobs (others may be fetching ours) until stopped.
+            write_status(ctx, "lingering")
+            await trio.sleep_forever()
+    if ctx.rounds_scope.cancel_called:
+        await trio.sleep_forever()  # still serving; stop_on_signal ends the node
 
 
 async def take_rounds(ctx: NodeContext) -> None:
     taken_part = 0
+    reconciled = -1
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
         r = await ctx.call(ctx.chain.current_round)
         ctx.current_round = r
+        if r != reconciled:  # at start-up and once per round: claims the chain lost
+            await reconcile_claims(ctx, r)
+            reconciled = r
         for past in await unfinished_rounds(ctx, r):  # after a crash or downtime
             if await take_part(ctx, await ctx.call(ctx.chain.round_info, past)):
                 taken_part += 1
@@ -333,6 +347,7 @@ async def run_node(cfg: NodeConfig) -> None:
                 genesis_cid=deployment.genesis_model_cid,
                 topic=f"/fedchain/{deployment.chain_id}/{deployment.coordinator.lower()}/updates/1",
             )
+            ctx.link.on_change = lambda: write_status(ctx, ctx.phase)
             await serve(ctx, net)
             served = True
     except Exception as exc:  # noqa: BLE001 - see below
@@ -354,7 +369,7 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
     log.info("node %s (peer %s) listening on %s", ctx.address, net.peer_id, net.listen_addrs())
     write_status(ctx, "starting")
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(stop_on_signal, nursery.cancel_scope)
+        nursery.start_soon(stop_on_signal, ctx, nursery.cancel_scope)
         endpoint = partial(
             serve_status,
             ctx.cfg.data_dir,
@@ -385,10 +400,54 @@ async def pin_blobs(pinner: KuboPinner, blobs: trio.MemoryReceiveChannel[bytes])
         await pinner.pin(blob)
 
 
-async def stop_on_signal(scope: trio.CancelScope) -> None:
-    """SIGINT/SIGTERM: finish cleanly (state is already on disk before every action)."""
+async def stop_on_signal(ctx: NodeContext, scope: trio.CancelScope) -> None:
+    """SIGINT/SIGTERM: stop taking part in rounds (state is on disk before every action).
+
+    If this node committed an update in the current round, others may still be fetching
+    it: keep serving blobs until the round's exchange deadline, then stop. A second
+    signal stops at once.
+    """
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            log.info("%s received: shutting down", signal.Signals(signum).name)
-            scope.cancel()
-            return
+        async with trio.open_nursery() as nursery:
+            async for signum in signals:
+                name = signal.Signals(signum).name
+                if ctx.rounds_scope.cancel_called:
+                    log.info("%s again: stopping now", name)
+                    scope.cancel()
+                    return
+                log.info("%s received: shutting down (again to stop at once)", name)
+                ctx.rounds_scope.cancel()
+                nursery.start_soon(serve_then_stop, ctx, scope)
+
+
+async def serve_then_stop(ctx: NodeContext, scope: trio.CancelScope) -> None:
+    r = ctx.current_round
+    with trio.CancelScope() as serving:
+        while (left := await serving_left(ctx, r)) is not None:
+            end, seconds = left
+            # bounds the wait by the local clock too, should the chain become unreachable
+            serving.deadline = min(serving.deadline, trio.current_time() + seconds)
+            when = datetime.fromtimestamp(end, UTC).isoformat(timespec="seconds")
+            phase = f"stopping: serving blobs until {when} (round {r} exchange deadline)"
+            if ctx.phase != phase:
+                log.info("%s; signal again to stop now", phase)
+                write_status(ctx, phase)
+            await trio.sleep(ctx.cfg.poll_interval)
+    scope.cancel()
+
+
+async def serving_left(ctx: NodeContext, r: int) -> tuple[int, int] | None:
+    """(chain time, seconds left) until which peers may still fetch this node's update of
+    round ``r``: the exchange deadline, which moves earlier if the commit window closes
+    early. None once it passed, or if this node has no update in a live round."""
+    row = ctx.state.get(r)
+    if r < 1 or row.done or row.update_cid is None:
+        return None
+    if await ctx.call(ctx.chain.commitment_cid, r, ctx.address) is None:
+        return None
+    info = await ctx.call(ctx.chain.round_info, r)
+    if info.status not in (RoundStatus.OPEN, RoundStatus.FINALIZED):
+        return None
+    end = info.vote_opens_at + (info.vote_deadline - info.vote_opens_at) // 2
+    now = await ctx.call(ctx.chain.chain_time)
+    return (end, end - now) if now < end else None

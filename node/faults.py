@@ -21,6 +21,11 @@ POINTS = (
 )
 
 
+STOP_ENV = "FEDCHAIN_STOP_AT"  # same format: SIGTERM instead (a graceful stop, like Ctrl-C)
+
+
 def crash_point(point: str, round_id: int) -> None:
     if os.environ.get(ENV) == f"{point}:{round_id}":
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get(STOP_ENV) == f"{point}:{round_id}":
+        os.kill(os.getpid(), signal.SIGTERM)

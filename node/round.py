@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import trio
@@ -20,7 +22,9 @@ from node.aggregate.registry import PreconditionError, Rule, build_rule
 from node.aggregate.rewards import split_pool
 from node.byzantine import crafted_delta, is_withholding
 from node.chain.client import ChainClient, RoundInfo, RoundStatus
+from node.chain.errors import ChainUnreachable
 from node.chain.merkle import build_reward_tree
+from node.chainlink import ChainLink
 from node.config import NodeConfig
 from node.errors import ChainError, FedchainError, UpdateRejected
 from node.faults import crash_point
@@ -67,13 +71,25 @@ class NodeContext:
     # held by operator commands run through the control endpoint and by automatic claims
     claim_lock: trio.Lock = field(default_factory=trio.Lock)
 
+    link: ChainLink = field(init=False)  # chain outage bookkeeping (retries, status)
+    # cancelled by the first stop signal: no more rounds, blobs still served a while
+    rounds_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+
+    def __post_init__(self) -> None:
+        self.link = ChainLink(self.metrics)
+
     @property
     def address(self) -> str:
         return self.chain.address
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking chain call off the trio loop so libp2p keeps serving."""
-        return await trio.to_thread.run_sync(lambda: fn(*args))
+        """Run a blocking chain call off the trio loop so libp2p keeps serving; retried
+        while the chain is unreachable (never raises ``ChainUnreachable``)."""
+        return await self.link.call(fn, *args)
+
+    async def send(self, fn: Callable[..., T], *args: Any) -> T:
+        """One attempt at a transaction that must be read back before it is sent again."""
+        return await self.link.send(fn, *args)
 
 
 @dataclass
@@ -109,14 +125,15 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     """Train on local data from the round's base model and commit the update's CID."""
     r = info.round
     row = ctx.state.get(r)
-    if row.committed:
-        return row.update_cid
     if row.update_cid is not None:
-        # Crashed between recording intent and seeing the receipt: trust the chain.
+        # Trust the chain, not the journal: the node may have crashed between recording
+        # the intent and the receipt, or a restarted chain may have lost the commit.
         on_chain = await ctx.call(ctx.chain.commitment_cid, r, ctx.address)
         if on_chain is not None:
             ctx.state.update(r, committed=True)
             return on_chain
+        if row.committed:
+            lost(ctx, r, "committed")
     if commit_closed(info, await ctx.call(ctx.chain.chain_time)):
         log.info("round %d: commit window already closed; sitting this round out", r)
         return None
@@ -209,21 +226,81 @@ def count_gas(ctx: NodeContext, action: str, receipt: Any) -> None:
     ctx.metrics.inc("gas_used_total", int(receipt["gasUsed"]), action=action)
 
 
-async def send_commit(ctx: NodeContext, r: int, cid: str) -> str:
+class RoundLost(ChainError):
+    """The chain no longer knows round ``round`` (restarted from a state dump older than the
+    round's opening): the round loop takes part again once the round reopens."""
+
+    def __init__(self, r: int) -> None:
+        super().__init__(f"round {r}: the chain lost its opening (restarted from an older state)")
+        self.round = r
+
+
+async def round_info(ctx: NodeContext, r: int) -> RoundInfo:
+    """Round ``r`` as the chain has it now; ``RoundLost`` if the chain forgot it."""
+    info = await ctx.call(ctx.chain.round_info, r)
+    if info.status is RoundStatus.NONE:
+        raise RoundLost(r)
+    return info
+
+
+_ACTIONS = {"committed": "commit", "voted": "vote", "claimed": "claim"}
+
+
+def lost(ctx: NodeContext, r: int, flag: str) -> None:
+    """The journal has ``flag`` set but the chain does not show the action (e.g. anvil
+    restarted from an older state dump): it counts as not done, to be sent again while
+    its window is open."""
+    action = _ACTIONS[flag]
+    log.warning("round %d: the chain lost our %s; sending it again if still in time", r, action)
+    ctx.metrics.inc("chain_lost_actions_total", action=action)
+    ctx.state.update(r, **{flag: False})
+
+
+async def send_commit(ctx: NodeContext, r: int, cid: str) -> str | None:
+    """Commit ``cid`` until the chain shows it (receipt, then read back); None if the
+    commit window closed first."""
     crash_point("commit_intent", r)
-    count_gas(ctx, "commit", await ctx.call(ctx.chain.commit, r, cid))
-    crash_point("committed", r)
-    ctx.state.update(r, committed=True)
-    log.info("round %d: committed update %s", r, cid)
-    return cid
-
-
-async def wait_until(ctx: NodeContext, r: int, done: Callable[[RoundInfo, int], bool]) -> RoundInfo:
     while True:
-        info = await ctx.call(ctx.chain.round_info, r)
+        error: ChainError | None = None
+        try:
+            receipt = await ctx.send(ctx.chain.commit, r, cid)
+        except ChainUnreachable:
+            pass  # it may have reached the chain all the same: read it back below
+        except ChainError as exc:  # e.g. AlreadyCommitted after a resend, or too late
+            error = exc
+        else:
+            count_gas(ctx, "commit", receipt)
+            crash_point("committed", r)
+        if await ctx.call(ctx.chain.commitment_cid, r, ctx.address) is not None:
+            ctx.state.update(r, committed=True)
+            log.info("round %d: committed update %s", r, cid)
+            return cid
+        info = await round_info(ctx, r)
+        if not info.commit_open(await ctx.call(ctx.chain.chain_time)):
+            log.warning("round %d: commit not on chain and the window closed: %s", r, error)
+            ctx.metrics.inc("commits_missed_total")
+            return None
+        if error is not None:
+            raise error
+        log.info("round %d: commit not on chain after an RPC failure; sending it again", r)
+
+
+async def wait_until(
+    ctx: NodeContext,
+    r: int,
+    done: Callable[[RoundInfo, int], bool],
+    keep: Callable[[RoundInfo, int], Awaitable[None]] | None = None,
+) -> RoundInfo:
+    """Poll round ``r`` until ``done``; meanwhile ``keep`` reads back (and resends) this
+    node's own action when a ``Recheck`` is due."""
+    recheck = Recheck(ctx)
+    while True:
+        info = await round_info(ctx, r)
         now = await ctx.call(ctx.chain.chain_time)
         if done(info, now):
             return info
+        if keep is not None and recheck.due():
+            await keep(info, now)
         await trio.sleep(ctx.cfg.poll_interval)
 
 
@@ -375,26 +452,108 @@ def reward_weights(
 
 
 async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str]) -> None:
-    row = ctx.state.get(r)
-    if row.voted:
-        return
+    """Submit this node's outcome until the chain shows the vote or the vote window closes.
+
+    Only the chain's ``hasVoted`` marks the vote done in the journal: a send that failed
+    because the RPC endpoint was down is read back and sent again while the window is open.
+    """
     ctx.state.update(r, model_cid=model_cid, reward_root=root.hex())
     crash_point("vote_intent", r)
-    if await ctx.call(ctx.chain.has_voted, r):
-        ctx.state.update(r, voted=True)
-        return
-    try:
-        receipt = await ctx.call(ctx.chain.submit_outcome, r, model_cid, root, slash)
-    except ChainError as exc:
-        # Typically too late: the round finalized and the next one opened. The outcome
-        # still decides what this node records and claims, so carry on without a vote.
-        ctx.metrics.inc("votes_rejected_total")
-        log.warning("round %d: vote not counted: %s", r, exc)
-    else:
+    while True:
+        if await ctx.call(ctx.chain.has_voted, r):
+            ctx.state.update(r, voted=True)
+            return
+        info = await round_info(ctx, r)
+        if not info.vote_open(await ctx.call(ctx.chain.chain_time)):
+            ctx.metrics.inc("votes_missed_total")
+            log.warning("round %d: the vote window closed before our vote reached the chain", r)
+            return
+        try:
+            receipt = await ctx.send(ctx.chain.submit_outcome, r, model_cid, root, slash)
+        except ChainUnreachable:
+            log.info("round %d: vote not confirmed (RPC down): reading the chain back", r)
+            continue
+        except ChainError as exc:
+            if await ctx.call(ctx.chain.has_voted, r):
+                continue  # an earlier send that failed in transport reached the chain
+            # Too late: the round finalized and the next one opened. The outcome still
+            # decides what this node records and claims, so carry on without a vote.
+            ctx.metrics.inc("votes_rejected_total")
+            log.warning("round %d: vote not counted: %s", r, exc)
+            return
         count_gas(ctx, "submit_outcome", receipt)
         crash_point("voted", r)
         log.info("round %d: voted model %s", r, model_cid)
-    ctx.state.update(r, voted=True)
+
+
+RECHECK_S = 5.0  # how often a wait reads back this node's own commit or vote
+
+
+@dataclass
+class Recheck:
+    """When a wait reads back this node's last action: after every chain outage (a chain
+    restarted from an older state may have lost it) and every ``RECHECK_S`` seconds."""
+
+    ctx: NodeContext
+    outages: int = -1
+    at: float = -math.inf
+
+    def due(self) -> bool:
+        now = trio.current_time()
+        if self.ctx.link.outages == self.outages and now - self.at < RECHECK_S:
+            return False
+        self.outages, self.at = self.ctx.link.outages, now
+        return True
+
+
+async def keep_commit(ctx: NodeContext, r: int, info: RoundInfo, now: int) -> None:
+    """While the commit window is open, send our commit again if the chain lost it."""
+    row = ctx.state.get(r)
+    if not row.committed or row.update_cid is None or not info.commit_open(now):
+        return
+    if await ctx.call(ctx.chain.commitment_cid, r, ctx.address) is None:
+        lost(ctx, r, "committed")
+        await send_commit(ctx, r, row.update_cid)
+
+
+async def keep_vote(
+    ctx: NodeContext, r: int, info: RoundInfo, now: int, outcome: tuple[str, bytes, list[str]]
+) -> None:
+    """While the vote window is open, send our vote again if the chain lost it."""
+    if not ctx.state.get(r).voted or not info.vote_open(now):
+        return
+    if not await ctx.call(ctx.chain.has_voted, r):
+        lost(ctx, r, "voted")
+        await vote(ctx, r, *outcome)
+
+
+async def forget_lost_claim(ctx: NodeContext, r: int) -> None:
+    """A claim the journal has but the chain lacks counts as not made (claims never expire)."""
+    if ctx.state.get(r).claimed and not await ctx.call(ctx.chain.is_claimed, r, ctx.address):
+        lost(ctx, r, "claimed")
+
+
+async def reconcile_claims(ctx: NodeContext, current: int) -> None:
+    """Contributor rewards of finished rounds that this node claimed but the chain does not
+    show (a chain restarted from an older state lost the claim): claimed again. A claim
+    seen on chain two rounds later (long after the chain's last state dump) is marked
+    confirmed in its record and not read again."""
+    for record in ctx.state.records():
+        r = int(record["round"])
+        if not record.get("reward") or record.get("claim_confirmed") or r >= current:
+            continue
+        try:
+            await forget_lost_claim(ctx, r)
+            if not ctx.state.get(r).claimed:
+                proof = [bytes.fromhex(p) for p in record["proof"]]
+                await claim(ctx, r, int(record["earned"]), proof)
+        except ChainError as exc:
+            log.warning("round %d: reward claim not confirmed yet: %s", r, exc)
+            continue
+        if r >= current - 1:
+            continue
+        record["claim_confirmed"] = True
+        ctx.state.update(r, record=json.dumps(record, sort_keys=True))
 
 
 async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
@@ -420,7 +579,9 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     base = await load_model(ctx, base_cid)
     own_cid = await train_and_commit(ctx, info, base_cid)
     lap("train_commit")
-    await wait_until(ctx, r, commit_closed)
+    await wait_until(ctx, r, commit_closed, partial(keep_commit, ctx, r))
+    if own_cid is not None and not ctx.state.get(r).committed:
+        own_cid = None  # lost by the chain after the window closed: not in this round
     lap("wait_commit_close")
     updates, rejected = await exchange(ctx, r, base_cid, shapes_of(base))
     crash_point("exchanged", r)
@@ -435,14 +596,13 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     amounts = split_pool(info.contributor_pool, scores)  # pool reserved when the round opened
     tree = build_reward_tree(r, amounts)
     lap("aggregate")
-    await vote(
-        ctx,
-        r,
+    outcome = (
         model_cid,
         tree.root,
         sorted(a for a, why in rejected.items() if why != "unavailable"),
     )
-    final = await wait_until(ctx, r, round_settled)
+    await vote(ctx, r, *outcome)
+    final = await wait_until(ctx, r, round_settled, partial(keep_vote, ctx, r, outcome=outcome))
     if final.status is RoundStatus.OPEN:
         await ctx.call(ctx.chain.advance)
         final = await ctx.call(ctx.chain.round_info, r)
@@ -471,6 +631,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
             record["earned"] = mine
             record["proof"] = [p.hex() for p in proof]
             if ctx.cfg.auto_claim:
+                await forget_lost_claim(ctx, r)
                 await claim(ctx, r, mine, proof)
                 record["reward"] = mine
     if ctx.cfg.auto_claim:
