@@ -50,9 +50,7 @@ def main(
 
 DEFAULT_DEVNET = Path(".data/devnet")
 DevnetDir = Annotated[Path, typer.Option("--data-dir", help="devnet data directory")]
-Port = Annotated[
-    int, typer.Option(envvar="FEDCHAIN_DEVNET_PORT", help="RPC port on 127.0.0.1")
-]
+Port = Annotated[int, typer.Option(envvar="FEDCHAIN_DEVNET_PORT", help="RPC port on 127.0.0.1")]
 
 
 def expected_failure(exc: BaseException) -> FedchainError | None:

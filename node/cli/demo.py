@@ -9,7 +9,6 @@ import typer
 
 from node.cli.app import Port, app, console, expected_errors, setup_logging
 
-
 DEMO_EXAMPLES = """Examples:
 
   fedchain demo

@@ -9,7 +9,6 @@ import typer
 
 from node.cli.app import Json, PasswordFile, console, err, expected_errors, node_app, setup_logging
 
-
 INIT_EXAMPLES = """Examples:
 
   fedchain node init --data-dir nodes/a
