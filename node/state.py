@@ -2,7 +2,9 @@
 
 A node killed at any point restarts from here and the chain: it never commits or votes
 twice for a round because the intent is recorded first and the chain is asked before
-acting again.
+acting again. The flags ``committed / voted / claimed`` record what the chain showed; the
+round code reads the chain back before trusting them (a restarted chain may have lost
+the action; see docs/protocol.md, "Chain faults").
 """
 
 from __future__ import annotations
