@@ -361,6 +361,7 @@ async def run_node(cfg: NodeConfig) -> None:
 
 
 async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
+    net.set_registered(ctx.registered_peers.__contains__)  # block-stream slots: registry only
     ctx.registered_peers.update(
         p.peer_id for p in await ctx.call(ctx.chain.participants) if p.active
     )

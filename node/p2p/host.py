@@ -25,6 +25,11 @@ from node.p2p import yamux
 
 log = logging.getLogger(__name__)
 
+# Connections of all kinds: above the high watermark py-libp2p prunes the least
+# valuable ones; above MAX_CONNECTIONS it refuses new ones.
+HIGH_WATERMARK = 192
+MAX_CONNECTIONS = 256
+
 
 def make_host(key_pair: KeyPair, metrics: Counter[str]) -> IHost:
     yamux.install()
@@ -34,13 +39,33 @@ def make_host(key_pair: KeyPair, metrics: Counter[str]) -> IHost:
         key_pair=key_pair,
         sec_opt={TProtocol(NOISE_PROTOCOL_ID): noise},
         muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): yamux.ReaderSafeYamux},
-        # Peers come from the chain's registry (node.daemon.discover_peers): py-libp2p's
-        # auto-connector, which redials every known address to reach 50 connections,
-        # only adds churn and duplicate connections.
-        connection_config=ConnectionConfig(min_connections=0, low_watermark=0),
+        connection_config=ConnectionConfig(
+            max_connections=MAX_CONNECTIONS,
+            high_watermark=HIGH_WATERMARK,
+            min_connections=0,
+            low_watermark=0,
+        ),
     )
+    _disable_auto_connector(host)
     _contain_handler_failures(host, metrics)
     return host
+
+
+def _disable_auto_connector(host: IHost) -> None:
+    """Peers come from the chain's registry (``node.daemon.discover_peers``).
+
+    py-libp2p 0.8.1's auto-connector redials every known address to reach the middle
+    of the watermarks, and ``min_connections=0, low_watermark=0`` does not stop it: it
+    aims for ``(low + high) / 2`` (150 with the defaults; "initiating 150 new dials"
+    every 30 s). Its entry points are replaced on this host's swarm instead.
+    """
+    swarm = cast(Swarm, host.get_network())
+
+    async def no_dials() -> None:
+        return None
+
+    swarm.auto_connector.maybe_connect = no_dials  # type: ignore[method-assign]
+    swarm._schedule_auto_connect = lambda: None  # type: ignore[method-assign]
 
 
 def _contain_handler_failures(host: IHost, metrics: Counter[str]) -> None:

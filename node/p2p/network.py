@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -193,6 +193,11 @@ class PeerNetwork:
         if unblock is not None:
             unblock(pid)
 
+    def set_registered(self, is_registered: Callable[[str], bool] | None) -> None:
+        """``is_registered(peer_id)``: the peers that get block-stream serving slots
+        (the chain's registry); None serves everyone (tests, no chain)."""
+        self._exchange.server.is_registered = is_registered
+
     def connected_peers(self) -> set[str]:
         return {pid.to_base58() for pid in self.host.get_connected_peers()}
 
@@ -292,11 +297,13 @@ async def open_network(
     max_connections: int = MAX_CONNECTIONS,
     backoff_initial: float = BACKOFF_INITIAL,
     backoff_max: float = BACKOFF_MAX,
+    is_registered: Callable[[str], bool] | None = None,
 ) -> AsyncIterator[PeerNetwork]:
     """Start host (TCP, Noise, yamux), gossipsub and Bitswap; stop them all on exit.
 
     ``max_connections`` caps the peers ``connect()`` dials (inbound connections are not
-    refused); ``backoff_*`` set how long a peer whose dial failed is left alone.
+    refused); ``backoff_*`` set how long a peer whose dial failed is left alone;
+    ``is_registered`` as in ``PeerNetwork.set_registered``.
     """
     data_dir = Path(data_dir)
     if listen_port:
@@ -306,7 +313,7 @@ async def open_network(
     store = BlockStore(data_dir / "blocks")
     host = make_host(key_pair, metrics)
     gossip = Gossip(host, metrics)
-    exchange = BlobExchange(host, store, metrics, max_blob_size)
+    exchange = BlobExchange(host, store, metrics, max_blob_size, is_registered)
     async with host.run([tcp_multiaddr(listen_host, listen_port)]):
         if not host.get_transport_addrs():
             raise NetworkError(f"cannot listen on {listen_host}:{listen_port}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import trio
 from libp2p.abc import IHost, INetStream
@@ -39,7 +39,10 @@ STATUS_OK = 0
 STATUS_NOT_FOUND = 1
 MAX_CID_LEN = 128
 READ_SIZE = 256 * 1024
-SERVE_LIMIT = 16  # concurrent streams served
+SERVE_LIMIT = 16  # streams served at once, all peers together
+PEER_STREAMS = 2  # streams one peer may hold open at once
+REQUEST_TIMEOUT = 2.0  # seconds for a client to send its whole request
+WRITE_TIMEOUT = 10.0  # seconds a client may leave a 256 KiB chunk unread
 OPEN_TIMEOUT = 5.0
 STALL_TIMEOUT = 10.0  # a provider silent this long is given up (Bitswap takes over)
 
@@ -109,43 +112,90 @@ def _dag_order(store: BlockStore, root: bytes) -> Iterator[tuple[bytes, bytes]]:
 
 
 class BlockStreamServer:
-    """Serves complete blobs from ``store`` on ``/fedchain/blocks/1``."""
+    """Serves complete blobs from ``store`` on ``/fedchain/blocks/1``.
 
-    def __init__(self, host: IHost, store: BlockStore, metrics: Counter[str]) -> None:
+    Limits, so that no peer can keep the others from being served: peers that
+    ``is_registered`` rejects get no stream at all (they still have Bitswap); each peer
+    gets at most ``PEER_STREAMS`` at once; the request must arrive whole within
+    ``REQUEST_TIMEOUT`` and is read before a serving slot (``SERVE_LIMIT``) is taken;
+    a client that leaves a chunk unread for ``WRITE_TIMEOUT`` loses the stream.
+    """
+
+    def __init__(
+        self,
+        host: IHost,
+        store: BlockStore,
+        metrics: Counter[str],
+        is_registered: Callable[[str], bool] | None = None,
+    ) -> None:
         self.store = store
         self.metrics = metrics
+        self.is_registered = is_registered
         self.limit = trio.CapacityLimiter(SERVE_LIMIT)
+        self.streams: Counter[ID] = Counter()  # open streams per peer
         host.set_stream_handler(PROTOCOL, self.handle)
 
     async def handle(self, stream: INetStream) -> None:
+        peer = stream.muxed_conn.peer_id
+        refused = self._refusal(peer)
+        if refused is not None:
+            self.metrics[f"blockstream.refused.{refused}"] += 1
+            log.debug("blockstream: refused a stream from %s: %s", peer, refused)
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            return
+        self.streams[peer] += 1
         try:
-            async with self.limit:
-                await self._serve(stream)
-        except Exception as exc:  # noqa: BLE001 - peer resets, bad requests
+            await self._serve(stream)
+        except Exception as exc:  # noqa: BLE001 - peer resets, bad requests, timeouts
             self.metrics["blockstream.serve_failed"] += 1
-            log.debug("blockstream: serving failed: %r", exc)
-            await stream.reset()
+            log.debug("blockstream: serving %s failed: %r", peer, exc)
+            with contextlib.suppress(Exception):
+                await stream.reset()
         else:
-            await stream.close()
+            with contextlib.suppress(Exception):
+                await stream.close()
+        finally:
+            self.streams[peer] -= 1
+            if self.streams[peer] <= 0:
+                del self.streams[peer]
+
+    def _refusal(self, peer: ID) -> str | None:
+        if self.is_registered is not None and not self.is_registered(peer.to_base58()):
+            return "unregistered"
+        if self.streams[peer] >= PEER_STREAMS:
+            return "peer_streams"
+        return None
 
     async def _serve(self, stream: INetStream) -> None:
-        with trio.fail_after(OPEN_TIMEOUT):
+        with trio.move_on_after(REQUEST_TIMEOUT) as waiting:
             root = await StreamReader(stream).read_frame(MAX_CID_LEN)
+        if waiting.cancelled_caught:
+            self.metrics["blockstream.request_timeout"] += 1
+            raise NetworkError(f"no whole request within {REQUEST_TIMEOUT:g}s")
         parse_cid(root)
-        if not blobs.is_complete(self.store, root):
-            await stream.write(bytes([STATUS_NOT_FOUND]))
-            return
-        out = bytearray([STATUS_OK])
-        for cid, block in _dag_order(self.store, root):
-            out += dagpb.encode_varint(len(cid)) + cid + dagpb.encode_varint(len(block))
-            out += block
-            self.metrics["blockstream.bytes_served"] += len(block)
-            if len(out) >= READ_SIZE:
-                await stream.write(bytes(out))
-                out.clear()
-        if out:
-            await stream.write(bytes(out))
+        async with self.limit:
+            if not blobs.is_complete(self.store, root):
+                await self._write(stream, bytes([STATUS_NOT_FOUND]))
+                return
+            out = bytearray([STATUS_OK])
+            for cid, block in _dag_order(self.store, root):
+                out += dagpb.encode_varint(len(cid)) + cid + dagpb.encode_varint(len(block))
+                out += block
+                self.metrics["blockstream.bytes_served"] += len(block)
+                if len(out) >= READ_SIZE:
+                    await self._write(stream, bytes(out))
+                    out.clear()
+            if out:
+                await self._write(stream, bytes(out))
         self.metrics["blockstream.served"] += 1
+
+    async def _write(self, stream: INetStream, data: bytes) -> None:
+        with trio.move_on_after(WRITE_TIMEOUT) as waiting:
+            await stream.write(data)
+        if waiting.cancelled_caught:
+            self.metrics["blockstream.write_timeout"] += 1
+            raise NetworkError(f"client read nothing for {WRITE_TIMEOUT:g}s")
 
 
 class BlockStreamClient:

@@ -15,132 +15,22 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
 
 import trio
-from libp2p.abc import IHost, INetStream
-from libp2p.bitswap import BitswapClient
-from libp2p.bitswap import BlockStore as LibBlockStore
-from libp2p.bitswap.cid import CIDInput, CIDObject, get_cid_prefix
-from libp2p.bitswap.cid import parse_cid as lib_parse_cid
+from libp2p.abc import IHost
+from libp2p.bitswap.cid import CIDInput
 from libp2p.peer.id import ID
 
 from node.errors import ContentError, NetworkError
 from node.store import blobs
+from node.store.bitswap import Bitswap, BitswapStore
 from node.store.blockstore import BlockStore
 from node.store.blockstream import BlockStreamClient, BlockStreamServer
 from node.store.cid import parse_cid_str
 from node.types import Cid, cid_from_bytes
 
 log = logging.getLogger(__name__)
-
-
-def _cid_bytes(cid: CIDInput) -> bytes:
-    return bytes(lib_parse_cid(cid).buffer)
-
-
-class _BitswapStore(LibBlockStore):
-    """Our BlockStore as py-libp2p's BlockStore, gated by the set of wanted CIDs."""
-
-    def __init__(self, store: BlockStore, metrics: Counter[str]) -> None:
-        self.store = store
-        self.metrics = metrics
-        self.wanted: Counter[bytes] = Counter()
-
-    async def get_block(self, cid: CIDInput) -> bytes | None:
-        return self.store.get(_cid_bytes(cid))
-
-    async def put_block(self, cid: CIDInput, data: bytes) -> None:
-        key = _cid_bytes(cid)
-        if self.store.has(key):
-            return
-        if key not in self.wanted:
-            self.metrics["bitswap.rejected.unsolicited_block"] += 1
-            log.debug("bitswap: dropped unsolicited block %s", cid_from_bytes(key))
-            return
-        try:
-            self.store.put(key, data)
-        except ContentError as exc:
-            self.metrics["bitswap.rejected.block_mismatch"] += 1
-            log.warning("bitswap: rejected block: %s", exc)
-
-    async def has_block(self, cid: CIDInput) -> bool:
-        return self.store.has(_cid_bytes(cid))
-
-    async def delete_block(self, cid: CIDInput) -> None:
-        self.store.delete(_cid_bytes(cid))
-
-    def get_all_cids(self) -> list[bytes]:
-        return []  # not needed: we never announce our whole store
-
-
-class _Bitswap(BitswapClient):
-    """py-libp2p's client, answering want-lists the way go-bitswap (Kubo) expects.
-
-    py-libp2p 0.8.1 writes its answers (blocks, HAVE / DONT_HAVE) back on the stream
-    that carried the want-list. go-bitswap never reads that stream: its peers only send
-    on streams they open, and take answers on streams the *other* side opens. So a Kubo
-    peer asking us for a block waited forever. Here every answer goes through the
-    per-peer message queue, i.e. on our own outbound stream, as the Bitswap spec has it;
-    py-libp2p peers read messages on inbound streams too, so they get them as well.
-    """
-
-    async def _send_wantlist_responses_inline(
-        self,
-        stream: INetStream,
-        peer_id: ID,
-        blocks_to_send_v100: list[bytes],
-        blocks_to_send_v110: list[tuple[bytes, bytes]],
-        presences_to_send: list[tuple[CIDObject, bool]],
-    ) -> None:
-        metrics = self.block_store.metrics if isinstance(self.block_store, _BitswapStore) else None
-        if metrics is not None:
-            metrics["bitswap.bytes_served"] += sum(len(b) for b in blocks_to_send_v100)
-            metrics["bitswap.bytes_served"] += sum(len(b) for _, b in blocks_to_send_v110)
-        queue = self.get_or_create_message_queue(peer_id)
-        if blocks_to_send_v100:
-            queue.add_blocks_v100(blocks_to_send_v100)
-        if blocks_to_send_v110:
-            queue.add_blocks_v110(blocks_to_send_v110)
-        if presences_to_send:
-            queue.add_presences(presences_to_send)
-        if not queue._started:  # no nursery (never the case in BlobExchange)
-            await queue.flush()
-
-    async def _process_wantlist(self, wantlist: Any, peer_id: ID, stream: INetStream) -> None:
-        await super()._process_wantlist(wantlist, peer_id, stream)
-        # py-libp2p skips blocks whose data is falsy, so the empty block (the blob of
-        # 0 bytes, CIDv1 raw) was never sent: Kubo waited forever for it.
-        empty: list[tuple[bytes, bytes]] = []
-        for entry in wantlist.entries:
-            if entry.cancel:
-                continue
-            try:
-                cid = lib_parse_cid(entry.block)
-            except Exception:  # noqa: BLE001 - malformed entries are skipped upstream too
-                continue
-            if await self.block_store.get_block(cid) == b"":
-                empty.append((get_cid_prefix(cid), b""))
-        if empty:
-            self.get_or_create_message_queue(peer_id).add_blocks_v110(empty)
-
-    def _on_message_queue_stream_opened(self, stream: INetStream, peer_id: ID) -> None:
-        # py-libp2p attaches a reader that *closes* our outbound stream as soon as no
-        # block is expected from the peer, i.e. at once when the stream was opened to
-        # answer a want-list; the answer was then written to a closed stream. Read
-        # (answers of peers that reply inline) without ever closing it instead.
-        if self._nursery is not None:
-            self._nursery.start_soon(self._read_until_eof, stream, peer_id)
-
-    async def _read_until_eof(self, stream: INetStream, peer_id: ID) -> None:
-        try:
-            while True:
-                msg = await self._read_message(stream)
-                if msg is None:
-                    return
-                await self._process_message(msg, peer_id, stream)
-        except Exception as exc:  # noqa: BLE001 - stream resets of all kinds
-            log.debug("bitswap: outbound stream to %s ended: %s", peer_id, exc)
 
 
 MAX_FAST_RACERS = 3  # fast-path providers asked at once
@@ -175,16 +65,21 @@ class BlobExchange:
     """Add, check, read and fetch blobs; serves our blocks to peers over Bitswap."""
 
     def __init__(
-        self, host: IHost, store: BlockStore, metrics: Counter[str], max_blob_size: int
+        self,
+        host: IHost,
+        store: BlockStore,
+        metrics: Counter[str],
+        max_blob_size: int,
+        is_registered: Callable[[str], bool] | None = None,
     ) -> None:
         self.host = host
         self.store = store
         self.metrics = metrics
         self.max_blob_size = max_blob_size
-        self._adapter = _BitswapStore(store, metrics)
+        self._adapter = BitswapStore(store, metrics)
         self._demoted: dict[ID, float] = {}  # provider -> until when it is asked last
-        self.client = _Bitswap(host, self._adapter)
-        self.server = BlockStreamServer(host, store, metrics)
+        self.client = Bitswap(host, self._adapter)
+        self.server = BlockStreamServer(host, store, metrics, is_registered)
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.client.set_nursery(nursery)

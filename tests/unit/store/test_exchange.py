@@ -7,9 +7,9 @@ from pathlib import Path
 
 import trio
 
+from node.store.bitswap import BitswapStore as _BitswapStore
 from node.store.blockstore import BlockStore
 from node.store.cid import CODEC_RAW, make_cid
-from node.store.exchange import _BitswapStore
 
 
 def test_adapter_accepts_only_wanted_blocks_that_match(tmp_path: Path) -> None:

@@ -1,0 +1,255 @@
+"""Bitswap 1.2 on py-libp2p's ``BitswapClient``: our block store behind it, Kubo interop
+fixes, and per-peer limits on what a peer can make us hold.
+
+py-libp2p 0.8.1 queued a fresh copy of a block for every want-list entry (one 32 kB
+message with 800 want-blocks for one 256 KiB block: +200 MB), kept every want of every
+peer, and waited on a half-sent frame for as long as the stream lived. Here, per peer:
+wants in one message are deduplicated and capped (``MAX_MESSAGE_WANTS``), the wants
+remembered are capped (``MAX_PEER_WANTS``), the block bytes queued for it are capped
+(``MAX_PEER_QUEUED_BYTES``; wants over it are answered later, when the peer asks again)
+and a frame must arrive whole within ``FRAME_TIMEOUT`` of its first byte. Everything
+refused is counted in ``metrics["bitswap.rejected.<reason>"]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import Counter
+from typing import Any
+
+import trio
+from libp2p.abc import INetStream
+from libp2p.bitswap import BitswapClient
+from libp2p.bitswap import BlockStore as LibBlockStore
+from libp2p.bitswap.cid import CIDInput, CIDObject, get_cid_prefix
+from libp2p.bitswap.cid import parse_cid as lib_parse_cid
+from libp2p.bitswap.config import BITSWAP_PROTOCOL_V100, MAX_MESSAGE_SIZE
+from libp2p.bitswap.pb.bitswap_pb2 import Message
+from libp2p.peer.id import ID
+
+from node.errors import ContentError
+from node.store.blockstore import BlockStore
+from node.types import cid_from_bytes
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_WANTS = 1024  # want-list entries read from one message
+MAX_PEER_WANTS = 4096  # wants remembered per peer
+MAX_PEER_QUEUED_BYTES = 4 * 2**20  # block bytes queued for one peer, not yet flushed
+FRAME_TIMEOUT = 10.0  # seconds from a frame's first byte to its last
+
+
+def _cid_bytes(cid: CIDInput) -> bytes:
+    return bytes(lib_parse_cid(cid).buffer)
+
+
+class BitswapStore(LibBlockStore):
+    """Our BlockStore as py-libp2p's BlockStore, gated by the set of wanted CIDs."""
+
+    def __init__(self, store: BlockStore, metrics: Counter[str]) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.wanted: Counter[bytes] = Counter()
+
+    async def get_block(self, cid: CIDInput) -> bytes | None:
+        return self.store.get(_cid_bytes(cid))
+
+    async def put_block(self, cid: CIDInput, data: bytes) -> None:
+        key = _cid_bytes(cid)
+        if self.store.has(key):
+            return
+        if key not in self.wanted:
+            self.metrics["bitswap.rejected.unsolicited_block"] += 1
+            log.debug("bitswap: dropped unsolicited block %s", cid_from_bytes(key))
+            return
+        try:
+            self.store.put(key, data)
+        except ContentError as exc:
+            self.metrics["bitswap.rejected.block_mismatch"] += 1
+            log.warning("bitswap: rejected block: %s", exc)
+
+    async def has_block(self, cid: CIDInput) -> bool:
+        return self.store.has(_cid_bytes(cid))
+
+    async def delete_block(self, cid: CIDInput) -> None:
+        self.store.delete(_cid_bytes(cid))
+
+    def get_all_cids(self) -> list[bytes]:
+        return []  # not needed: we never announce our whole store
+
+
+class Bitswap(BitswapClient):
+    """py-libp2p's client, answering want-lists the way go-bitswap (Kubo) expects.
+
+    py-libp2p 0.8.1 writes its answers (blocks, HAVE / DONT_HAVE) back on the stream
+    that carried the want-list. go-bitswap never reads that stream: its peers only send
+    on streams they open, and take answers on streams the *other* side opens. So a Kubo
+    peer asking us for a block waited forever. Here every answer goes through the
+    per-peer message queue, i.e. on our own outbound stream, as the Bitswap spec has it;
+    py-libp2p peers read messages on inbound streams too, so they get them as well.
+    """
+
+    @property
+    def _metrics(self) -> Counter[str]:
+        store = self.block_store
+        return store.metrics if isinstance(store, BitswapStore) else Counter()
+
+    async def _send_wantlist_responses_inline(
+        self,
+        stream: INetStream,
+        peer_id: ID,
+        blocks_to_send_v100: list[bytes],
+        blocks_to_send_v110: list[tuple[bytes, bytes]],
+        presences_to_send: list[tuple[CIDObject, bool]],
+    ) -> None:
+        metrics = self._metrics
+        metrics["bitswap.bytes_served"] += sum(len(b) for b in blocks_to_send_v100)
+        metrics["bitswap.bytes_served"] += sum(len(b) for _, b in blocks_to_send_v110)
+        queue = self.get_or_create_message_queue(peer_id)
+        if blocks_to_send_v100:
+            queue.add_blocks_v100(blocks_to_send_v100)
+        if blocks_to_send_v110:
+            queue.add_blocks_v110(blocks_to_send_v110)
+        if presences_to_send:
+            queue.add_presences(presences_to_send)
+        queued = _queued_bytes(queue)
+        if queued > metrics["bitswap.peak_queued_bytes"]:
+            metrics["bitswap.peak_queued_bytes"] = queued
+        if not queue._started:  # no nursery (never the case in BlobExchange)
+            await queue.flush()
+
+    async def _process_wantlist(self, wantlist: Any, peer_id: ID, stream: INetStream) -> None:
+        """Remember the peer's wants and answer them, within the per-peer limits.
+
+        Replaces py-libp2p's version, which queued one copy of a block per entry (no
+        dedup), kept every want, and skipped the empty block (the 0-byte blob, which
+        Kubo then waited for forever).
+        """
+        metrics = self._metrics
+        wants = self._peer_wantlists.setdefault(peer_id, {})
+        if wantlist.full:
+            wants.clear()
+        v100 = self._peer_protocols.get(peer_id, BITSWAP_PROTOCOL_V100) == BITSWAP_PROTOCOL_V100
+        entries = list(wantlist.entries)
+        if len(entries) > MAX_MESSAGE_WANTS:
+            metrics["bitswap.rejected.message_wants"] += len(entries) - MAX_MESSAGE_WANTS
+            entries = entries[:MAX_MESSAGE_WANTS]
+        queue = self.get_or_create_message_queue(peer_id)
+        budget = MAX_PEER_QUEUED_BYTES - _queued_bytes(queue)
+        answered: set[CIDObject] = set()
+        blocks_v100: list[bytes] = []
+        blocks_v110: list[tuple[bytes, bytes]] = []
+        presences: list[tuple[CIDObject, bool]] = []
+        for entry in entries:
+            try:
+                cid = lib_parse_cid(entry.block)
+            except Exception:  # noqa: BLE001 - malformed entries are skipped
+                metrics["bitswap.rejected.bad_cid"] += 1
+                continue
+            if entry.cancel:
+                wants.pop(cid, None)
+                continue
+            if cid in answered:
+                metrics["bitswap.rejected.duplicate_want"] += 1
+                continue
+            answered.add(cid)
+            if cid not in wants and len(wants) >= MAX_PEER_WANTS:
+                metrics["bitswap.rejected.peer_wants"] += 1
+                continue
+            wants[cid] = {
+                "priority": entry.priority,
+                "want_type": entry.wantType,
+                "send_dont_have": entry.sendDontHave,
+            }
+            data = await self.block_store.get_block(cid)
+            if data is None:
+                if entry.wantType == 1 or entry.sendDontHave:
+                    presences.append((cid, False))
+                continue
+            if entry.wantType == 1 and data:  # WANT-HAVE: say HAVE, send no bytes
+                presences.append((cid, True))
+                continue
+            if len(data) > budget:
+                metrics["bitswap.rejected.queue_full"] += 1
+                continue
+            budget -= len(data)
+            if v100:
+                blocks_v100.append(data)
+            else:
+                blocks_v110.append((get_cid_prefix(cid), data))
+        if blocks_v100 or blocks_v110 or presences:
+            await self._send_wantlist_responses_inline(
+                stream, peer_id, blocks_v100, blocks_v110, presences
+            )
+
+    async def _read_message(self, stream: INetStream) -> Message | None:
+        """One length-prefixed message; None at EOF, on a bad frame, or when a frame
+        that started does not arrive whole within ``FRAME_TIMEOUT``."""
+        metrics = self._metrics
+        try:
+            first = await stream.read(1)  # idle between messages: the caller's deadline
+            if not first:
+                return None
+            with trio.fail_after(FRAME_TIMEOUT):
+                prefix = first
+                while prefix[-1] & 0x80:
+                    if len(prefix) >= 10:
+                        metrics["bitswap.rejected.bad_frame"] += 1
+                        return None
+                    byte = await stream.read(1)
+                    if not byte:
+                        return None
+                    prefix += byte
+                length = sum((b & 0x7F) << (7 * i) for i, b in enumerate(prefix))
+                if length > MAX_MESSAGE_SIZE:
+                    metrics["bitswap.rejected.oversize"] += 1
+                    return None
+                data = bytearray()
+                while len(data) < length:
+                    chunk = await stream.read(length - len(data))
+                    if not chunk:
+                        return None
+                    data += chunk
+        except trio.TooSlowError:
+            metrics["bitswap.rejected.half_frame"] += 1
+            log.info("bitswap: a frame from %s stalled half way; dropping the stream",
+                     stream.muxed_conn.peer_id)  # fmt: skip
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            return None
+        except Exception as exc:  # noqa: BLE001 - resets, EOF, closed connections
+            log.debug("bitswap: read failed: %r", exc)
+            return None
+        msg = Message()
+        try:
+            msg.ParseFromString(bytes(data))
+        except Exception:  # noqa: BLE001 - protobuf DecodeError
+            metrics["bitswap.rejected.garbage"] += 1
+            return None
+        return msg
+
+    def _on_message_queue_stream_opened(self, stream: INetStream, peer_id: ID) -> None:
+        # py-libp2p attaches a reader that *closes* our outbound stream as soon as no
+        # block is expected from the peer, i.e. at once when the stream was opened to
+        # answer a want-list; the answer was then written to a closed stream. Read
+        # (answers of peers that reply inline) without ever closing it instead.
+        if self._nursery is not None:
+            self._nursery.start_soon(self._read_until_eof, stream, peer_id)
+
+    async def _read_until_eof(self, stream: INetStream, peer_id: ID) -> None:
+        try:
+            while True:
+                msg = await self._read_message(stream)
+                if msg is None:
+                    return
+                await self._process_message(msg, peer_id, stream)
+        except Exception as exc:  # noqa: BLE001 - stream resets of all kinds
+            log.debug("bitswap: outbound stream to %s ended: %s", peer_id, exc)
+
+
+def _queued_bytes(queue: Any) -> int:
+    """Block bytes waiting in a py-libp2p ``BitswapMessageQueue`` (not yet flushed)."""
+    return sum(len(b) for b in queue._pending_blocks_v100) + sum(
+        len(b) for _, b in queue._pending_blocks_v110
+    )
