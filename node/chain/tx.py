@@ -32,7 +32,12 @@ _ERROR_STRING = bytes.fromhex("08c379a0")
 _PANIC = bytes.fromhex("4e487b71")
 NONCE_RETRIES = 3
 # What geth, anvil and others answer when a transaction reuses a nonce already taken.
-_NONCE_TAKEN = ("nonce too low", "replacement transaction underpriced", "already known")
+_NONCE_TAKEN = (
+    "nonce too low",
+    "replacement transaction underpriced",
+    "already known",
+    "already imported",
+)
 
 
 def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
