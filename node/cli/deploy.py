@@ -61,11 +61,15 @@ Treasury = Annotated[
 
 DEPLOY_EXAMPLES = """Examples:
 
-  fedchain deploy --rpc-url http://127.0.0.1:8545 --keystore deployer.json --out deployment.json
+  fedchain deploy --rpc-url http://127.0.0.1:8545 --keystore deployer.json
 
-  fedchain deploy --rpc-url https://rpc.example.org --keystore deployer.json --task my-task
-  --min-participants 5 --commit-window 300 --vote-window 120 --rule nnm+trimmed_mean
-  --byzantine-f 1 --contributor-pool 400 --voter-pool 100 --out my-task.json
+  fedchain deploy --rpc-url $RPC --keystore k.json --task my-task --out my.json
+
+  fedchain deploy --rpc-url $RPC --keystore k.json --min-participants 5
+  --commit-window 300 --vote-window 120 --contributor-pool 400 --voter-pool 100
+
+  fedchain deploy --rpc-url $RPC --private-key-file key.hex --byzantine-f 1
+  --rule nnm+trimmed_mean --min-participants 4
 """
 
 

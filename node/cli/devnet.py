@@ -29,8 +29,9 @@ UP_EXAMPLES = """Examples:
 
   fedchain devnet up --task digits-mlp --min-participants 2
 
-  fedchain devnet up --task my-task --min-participants 4 --rule nnm+trimmed_mean
-  --byzantine-f 1 --commit-window 30 --vote-window 30 --data-dir .data/my-task
+  fedchain devnet up --data-dir .data/my-task --task my-task --commit-window 30
+
+  fedchain devnet up --min-participants 4 --rule median --byzantine-f 1
 """
 
 

@@ -15,7 +15,7 @@ DOCTOR_EXAMPLES = """Examples:
 
   fedchain doctor --node-dir nodes/a
 
-  fedchain doctor --deployment my-task.json --rpc-url https://rpc.example.org --json
+  fedchain doctor --deployment my-task.json --rpc-url $RPC --json
 """
 
 

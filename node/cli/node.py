@@ -14,7 +14,6 @@ INIT_EXAMPLES = """Examples:
   fedchain node init --data-dir nodes/a
 
   fedchain node init --data-dir nodes/b --partition-index 1 --partition-count 2
-  --password-file pw.txt
 
   fedchain node init --data-dir nodes/c --deployment my-task.json --task my-task
 """

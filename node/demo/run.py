@@ -206,13 +206,15 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         if opts.stop_devnet:
             devnet.down(opts.devnet_dir)
             console.print(
-                "node processes and devnet stopped; `fedchain devnet up` restarts "
-                "the chain with its state"
+                "node processes and devnet stopped; `fedchain devnet up --data-dir "
+                f"{opts.devnet_dir}` restarts the chain with its state"
             )
         else:
+            deployment_file = deployment_path_of(opts.devnet_dir)
             console.print(
                 "node processes stopped; the devnet keeps running for inspection "
-                "(`python scripts/rounds.py`; `fedchain devnet down` stops it)"
+                f"(`fedchain rounds --deployment {deployment_file}`; "
+                f"`fedchain devnet down --data-dir {opts.devnet_dir}` stops it)"
             )
 
 
