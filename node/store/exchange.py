@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 
 MAX_FAST_RACERS = 3  # fast-path providers asked at once
+HEDGE_DELAY = 0.5  # seconds before the next provider joins (at once if one gave up)
 BITSWAP_HEAD_START = 1.0  # seconds the fast path races alone before Bitswap joins
 RATE_WINDOW = 2.0  # seconds over which a racing provider's throughput is measured
 MIN_RATE = 32 * 1024  # bytes/s; a fast-path racer below this is dropped
@@ -51,6 +52,7 @@ class _Race:
         self.progress = {"blocks": 0}
         self.rates: dict[ID, float] = {}  # racing provider -> bytes/s in its last window
         self.fast_exhausted = trio.Event()  # every fast-path provider tried
+        self.racer_ended = trio.Event()  # a fast-path racer gave up or was dropped
         self.bitswap_asked: set[bytes] = set()
         self.error: ContentError | None = None
 
@@ -107,7 +109,8 @@ class BlobExchange:
         """The blob ``cid``, from local blocks or from ``providers``.
 
         A race, so that no single peer can stall it: up to ``MAX_FAST_RACERS`` connected
-        providers at once over ``/fedchain/blocks/1`` (one stream each, every block
+        providers at once over ``/fedchain/blocks/1``, each joining ``HEDGE_DELAY``
+        after the previous one unless the race is over (one stream each, every block
         verified on arrival; a racer whose throughput over ``RATE_WINDOW`` falls under
         ``MIN_RATE``, or ``RELATIVE_RATE`` times under the best racer's, is dropped and
         its slot goes to the next provider), and Bitswap, which joins after
@@ -153,8 +156,12 @@ class BlobExchange:
         slots = trio.Semaphore(MAX_FAST_RACERS)
         try:
             async with trio.open_nursery() as nursery:
-                for peer in [p for p in providers if p in connected]:
+                for i, peer in enumerate(p for p in providers if p in connected):
                     await slots.acquire()
+                    if i > 0:  # hedge: the next one only if the race is still on by then
+                        with trio.move_on_after(HEDGE_DELAY):
+                            await race.racer_ended.wait()
+                        race.racer_ended = trio.Event()
                     nursery.start_soon(self._fast_one, root, peer, race, slots)
         finally:
             race.fast_exhausted.set()
@@ -187,6 +194,7 @@ class BlobExchange:
                 nursery.cancel_scope.cancel()
         finally:
             race.rates.pop(peer, None)
+            race.racer_ended.set()
             slots.release()
             with trio.CancelScope(shield=True):
                 await client.close(reset=data is None)
