@@ -18,11 +18,9 @@ import trio
 from node.aggregate.registry import build_rule
 from node.byzantine import attacker_pool, poisoned_data
 from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
-from node.chain.deploy import Deployment
 from node.config import NodeConfig
 from node.control import operator_ops, serve_control
 from node.errors import ChainError, ConfigError, FedchainError
-from node.keystore import load_signing_key
 from node.learning.local import genesis_params
 from node.learning.partition import SPLIT_SEED, partition_by_spec, train_test_split
 from node.learning.tasks import get_task
@@ -32,6 +30,7 @@ from node.p2p.messages import decode as decode_announcement
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
 from node.pinning import KuboPinner
 from node.round import NodeContext, RoundLost, reconcile_claims, run_round
+from node.startup import open_account
 from node.state import NodeState
 from node.status_server import serve_status
 from node.store.cid import compute_cid
@@ -298,8 +297,11 @@ def remember_port(data_dir: Path, addrs: list[str]) -> None:
             return
 
 
-async def run_node(cfg: NodeConfig) -> None:
-    deployment = Deployment.load(cfg.deployment)
+async def run_node(cfg: NodeConfig, chain: ChainClient | None = None) -> None:
+    """Run the node until stopped; ``chain`` when the caller already unlocked the key."""
+    if chain is None:
+        chain = open_account(cfg)
+    deployment = chain.deployment
     task = get_task(cfg.task)
     if deployment.task_id != task.name:
         raise ConfigError(
@@ -308,12 +310,6 @@ async def run_node(cfg: NodeConfig) -> None:
     genesis = encode_model(genesis_params(task))
     if compute_cid(genesis) != deployment.genesis_model_cid:
         raise ConfigError("this node's genesis model does not match the deployment's genesis CID")
-    key = load_signing_key(
-        cfg.data_dir,
-        password_file=Path(cfg.password_file) if cfg.password_file else None,
-        legacy_key_file=cfg.key_file,
-    )
-    chain = ChainClient(cfg.rpc_url or deployment.rpc_url, deployment, key)
     train, test = train_test_split(task.load_all(), SPLIT_SEED)
     local = partition_by_spec(
         train, cfg.partition, cfg.partition_index, cfg.partition_count, cfg.partition_seed
