@@ -27,7 +27,10 @@ import pytest
 
 from node.chain import devnet
 from node.chain.client import ChainClient, RoundStatus
-from node.ops import TOKEN, client, deployment_path
+from node.keystore import KEYSTORE_FILE, PASSWORD_ENV, import_plain_key
+from node.operator.devnet import deployment_path
+from node.operator.format import TOKEN
+from node.operator.keys import client
 from node.types import cid_from_bytes
 from tests.integration.ports import free_port
 
@@ -36,6 +39,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"
 NODES = 3
+PASSWORD = "scripts test password"
 ROUNDS = 2
 
 
@@ -83,7 +87,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        yield Demo(root, data / "demo" / "devnet", deployment_path(data / "demo" / "devnet"))
+        made = Demo(root, data / "demo" / "devnet", deployment_path(data / "demo" / "devnet"))
+        for index in range(NODES):  # the scripts sign with the nodes' keystores
+            home = made.node_dir(index)
+            import_plain_key(home / "key.hex", home / KEYSTORE_FILE, PASSWORD)
+        yield made
     finally:
         devnet.down(data / "demo" / "devnet")
 
@@ -93,7 +101,7 @@ def run_script(demo: Demo, name: str, *args: str | Path) -> subprocess.Completed
     argv = [str(a) for a in args]
     # Options go after the subcommand for stake.py (argparse subparsers own them).
     cmd = [sys.executable, str(SCRIPTS / f"{name}.py"), *argv, "--deployment", str(demo.deployment)]
-    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1"}
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", PASSWORD_ENV: PASSWORD}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=demo.root, env=env)
 
 
@@ -280,14 +288,17 @@ def test_claim_after_the_node_auto_claimed(demo: Demo) -> None:
     assert got["amount"] == 0 and got["claimed"] == []
     assert chain.token_balance() == before
 
-    # Voter rewards are the account's to claim by hand, once each round's vote deadline
-    # passed (or the next round opened): move the clock past the last one.
+    # The node claimed the voter rewards of its earlier rounds too; the last round's
+    # unlocks once its vote deadline passed (or the next round opened), after the node
+    # stopped: it is the account's to claim by hand. Move the clock past it.
+    for r in range(1, ROUNDS):
+        assert chain.vote_of(r)[2], f"the node did not claim its voter reward of round {r}"
     last = chain.round_info(ROUNDS)
     now = chain.chain_time()
     if now < last.vote_deadline:
         devnet.increase_time(demo.rpc_url, last.vote_deadline - now + 1)
     due = unclaimed_voter_rewards(chain)
-    assert sorted(due) == list(range(1, ROUNDS + 1))  # the node voted the winner each round
+    assert sorted(due) == [ROUNDS]  # the node voted the winner
     assert all(amount > 0 for amount in due.values())
 
     out = ok(run_script(demo, "claim", "--node-dir", node0))
@@ -372,11 +383,34 @@ def test_mistakes_print_one_plain_line(demo: Demo) -> None:
     node2 = demo.node_dir(2)
     chain = demo.chain(2)
     wallet, info = chain.token_balance(), chain.stake_info()
-    missing = demo.root / "nowhere" / "key.hex"
+    nowhere = demo.root / "nowhere"
+    missing = nowhere / "key.hex"
+    wrong = demo.root / "wrong-password"
+    wrong.write_text("not the password\n")
     cases: list[tuple[tuple[str | Path, ...], str]] = [
-        (("stake", "add", "5", "--key-file", missing), f"error: key file {missing} not found"),
-        (("balance", "--key-file", missing), f"error: key file {missing} not found"),
-        (("claim",), "error: give --node-dir (the node's data directory) or --key-file"),
+        (
+            ("stake", "add", "5", "--private-key-file", missing),
+            f"error: key file {missing} not found",
+        ),
+        (("balance", "--private-key-file", missing), f"error: key file {missing} not found"),
+        (
+            ("claim",),
+            "error: no account to sign with: give --node-dir DIR (its keystore.json), "
+            "--keystore FILE, or --private-key-file FILE",
+        ),
+        (
+            ("claim", "--node-dir", nowhere),
+            f"error: no keystore in {nowhere}: create one with `fedchain node init",
+        ),
+        (
+            ("stake", "add", "5", "--node-dir", node2, "--password-file", wrong),
+            f"error: cannot unlock keystore {node2 / KEYSTORE_FILE}: wrong password",
+        ),
+        (
+            ("balance", "--keystore", nowhere / "k.json"),
+            f"error: keystore {nowhere / 'k.json'} not found: create it with "
+            "`fedchain account new`",
+        ),
         (
             ("stake", "add", "abc", "--node-dir", node2),
             "error: amount 'abc' is not a number of FED",
@@ -417,7 +451,7 @@ def test_mistakes_print_one_plain_line(demo: Demo) -> None:
 def test_bad_key_file_and_missing_deployment(demo: Demo) -> None:
     bad = demo.root / "bad.hex"
     bad.write_text("not a key\n")
-    line = plain_error(run_script(demo, "balance", "--key-file", bad))
+    line = plain_error(run_script(demo, "balance", "--private-key-file", bad))
     assert line == f"error: key file {bad} must hold one 0x-prefixed 32-byte hex private key"
 
     nowhere = demo.root / "no-deployment.json"
