@@ -148,7 +148,10 @@ def unlock_keystore(path: Path, password: str) -> str:
     try:
         key = Account.decrypt(data, password)
     except ValueError as exc:  # MAC mismatch: wrong password (or a tampered file)
-        raise ConfigError(f"cannot unlock keystore {path}: wrong password") from exc
+        raise ConfigError(
+            f"cannot unlock keystore {path}: wrong password "
+            f"(give the right one with --password-file FILE or {PASSWORD_ENV})"
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - malformed crypto params of all kinds
         raise ConfigError(f"cannot unlock keystore {path}: {type(exc).__name__}") from None
     return "0x" + bytes(key).hex()

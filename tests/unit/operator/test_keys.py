@@ -117,5 +117,6 @@ def test_cli_wrong_password_is_one_line_without_loading_torch(
     )
     assert result.stdout.strip() == "exit 1 False"
     assert result.stderr.strip().splitlines() == [
-        f"error: cannot unlock keystore {node_dir / KEYSTORE_FILE}: wrong password"
+        f"error: cannot unlock keystore {node_dir / KEYSTORE_FILE}: wrong password "
+        f"(give the right one with --password-file FILE or {PASSWORD_ENV})"
     ]
