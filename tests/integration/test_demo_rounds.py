@@ -82,8 +82,16 @@ def test_nodes_agree_with_the_chain_and_got_paid(demo_run) -> None:  # type: ign
             assert chain.is_claimed(row["round"], address)
             earned[address] = earned.get(address, 0) + amount
     for address, total in earned.items():
-        # funded, staked, then paid by Merkle claims: the balance proves the claims paid out
-        assert chain.token_balance(address) == FUNDED - STAKE + total
+        # The nodes also claim their voter rewards, of every round but the last (locked
+        # until a later round opens or its vote deadline passes).
+        voter = 0
+        for r in range(1, ROUNDS):
+            _, _, claimed = chain.vote_of(r, address)
+            assert claimed, f"voter reward of round {r} not claimed by {address}"
+            voter += chain.voter_reward(r, address)
+        assert voter > 0
+        # funded, staked, then paid by Merkle and voter claims: the balance proves both paid
+        assert chain.token_balance(address) == FUNDED - STAKE + total + voter
     accuracies = [r["accuracy"] for r in report["rounds"]]
     assert accuracies[-1] > report["genesis_accuracy"]
 
