@@ -17,7 +17,7 @@ from node.chain.client import ChainClient
 from node.chain.deploy import TOKEN, Deployment, DeployParams, deploy, fund_accounts
 from node.chain.errors import TransactionRejected
 from node.errors import FedchainError
-from node.ops import request_unstake, stake_more, withdraw
+from node.operator.staking import request_unstake, stake_more, withdraw
 
 pytestmark = pytest.mark.integration
 PEER = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"

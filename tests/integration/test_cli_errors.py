@@ -16,7 +16,7 @@ import pytest
 
 from node.chain import devnet
 from node.chain.deploy import Deployment, DeployParams, deploy
-from node.ops import genesis_cid
+from node.operator.devnet import genesis_cid
 from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
