@@ -59,6 +59,7 @@ PENALTIES = {
     "oversize_rpc": 50.0,  # an RPC frame over MAX_RPC_SIZE: the stream is reset
     "garbage_rpc": 50.0,  # an RPC frame that is not a protobuf
     "rate_limited": 5.0,  # over max_messages_per_topic_per_second
+    "excess_streams": 10.0,  # more than PEER_STREAMS inbound pubsub streams at once
     # Not the forwarder's fault, so dropped and counted but never charged (gossipsub's
     # "ignore"): an author our registry copy does not hold yet (a peer that just
     # registered; discovery re-reads the registry within seconds), and any round while
@@ -71,6 +72,7 @@ GRAYLIST_SCORE = -100.0
 SCORE_RECOVERY = 0.5
 SEEN_LIMIT = 50_000
 MAX_RPC_SIZE = 1 << 20  # py-libp2p's limit on one inbound pubsub RPC frame
+PEER_STREAMS = 2  # inbound pubsub streams one peer may hold open at once
 
 
 @dataclass
@@ -305,6 +307,7 @@ class _CheckedPubsub(Pubsub):
     def __init__(self, gossip: Gossip, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._gossip = gossip
+        self._inbound: Counter[ID] = Counter()  # open inbound streams per peer
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
         if (
@@ -320,6 +323,23 @@ class _CheckedPubsub(Pubsub):
             self._gossip.reject(",".join(msg.topicIDs), msg_forwarder, sender, "bad_signature")
             return
         await super().push_msg(msg_forwarder, msg)
+
+    async def stream_handler(self, stream: INetStream) -> None:
+        """At most ``PEER_STREAMS`` inbound pubsub streams per peer (one is the norm);
+        each further one is reset and charged (``gossip.transport.excess_streams``)."""
+        peer = stream.muxed_conn.peer_id
+        if self._inbound[peer] >= PEER_STREAMS:
+            self._gossip.charge(peer, "excess_streams")
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            return
+        self._inbound[peer] += 1
+        try:
+            await super().stream_handler(stream)
+        finally:
+            self._inbound[peer] -= 1
+            if self._inbound[peer] <= 0:
+                del self._inbound[peer]
 
     async def continuously_read_stream(self, stream: INetStream) -> None:
         """The stock read loop, with oversize and garbage RPC frames counted and scored.

@@ -38,6 +38,7 @@ MAX_MESSAGE_WANTS = 1024  # want-list entries read from one message
 MAX_PEER_WANTS = 4096  # wants remembered per peer
 MAX_PEER_QUEUED_BYTES = 4 * 2**20  # block bytes queued for one peer, not yet flushed
 FRAME_TIMEOUT = 10.0  # seconds from a frame's first byte to its last
+PEER_STREAMS = 8  # inbound Bitswap streams one peer may hold open at once
 
 
 def _cid_bytes(cid: CIDInput) -> bytes:
@@ -89,6 +90,25 @@ class Bitswap(BitswapClient):
     per-peer message queue, i.e. on our own outbound stream, as the Bitswap spec has it;
     py-libp2p peers read messages on inbound streams too, so they get them as well.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._inbound: Counter[ID] = Counter()  # open inbound streams per peer
+
+    async def _handle_stream(self, stream: INetStream) -> None:
+        peer = stream.muxed_conn.peer_id
+        if self._inbound[peer] >= PEER_STREAMS:
+            self._metrics["bitswap.rejected.peer_streams"] += 1
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            return
+        self._inbound[peer] += 1
+        try:
+            await super()._handle_stream(stream)
+        finally:
+            self._inbound[peer] -= 1
+            if self._inbound[peer] <= 0:
+                del self._inbound[peer]
 
     @property
     def _metrics(self) -> Counter[str]:

@@ -17,7 +17,7 @@ from node.p2p import gossip
 from node.p2p.gossip import GossipPolicy
 from node.p2p.messages import decode
 from node.store import dagpb
-from tests.integration.test_p2p_gossip_validation import TOPIC, announce, drain, raw_publish
+from tests.integration.test_p2p_gossip_validation import TOPIC, announce, drain
 from tests.integration.test_p2p_network import link, nodes, run
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,11 @@ import pytest
 import trio
 from libp2p.bitswap.config import BITSWAP_PROTOCOL_V120
 from libp2p.bitswap.pb.bitswap_pb2 import Message
+from libp2p.custom_types import TProtocol
 from libp2p.network.stream.net_stream import INetStream
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V12
 
+from node.p2p import gossip
 from node.p2p.network import PeerNetwork, open_network
 from node.store import bitswap, blockstream, dagpb
 from node.store.blockstream import PROTOCOL
@@ -152,3 +155,29 @@ def test_the_auto_connector_makes_no_dials(
 
     run(scenario)
     assert not [r for r in caplog.records if "new dials" in r.getMessage()]
+
+
+def test_stream_floods_are_capped_per_peer(tmp_path: Path) -> None:
+    """20 idle Bitswap streams and 10 idle pubsub streams from one peer: each protocol
+    keeps at most its per-peer share open, the rest are reset and counted (pubsub ones
+    also lower the peer's score), and the target still serves an honest peer."""
+    data = random.Random(8).randbytes(300_000)
+
+    async def scenario() -> None:
+        async with nodes(tmp_path, 3) as (m, p, f):
+            await p.subscribe("t")
+            cid = await p.add_blob(data)
+            await link(m, p)
+            await link(f, p)
+            for _ in range(20):
+                with contextlib.suppress(Exception):
+                    await m.host.new_stream(p.host.get_id(), [BITSWAP_PROTOCOL_V120])
+            for _ in range(10):
+                with contextlib.suppress(Exception):
+                    await m.host.new_stream(p.host.get_id(), [TProtocol(PROTOCOL_ID_V12)])
+            await wait_for(p, "bitswap.rejected.peer_streams", 20 - bitswap.PEER_STREAMS)
+            await wait_for(p, "gossip.transport.excess_streams", 10 - gossip.PEER_STREAMS)
+            assert p.peer_scores()[m.peer_id] < 0
+            assert await f.fetch_blob(cid, [p.peer_id], timeout=30) == data
+
+    run(scenario)
