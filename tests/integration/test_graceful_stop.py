@@ -19,10 +19,6 @@ def test_stopped_node_serves_its_update_until_the_exchange_deadline(tmp_path) ->
         chain = net.chain()
         wait_for(others, lambda: all(len(records(n)) >= 1 for n in others), "round 1")
         wait_for(others, lambda: not stopping.running(), "the stopped node to exit", 60)
-        assert stopping.process.returncode == 0, stopping.log_tail(20)
-        log = stopping.log_path.read_text()
-        assert "SIGTERM received" in log
-        assert "stopping: serving blobs until" in log
         outcome = chain.finalized_outcome(1)
         assert outcome is not None
         assert chain.commitment_cid(1, stopping.address) is not None
@@ -30,3 +26,7 @@ def test_stopped_node_serves_its_update_until_the_exchange_deadline(tmp_path) ->
             mine = records(node)[1]
             assert mine["verified"] == 3, mine  # the stopped node's update included
             assert mine["model_cid"] == mine["finalized_cid"] == outcome.model_cid
+        assert stopping.process.returncode == 0, stopping.log_tail(20)
+        log = stopping.log_path.read_text()
+        assert "SIGTERM received" in log
+        assert "stopping: serving blobs until" in log
