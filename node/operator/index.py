@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from node.chain.errors import ChainUnreachable
 from node.errors import ChainError
 
 if TYPE_CHECKING:
@@ -110,12 +111,18 @@ class RoundIndex:
         """
         synced = int(self._meta("synced_block") or -1)
         known_hash = self._meta("synced_hash")
+        latest = seen = None
         if synced >= 0:
-            latest, seen = chain.blocks(["latest", synced])
+            try:
+                latest, seen = chain.blocks(["latest", synced])
+            except ChainUnreachable:
+                raise
+            except ChainError:  # e.g. "block not found": a newer, shorter devnet than ours
+                seen = None
             if seen is None or seen.hash != known_hash:
                 self._reset()
                 synced = -1
-        else:
+        if latest is None:
             (latest,) = chain.blocks(["latest"])
         if latest is None:
             raise ChainError(f"{chain.rpc_url} returned no latest block")

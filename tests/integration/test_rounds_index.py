@@ -156,3 +156,34 @@ def test_rounds_show_rewards_claimed_per_address(driven: _rounds.Driver, tmp_pat
     assert by_round[8]["rewards"][b]["voter_claimed"] is False
     assert by_round[10]["claimed"] == pool // 3
     assert sum(by_round[9]["rewards"][x]["voter"] for x in (a, b)) == TOKEN * 2000 // 10_000
+
+
+def test_index_of_an_older_devnet_on_the_same_url_is_reset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every fresh anvil has the same chain id and coordinator address: an index left by a
+    longer-lived devnet on the same port must not break reads of a new, shorter one."""
+    from node.operator.index import RoundIndex
+
+    monkeypatch.setenv("FEDCHAIN_CACHE_DIR", str(tmp_path / "cache"))
+    port = free_port()
+    first = _rounds.start(tmp_path / "first", port)
+    try:
+        first.drive(3)
+        index = RoundIndex.for_chain(first.nodes[0])
+        index.sync(first.nodes[0])
+        assert index.current_round() == 3
+        index.close()
+    finally:
+        first.stop()
+    second = _rounds.start(tmp_path / "second", port)
+    try:
+        assert second.deployment.coordinator == first.deployment.coordinator
+        second.drive(1)
+        index = RoundIndex.for_chain(second.nodes[0])
+        latest = index.sync(second.nodes[0])  # the old synced block is beyond this chain's head
+        assert latest == second.nodes[0].block_number()
+        assert index.current_round() == 1
+        index.close()
+    finally:
+        second.stop()
