@@ -249,8 +249,6 @@ class BlobExchange:
         """Withdraw the wants a cancelled Bitswap racer left behind (py-libp2p's own
         cleanup awaits inside the cancelled scope and is cut short)."""
         for cid in cids:
-            if not self.store.has(cid):
-                continue
             with contextlib.suppress(Exception):
                 await self.client.cancel_want(cid)
 
