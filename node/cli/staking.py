@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from node.cli.app import DEFAULT_DEPLOYMENT, DeploymentFile, Json, app, console, expected_errors
+from node.cli.app import (
+    DEFAULT_DEPLOYMENT,
+    DeploymentFile,
+    Json,
+    app,
+    console,
+    err,
+    expected_errors,
+)
 from node.cli.keyopts import (
     Keystore,
     LegacyKeyFile,
@@ -132,6 +140,7 @@ def unstake(
 @app.command(
     epilog=_epilog(
         "fedchain withdraw --node-dir nodes/a",
+        "fedchain withdraw --node-dir nodes/a --wait      # blocks until the cool-down ends",
         "fedchain withdraw --keystore ~/keys/op.json --password-file pw.txt",
     )
 )
@@ -144,9 +153,20 @@ def withdraw(
     deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
     rpc_url: RpcUrl = "",
     as_json: Json = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="wait for the cool-down to end, then withdraw")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="with --wait: give up after SECONDS")] = 3600.0,
 ) -> None:
-    """Withdraw unstaked FED whose cool-down ended."""
+    """Withdraw unstaked FED whose cool-down ended (--wait: once it ends)."""
     from node.operator.output import print_result
+
+    if wait:
+        expected_errors(
+            lambda: _wait_for_unlock(
+                (node_dir, keystore, private_key_file, key_file), deployment, rpc_url, timeout
+            )
+        )
 
     def local(chain: Any) -> dict[str, Any]:
         from node.operator.staking import withdraw as do_withdraw
@@ -243,3 +263,22 @@ def balance(
         return get_balance(read_client(deployment, rpc_url, account), node_dir)
 
     print_balance(expected_errors(run), console, as_json)
+
+
+def _wait_for_unlock(
+    keys: tuple[Path | None, Path | None, Path | None, Path | None],
+    deployment: Path,
+    rpc_url: str,
+    timeout: float,
+) -> None:
+    from node.errors import FedchainError
+    from node.operator.keys import account_address, read_client
+    from node.operator.staking import wait_until_withdrawable
+
+    address = account_address(key_source(*keys, None))
+    if address is None:
+        raise FedchainError("give --node-dir DIR, --keystore FILE or --private-key-file FILE")
+    chain = read_client(deployment, rpc_url, address=address)
+    wait_until_withdrawable(
+        chain, timeout, on_wait=lambda left: err.print(f"cool-down ends in {left} s")
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,39 @@ def _position_of(address: str, info: StakeInfo, now: int) -> dict[str, Any]:
         "withdrawable": info.unbonding if info.unbonding and now >= info.unlock_at else 0,
         "cooldown_left": max(0, info.unlock_at - now) if info.unbonding else 0,
     }
+
+
+def wait_until_withdrawable(
+    chain: ChainClient,
+    timeout: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Block until the account's unbonding tokens can be withdrawn (reads only).
+
+    ``FedchainError`` when nothing is unbonding, or when the cool-down ends later than
+    ``timeout`` seconds from now (said at once, not after waiting).
+    """
+    position = _position(chain)
+    if position["unbonding"] == 0:
+        raise FedchainError("nothing to withdraw: request an unstake first")
+    if position["cooldown_left"] > timeout:
+        raise FedchainError(
+            f"cool-down ends in {in_words(position['cooldown_left'])}, later than --timeout "
+            f"{in_words(int(timeout))}"
+        )
+    waited = 0.0
+    while not position["withdrawable"]:
+        if on_wait is not None:
+            on_wait(position["cooldown_left"])
+        pause = min(max(1.0, float(position["cooldown_left"])), 5.0)
+        if waited + pause > timeout + 5.0:
+            raise FedchainError(f"still not withdrawable after {in_words(int(waited))}")
+        sleep(pause)
+        waited += pause
+        position = _position(chain)
+    return position
 
 
 def _peer_id_of(node_dir: Path) -> str:

@@ -17,7 +17,12 @@ from node.chain.client import ChainClient
 from node.chain.deploy import TOKEN, Deployment, DeployParams, deploy, fund_accounts
 from node.chain.errors import TransactionRejected
 from node.errors import FedchainError
-from node.operator.staking import request_unstake, stake_more, withdraw
+from node.operator.staking import (
+    request_unstake,
+    stake_more,
+    wait_until_withdrawable,
+    withdraw,
+)
 
 pytestmark = pytest.mark.integration
 PEER = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
@@ -95,7 +100,16 @@ def test_unstake_cooldown_then_withdraw(env: Env) -> None:
         withdraw(env.alice)
     with pytest.raises(TransactionRejected, match="CooldownActive"):
         env.alice.withdraw()
-    devnet.increase_time(env.net.rpc_url, COOLDOWN)
+    with pytest.raises(FedchainError, match="later than --timeout"):
+        wait_until_withdrawable(env.alice, 60)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # chain time moves on while `withdraw --wait` sleeps
+        slept.append(seconds)
+        devnet.increase_time(env.net.rpc_url, int(seconds) * 60)
+
+    assert wait_until_withdrawable(env.alice, COOLDOWN, sleep=sleep)["withdrawable"] == 10 * TOKEN
+    assert slept and all(1 <= s <= 5 for s in slept)
     before = env.alice.token_balance()
     assert withdraw(env.alice)["withdrawn"] == 10 * TOKEN
     assert env.alice.token_balance() == before + 10 * TOKEN
