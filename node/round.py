@@ -277,7 +277,8 @@ async def send_commit(ctx: NodeContext, r: int, cid: str) -> str | None:
             return cid
         info = await round_info(ctx, r)
         if not info.commit_open(await ctx.call(ctx.chain.chain_time)):
-            log.warning("round %d: commit not on chain and the window closed: %s", r, error)
+            why = f" ({error})" if error else ""
+            log.warning("round %d: commit not on chain and the window closed%s", r, why)
             ctx.metrics.inc("commits_missed_total")
             return None
         if error is not None:
