@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -496,8 +495,11 @@ class Recheck:
     restarted from an older state may have lost it) and every ``RECHECK_S`` seconds."""
 
     ctx: NodeContext
-    outages: int = -1
-    at: float = -math.inf
+    outages: int = field(init=False)
+    at: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outages, self.at = self.ctx.link.outages, trio.current_time()
 
     def due(self) -> bool:
         now = trio.current_time()
