@@ -114,9 +114,11 @@ def network(
     env: dict[int, dict[str, str]] | None = None,
     commit_window: int = 30,
     vote_window: int = 30,
+    before_nodes: Callable[[Network], None] | None = None,
 ) -> Iterator[Network]:
     """Devnet, deployment and ``NODES`` digits-mlp nodes (``max_rounds = rounds``, linger);
-    ``rpc_url(anvil_port)`` points the nodes elsewhere, ``env`` adds variables per node."""
+    ``rpc_url(anvil_port)`` points the nodes elsewhere, ``env`` adds variables per node,
+    ``before_nodes`` runs once the deployment is funded, before any node starts."""
     from rich.console import Console
 
     opts = DemoOptions(nodes=NODES, rounds=rounds, task="digits-mlp", data_root=root, epochs=1)
@@ -131,12 +133,15 @@ def network(
         owner = net.accounts[0][1]
         fund_accounts(net.rpc_url, deployment, owner, [a for a, _ in keys], 1000 * TOKEN)
         configs = prepare_nodes(opts, deployment_path(opts.devnet_dir), keys)
+        running = Network(net, deployment, opts.devnet_dir, nodes)
+        if before_nodes is not None:
+            before_nodes(running)
         for index, (address, config) in enumerate(configs):
             if rpc_url is not None:
                 with config.open("a") as out:
                     out.write(f'rpc_url = "{rpc_url(net.port)}"\n')
             nodes.append(start_node(index, address, config.parent, config, (env or {}).get(index)))
-        yield Network(net, deployment, opts.devnet_dir, nodes)
+        yield running
     finally:
         stop_all(nodes)
         devnet.down(opts.devnet_dir)
