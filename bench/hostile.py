@@ -206,6 +206,11 @@ async def bench(size: int, runs: int) -> dict[str, object]:
         "ratio": round(attack_s / clean_s, 2),
         "fetch_s_attack_author_last": round(statistics.median(worst), 3),
         "ratio_author_last": round(statistics.median(worst) / clean_s, 2),
+        "each_s": {
+            "clean": [round(x, 3) for x in clean],
+            "attack": [round(x, 3) for x in attack],
+            "attack_author_last": [round(x, 3) for x in worst],
+        },
         "rss_growth_mb": round(growth, 1),
         "counters": counters,
     }

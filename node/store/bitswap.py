@@ -4,7 +4,8 @@ fixes, and per-peer limits on what a peer can make us hold.
 py-libp2p 0.8.1 queued a fresh copy of a block for every want-list entry (one 32 kB
 message with 800 want-blocks for one 256 KiB block: +200 MB), kept every want of every
 peer, and waited on a half-sent frame for as long as the stream lived. Here, per peer:
-wants in one message are deduplicated and capped (``MAX_MESSAGE_WANTS``), the wants
+at most ``PEER_STREAMS`` inbound streams at once and ``WANT_RATE`` wants processed a
+second; wants in one message are deduplicated and capped (``MAX_MESSAGE_WANTS``), the wants
 remembered are capped (``MAX_PEER_WANTS``), the block bytes queued for it are capped
 (``MAX_PEER_QUEUED_BYTES``; wants over it are answered later, when the peer asks again)
 and a frame must arrive whole within ``FRAME_TIMEOUT`` of its first byte. Everything
@@ -39,6 +40,7 @@ MAX_PEER_WANTS = 4096  # wants remembered per peer
 MAX_PEER_QUEUED_BYTES = 4 * 2**20  # block bytes queued for one peer, not yet flushed
 FRAME_TIMEOUT = 10.0  # seconds from a frame's first byte to its last
 PEER_STREAMS = 8  # inbound Bitswap streams one peer may hold open at once
+WANT_RATE = 2048  # wants processed per peer and second (and burst)
 
 
 def _cid_bytes(cid: CIDInput) -> bytes:
@@ -94,6 +96,7 @@ class Bitswap(BitswapClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._inbound: Counter[ID] = Counter()  # open inbound streams per peer
+        self._want_tokens: dict[ID, tuple[float, float]] = {}  # peer -> (tokens, when)
 
     async def _handle_stream(self, stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id
@@ -109,6 +112,18 @@ class Bitswap(BitswapClient):
             self._inbound[peer] -= 1
             if self._inbound[peer] <= 0:
                 del self._inbound[peer]
+
+    def _take_token(self, peer: ID) -> bool:
+        """One want from ``peer`` may be processed (a token bucket of ``WANT_RATE``
+        a second, ``WANT_RATE`` deep): parsing and looking up wants costs CPU."""
+        now = trio.current_time()
+        tokens, at = self._want_tokens.get(peer, (float(WANT_RATE), now))
+        tokens = min(float(WANT_RATE), tokens + (now - at) * WANT_RATE)
+        if tokens < 1:
+            self._want_tokens[peer] = (tokens, now)
+            return False
+        self._want_tokens[peer] = (tokens - 1, now)
+        return True
 
     @property
     def _metrics(self) -> Counter[str]:
@@ -157,11 +172,18 @@ class Bitswap(BitswapClient):
             entries = entries[:MAX_MESSAGE_WANTS]
         queue = self.get_or_create_message_queue(peer_id)
         budget = MAX_PEER_QUEUED_BYTES - _queued_bytes(queue)
-        answered: set[CIDObject] = set()
+        seen: set[bytes] = set()
         blocks_v100: list[bytes] = []
         blocks_v110: list[tuple[bytes, bytes]] = []
         presences: list[tuple[CIDObject, bool]] = []
         for entry in entries:
+            if entry.block in seen:  # before parsing: parse_cid is the costly part
+                metrics["bitswap.rejected.duplicate_want"] += 1
+                continue
+            seen.add(entry.block)
+            if not entry.cancel and not self._take_token(peer_id):
+                metrics["bitswap.rejected.want_rate"] += 1
+                continue
             try:
                 cid = lib_parse_cid(entry.block)
             except Exception:  # noqa: BLE001 - malformed entries are skipped
@@ -170,10 +192,6 @@ class Bitswap(BitswapClient):
             if entry.cancel:
                 wants.pop(cid, None)
                 continue
-            if cid in answered:
-                metrics["bitswap.rejected.duplicate_want"] += 1
-                continue
-            answered.add(cid)
             if cid not in wants and len(wants) >= MAX_PEER_WANTS:
                 metrics["bitswap.rejected.peer_wants"] += 1
                 continue
@@ -182,13 +200,13 @@ class Bitswap(BitswapClient):
                 "want_type": entry.wantType,
                 "send_dont_have": entry.sendDontHave,
             }
+            if entry.wantType == 1:  # WANT-HAVE: HAVE or DONT_HAVE, no bytes
+                presences.append((cid, await self.block_store.has_block(cid)))
+                continue
             data = await self.block_store.get_block(cid)
             if data is None:
-                if entry.wantType == 1 or entry.sendDontHave:
+                if entry.sendDontHave:
                     presences.append((cid, False))
-                continue
-            if entry.wantType == 1 and data:  # WANT-HAVE: say HAVE, send no bytes
-                presences.append((cid, True))
                 continue
             if len(data) > budget:
                 metrics["bitswap.rejected.queue_full"] += 1

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 MAX_FAST_RACERS = 3  # fast-path providers asked at once
 HEDGE_DELAY = 0.5  # seconds before the next provider joins (at once if one gave up)
+HEDGE_PROBE = 0.2  # ... or this soon, if the racers running sent under HEDGE_PROBE_BYTES
+HEDGE_PROBE_BYTES = 16 * 1024
 BITSWAP_HEAD_START = 1.0  # seconds the fast path races alone before Bitswap joins
 RATE_WINDOW = 2.0  # seconds over which a racing provider's throughput is measured
 MIN_RATE = 32 * 1024  # bytes/s; a fast-path racer below this is dropped
@@ -53,8 +55,13 @@ class _Race:
         self.rates: dict[ID, float] = {}  # racing provider -> bytes/s in its last window
         self.fast_exhausted = trio.Event()  # every fast-path provider tried
         self.racer_ended = trio.Event()  # a fast-path racer gave up or was dropped
+        self.clients: dict[ID, BlockStreamClient] = {}  # fast-path racers running
         self.bitswap_asked: set[bytes] = set()
         self.error: ContentError | None = None
+
+    def received(self) -> int:
+        """Bytes the running fast-path racers have read so far."""
+        return sum(c.reader.received for c in self.clients.values() if c.reader is not None)
 
     def win(self, data: bytes, path: str) -> None:
         if self.data is None:
@@ -109,8 +116,9 @@ class BlobExchange:
         """The blob ``cid``, from local blocks or from ``providers``.
 
         A race, so that no single peer can stall it: up to ``MAX_FAST_RACERS`` connected
-        providers at once over ``/fedchain/blocks/1``, each joining ``HEDGE_DELAY``
-        after the previous one unless the race is over (one stream each, every block
+        providers at once over ``/fedchain/blocks/1``, each joining up to ``HEDGE_DELAY``
+        after the previous one (sooner if those send little; see ``_hedge``) unless the
+        race is over (one stream each, every block
         verified on arrival; a racer whose throughput over ``RATE_WINDOW`` falls under
         ``MIN_RATE``, or ``RELATIVE_RATE`` times under the best racer's, is dropped and
         its slot goes to the next provider), and Bitswap, which joins after
@@ -158,16 +166,27 @@ class BlobExchange:
             async with trio.open_nursery() as nursery:
                 for i, peer in enumerate(p for p in providers if p in connected):
                     await slots.acquire()
-                    if i > 0:  # hedge: the next one only if the race is still on by then
-                        with trio.move_on_after(HEDGE_DELAY):
-                            await race.racer_ended.wait()
-                        race.racer_ended = trio.Event()
+                    if i > 0:
+                        await self._hedge(race)
                     nursery.start_soon(self._fast_one, root, peer, race, slots)
         finally:
             race.fast_exhausted.set()
 
+    async def _hedge(self, race: _Race) -> None:
+        """Wait before the next fast-path racer joins: ``HEDGE_DELAY``, cut short when
+        a racer gave up or when the racers running got under ``HEDGE_PROBE_BYTES`` in
+        the first ``HEDGE_PROBE`` seconds (a provider that answers and then drips)."""
+        base = race.received()
+        with trio.move_on_after(HEDGE_DELAY):
+            with trio.move_on_after(HEDGE_PROBE):
+                await race.racer_ended.wait()
+            if race.received() - base >= HEDGE_PROBE_BYTES:
+                await race.racer_ended.wait()
+        race.racer_ended = trio.Event()
+
     async def _fast_one(self, root: bytes, peer: ID, race: _Race, slots: trio.Semaphore) -> None:
         client = BlockStreamClient(self.host, self.store, peer)
+        race.clients[peer] = client
         data = None
         try:
             if not await client.open(root):
@@ -194,6 +213,7 @@ class BlobExchange:
                 nursery.cancel_scope.cancel()
         finally:
             race.rates.pop(peer, None)
+            race.clients.pop(peer, None)
             race.racer_ended.set()
             slots.release()
             with trio.CancelScope(shield=True):
