@@ -29,7 +29,14 @@ from node.p2p.messages import MessageRejected
 from node.p2p.messages import decode as decode_announcement
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
 from node.pinning import KuboPinner
-from node.round import NodeContext, RoundLost, reconcile_claims, run_round
+from node.round import (
+    NodeContext,
+    Recheck,
+    RoundLost,
+    keep_finished_vote,
+    reconcile_claims,
+    run_round,
+)
 from node.startup import open_account
 from node.state import NodeState
 from node.status_server import serve_status
@@ -196,8 +203,10 @@ async def take_part(ctx: NodeContext, info: RoundInfo) -> bool:
     try:
         record = await run_round(ctx, info)
     except RoundLost as exc:
+        # The chain has nothing of the round (its opening is lost): safe to start afresh.
         log.warning("%s; taking part again once it reopens", exc)
         ctx.metrics.inc("rounds_lost_by_chain_total")
+        ctx.state.forget(exc.round)
         return False
     except FedchainError as exc:
         log.error("round %d: %s", info.round, exc)
@@ -242,6 +251,7 @@ async def round_loop(ctx: NodeContext) -> None:
 async def take_rounds(ctx: NodeContext) -> None:
     taken_part = 0
     reconciled = -1
+    recheck = Recheck(ctx)  # when to read back our vote in a round we finished
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
         r = await ctx.call(ctx.chain.current_round)
         ctx.current_round = r
@@ -266,6 +276,13 @@ async def take_rounds(ctx: NodeContext) -> None:
             else:
                 await trio.sleep(ctx.cfg.poll_interval)
             continue
+        if row.done and row.opened_at not in (None, info.opened_at):
+            log.warning("round %d: the chain lost it and opened it again; taking part", r)
+            ctx.metrics.inc("rounds_lost_by_chain_total")
+            ctx.state.forget(r)
+            continue
+        if row.done and row.voted and info.vote_open(now) and recheck.due():
+            await keep_finished_vote(ctx, r)  # the chain lost the votes that finalized it
         if ready_to_advance(info, now, ctx.cfg.advance_grace):
             await advance(ctx)
         await trio.sleep(ctx.cfg.poll_interval)

@@ -235,9 +235,11 @@ class RoundLost(ChainError):
 
 
 async def round_info(ctx: NodeContext, r: int) -> RoundInfo:
-    """Round ``r`` as the chain has it now; ``RoundLost`` if the chain forgot it."""
+    """Round ``r`` as the chain has it now; ``RoundLost`` if the chain forgot it, or forgot
+    and opened it again (another opening time than the journal's)."""
     info = await ctx.call(ctx.chain.round_info, r)
-    if info.status is RoundStatus.NONE:
+    opened_at = ctx.state.get(r).opened_at
+    if info.status is RoundStatus.NONE or opened_at not in (None, info.opened_at):
         raise RoundLost(r)
     return info
 
@@ -260,6 +262,7 @@ async def send_commit(ctx: NodeContext, r: int, cid: str) -> str | None:
     commit window closed first."""
     crash_point("commit_intent", r)
     while True:
+        await round_info(ctx, r)  # never into a reopened round: its base may differ
         error: ChainError | None = None
         try:
             receipt = await ctx.send(ctx.chain.commit, r, cid)
@@ -530,6 +533,22 @@ async def keep_vote(
         await vote(ctx, r, *outcome)
 
 
+async def keep_finished_vote(ctx: NodeContext, r: int) -> None:
+    """Round ``r``, which this node finished, is open for votes again on chain (restarted
+    from a state without the finalizing votes): send the recorded vote again if lost."""
+    row = ctx.state.get(r)
+    record = json.loads(row.record or "{}")
+    if not row.voted or row.reward_root is None or not record.get("model_cid"):
+        return
+    if await ctx.call(ctx.chain.has_voted, r):
+        return
+    if (await ctx.call(ctx.chain.round_info, r)).opened_at != row.opened_at:
+        return  # opened again since: the round loop takes part afresh
+    lost(ctx, r, "voted")
+    slash = sorted(a for a, why in record["rejected"].items() if why != "unavailable")
+    await vote(ctx, r, record["model_cid"], bytes.fromhex(row.reward_root), slash)
+
+
 async def forget_lost_claim(ctx: NodeContext, r: int) -> None:
     """A claim the journal has but the chain lacks counts as not made (claims never expire)."""
     if ctx.state.get(r).claimed and not await ctx.call(ctx.chain.is_claimed, r, ctx.address):
@@ -576,9 +595,13 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         if info.status is not RoundStatus.OPEN:
             return await catch_up(ctx, r)
         # The round's base is the model that was current when it opened: record it before
-        # anything else, since after finalization the chain's latest model moves on.
+        # anything else, since after finalization the chain's latest model moves on. Read
+        # between two reads of the round, so a chain restarted meanwhile is noticed.
+        opened_at = (await round_info(ctx, r)).opened_at
         base_cid = await ctx.call(ctx.chain.latest_model_cid)
-        ctx.state.update(r, base_cid=base_cid)
+        if (await round_info(ctx, r)).opened_at != opened_at:
+            raise RoundLost(r)
+        ctx.state.update(r, base_cid=base_cid, opened_at=opened_at)
     base = await load_model(ctx, base_cid)
     own_cid = await train_and_commit(ctx, info, base_cid)
     lap("train_commit")

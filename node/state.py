@@ -26,9 +26,12 @@ CREATE TABLE IF NOT EXISTS rounds (
     voted INTEGER NOT NULL DEFAULT 0,
     claimed INTEGER NOT NULL DEFAULT 0,
     done INTEGER NOT NULL DEFAULT 0,
-    record TEXT
+    record TEXT,
+    opened_at INTEGER
 )
 """
+# Columns added since the first schema: (name, type), added to older state files on open.
+_ADDED = (("opened_at", "INTEGER"),)
 
 
 @dataclass
@@ -43,6 +46,7 @@ class RoundRow:
     claimed: bool = False
     done: bool = False
     record: str | None = None
+    opened_at: int | None = None  # the chain's opening time of the round the row is about
 
 
 class NodeState:
@@ -52,6 +56,10 @@ class NodeState:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(_SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(rounds)")}
+        for name, kind in _ADDED:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE rounds ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -76,6 +84,11 @@ class NodeState:
             f"INSERT OR REPLACE INTO rounds ({cols}) VALUES ({marks})", tuple(row.values())
         )
         return RoundRow(**row)
+
+    def forget(self, round_id: int) -> None:
+        """Drop everything recorded about a round the chain no longer has (it was restarted
+        from a state older than the round's opening): the round starts afresh."""
+        self._db.execute("DELETE FROM rounds WHERE round = ?", (round_id,))
 
     def first_round(self) -> int | None:
         """The first round this node ever touched (None for a fresh data directory)."""

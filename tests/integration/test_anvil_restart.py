@@ -5,8 +5,10 @@ before the next dump does), so that what the chain lost is known for sure:
 
 - a dump taken before the round's first commit: the nodes find the chain lacking their
   commits, send them again while the window is open, and later rounds finalize;
-- a dump taken before the round opened: the nodes leave the round the chain forgot and
-  take part again, with their journalled updates, once it reopens.
+- a dump taken after round 1's commits and before any vote, restarted once the nodes
+  finished round 1 (finalized, rewards claimed) and committed in round 2: the nodes vote
+  round 1 again, claim again, leave the round 2 the chain forgot and take part again,
+  with their journalled updates, once it reopens.
 
 Every round finalizes with the same model on every node and nothing is sent twice."""
 
@@ -32,7 +34,6 @@ from tests.integration.chain_faults import (
 
 pytestmark = pytest.mark.integration
 DOWN_S = 2.0
-DUMP_INTERVAL_S = devnet.STATE_INTERVAL_S
 
 
 def valid_dump(net: Network) -> bytes:
@@ -82,20 +83,27 @@ def test_nodes_resend_commits_a_restarted_anvil_lost(tmp_path) -> None:  # type:
         check_outcome(net, 2)
 
 
-def test_nodes_rejoin_a_round_whose_opening_anvil_lost(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # Paused, the chain registers the nodes but opens no round: a dump with every node
-    # registered and no round yet exists for sure.
-    with network(tmp_path, 1, before_nodes=lambda net: net.chain().pause()) as net:
+def test_nodes_revote_claim_and_rejoin_after_anvil_lost_a_finalization(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with network(tmp_path, 2) as net:
         chain = net.chain()
-        wait_for(net.nodes, lambda: chain.participant_count() == len(net.nodes), "registry")
-        time.sleep(2 * DUMP_INTERVAL_S + 0.5)
-        wait_for(net.nodes, lambda: bool(valid_dump(net)), "a readable state dump")
-        before_round = valid_dump(net)
-        chain.unpause()
-        wait_for(net.nodes, lambda: chain.round_info(1).commit_count >= 1, "a commit in round 1")
-        restart_from(net, before_round)
-        assert chain.current_round() == 0 and chain.paused()
-        chain.unpause()  # the operator's unpause was lost with the round
-        check_outcome(net, 1)
-        lost = [n.status()["metrics"].get("rounds_lost_by_chain_total", 0) for n in net.nodes]
-        assert sum(lost) >= 1, lost
+        wait_for(net.nodes, lambda: chain.round_info(1).commit_count == len(net.nodes), "commits")
+        # Frozen, the nodes cannot vote: the next dump has every commit and no vote.
+        for node in net.nodes:
+            node.process.send_signal(signal.SIGSTOP)
+        frozen_at = time.time()
+        wait_for([], lambda: (net.devnet_dir / "state.json").stat().st_mtime > frozen_at, "dump")
+        wait_for([], lambda: bool(valid_dump(net)), "a readable state dump")
+        committed = valid_dump(net)
+        for node in net.nodes:
+            node.process.send_signal(signal.SIGCONT)
+        # Round 1 finalized and claimed, round 2 opened and committed: all of it is lost.
+        wait_for(net.nodes, lambda: chain.round_info(2).commit_count >= 1, "a commit in round 2")
+        restart_from(net, committed)
+        info = chain.round_info(1)
+        assert chain.current_round() == 1 and info.status is RoundStatus.OPEN, info
+        assert info.commit_count == len(net.nodes) and info.winning_weight == 0, info
+        check_outcome(net, 2)
+        metrics = [n.status()["metrics"] for n in net.nodes]
+        assert sum(m.get("rounds_lost_by_chain_total", 0) for m in metrics) >= 1, metrics
+        for node in net.nodes:
+            assert chain.is_claimed(1, node.address)
