@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,8 +59,16 @@ def start_node(
     return NodeProcess(index, address, data_dir, process)
 
 
-def stop_all(nodes: list[NodeProcess], timeout: float = 15.0) -> None:
+def stop_all(nodes: list[NodeProcess], timeout: float = 15.0, grace: float = 2.0) -> None:
+    """Ctrl-C every node; a second one after ``grace`` seconds to those still serving their
+    blobs until a round's exchange deadline (nobody is left to fetch them)."""
     for node in nodes:
+        if node.running():
+            node.process.send_signal(signal.SIGINT)
+    second = time.monotonic() + grace
+    for node in nodes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            node.process.wait(timeout=max(0.0, second - time.monotonic()))
         if node.running():
             node.process.send_signal(signal.SIGINT)
     for node in nodes:
