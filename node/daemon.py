@@ -68,8 +68,8 @@ def gossip_policy(ctx: NodeContext) -> GossipPolicy:
     return GossipPolicy(
         decode=decode_announcement,
         is_registered=ctx.registered_peers.__contains__,
-        round_known=lambda: ctx.current_round > 0,  # 0 until the round loop read it
         round_ok=lambda r: ctx.current_round - 1 <= r <= ctx.current_round + 1,
+        round_known=lambda: ctx.current_round > 0,  # 0 until the round loop read it
     )
 
 
@@ -374,11 +374,11 @@ async def run_node(cfg: NodeConfig, chain: ChainClient | None = None) -> None:
 
 
 async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
-    net.set_registered(ctx.registered_peers.__contains__)  # block-stream slots: registry only
     ctx.registered_peers.update(
         p.peer_id for p in await ctx.call(ctx.chain.participants) if p.active
     )
     net.set_gossip_policy(ctx.topic, gossip_policy(ctx))
+    net.set_registered(ctx.registered_peers.__contains__)  # block-stream slots: registry only
     channel = await net.subscribe(ctx.topic)
     log.info("node %s (peer %s) listening on %s", ctx.address, net.peer_id, net.listen_addrs())
     write_status(ctx, "starting")

@@ -37,6 +37,8 @@ def doctor(
     account; print ok/FAIL with the fix for each; exit 1 if anything fails."""
     from node.operator.doctor import print_checks, run_checks
 
+    if deployment is not None and data_dir == DEFAULT_DEVNET:
+        data_dir = deployment.parent  # `devnet up --data-dir D` writes D/deployment.json
     checks = expected_errors(
         lambda: run_checks(
             data_dir, deployment or data_dir / "deployment.json", node_dir, rpc_url, deployment
