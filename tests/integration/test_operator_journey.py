@@ -11,6 +11,7 @@ the operator's transactions landed, and every node's own transactions went throu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -57,10 +58,8 @@ def workdir(tmp_path: Path) -> Iterator[Path]:
     for status in tmp_path.glob("nodes/*/status.json"):
         pid = re.search(r'"pid": (\d+)', status.read_text())
         if pid:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid.group(1)), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     venv_bin = REPO / ".venv" / "bin"
     for devnet in tmp_path.glob(".data/**/anvil.pid"):
         subprocess.run(
