@@ -109,6 +109,15 @@ def claim_all(
     chain: ChainClient, node_dir: Path | None, *, voter: bool = True, only: int | None = None
 ) -> dict[str, Any]:
     """Claim every unclaimed contributor reward (from the node's records) and voter reward."""
+    if only is not None:
+        current = chain.current_round()
+        if not 1 <= only <= current:
+            raise FedchainError(
+                f"round {only} does not exist (rounds so far: 1..{current}); "
+                "`fedchain rounds` lists them"
+                if current
+                else f"round {only} does not exist: no round has opened yet"
+            )
     with _indexed(chain, None) as index:
         contrib = [
             c

@@ -222,6 +222,16 @@ def test_rounds_rejects_a_round_that_does_not_exist(demo: Demo) -> None:
     assert line == f"error: round 7 does not exist yet (current round: {current})"
 
 
+def test_claim_rejects_a_round_that_does_not_exist(demo: Demo) -> None:
+    current = demo.chain().current_round()
+    node = demo.node_dir(2)
+    line = plain_error(run_script(demo, "claim", "--node-dir", node, "--round", "99"))
+    assert line == (
+        f"error: round 99 does not exist (rounds so far: 1..{current}); "
+        "`fedchain rounds` lists them"
+    )
+
+
 # ---------------------------------------------------------------- balance.py
 
 
