@@ -50,7 +50,27 @@ def node_init(
     console.print(f"wrote {config}; account {address} (fund it with tokens and ETH to stake)")
 
 
-@node_app.command("status")
+STATUS_EXAMPLES = """Examples:
+
+  fedchain node status --data-dir nodes/a
+
+  fedchain node status --data-dir nodes/a --json
+"""
+
+RUN_EXAMPLES = """Examples:
+
+  fedchain node run --config nodes/a/config.toml
+
+  fedchain node run --config nodes/a/config.toml --password-file pw.txt --log-json
+
+  fedchain node run --config nodes/a/config.toml --max-rounds 5 --ipfs-api /ip4/127.0.0.1/tcp/5001
+
+A second Ctrl-C stops at once; the first keeps serving this round's blobs until its
+exchange deadline if the node has committed.
+"""
+
+
+@node_app.command("status", epilog=STATUS_EXAMPLES)
 def node_status(
     data_dir: Annotated[Path, typer.Option(help="the running node's data directory")],
     as_json: Json = False,
@@ -62,7 +82,7 @@ def node_status(
     print_status(status, console, as_json)
 
 
-@node_app.command("run")
+@node_app.command("run", epilog=RUN_EXAMPLES)
 def node_run(
     config: Annotated[Path, typer.Option(help="node config file (TOML)")],
     listen_port: Annotated[int | None, typer.Option(help="libp2p TCP port")] = None,
