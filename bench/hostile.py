@@ -1,26 +1,40 @@
-"""An honest blob fetch with and without hostile peers around, on real hosts (first version).
+"""Chain rounds with hostile peers around: 4 honest node processes on a real devnet.
 
-Prints one JSON line:
+A fresh anvil devnet (digits-mlp, commit window 15 s, vote window 30 s, every node with
+``advance_grace = 2``), 4 honest node processes (``node run``, as the demo starts them),
+and, in one child process, three hostile libp2p peers:
 
-* ``fetch_s_clean`` / ``fetch_s_attack``: median seconds for the fetcher F to get a
-  fresh ``--size`` blob from its author A (``PeerNetwork.fetch_blob``, the node's path),
-  ``--runs`` times each; ``ratio = attack / clean`` (goal <= 3).
-* Under attack the providers F is given are [A, H1, H2], the node's order (author
-  first); ``ratio_author_last`` is the worst case [H1, H2, A]. H1 and H2 are registered
-  hostile peers that answer the fast-path request and then trickle one byte every
-  8 s; H2 also sends A Bitswap messages of 800 want-blocks for one 256 KiB block and
-  5000 random want-haves, and garbage pubsub frames; U, unregistered, keeps 60 idle
-  fast-path streams open to A and to F.
-* ``rss_growth_mb``: growth of the honest process's peak RSS (VmHWM) over the attack
-  phase; A and F share that process (the attackers run in a child process), so it
-  bounds each honest node's growth from above.
-* ``counters``: what A and F refused or demoted.
+* H1, registered (minimum stake, its own account and peer id): announces itself on
+  gossip as provider of every commitment as soon as it is on chain (polled every
+  0.5 s), so honest nodes race it for every update; it answers the fast-path request,
+  then trickles one byte every 8 s (under the 10 s stall timer). H2 serves the fast
+  path the same way, unannounced.
+* H2, registered: every second, to each honest node, one Bitswap message with 800
+  want-blocks for the same block (the latest announced update's root) and 5000 random
+  want-haves, plus a Bitswap stream left with half a frame.
+* U, unregistered: keeps 60 idle ``/fedchain/blocks/1`` streams open to each honest
+  node, and every 2 s sends each a pubsub RPC frame announcing 2 MiB (oversize) and
+  one that is not a protobuf (garbage).
 
-Not yet: chain rounds (the issue's 4 honest + 2 registered hostile + 1 unregistered
-nodes for >= 6 rounds with agreement and blacklist counts); this measures the
-exchange alone.
+The first ``--clean`` rounds run with the hostile peers registered but idle; the
+attack starts when round ``clean + 1`` opens and runs for ``--attack`` rounds.
+Prints ONE JSON line:
 
-Usage: python bench/hostile.py [--size BYTES] [--runs N]
+* ``rounds_finalized`` / ``rounds_total`` (read from the chain), ``agreement``: every
+  honest node recorded the chain's finalized model CID in every round;
+* ``honest_blacklisted``: (observer, honest peer) pairs where an honest node's score
+  of an honest peer reached the blacklist threshold (-100) at any poll of its status
+  document (every 0.5 s), or its log says it blacklisted one; ``min_honest_score``;
+* ``rss_growth_mb``: per honest node, its peak RSS (sampled VmRSS) during the attack
+  minus its peak during the clean rounds after round 1; ``rss_growth_mb_max``;
+* ``fetch_s_clean`` / ``fetch_s_attack``: the honest nodes' mean time per update fetch
+  (``fetch_seconds_sum / fetch_seconds_count`` from their metrics, taken at each round
+  boundary) over the clean rounds (round 1 left out when there are two or more: its
+  first dials) and over the attack rounds; ``ratio`` (goal <= 3);
+* ``counters``: what the honest nodes refused, demoted and charged, summed.
+
+    .venv/bin/python bench/hostile.py --quick      # 1 clean + 1 attack round
+    .venv/bin/python bench/hostile.py              # 2 clean + 6 attack rounds
 """
 
 from __future__ import annotations
@@ -30,8 +44,9 @@ import contextlib
 import json
 import logging
 import multiprocessing
+import os
 import random
-import statistics
+import re
 import sys
 import tempfile
 import time
@@ -40,35 +55,54 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import trio
-from libp2p.bitswap.config import BITSWAP_PROTOCOL_V120
-from libp2p.bitswap.pb.bitswap_pb2 import Message
-from libp2p.custom_types import TProtocol
-from libp2p.network.stream.net_stream import INetStream
-from libp2p.peer.id import ID
-from libp2p.pubsub.gossipsub import PROTOCOL_ID_V12
-
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from node.p2p.network import PeerNetwork, open_network  # noqa: E402
-from node.store import dagpb  # noqa: E402
-from node.store.blockstream import PROTOCOL, STATUS_OK, StreamReader  # noqa: E402
-from node.store.cid import make_cid, parse_cid_str  # noqa: E402
-
+TOKEN = 10**18
+HONEST = 4
+TASK = "digits-mlp"
+COMMIT_WINDOW = 15
+VOTE_WINDOW = 30
+ADVANCE_GRACE = 2
 DRIP_INTERVAL = 8.0
 FLOOD = 60
-TOPIC = "/fedchain/bench/updates/1"
+BLACKLIST_SCORE = -100.0
+POLL = 0.5
+ROUND_TIMEOUT = 120.0
+SENT: dict[str, int] = {}  # in the attackers' process: what they did, reported at the end
+COUNTER_KEYS = ("refused", "demoted", "rejected", "transport", "graylisted", "won")
 
 
-def vm_hwm_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+# ------------------------------------------------------------------ the hostile peers
 
 
-async def drip(stream: INetStream) -> None:
+def _sent(what: str, count: int = 1) -> None:
+    SENT[what] = SENT.get(what, 0) + count
+
+
+def _frame(body: bytes) -> bytes:
+    from node.store import dagpb
+
+    return dagpb.encode_varint(len(body)) + body
+
+
+def _wants(cids: list[bytes], want_type: int) -> bytes:
+    from libp2p.bitswap.pb.bitswap_pb2 import Message
+
+    msg = Message()
+    for cid in cids:
+        msg.wantlist.entries.add(block=cid, priority=1, wantType=want_type)
+    return _frame(msg.SerializeToString())
+
+
+async def _drip(stream: Any) -> None:
+    import trio
+
+    from node.store import dagpb
+    from node.store.blockstream import STATUS_OK, StreamReader
+
     root = await StreamReader(stream).read_frame(128)
+    _sent("drip_requests_answered")
     await stream.write(bytes([STATUS_OK]))
     for byte in dagpb.encode_varint(len(root)) + root:
         await trio.sleep(DRIP_INTERVAL)
@@ -76,154 +110,344 @@ async def drip(stream: INetStream) -> None:
     await trio.sleep_forever()
 
 
-def frame(body: bytes) -> bytes:
-    return dagpb.encode_varint(len(body)) + body
+async def _announce_commitments(
+    h1: Any, chain: Any, topic: str, latest: list[bytes], attacking: Any
+) -> None:
+    """H1: as soon as a commitment is on chain, announce H1 as its provider (once the
+    attack is on); also remembers the latest update root for H2's want-blocks."""
+    import trio
 
+    from node.p2p.messages import Announcement, encode
+    from node.store.cid import parse_cid_str
 
-def wants(cids: list[bytes], want_type: int) -> bytes:
-    msg = Message()
-    for cid in cids:
-        msg.wantlist.entries.add(block=cid, priority=1, wantType=want_type)
-    return frame(msg.SerializeToString())
-
-
-async def flood_streams(attacker: PeerNetwork, target: ID) -> None:
-    held = []
-    for _ in range(FLOOD):
-        with contextlib.suppress(Exception):
-            held.append(await attacker.host.new_stream(target, [PROTOCOL]))
-    await trio.sleep_forever()
-
-
-async def want_bursts(attacker: PeerNetwork, target: ID, block_cid: bytes) -> None:
-    rng = random.Random(9)
+    announced: set[str] = set()
     while True:
         with contextlib.suppress(Exception):
-            stream = await attacker.host.new_stream(target, [BITSWAP_PROTOCOL_V120])
-            await stream.write(wants([block_cid] * 800, want_type=0))
-            randoms = [make_cid(0x55, rng.randbytes(32)) for _ in range(5000)]
-            await stream.write(wants(randoms, want_type=1))
-            gossip = await attacker.host.new_stream(target, [TProtocol(PROTOCOL_ID_V12)])
-            await gossip.write(frame(b"\xff" * 64))
+            r = await trio.to_thread.run_sync(chain.current_round)
+            commitments = await trio.to_thread.run_sync(chain.commitments, r) if r else {}
+            for author, cid in commitments.items():
+                latest[:] = [parse_cid_str(cid)]
+                if attacking.is_set() and cid not in announced:
+                    announced.add(cid)
+                    fake = Announcement(r, author, cid, (h1.peer_id,))
+                    await h1.publish(topic, encode(fake))
+                    _sent("provider_announcements")
+        await trio.sleep(0.5)
+
+
+async def _bitswap_abuse(h2: Any, targets: list[Any], latest: list[bytes]) -> None:
+    """H2: want-block bursts for one block, random want-haves and half frames."""
+    import trio
+    from libp2p.bitswap.config import BITSWAP_PROTOCOL_V120
+
+    from node.store import dagpb
+    from node.store.cid import make_cid
+
+    rng = random.Random(9)
+    held: list[Any] = []
+    while True:
+        for target in targets:
+            with contextlib.suppress(Exception):
+                stream = await h2.host.new_stream(target, [BITSWAP_PROTOCOL_V120])
+                if latest:
+                    await stream.write(_wants(latest * 800, want_type=0))
+                    _sent("want_block_bursts")
+                randoms = [make_cid(0x55, rng.randbytes(32)) for _ in range(5000)]
+                await stream.write(_wants(randoms, want_type=1))
+                half = await h2.host.new_stream(target, [BITSWAP_PROTOCOL_V120])
+                await half.write(dagpb.encode_varint(1000) + b"\x0a" * 10)
+                _sent("half_frames")
+                held.append(half)
+        del held[: max(0, len(held) - 4 * len(targets))]
         await trio.sleep(1.0)
 
 
-async def timed_fetch(
-    fetcher: PeerNetwork, author: PeerNetwork, providers: list[str], size: int, seed: int
-) -> float:
-    data = random.Random(seed).randbytes(size)
-    cid = await author.add_blob(data)
-    started = time.perf_counter()
-    got = await fetcher.fetch_blob(cid, providers, timeout=120)
-    elapsed = time.perf_counter() - started
-    if got != data:
-        raise SystemExit("error: fetched bytes differ from the blob; the exchange is broken")
-    return elapsed
+async def _stream_flood(u: Any, targets: list[Any]) -> None:
+    """U: 60 idle fast-path streams to each honest node, topped up every 10 s."""
+    import trio
+
+    from node.store.blockstream import PROTOCOL
+
+    held: list[Any] = []
+    while True:
+        held.clear()
+        for target in targets:
+            for _ in range(FLOOD):
+                with contextlib.suppress(Exception):
+                    held.append(await u.host.new_stream(target, [PROTOCOL]))
+                    _sent("idle_streams_opened")
+        await trio.sleep(10.0)
 
 
-async def attackers(tmp: str, honest: dict[str, Any], conn: Connection) -> None:
-    """H1, H2 (registered, hostile) and U (unregistered), in their own process."""
+async def _gossip_garbage(u: Any, targets: list[Any]) -> None:
+    """U: an oversize and a garbage pubsub RPC frame to each honest node every 2 s."""
+    import trio
+    from libp2p.custom_types import TProtocol
+    from libp2p.pubsub.gossipsub import PROTOCOL_ID_V12
+
+    from node.store import dagpb
+
+    oversize = dagpb.encode_varint(2 * 2**20) + b"\0" * 1024
+    garbage = _frame(b"\xff" * 64)
+    while True:
+        for target in targets:
+            for payload in (oversize, garbage):
+                with contextlib.suppress(Exception):
+                    stream = await u.host.new_stream(target, [TProtocol(PROTOCOL_ID_V12)])
+                    await stream.write(payload)
+                    _sent("bad_pubsub_rpcs")
+        await trio.sleep(2.0)
+
+
+async def _attackers(tmp: str, chain_args: tuple[str, str, str], conn: Connection) -> None:
+    import trio
+    from libp2p.peer.id import ID
+
+    from node.chain.client import ChainClient
+    from node.chain.deploy import Deployment
+    from node.p2p.network import open_network
+
+    rpc_url, deployment_file, h1_key = chain_args
+    chain = ChainClient(rpc_url, Deployment.load(Path(deployment_file)), h1_key)
+    from node.store.blockstream import PROTOCOL
+
     async with AsyncExitStack() as stack:
         h1, h2, u = [
             await stack.enter_async_context(open_network(data_dir=Path(tmp) / name))
             for name in ("h1", "h2", "u")
         ]
         for hostile in (h1, h2):
-            hostile.host.set_stream_handler(PROTOCOL, drip)
+            hostile.host.set_stream_handler(PROTOCOL, _drip)
+        conn.send([(n.peer_id, n.listen_addrs()) for n in (h1, h2, u)])
+        honest, topic = await trio.to_thread.run_sync(conn.recv)
         for net in (h1, h2, u):
             for peer_id, addrs in honest.items():
                 await net.connect(peer_id, addrs)
-        conn.send([h1.peer_id, h2.peer_id, u.peer_id])
-        a_id, f_id = (ID.from_base58(p) for p in honest)
-        block_cid = conn.recv()
+        for hostile in (h1, h2):
+            await hostile.subscribe(topic)
+        targets = [ID.from_base58(p) for p in honest]
+        latest: list[bytes] = []
+        attacking = trio.Event()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(flood_streams, u, a_id)
-            nursery.start_soon(flood_streams, u, f_id)
-            nursery.start_soon(want_bursts, h2, a_id, block_cid)
-            await trio.to_thread.run_sync(conn.recv)  # until the main process is done
+            nursery.start_soon(_announce_commitments, h1, chain, topic, latest, attacking)
+            if await trio.to_thread.run_sync(conn.recv) == "attack":  # else "stop"
+                attacking.set()
+                nursery.start_soon(_bitswap_abuse, h2, targets, latest)
+                nursery.start_soon(_stream_flood, u, targets)
+                nursery.start_soon(_gossip_garbage, u, targets)
+                await trio.to_thread.run_sync(conn.recv)  # "stop"
             nursery.cancel_scope.cancel()
+        conn.send(dict(SENT))
 
 
-def run_attackers(tmp: str, honest: dict[str, Any], conn: Connection) -> None:
-    logging.disable(logging.WARNING)
-    trio.run(attackers, tmp, honest, conn)
+def run_attackers(tmp: str, chain_args: tuple[str, str, str], conn: Connection) -> None:
+    import trio
+
+    logging.disable(logging.CRITICAL)  # the honest side's refusals are expected here
+    trio.run(_attackers, tmp, chain_args, conn)
 
 
-async def bench(size: int, runs: int) -> dict[str, object]:
-    with tempfile.TemporaryDirectory() as tmp:
-        async with AsyncExitStack() as stack:
-            registered: set[str] = set()
-            a, f = [
-                await stack.enter_async_context(
-                    open_network(data_dir=Path(tmp) / name, is_registered=registered.__contains__)
-                )
-                for name in ("a", "f")
-            ]
-            registered.update({a.peer_id, f.peer_id})
-            assert await f.connect(a.peer_id, a.listen_addrs())
-            await a.subscribe(TOPIC)
-            clean = [await timed_fetch(f, a, [a.peer_id], size, i) for i in range(runs)]
+# ------------------------------------------------------------------ observing the honest nodes
 
-            honest = {a.peer_id: a.listen_addrs(), f.peer_id: f.listen_addrs()}
-            ours, theirs = multiprocessing.get_context("spawn").Pipe()
-            child = multiprocessing.get_context("spawn").Process(
-                target=run_attackers, args=(tmp, honest, theirs), daemon=True
+
+def _vm_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _fetch_totals(status: dict[str, Any]) -> tuple[float, float]:
+    metrics = status.get("metrics", {})
+    return float(metrics.get("fetch_seconds_sum", 0.0)), float(
+        metrics.get("fetch_seconds_count", 0.0)
+    )
+
+
+def _mean_fetch(snapshots: dict[int, list[tuple[float, float]]], first: int, last: int) -> float:
+    """Mean seconds per fetch over rounds first..last, all honest nodes together
+    (``snapshots[r]`` holds each node's totals once round r is over)."""
+    before, after = snapshots[first - 1], snapshots[last]
+    seconds = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
+    count = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
+    return seconds / count if count else float("nan")
+
+
+def _blacklisted_in_log(log: str, honest: set[str]) -> set[str]:
+    found = re.findall(r"gossip: (\S+) scored \S+; ignoring it from now on", log)
+    return {peer for peer in found if peer in honest}
+
+
+def run_bench(clean: int, attack: int) -> dict[str, Any]:
+    from rich.console import Console
+
+    from node.chain import devnet
+    from node.chain.client import ChainClient
+    from node.chain.deploy import DeployParams, fund_accounts
+    from node.demo.processes import NodeProcess, start_node, stop_all
+    from node.demo.run import DemoOptions, all_done, prepare_nodes
+    from node.operator.devnet import deployment_path, devnet_up
+    from tests.integration.ports import free_port
+
+    total = clean + attack
+    ctx = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="fedchain-hostile-") as tmp:
+        opts = DemoOptions(nodes=HONEST, rounds=total, task=TASK, data_root=Path(tmp), epochs=1)
+        params = DeployParams(
+            commit_window=COMMIT_WINDOW, vote_window=VOTE_WINDOW, min_participants=HONEST + 2
+        )
+        nodes: list[NodeProcess] = []
+        ours, theirs = ctx.Pipe()
+        child: Any = None
+        sent: dict[str, int] = {}
+        started = time.monotonic()
+        try:
+            net, deployment = devnet_up(
+                opts.devnet_dir, free_port(), Console(quiet=True), TASK, params
             )
+            owner = net.accounts[0][1]
+            keys = net.accounts[1 : HONEST + 1]
+            hostile_keys = net.accounts[HONEST + 1 : HONEST + 3]
+            funded = [a for a, _ in keys + hostile_keys]
+            fund_accounts(net.rpc_url, deployment, owner, funded, 1000 * TOKEN)
+            chain_args = (net.rpc_url, str(deployment_path(opts.devnet_dir)), hostile_keys[0][1])
+            child = ctx.Process(target=run_attackers, args=(tmp, chain_args, theirs), daemon=True)
             child.start()
-            try:
-                h1_id, h2_id, _ = await trio.to_thread.run_sync(ours.recv)
-                registered.update({h1_id, h2_id})
-                block = random.Random(99).randbytes(256 * 1024)
-                ours.send(parse_cid_str(await a.add_blob(block)))
-                await trio.sleep(2.0)
-                rss_before = vm_hwm_mb()
-                # as the node orders them: the author first, then announced providers
-                first = [a.peer_id, h1_id, h2_id]
-                attack = [await timed_fetch(f, a, first, size, 100 + i) for i in range(runs)]
-                # worst case: the hostile ones first (an author that is slow or down)
-                last = [h1_id, h2_id, a.peer_id]
-                worst = [await timed_fetch(f, a, last, size, 200 + i) for i in range(runs)]
-                growth = vm_hwm_mb() - rss_before
-            finally:
+            (h1, h1_addrs), (h2, h2_addrs), (u, _) = ours.recv()
+            for (_, key), (peer, addrs) in zip(
+                hostile_keys, [(h1, h1_addrs), (h2, h2_addrs)], strict=True
+            ):
+                ChainClient(net.rpc_url, deployment, key).ensure_registered(
+                    params.min_stake, peer, addrs
+                )
+            configs = prepare_nodes(opts, deployment_path(opts.devnet_dir), keys)
+            for index, (address, config) in enumerate(configs):
+                with config.open("a") as out:
+                    out.write(f"advance_grace = {ADVANCE_GRACE}\n")
+                nodes.append(start_node(index, address, config.parent, config))
+
+            def check_alive() -> None:
+                for node in nodes:
+                    if not node.running():
+                        raise RuntimeError(f"node {node.index} exited:\n{node.log_tail(20)}")
+
+            deadline = time.monotonic() + 120
+            while not all(s.get("listen_addrs") for s in (n.status() for n in nodes)):
+                check_alive()
+                if time.monotonic() > deadline:
+                    raise RuntimeError("honest nodes did not start in 120 s")
+                time.sleep(POLL)
+            statuses = [n.status() for n in nodes]
+            honest = {s["peer_id"]: s["listen_addrs"] for s in statuses}
+            topic = f"/fedchain/{deployment.chain_id}/{deployment.coordinator.lower()}/updates/1"
+            ours.send((honest, topic))
+
+            chain = ChainClient(net.rpc_url, deployment, owner)
+            snapshots: dict[int, list[tuple[float, float]]] = {0: [(0.0, 0.0)] * HONEST}
+            peak_clean = [0.0] * HONEST
+            peak_attack = [0.0] * HONEST
+            min_score: dict[tuple[str, str], float] = {}
+            seen_round = 0
+            deadline = time.monotonic() + 120 + ROUND_TIMEOUT * total
+            while not all_done(nodes, total):
+                check_alive()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{total} rounds not done in time")
+                current = chain.current_round()
+                statuses = [n.status() for n in nodes]
+                for r in range(seen_round, current):
+                    if r >= 1:
+                        snapshots[r] = [_fetch_totals(s) for s in statuses]
+                    if r + 1 == clean + 1:
+                        ours.send("attack")
+                seen_round = max(seen_round, current)
+                for i, (node, status) in enumerate(zip(nodes, statuses, strict=True)):
+                    rss = _vm_rss_mb(node.process.pid)
+                    if 1 <= current <= clean and (current >= 2 or clean == 1):
+                        peak_clean[i] = max(peak_clean[i], rss)
+                    elif current > clean:
+                        peak_attack[i] = max(peak_attack[i], rss)
+                    for peer, score in status.get("peer_scores", {}).items():
+                        if peer in honest:
+                            key = (status["peer_id"], peer)
+                            min_score[key] = min(min_score.get(key, 0.0), float(score))
+                time.sleep(POLL)
+            statuses = [n.status() for n in nodes]
+            snapshots[total] = [_fetch_totals(s) for s in statuses]
+            logs = [n.log_path.read_text() for n in nodes]
+            finalized = {r: chain.finalized_outcome(r) for r in range(1, total + 1)}
+        finally:
+            with contextlib.suppress(Exception):
                 ours.send("stop")
-                await trio.to_thread.run_sync(child.join, 10)
+                if ours.poll(10):
+                    sent = ours.recv()
+            stop_all(nodes)
+            if child is not None:
+                child.join(10)
                 if child.is_alive():
                     child.kill()
-            keys = ("refused", "demoted", "rejected", "won", "transport", "peak_queued")
-            counters = {
-                f"{who}.{k}": v
-                for who, net in (("a", a), ("f", f))
-                for k, v in sorted(net.metrics.items())
-                if any(key in k for key in keys)
-            }
-    clean_s, attack_s = statistics.median(clean), statistics.median(attack)
+            devnet.down(opts.devnet_dir)
+        elapsed = time.monotonic() - started
+
+    agreement = True
+    for r, outcome in finalized.items():
+        for status in statuses:
+            mine = next((x for x in status["records"] if int(x["round"]) == r), {})
+            agreement &= outcome is not None and mine.get("finalized_cid") == outcome.model_cid
+    blacklisted = {key for key, score in min_score.items() if score <= BLACKLIST_SCORE}
+    for status, log in zip(statuses, logs, strict=True):
+        blacklisted |= {(status["peer_id"], p) for p in _blacklisted_in_log(log, set(honest))}
+    first_clean = 2 if clean >= 2 else 1
+    clean_s = _mean_fetch(snapshots, first_clean, clean)
+    attack_s = _mean_fetch(snapshots, clean + 1, total)
+    growth = [round(a - c, 1) for a, c in zip(peak_attack, peak_clean, strict=True)]
+    counters: dict[str, float] = {}
+    for status in statuses:
+        for key, value in {**status.get("p2p", {}), **status.get("metrics", {})}.items():
+            if any(k in key for k in COUNTER_KEYS):
+                counters[key] = counters.get(key, 0) + value
     return {
         "bench": "hostile",
-        "size": size,
-        "runs": runs,
+        "task": TASK,
+        "honest_nodes": HONEST,
+        "hostile": {"registered": [h1, h2], "unregistered": u},
+        "rounds_clean": clean,
+        "rounds_attack": attack,
+        "rounds_total": total,
+        "rounds_finalized": sum(o is not None for o in finalized.values()),
+        "agreement": agreement,
+        "honest_blacklisted": len(blacklisted),
+        "min_honest_score": round(min(min_score.values(), default=0.0), 1),
         "fetch_s_clean": round(clean_s, 3),
         "fetch_s_attack": round(attack_s, 3),
-        "ratio": round(attack_s / clean_s, 2),
-        "fetch_s_attack_author_last": round(statistics.median(worst), 3),
-        "ratio_author_last": round(statistics.median(worst) / clean_s, 2),
-        "each_s": {
-            "clean": [round(x, 3) for x in clean],
-            "attack": [round(x, 3) for x in attack],
-            "attack_author_last": [round(x, 3) for x in worst],
-        },
-        "rss_growth_mb": round(growth, 1),
-        "counters": counters,
+        "ratio": round(attack_s / clean_s, 2) if clean_s else None,
+        "fetch_s_per_round": [round(_mean_fetch(snapshots, r, r), 3) for r in range(1, total + 1)],
+        "rss_growth_mb": growth,
+        "rss_growth_mb_max": max(growth),
+        "attackers_sent": sent,
+        "counters": dict(sorted(counters.items())),
+        "cpus": os.cpu_count(),
+        "seconds_total": round(elapsed, 1),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=4 * 2**20, help="blob bytes (default 4 MiB)")
-    parser.add_argument("--runs", type=int, default=3, help="fetches per phase (default 3)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Examples:\n  python bench/hostile.py --quick\n  python bench/hostile.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--clean", type=int, default=2, help="rounds before the attack (2)")
+    parser.add_argument("--attack", type=int, default=6, help="rounds under attack (6)")
+    parser.add_argument("--quick", action="store_true", help="1 clean + 1 attack round")
     args = parser.parse_args()
-    if args.size < 1 or args.runs < 1:
-        raise SystemExit("error: --size and --runs must be at least 1")
-    print(json.dumps(trio.run(bench, args.size, args.runs)))
+    clean, attack = (1, 1) if args.quick else (args.clean, args.attack)
+    if clean < 1 or attack < 1:
+        raise SystemExit("error: --clean and --attack must be at least 1, e.g. --clean 2")
+    print(json.dumps(run_bench(clean, attack)))
 
 
 if __name__ == "__main__":

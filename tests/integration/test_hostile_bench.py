@@ -1,0 +1,42 @@
+"""bench/hostile.py --quick: a real devnet, 4 honest node processes, 2 registered hostile
+peers (a drip provider announced for every commitment; Bitswap want-block bursts and half
+frames) and an unregistered one (idle block streams, oversize and garbage pubsub RPCs),
+one clean round then one under attack. Asserts on its JSON line, never on wall time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "hostile.py"
+
+
+def test_quick_hostile_bench_finalizes_every_round_in_agreement() -> None:
+    run = subprocess.run(
+        [sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=540
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = [line for line in run.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, run.stdout
+    out = json.loads(lines[0])
+    assert out["rounds_total"] == 2
+    assert out["rounds_finalized"] == out["rounds_total"], out
+    assert out["agreement"] is True, out
+    assert out["honest_blacklisted"] == 0, out
+    assert out["min_honest_score"] > -100, out
+    # the attack really happened and the honest nodes saw it
+    sent = out["attackers_sent"]
+    for what in ("provider_announcements", "want_block_bursts", "half_frames"):
+        assert sent.get(what, 0) > 0, sent
+    for what in ("idle_streams_opened", "bad_pubsub_rpcs"):
+        assert sent.get(what, 0) > 0, sent
+    counters = out["counters"]
+    assert counters.get("blockstream.refused.unregistered", 0) > 0, counters
+    assert counters.get("bitswap.rejected.duplicate_want", 0) > 0, counters
+    assert counters.get("gossip.transport.oversize_rpc", 0) > 0, counters
+    assert out["fetch_s_attack"] > 0 and out["fetch_s_clean"] > 0, out
