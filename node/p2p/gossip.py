@@ -54,7 +54,6 @@ PENALTIES = {
     "unknown_kind": 10.0,
     "non_canonical": 20.0,
     "round_out_of_window": 2.0,  # may be clock skew at a round boundary
-    "duplicate": 1.0,
     # transport-level abuse, seen below the validators
     "oversize_rpc": 50.0,  # an RPC frame over MAX_RPC_SIZE: the stream is reset
     "garbage_rpc": 50.0,  # an RPC frame that is not a protobuf
@@ -66,6 +65,10 @@ PENALTIES = {
     # we do not know the current one ourselves (just restarted or joined).
     "unregistered": 0.0,
     "round_unknown": 0.0,
+    # The same announcement again: a node restarted mid-exchange announces what it
+    # announced before the crash (it keeps no record of that). Floods of copies still
+    # cost the sender through the per-peer rate limit.
+    "duplicate": 0.0,
 }
 DEFAULT_PENALTY = 10.0
 GRAYLIST_SCORE = -100.0
