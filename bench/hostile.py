@@ -9,7 +9,7 @@ and, in one child process, three hostile libp2p peers:
   0.5 s), so honest nodes race it for every update; it answers the fast-path request,
   then trickles one byte every 8 s (under the 10 s stall timer). H2 serves the fast
   path the same way, unannounced.
-* H2, registered: every second, to each honest node, one Bitswap message with 800
+* H2, registered: about every second, to each honest node, one Bitswap message with 800
   want-blocks for the same block (the latest announced update's root) and 5000 random
   want-haves, plus a Bitswap stream left with half a frame.
 * U, unregistered: keeps 60 idle ``/fedchain/blocks/1`` streams open to each honest
@@ -372,8 +372,8 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
                         peak_attack[i] = max(peak_attack[i], rss)
                     for peer, score in status.get("peer_scores", {}).items():
                         if peer in honest:
-                            key = (status["peer_id"], peer)
-                            min_score[key] = min(min_score.get(key, 0.0), float(score))
+                            pair = (str(status["peer_id"]), peer)
+                            min_score[pair] = min(min_score.get(pair, 0.0), float(score))
                 time.sleep(POLL)
             statuses = [n.status() for n in nodes]
             snapshots[total] = [_fetch_totals(s) for s in statuses]
@@ -395,7 +395,7 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
     agreement = True
     for r, outcome in finalized.items():
         for status in statuses:
-            mine = next((x for x in status["records"] if int(x["round"]) == r), {})
+            mine: dict[str, Any] = next((x for x in status["records"] if int(x["round"]) == r), {})
             agreement &= outcome is not None and mine.get("finalized_cid") == outcome.model_cid
     blacklisted = {key for key, score in min_score.items() if score <= BLACKLIST_SCORE}
     for status, log in zip(statuses, logs, strict=True):
