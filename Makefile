@@ -66,7 +66,7 @@ slither: $(SLITHER_STAMP) $(PY_STAMP)
 	  $(CURDIR)/$(VENV)/bin/slither . --compile-force-framework foundry --fail-medium
 
 pytest: setup
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 test: lint forge-test slither pytest
 

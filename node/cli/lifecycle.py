@@ -50,15 +50,26 @@ def node_wait(
 def node_stop(
     data_dir: NodeDataDir,
     timeout: Annotated[float, typer.Option(help="seconds to wait for a clean exit")] = 120.0,
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now", help="don't keep serving this round's blobs to the others (2nd Ctrl-C)"
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option(help="SIGKILL instead of SIGTERM")] = False,
 ) -> None:
     """Stop the node running from DATA_DIR (like Ctrl-C in its terminal) and wait for it.
 
+    A node that committed in the open round keeps serving its blobs until the round's
+    exchange deadline, so the others can still use its update; --now stops at once.
+
     Examples:
 
       fedchain node stop --data-dir nodes/a
+
+      fedchain node stop --data-dir nodes/a --now     # e.g. when stopping every node
     """
     from node.operator.lifecycle import stop_node
 
-    pid = expected_errors(lambda: stop_node(data_dir, timeout, force=force))
+    pid = expected_errors(lambda: stop_node(data_dir, timeout, force=force, now=now))
     console.print(f"node pid {pid} stopped")

@@ -5,6 +5,7 @@ Both talk to the node's local status endpoint only; neither needs the key.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -69,21 +70,30 @@ def wait_for_rounds(
         time.sleep(POLL_S)
 
 
-def stop_node(data_dir: Path, timeout: float, *, force: bool = False) -> int:
+NOW_AFTER_S = 1.0  # with --now: the second SIGTERM, once the first was taken in
+
+
+def stop_node(data_dir: Path, timeout: float, *, force: bool = False, now: bool = False) -> int:
     """SIGTERM (SIGKILL with ``force``) the node in ``data_dir``; wait until it exits.
 
     Returns its pid. After a commit the node keeps serving its blobs until the round's
-    exchange is over, so a graceful stop can take up to that long.
+    exchange is over, so a graceful stop can take up to that long; ``now`` sends a second
+    SIGTERM, which the node takes as "stop at once" (still a clean stop: state on disk).
     """
     pid = int(fetch_status(data_dir)["pid"])
     try:
         os.kill(pid, signal.SIGKILL if force else signal.SIGTERM)
     except ProcessLookupError:
         return pid
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    second_sent = not now
+    while time.monotonic() < started + timeout:
         if not _alive(pid):
             return pid
+        if not second_sent and time.monotonic() >= started + NOW_AFTER_S:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            second_sent = True
         time.sleep(POLL_S / 5)
     raise FedchainError(
         f"node pid {pid} still running {timeout:.0f} s after SIGTERM; `--force` kills it"

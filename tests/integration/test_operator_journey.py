@@ -77,9 +77,14 @@ def test_readme_using_it_verbatim(workdir: Path) -> None:
         for k, v in os.environ.items()
         if not k.startswith(("FEDCHAIN_", "VIRTUAL_ENV", "PYTHON"))
     }
-    env.update(FEDCHAIN_DEVNET_PORT=str(free_port()), XDG_CACHE_HOME=str(workdir / ".cache"))
+    env.update(
+        FEDCHAIN_DEVNET_PORT=str(free_port()),
+        XDG_CACHE_HOME=str(workdir / ".cache"),
+    )
     run = subprocess.run(
-        ["bash", "-xeuo", "pipefail", "-c", block],
+        # The block as written, traced with the seconds since it started (bash ignores
+        # PS4 from the environment when run as root), so a failure shows where it was.
+        ["bash", "-xeuo", "pipefail", "-c", "PS4='+ [${SECONDS}s] '\n" + block],
         cwd=workdir,
         env=env,
         capture_output=True,

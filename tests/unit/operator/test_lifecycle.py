@@ -111,3 +111,36 @@ def test_stop_terminates_the_process_the_endpoint_names(fake: FakeNode, tmp_path
 def test_stop_without_a_running_node_names_the_directory(tmp_path: Path) -> None:
     with pytest.raises(FedchainError, match="no running node found"):
         stop_node(tmp_path, 1)
+
+
+STUBBORN = """
+import signal, sys, time
+seen = []
+def on_term(signum, frame):
+    seen.append(signum)
+    if len(seen) >= 2:  # like the node: the first SIGTERM starts serving out, the second stops
+        sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def stubborn(fake: FakeNode) -> subprocess.Popen[str]:
+    child = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    fake.doc["pid"] = child.pid
+    return child
+
+
+def test_stop_now_sends_the_second_sigterm(fake: FakeNode, tmp_path: Path) -> None:
+    graceful = stubborn(fake)
+    with pytest.raises(FedchainError, match="still running"):
+        stop_node(tmp_path, 2)  # one SIGTERM: it keeps going (serving its blobs)
+    graceful.kill()
+    graceful.wait()
+    hurried = stubborn(fake)
+    assert stop_node(tmp_path, 10, now=True) == hurried.pid
+    with pytest.raises(ProcessLookupError):
+        os.kill(hurried.pid, 0)
