@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # valuable ones; above MAX_CONNECTIONS it refuses new ones.
 HIGH_WATERMARK = 192
 MAX_CONNECTIONS = 256
+# Inbound streams one peer may hold open at once, all protocols together. Our own
+# protocols cap themselves lower (Bitswap 8, block stream 2, pubsub 2 per peer).
+PEER_INBOUND_STREAMS = 32
 
 
 def make_host(key_pair: KeyPair, metrics: Counter[str]) -> IHost:
@@ -80,8 +83,18 @@ def _contain_handler_failures(host: IHost, metrics: Counter[str]) -> None:
     """
     swarm = cast(Swarm, host.get_network())
     dispatch = swarm.common_stream_handler
+    active: Counter[str] = Counter()  # inbound streams open per peer, every protocol
 
     async def contained(stream: INetStream) -> None:
+        peer = str(stream.muxed_conn.peer_id)
+        if active[peer] >= PEER_INBOUND_STREAMS:
+            # Identify and ping have no limit of their own (ping holds a task per stream
+            # for as long as the peer keeps it open); ours refuse earlier, inside.
+            metrics["stream.refused.peer_streams"] += 1
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            return
+        active[peer] += 1
         try:
             await dispatch(stream)
         except Exception as exc:  # noqa: BLE001 - any handler, any peer misbehaviour
@@ -89,6 +102,10 @@ def _contain_handler_failures(host: IHost, metrics: Counter[str]) -> None:
             log.debug("stream handler failed (%s): %r", stream.get_protocol(), exc)
             with contextlib.suppress(Exception):
                 await stream.reset()
+        finally:
+            active[peer] -= 1
+            if active[peer] <= 0:
+                del active[peer]
 
     swarm.set_stream_handler(contained)
 

@@ -181,3 +181,35 @@ def test_stream_floods_are_capped_per_peer(tmp_path: Path) -> None:
             assert await f.fetch_blob(cid, [p.peer_id], timeout=30) == data
 
     run(scenario)
+
+
+def test_idle_identify_push_streams_are_capped_per_peer(tmp_path: Path) -> None:
+    """py-libp2p 0.8.1 caps ping at 2 streams a peer, but its identify-push handler waits
+    for a message with no deadline: every idle stream held a task forever. 60 idle
+    identify-push streams from one peer get PEER_INBOUND_STREAMS slots at most, the rest
+    are reset and counted, and the target still answers an honest ping and fetch."""
+    from libp2p.host.ping import ID as PING
+    from libp2p.identity.identify_push.identify_push import ID_PUSH
+
+    from node.p2p import host
+
+    data = random.Random(9).randbytes(200_000)
+    flood = 60
+
+    async def scenario() -> None:
+        async with nodes(tmp_path, 3) as (m, p, f):
+            cid = await p.add_blob(data)
+            await link(m, p)
+            await link(f, p)
+            for _ in range(flood):
+                with contextlib.suppress(Exception):  # refused ones fail to negotiate
+                    await m.host.new_stream(p.host.get_id(), [ID_PUSH])
+            await wait_for(p, "stream.refused.peer_streams", flood - host.PEER_INBOUND_STREAMS)
+            honest = await f.host.new_stream(p.host.get_id(), [PING])
+            await honest.write(b"\x07" * 32)
+            with trio.fail_after(30):
+                assert await honest.read(32) == b"\x07" * 32
+            assert await f.fetch_blob(cid, [p.peer_id], timeout=30) == data
+            assert p.metrics["stream.refused.peer_streams"] >= flood - host.PEER_INBOUND_STREAMS
+
+    run(scenario)
