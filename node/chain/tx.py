@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from web3.exceptions import (
     ContractPanicError,
     ProviderConnectionError,
     TimeExhausted,
+    TransactionNotFound,
     Web3RPCError,
 )
 
@@ -27,6 +29,7 @@ from node.chain.errors import ChainUnreachable, InsufficientFunds, TransactionRe
 from node.errors import ChainError
 
 RECEIPT_TIMEOUT_S = 120.0
+RECEIPT_POLL_S = 0.1
 GAS_MARGIN = 1.25
 _ERROR_STRING = bytes.fromhex("08c379a0")
 _PANIC = bytes.fromhex("4e487b71")
@@ -233,10 +236,36 @@ class Sender:
             # The taken nonce is counted by now (mined, or pending in the pool).
             tx["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
 
+    def _wait_receipt(self, tx_hash: Any, nonce: int) -> Any:
+        """The receipt of ``tx_hash``; None once another transaction with its nonce was
+        mined instead (a replacement sent by another process with this key)."""
+        deadline = time.monotonic() + RECEIPT_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                pass
+            if self.w3.eth.get_transaction_count(self.address, "latest") > nonce:
+                try:  # mined between the two reads?
+                    return self.w3.eth.get_transaction_receipt(tx_hash)
+                except TransactionNotFound:
+                    return None
+            time.sleep(RECEIPT_POLL_S)
+        raise TimeExhausted
+
     def _send(self, action: str, tx: Any, retry_call: Any) -> Any:
         try:
-            tx_hash = self._submit(tx)
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
+            receipt = None
+            for attempt in range(NONCE_RETRIES + 1):
+                if attempt:
+                    # Another sender with this key took our nonce and its transaction
+                    # replaced ours in the pool: ours never ran, so send it again.
+                    tx["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
+                receipt = self._wait_receipt(self._submit(tx), int(tx["nonce"]))
+                if receipt is not None:
+                    break
+            if receipt is None:
+                raise ChainError(f"{action}: its nonce was taken {NONCE_RETRIES + 1} times")
         except TimeExhausted:
             raise ChainError(
                 f"{action}: no receipt within {RECEIPT_TIMEOUT_S:.0f}s (is the chain mining?)"
