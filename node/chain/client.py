@@ -223,6 +223,7 @@ class ChainClient:
             address=to_checksum_address(deployment.token), abi=load_artifact("FedToken").abi
         )
         self._topics: dict[bytes, str] | None = None
+        self._max_slash: int | None = None
 
     # ------------------------------------------------------------------ identity
 
@@ -421,6 +422,17 @@ class ChainClient:
 
     def is_claimed(self, r: int, address: str | None = None) -> bool:
         return bool(self._view("isClaimed", r, self._addr(address)))
+
+    def max_slash(self) -> int:
+        """Most addresses one outcome may slash (the contract's ``MAX_SLASH``; read once)."""
+        if self._max_slash is None:
+            self._max_slash = int(self._view("MAX_SLASH"))
+        return self._max_slash
+
+    def stake_at_open(self, r: int, address: str | None = None) -> int:
+        """Stake ``address`` (default: this account) had when round ``r`` opened: its vote
+        weight in that round and the base of a slash (0 if it was not eligible)."""
+        return int(self._view("stakeAtOpen", r, self._addr(address)))
 
     # ------------------------------------------------------------------ batched reads
 

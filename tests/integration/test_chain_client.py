@@ -123,6 +123,9 @@ def test_advance_opens_round_one_once(env: Env) -> None:
     assert info.closed_at == 0
     assert info.commit_deadline == info.opened_at + 120
     assert info.commit_open(env.deployer.chain_time())
+    assert env.deployer.stake_at_open(1, env.nodes[0].address) == STAKE
+    assert env.deployer.stake_at_open(1) == 0  # the deployer never registered
+    assert env.deployer.max_slash() == 16
 
 
 def test_commit_and_early_close(env: Env) -> None:
