@@ -95,9 +95,12 @@ def pairwise_sqdists(x: np.ndarray) -> np.ndarray:
 
 
 def krum_scores(dists: np.ndarray, f: int, rows: Sequence[int] | None = None) -> list[int]:
-    """Krum score of each row in ``rows``: sum of its n-f-2 smallest distances to the others."""
+    """Krum score of each row in ``rows``: sum of its max(n-f-2, 1) smallest distances to
+    the others (n = len(rows)). Krum's own precondition makes n-f-2 >= 1; Bulyan's last
+    picks run on fewer rows, and scored against 0 neighbours every row would tie at 0 and
+    the lowest index would win (Flower's Bulyan uses the same floor of 1)."""
     idx = list(range(dists.shape[0])) if rows is None else list(rows)
-    keep = max(len(idx) - f - 2, 0)
+    keep = max(len(idx) - f - 2, 1)
     scores = []
     for i in idx:
         others = sorted(int(dists[i, j]) for j in idx if j != i)
@@ -127,7 +130,9 @@ def multi_krum(
 
 
 def bulyan(x: np.ndarray, f: int, dists: np.ndarray | None = None) -> tuple[np.ndarray, Selected]:
-    """Bulyan: pick theta = n-2f rows by repeated Krum, then trimmed mean (f per side)."""
+    """Bulyan: pick theta = n-2f rows by repeated Krum (each pick scored over the rows
+    still remaining, against max(remaining-f-2, 1) neighbours), then trimmed mean (f per
+    side)."""
     n = x.shape[0]
     d2 = pairwise_sqdists(x) if dists is None else dists
     remaining = list(range(n))

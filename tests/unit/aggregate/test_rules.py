@@ -243,3 +243,33 @@ def test_dedup_lowers_f_when_merged_copies_leave_too_few_rows() -> None:
     res = build_rule("dedup+trimmed_mean", 2)(as_deltas(rows), [1] * 5)
     assert res.delta["w"].tolist() == R.coordinate_median(x).tolist()  # trimmed f = 1 of 3
     assert res.selected == (0, 1, 2, 3, 4)
+
+
+def flower_bulyan_selection(x: np.ndarray, f: int) -> tuple[int, ...]:
+    """Bulyan's selection phase as Flower writes it (``aggregate_bulyan`` with Krum):
+    repeatedly take the input with the least sum of squared distances to its
+    max(1, n_remaining - f - 2) nearest remaining inputs. Float64 is exact here."""
+    xf = x.astype(np.float64)
+    remaining = list(range(x.shape[0]))
+    chosen = []
+    while len(chosen) < x.shape[0] - 2 * f:
+        sub = xf[remaining]
+        d2 = ((sub[:, None, :] - sub[None, :, :]) ** 2).sum(axis=2)
+        k = max(1, len(remaining) - f - 2)
+        scores = [np.sort(np.delete(d2[i], i))[:k].sum() for i in range(len(remaining))]
+        chosen.append(remaining.pop(int(np.argmin(scores))))
+    return tuple(sorted(chosen))
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_bulyan_selection_matches_flower_for_f_1(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-1000, 1000, size=(int(rng.integers(5, 10)), 4), dtype=np.int32)
+    assert R.bulyan(x, 1)[1] == flower_bulyan_selection(x, 1)
+
+
+def test_bulyan_last_pick_is_scored_against_a_neighbour() -> None:
+    # The last pick is among the outlier (lowest index), 1 and 6. Scored against 0
+    # neighbours all three scored 0 and the lowest index, the outlier, won.
+    _, sel = R.bulyan(col(1000, 1, 2, 3, 4, 5, 6), 1)
+    assert sel == (1, 2, 3, 4, 5)
