@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ from node.operator.format import fed
 from node.p2p.messages import Announcement
 from node.p2p.messages import encode as encode_announcement
 from node.p2p.network import PeerNetwork
+from node.slashing import slash_list
 from node.state import NodeState
 from node.store.cid import compute_cid
 from node.update.codec import UpdateHeader, decode_model, encode_model, encode_update
@@ -437,6 +438,26 @@ def aggregate(
     return new, reward_weights(authors, result.scores, weights, result.duplicates)
 
 
+def offenders(rejected: Mapping[str, str]) -> list[str]:
+    """Authors whose committed update was rejected for any reason but "unavailable": known
+    Byzantine (an honest node never sends an invalid update), the same on every honest
+    node since every node runs the same checks on the same committed bytes."""
+    return sorted(a for a, why in rejected.items() if why != "unavailable")
+
+
+async def choose_slash(ctx: NodeContext, r: int, rejected: Mapping[str, str]) -> list[str]:
+    """Round ``r``'s slash list: the offenders, at most the contract's ``MAX_SLASH`` of
+    them (by stake at opening, then a per-round hash: see node/slashing.py)."""
+    bad = offenders(rejected)
+    if not bad:
+        return []
+    cap = await ctx.call(ctx.chain.max_slash)
+    if len(bad) <= cap:  # stakes only decide who is left out
+        return slash_list(dict.fromkeys(bad, 0), r, cap)
+    stakes = {a: await ctx.call(ctx.chain.stake_at_open, r, a) for a in bad}
+    return slash_list(stakes, r, cap)
+
+
 def reward_weights(
     authors: list[str],
     scores: Sequence[int],
@@ -545,7 +566,9 @@ async def keep_finished_vote(ctx: NodeContext, r: int) -> None:
     if (await ctx.call(ctx.chain.round_info, r)).opened_at != row.opened_at:
         return  # opened again since: the round loop takes part afresh
     lost(ctx, r, "voted")
-    slash = sorted(a for a, why in record["rejected"].items() if why != "unavailable")
+    slash = record.get("slash")
+    if slash is None:  # a record written before slash lists were capped
+        slash = await choose_slash(ctx, r, record["rejected"])
     await vote(ctx, r, record["model_cid"], bytes.fromhex(row.reward_root), slash)
 
 
@@ -622,11 +645,8 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     amounts = split_pool(info.contributor_pool, scores)  # pool reserved when the round opened
     tree = build_reward_tree(r, amounts)
     lap("aggregate")
-    outcome = (
-        model_cid,
-        tree.root,
-        sorted(a for a, why in rejected.items() if why != "unavailable"),
-    )
+    slash = await choose_slash(ctx, r, rejected)
+    outcome = (model_cid, tree.root, slash)
     await vote(ctx, r, *outcome)
     final = await wait_until(ctx, r, round_settled, partial(keep_vote, ctx, r, outcome=outcome))
     if final.status is RoundStatus.OPEN:
@@ -638,6 +658,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         committed=own_cid is not None,
         verified=len(updates),
         rejected=rejected,
+        slash=slash,  # what this node voted to slash (capped): re-sent as is if lost
         model_cid=model_cid,
         timings=timings,
         # this node's view per author, for `fedchain round show --node-dir`
