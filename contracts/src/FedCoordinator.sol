@@ -3,34 +3,35 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-import {IFedCoordinator} from "./IFedCoordinator.sol";
+import {CoordinatorStaking} from "./CoordinatorStaking.sol";
 
 /// @title FedCoordinator
 /// @notice Staking registry, round clock, commitment log, outcome vote and reward
 ///         distribution for one fedchain federated-learning task.
-/// @dev Round r: `advance()` opens it and snapshots the active stake; eligible participants
-///      `commit` their update CID until the commit deadline (the window closes early once
-///      every eligible participant committed); then each submits the agreed outcome (new
-///      model CID, reward Merkle root, sorted slash list). The first outcome backed by 2/3
-///      of the snapshotted stake finalizes the round. Contributors claim with Merkle proofs,
-///      winning voters claim a stake-weighted voter share. A round that misses its quorum
-///      by the vote deadline is marked Failed by the next `advance()`.
+/// @dev Round r: `advance()` applies staged parameters, opens it and snapshots the active
+///      stake; eligible participants `commit` their update CID until the commit deadline
+///      (the window closes early once every eligible participant committed); then each
+///      submits the agreed outcome (new model CID, reward Merkle root, sorted slash list).
+///      The first outcome backed by 2/3 of the snapshotted stake finalizes the round.
+///      Contributors claim with Merkle proofs, winning voters claim a stake-weighted voter
+///      share, both until the round's claim deadline; then anyone may `sweep` what is left
+///      back to the treasury. A round that misses its quorum by the vote deadline is marked
+///      Failed by the next `advance()`.
 ///
 ///      Votes are accepted for the current round only, so a voter's weight is its stake at
 ///      the round's opening, read from one O(1) checkpoint per participant. Winning votes
 ///      that arrive after finalization still count until the vote deadline or until the
-///      next round opens, whichever is first; voter rewards are therefore claimable only
-///      after that point.
+///      next round opens, whichever is first; `advance()` waits `lateVoteGrace` after the
+///      finalization (unless everyone voted for the outcome), and voter rewards are
+///      claimable only once no more votes can count.
 ///
 ///      The token must be a plain ERC-20 (no fee on transfer, no rebasing).
-contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
+contract FedCoordinator is CoordinatorStaking, Pausable {
     using SafeERC20 for IERC20;
     using BitMaps for BitMaps.BitMap;
 
@@ -39,60 +40,35 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     /* ------------------------------------------------------------------ */
 
     uint256 public constant MAX_SLASH = 16;
-    uint256 public constant MAX_ADDRS = 8;
-    uint256 public constant MAX_ADDR_LENGTH = 256;
-    uint256 public constant MAX_PEER_ID_LENGTH = 64;
     uint256 public constant MAX_CID_LENGTH = 128;
     uint256 public constant MAX_CLAIM_BATCH = 32;
-    uint256 public constant BPS = 10_000;
-
-    // Parameter bounds, enforced at deployment and by every setter.
-    uint256 public constant MIN_WINDOW = 10 seconds;
-    uint256 public constant MAX_WINDOW = 30 days;
-    uint256 public constant MAX_MIN_STAKE = 1e30;
-    uint256 public constant MAX_REWARD_PER_ROUND = 1e30;
-    uint256 public constant MAX_VOTER_SHARE_BPS = 5000;
-    uint256 public constant MAX_SLASH_BPS = 5000;
-    uint256 public constant MAX_MIN_PARTICIPANTS = 1000;
-    uint256 public constant MIN_COOLDOWN = 60 seconds;
-    uint256 public constant MAX_COOLDOWN = 90 days;
 
     /* ------------------------------------------------------------------ */
     /*                                STATE                               */
     /* ------------------------------------------------------------------ */
 
-    /// @dev Slot 0 holds everything `commit` reads about the sender.
-    struct Participant {
-        uint128 stake;
-        uint56 activeFrom; // first round the participant may take part in; 0 = unregistered
-        uint64 checkpointRound; // round during which `stakeAtCheckpoint` was recorded
-        bool active;
-        // Slot 1. `registered` keeps the slot non-zero so checkpoint writes cost 2.9k, not 20k.
-        uint128 stakeAtCheckpoint; // stake before the first change in `checkpointRound`
-        uint64 unlockAt; // earliest withdraw of `unbonding`
-        bool registered;
-        uint128 unbonding; // requested out of the stake, withdrawable from `unlockAt`
-        bytes peerId;
-        string[] addrs;
-    }
-
-    /// @dev Written at opening so that finalization and claims mostly update non-zero slots:
-    ///      slot 1 (snapshot) takes contributor claims, slot 2 (contributor pool) takes the
-    ///      winning key, slot 3 (voter pool) takes voter claims.
+    /// @dev Written at opening so that finalization and claims mostly update non-zero slots.
+    ///      Slot 0: clock and counts. Slot 1: snapshot and winning key (votes, finalization).
+    ///      Slot 2: everything a contributor claim reads and writes. Slot 3: the same for
+    ///      voter claims (`claimPeriod` is stored in both so each claim reads one slot).
+    ///      Pools fit 104 bits: each is at most `MAX_REWARD_PER_ROUND` = 1e30 < 2^100.
     struct Round {
         RoundStatus status;
         uint40 openedAt;
         uint40 commitDeadline;
         uint40 closedAt;
         uint40 voteDeadline;
-        uint32 eligibleCount;
-        uint32 commitCount;
+        uint40 finalizedAt;
+        uint24 eligibleCount;
+        uint24 commitCount;
         uint128 stakeSnapshot;
-        uint128 contributorClaimed;
-        uint128 contributorPool;
         bytes16 outcomeKey; // first 16 bytes of the winning outcome id
-        uint128 voterPool;
-        uint128 voterClaimed;
+        uint104 contributorPool;
+        uint104 contributorClaimed;
+        uint40 claimPeriod; // the claim period in force when the round opened
+        uint104 voterPool;
+        uint104 voterClaimed;
+        uint40 voterClaimPeriod; // equal to `claimPeriod`
         bytes32 rewardRoot;
     }
 
@@ -104,30 +80,12 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         bool rewardClaimed;
     }
 
-    /// @notice The staking and reward token.
-    IERC20 public immutable token;
     /// @notice Identifier of the learning task this coordinator runs.
     bytes32 public immutable taskId;
 
-    Params private _params;
     bytes private _genesisModelCid;
     bytes private _latestModelCid;
 
-    /// @notice Tokens available to fund future rounds' reward pools.
-    uint256 public treasury;
-    /// @notice Sum of all participants' stakes, active or not (unbonding tokens excluded).
-    uint256 public totalStaked;
-    /// @notice Sum of all participants' unbonding tokens (requested out, not yet withdrawn).
-    uint256 public totalUnbonding;
-    /// @notice Sum of active participants' stakes (snapshotted when a round opens).
-    uint256 public activeStake;
-    /// @notice Number of active participants (snapshotted when a round opens).
-    uint256 public activeCount;
-    /// @notice The latest opened round; 0 before the first.
-    uint256 public currentRound;
-
-    address[] private _participantList;
-    mapping(address account => Participant) private _participants;
     mapping(uint256 round => Round) private _rounds;
     mapping(uint256 round => mapping(address author => bytes32 cidHash)) private _commitments;
     mapping(uint256 round => mapping(address voter => Vote)) private _votes;
@@ -143,32 +101,16 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         bytes32 taskId_,
         bytes memory genesisModelCid_,
         Params memory params_
-    ) Ownable(msg.sender) {
-        if (address(token_) == address(0)) revert InvalidParam("token");
+    ) CoordinatorStaking(token_, params_) {
         _checkCid(genesisModelCid_);
-        _bound("minStake", params_.minStake, 1, MAX_MIN_STAKE);
-        _bound("commitWindow", params_.commitWindow, MIN_WINDOW, MAX_WINDOW);
-        _bound("voteWindow", params_.voteWindow, MIN_WINDOW, MAX_WINDOW);
-        _bound("rewardPerRound", params_.rewardPerRound, 0, MAX_REWARD_PER_ROUND);
-        _bound("voterShareBps", params_.voterShareBps, 0, MAX_VOTER_SHARE_BPS);
-        _bound("slashBps", params_.slashBps, 0, MAX_SLASH_BPS);
-        _bound("minParticipants", params_.minParticipants, 1, MAX_MIN_PARTICIPANTS);
-        _bound("unstakeCooldown", params_.unstakeCooldown, MIN_COOLDOWN, MAX_COOLDOWN);
-        token = token_;
         taskId = taskId_;
         _genesisModelCid = genesisModelCid_;
         _latestModelCid = genesisModelCid_;
-        _params = params_;
     }
 
     /* ------------------------------------------------------------------ */
     /*                                VIEWS                               */
     /* ------------------------------------------------------------------ */
-
-    /// @notice The deployment parameters.
-    function params() external view returns (Params memory) {
-        return _params;
-    }
 
     /// @notice Binary CID of the genesis model.
     function genesisModelCid() external view returns (bytes memory) {
@@ -178,63 +120,6 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     /// @notice Binary CID of the model of the latest finalized round (genesis before any).
     function latestModelCid() external view returns (bytes memory) {
         return _latestModelCid;
-    }
-
-    /// @notice Number of accounts that ever registered.
-    function participantCount() external view returns (uint256) {
-        return _participantList.length;
-    }
-
-    /// @notice The `index`-th registered account, in registration order.
-    /// @param index Position in `[0, participantCount())`.
-    function participantAt(uint256 index) external view returns (address) {
-        return _participantList[index];
-    }
-
-    /// @notice Registry entry of `account` (zero values if it never registered).
-    /// @param account The participant.
-    /// @return stake_ Current stake.
-    /// @return peerId Raw libp2p peer id (multihash bytes).
-    /// @return addrs libp2p multiaddrs the participant listens on.
-    /// @return active Whether the participant takes part in rounds opened from now on.
-    function participant(address account)
-        external
-        view
-        returns (uint256 stake_, bytes memory peerId, string[] memory addrs, bool active)
-    {
-        Participant storage p = _participants[account];
-        return (p.stake, p.peerId, p.addrs, p.active);
-    }
-
-    /// @notice Staking position of `account`.
-    /// @param account The participant.
-    /// @return stake_ Current stake (counts for rounds opened from now on).
-    /// @return unbonding Tokens requested out of the stake, not yet withdrawn.
-    /// @return unlockAt Earliest `withdraw` time of the unbonding tokens.
-    /// @return active Whether the participant takes part in rounds opened from now on.
-    /// @return activeFrom First round the participant may take part in (0: never registered).
-    function stakeInfo(address account)
-        external
-        view
-        returns (
-            uint256 stake_,
-            uint256 unbonding,
-            uint256 unlockAt,
-            bool active,
-            uint256 activeFrom
-        )
-    {
-        Participant storage p = _participants[account];
-        return (p.stake, p.unbonding, p.unlockAt, p.active, p.activeFrom);
-    }
-
-    /// @notice Stake `account` held when `round` opened (voting weight if it is current).
-    /// @dev Exact for the current round and for any round opened after the account's last
-    ///      stake change.
-    /// @param round The round.
-    /// @param account The participant.
-    function stakeAtOpen(uint256 round, address account) external view returns (uint256) {
-        return _stakeAt(_participants[account], round);
     }
 
     /// @notice Everything recorded about `round`.
@@ -256,6 +141,17 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         info.winningWeight = rd.outcomeKey == bytes16(0) ? 0 : _votesFor[round][rd.outcomeKey];
         info.contributorClaimed = rd.contributorClaimed;
         info.voterClaimed = rd.voterClaimed;
+        info.finalizedAt = rd.finalizedAt;
+    }
+
+    /// @notice First time at which `round`'s rewards can no longer be claimed and `sweep`
+    ///         may return what is left: its vote deadline plus the claim period it opened
+    ///         with (0 for a round never opened).
+    /// @param round The round.
+    function claimDeadline(uint256 round) public view returns (uint256) {
+        Round storage rd = _rounds[round];
+        if (rd.status == RoundStatus.None) return 0;
+        return uint256(rd.voteDeadline) + rd.claimPeriod;
     }
 
     /// @notice keccak256 of the CID `author` committed in `round` (zero if none).
@@ -311,160 +207,43 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     }
 
     /* ------------------------------------------------------------------ */
-    /*                          MUTATIVE: REGISTRY                        */
-    /* ------------------------------------------------------------------ */
-
-    /// @notice Stake `amount` tokens (pre-approved) and register with a libp2p identity.
-    /// @dev The participant takes part from the next round opened after this call.
-    /// @param amount Initial stake, at least `minStake`.
-    /// @param peerId Raw libp2p peer id (multihash bytes, 1..64 bytes).
-    /// @param addrs Up to 8 multiaddrs of at most 256 bytes each.
-    function register(uint256 amount, bytes calldata peerId, string[] calldata addrs) external {
-        Participant storage p = _participants[msg.sender];
-        if (p.activeFrom != 0) revert AlreadyRegistered(msg.sender);
-        if (amount < _params.minStake) revert StakeTooLow(amount, _params.minStake);
-        _checkPeer(peerId, addrs);
-
-        _participantList.push(msg.sender);
-        p.registered = true;
-        _storePeer(p, peerId, addrs);
-        _setStake(p, amount);
-        totalStaked += amount;
-        _activate(msg.sender, p);
-        emit Registered(msg.sender, amount, peerId, addrs);
-
-        token.safeTransferFrom(msg.sender, address(this), amount);
-    }
-
-    /// @notice Replace the caller's libp2p peer id and listen addresses.
-    /// @param peerId Raw libp2p peer id (multihash bytes, 1..64 bytes).
-    /// @param addrs Up to 8 multiaddrs of at most 256 bytes each.
-    function updatePeer(bytes calldata peerId, string[] calldata addrs) external {
-        Participant storage p = _participants[msg.sender];
-        if (p.activeFrom == 0) revert NotRegistered(msg.sender);
-        _checkPeer(peerId, addrs);
-        _storePeer(p, peerId, addrs);
-        emit PeerUpdated(msg.sender, peerId, addrs);
-    }
-
-    /// @notice Add `amount` tokens (pre-approved) to the caller's stake.
-    /// @dev Counts for voting from the next round. Reactivates a participant whose stake had
-    ///      been slashed below `minStake` once it is back above it.
-    /// @param amount Tokens to add.
-    function stake(uint256 amount) external {
-        if (amount == 0) revert AmountZero();
-        Participant storage p = _participants[msg.sender];
-        if (p.activeFrom == 0) revert NotRegistered(msg.sender);
-
-        uint256 newStake = p.stake + amount;
-        _setStake(p, newStake);
-        totalStaked += amount;
-        if (p.active) {
-            activeStake += amount;
-        } else if (newStake >= _params.minStake) {
-            _activate(msg.sender, p);
-        }
-        emit Staked(msg.sender, amount, newStake);
-
-        token.safeTransferFrom(msg.sender, address(this), amount);
-    }
-
-    /// @notice Move `amount` of the caller's stake out, to be withdrawn after the cool-down.
-    /// @dev The tokens stop counting for rounds opened from now on but stay slashable: they
-    ///      unlock `unstakeCooldown` seconds from now, and not before the vote deadline of the
-    ///      round open now (the only round that can still slash them). Several requests share
-    ///      one unlock time, the latest. A stake left below `minStake` deactivates the caller
-    ///      (it can no longer commit or vote, also in the current round).
-    /// @param amount Tokens to unstake, at most the current stake.
-    function requestUnstake(uint256 amount) external {
-        if (amount == 0) revert AmountZero();
-        Participant storage p = _participants[msg.sender];
-        if (p.activeFrom == 0) revert NotRegistered(msg.sender);
-        uint256 current = p.stake;
-        if (amount > current) revert InsufficientStake(amount, current);
-
-        uint256 remaining = current - amount;
-        _setStake(p, remaining);
-        totalStaked -= amount;
-        totalUnbonding += amount;
-        // amount <= stake, a uint128; the sum is bounded by the token's supply in the contract.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        uint128 unbonding = p.unbonding + uint128(amount);
-        p.unbonding = unbonding;
-
-        uint256 unlockAt = block.timestamp + _params.unstakeCooldown;
-        Round storage rd = _rounds[currentRound];
-        if (rd.status == RoundStatus.Open && rd.voteDeadline > unlockAt) unlockAt = rd.voteDeadline;
-        if (unlockAt < p.unlockAt) unlockAt = p.unlockAt;
-        // A timestamp plus at most 90 days.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.unlockAt = uint64(unlockAt);
-
-        if (p.active) {
-            activeStake -= amount;
-            if (remaining < _params.minStake) _deactivate(msg.sender, p);
-        }
-        // forge-lint: disable-next-line(unsafe-typecast)
-        emit UnstakeRequested(msg.sender, amount, remaining, unbonding, uint64(unlockAt));
-    }
-
-    /// @notice Transfer all of the caller's unbonding tokens to it once they unlocked.
-    function withdraw() external {
-        Participant storage p = _participants[msg.sender];
-        uint256 amount = p.unbonding;
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
-        if (block.timestamp < p.unlockAt) revert CooldownActive(msg.sender, p.unlockAt);
-
-        p.unbonding = 0;
-        totalUnbonding -= amount;
-        emit Withdrawn(msg.sender, amount);
-
-        token.safeTransfer(msg.sender, amount);
-    }
-
-    /// @notice Add `amount` tokens (pre-approved) to the reward treasury.
-    /// @param amount Tokens to add.
-    function fundTreasury(uint256 amount) external {
-        if (amount == 0) revert AmountZero();
-        treasury += amount;
-        emit TreasuryFunded(msg.sender, amount);
-        token.safeTransferFrom(msg.sender, address(this), amount);
-    }
-
-    /* ------------------------------------------------------------------ */
     /*                           MUTATIVE: ROUNDS                         */
     /* ------------------------------------------------------------------ */
 
     /// @notice Move the round clock: mark an expired round Failed, open the next round.
     /// @dev Anyone may call. Opens round 1 once `minParticipants` are active; opens the next
-    ///      round when the current one is Finalized or Failed; marks the current round Failed
-    ///      when its vote deadline passed without quorum. Reverts when there is nothing to do.
+    ///      round when the current one is Failed, or Finalized and past its late-vote grace
+    ///      (`GraceActive` before); marks the current round Failed when its vote deadline
+    ///      passed without quorum, also while paused. Applies staged parameters just before
+    ///      opening (the staged `minParticipants` is the one checked). While paused it opens
+    ///      nothing (`EnforcedPause`). Reverts when there is nothing to do.
     /// @return round The round current after the call.
-    function advance() external whenNotPaused returns (uint256 round) {
+    function advance() external returns (uint256 round) {
         round = currentRound;
         bool failed = false;
         if (round != 0) {
             Round storage cur = _rounds[round];
-            if (cur.status == RoundStatus.Open) {
+            RoundStatus status = cur.status;
+            if (status == RoundStatus.Open) {
                 if (block.timestamp < cur.voteDeadline) {
                     revert RoundInProgress(round, cur.voteDeadline);
                 }
-                cur.status = RoundStatus.Failed;
                 failed = true;
-                // The pools reserved at opening go back to the treasury.
-                treasury += uint256(cur.contributorPool) + cur.voterPool;
-                cur.contributorPool = 0;
-                cur.voterPool = 0;
-                emit RoundFailed(round);
+                _fail(round, cur);
+            } else if (status == RoundStatus.Finalized) {
+                _checkGrace(round, cur);
             }
         }
-        uint256 minParticipants = _params.minParticipants;
+        if (failed && paused()) return round;
+        _requireNotPaused();
+        uint256 minParticipants = _nextMinParticipants();
         if (activeCount < minParticipants) {
             if (failed) return round;
             revert NotEnoughParticipants(activeCount, minParticipants);
         }
         round += 1;
         currentRound = round;
+        _applyPendingParams(round);
         _open(round);
     }
 
@@ -478,8 +257,8 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         Round storage rd = _rounds[round];
         // Only the current round can be Open: advance() settles a round before the next.
         if (rd.status != RoundStatus.Open) revert RoundNotOpen(round);
-        uint32 commitCount = rd.commitCount;
-        uint32 eligibleCount = rd.eligibleCount;
+        uint24 commitCount = rd.commitCount;
+        uint24 eligibleCount = rd.eligibleCount;
         if (block.timestamp >= rd.commitDeadline || rd.closedAt != 0) {
             revert CommitWindowClosed(round);
         }
@@ -490,6 +269,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         }
 
         _commitments[round][msg.sender] = keccak256(cid);
+        // At most eligibleCount (each eligible participant commits once).
         commitCount += 1;
         rd.commitCount = commitCount;
         emit Committed(round, msg.sender, cid);
@@ -507,9 +287,10 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     /// @notice Vote for the outcome of `round`; finalizes it at 2/3 of the snapshotted stake.
     /// @dev During the vote window of the current round, once per participant, weighted by
     ///      the voter's stake at the round's opening. On finalization: records the model CID
-    ///      and reward root (the round's pools were reserved when it opened), and slashes
-    ///      `slashBps` of each listed participant's stake at the round's opening into the
-    ///      treasury.
+    ///      and reward root (the round's pools were reserved when it opened; with a zero
+    ///      root the contributor pool returns to the treasury), and slashes `slashBps` of
+    ///      the stake at the round's opening of each listed participant that committed in
+    ///      the round into the treasury (others are skipped).
     /// @param round The current round.
     /// @param modelCid Binary CID of the aggregated model (1..128 bytes).
     /// @param rewardRoot Merkle root of the contributor rewards (OpenZeppelin leaf format).
@@ -536,7 +317,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     /* ------------------------------------------------------------------ */
 
     /// @notice Claim the caller's contributor reward for `round`.
-    /// @param round A finalized round.
+    /// @param round A finalized round, before its claim deadline.
     /// @param amount The amount in the caller's reward leaf.
     /// @param proof Merkle proof of keccak256(keccak256(abi.encode(round, caller, amount))).
     function claim(uint256 round, uint256 amount, bytes32[] calldata proof) external {
@@ -545,7 +326,7 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     }
 
     /// @notice Claim the caller's contributor rewards for several rounds in one transfer.
-    /// @param rounds Finalized rounds (at most 32).
+    /// @param rounds Finalized rounds before their claim deadlines (at most 32).
     /// @param amounts The amount in the caller's leaf for each round.
     /// @param proofs The Merkle proof for each round.
     function claimMany(
@@ -566,14 +347,18 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
 
     /// @notice Claim the caller's share of `round`'s voter pool.
     /// @dev Pays voterPool * weight / winningWeight to voters on the finalized outcome, once
-    ///      the vote deadline passed or the next round opened (no more votes can count).
+    ///      the vote deadline passed or the next round opened (no more votes can count), and
+    ///      before the claim deadline.
     /// @param round A finalized round.
     function claimVoterReward(uint256 round) external {
         Round storage rd = _rounds[round];
         if (rd.status != RoundStatus.Finalized) revert RoundNotFinalized(round);
-        if (block.timestamp < rd.voteDeadline && round == currentRound) {
-            revert VoterRewardLocked(round, rd.voteDeadline);
+        uint256 voteDeadline = rd.voteDeadline;
+        if (block.timestamp < voteDeadline && round == currentRound) {
+            revert VoterRewardLocked(round, voteDeadline);
         }
+        uint256 deadline = voteDeadline + rd.voterClaimPeriod;
+        if (block.timestamp >= deadline) revert ClaimPeriodOver(round, deadline);
         Vote storage v = _votes[round][msg.sender];
         bytes16 winning = rd.outcomeKey;
         if (v.outcomeKey != winning) revert NotWinningVoter(round, msg.sender);
@@ -581,19 +366,42 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
 
         uint256 amount = uint256(rd.voterPool) * v.weight / _votesFor[round][winning];
         v.rewardClaimed = true;
-        // amount <= voterPool, a uint128.
+        // amount <= voterPool - voterClaimed (weights sum to the winning weight), 104 bits.
         // forge-lint: disable-next-line(unsafe-typecast)
-        rd.voterClaimed += uint128(amount);
+        rd.voterClaimed += uint104(amount);
         emit VoterRewardClaimed(round, msg.sender, amount);
 
         if (amount != 0) token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Return what is left of a finalized round's pools (unclaimed rewards and
+    ///         rounding dust) to the treasury once its claim deadline passed.
+    /// @dev Anyone may call; no tokens leave the contract.
+    /// @param round A finalized round.
+    function sweep(uint256 round) external {
+        Round storage rd = _rounds[round];
+        if (rd.status != RoundStatus.Finalized) revert RoundNotFinalized(round);
+        uint256 deadline = claimDeadline(round);
+        if (block.timestamp < deadline) revert ClaimPeriodActive(round, deadline);
+        uint104 contributorPool = rd.contributorPool;
+        uint104 voterPool = rd.voterPool;
+        uint256 contributorAmount = contributorPool - rd.contributorClaimed;
+        uint256 voterAmount = voterPool - rd.voterClaimed;
+        if (contributorAmount == 0 && voterAmount == 0) revert NothingToSweep(round);
+
+        rd.contributorClaimed = contributorPool;
+        rd.voterClaimed = voterPool;
+        treasury += contributorAmount + voterAmount;
+        emit Swept(round, contributorAmount, voterAmount);
     }
 
     /* ------------------------------------------------------------------ */
     /*                              RESTRICTED                            */
     /* ------------------------------------------------------------------ */
 
-    /// @notice Stop new rounds from opening (the current round can still complete).
+    /// @notice Stop new rounds from opening (the current round can still complete, an
+    ///         expired one can still be failed by `advance`, stakes and rewards stay
+    ///         withdrawable).
     function pause() external onlyOwner {
         _pause();
     }
@@ -603,82 +411,26 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         _unpause();
     }
 
-    /// @notice Ownership can only be handed over (two steps), never renounced: an ownerless
-    ///         coordinator could stay paused forever.
-    function renounceOwnership() public pure override {
-        revert RenounceDisabled();
-    }
-
-    /// @notice Set the smallest stake that registers or keeps a participant active.
-    /// @dev Applies to registrations, top-ups, unstake requests and slashes from now on;
-    ///      participants already active are not re-checked.
-    /// @param value New minimum, in [1, MAX_MIN_STAKE].
-    function setMinStake(uint256 value) external onlyOwner {
-        _bound("minStake", value, 1, MAX_MIN_STAKE);
-        emit ParamUpdated("minStake", _params.minStake, value);
-        _params.minStake = value;
-    }
-
-    /// @notice Set the commit window of rounds opened from now on.
-    /// @param value Seconds, in [MIN_WINDOW, MAX_WINDOW].
-    function setCommitWindow(uint64 value) external onlyOwner {
-        _bound("commitWindow", value, MIN_WINDOW, MAX_WINDOW);
-        emit ParamUpdated("commitWindow", _params.commitWindow, value);
-        _params.commitWindow = value;
-    }
-
-    /// @notice Set the vote window of rounds opened from now on.
-    /// @param value Seconds, in [MIN_WINDOW, MAX_WINDOW].
-    function setVoteWindow(uint64 value) external onlyOwner {
-        _bound("voteWindow", value, MIN_WINDOW, MAX_WINDOW);
-        emit ParamUpdated("voteWindow", _params.voteWindow, value);
-        _params.voteWindow = value;
-    }
-
-    /// @notice Set the tokens moved from the treasury into each round finalized from now on.
-    /// @param value Tokens, in [0, MAX_REWARD_PER_ROUND].
-    function setRewardPerRound(uint256 value) external onlyOwner {
-        _bound("rewardPerRound", value, 0, MAX_REWARD_PER_ROUND);
-        emit ParamUpdated("rewardPerRound", _params.rewardPerRound, value);
-        _params.rewardPerRound = value;
-    }
-
-    /// @notice Set the voters' share of the pools of rounds finalized from now on.
-    /// @param value Basis points, in [0, MAX_VOTER_SHARE_BPS].
-    function setVoterShareBps(uint16 value) external onlyOwner {
-        _bound("voterShareBps", value, 0, MAX_VOTER_SHARE_BPS);
-        emit ParamUpdated("voterShareBps", _params.voterShareBps, value);
-        _params.voterShareBps = value;
-    }
-
-    /// @notice Set the share of a slashed participant's stake moved to the treasury.
-    /// @dev Applies to rounds finalized from now on.
-    /// @param value Basis points, in [0, MAX_SLASH_BPS].
-    function setSlashBps(uint16 value) external onlyOwner {
-        _bound("slashBps", value, 0, MAX_SLASH_BPS);
-        emit ParamUpdated("slashBps", _params.slashBps, value);
-        _params.slashBps = value;
-    }
-
-    /// @notice Set how many active participants a new round needs.
-    /// @param value Participants, in [1, MAX_MIN_PARTICIPANTS].
-    function setMinParticipants(uint32 value) external onlyOwner {
-        _bound("minParticipants", value, 1, MAX_MIN_PARTICIPANTS);
-        emit ParamUpdated("minParticipants", _params.minParticipants, value);
-        _params.minParticipants = value;
-    }
-
-    /// @notice Set the cool-down of unstake requests made from now on.
-    /// @param value Seconds, in [MIN_COOLDOWN, MAX_COOLDOWN].
-    function setUnstakeCooldown(uint64 value) external onlyOwner {
-        _bound("unstakeCooldown", value, MIN_COOLDOWN, MAX_COOLDOWN);
-        emit ParamUpdated("unstakeCooldown", _params.unstakeCooldown, value);
-        _params.unstakeCooldown = value;
-    }
-
     /* ------------------------------------------------------------------ */
     /*                               INTERNAL                             */
     /* ------------------------------------------------------------------ */
+
+    function _openVoteDeadline() internal view override returns (uint256) {
+        Round storage rd = _rounds[currentRound];
+        return rd.status == RoundStatus.Open ? rd.voteDeadline : 0;
+    }
+
+    /// @dev Reverts while a finalized round's late winning votes can still arrive: until
+    ///      `lateVoteGrace` after finalization, capped at the vote deadline, unless the whole
+    ///      snapshot already voted for the outcome.
+    function _checkGrace(uint256 round, Round storage rd) private view {
+        uint256 until = uint256(rd.finalizedAt) + _params.lateVoteGrace;
+        uint256 voteDeadline = rd.voteDeadline;
+        if (until > voteDeadline) until = voteDeadline;
+        if (block.timestamp >= until) return;
+        if (_votesFor[round][rd.outcomeKey] >= rd.stakeSnapshot) return;
+        revert GraceActive(round, until);
+    }
 
     /// @dev Reverts unless `round` is current, Open or Finalized, and in its vote window.
     function _checkVoteWindow(uint256 round, Round storage rd)
@@ -707,6 +459,9 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         bytes16 key = bytes16(outcomeId);
         v.outcomeKey = key;
         v.weight = SafeCast.toUint120(weight);
+        // Rounds advance one per transaction: 2^56 is out of reach.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        p.lastVotedRound = uint56(round);
         votes = _votesFor[round][key] + weight;
         _votesFor[round][key] = votes;
         emit OutcomeSubmitted(round, msg.sender, outcomeId, weight);
@@ -716,8 +471,11 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         uint40 now_ = uint40(block.timestamp);
         uint40 commitDeadline = now_ + uint40(_params.commitWindow);
         uint40 voteDeadline = commitDeadline + uint40(_params.voteWindow);
-        uint32 eligible = SafeCast.toUint32(activeCount);
+        uint24 eligible = SafeCast.toUint24(activeCount);
         uint128 snapshot = SafeCast.toUint128(activeStake);
+        // claimPeriod <= MAX_CLAIM_PERIOD (365 days).
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint40 claimPeriod = uint40(_params.claimPeriod);
         Round storage rd = _rounds[round];
         rd.status = RoundStatus.Open;
         rd.openedAt = now_;
@@ -725,19 +483,34 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         rd.voteDeadline = voteDeadline;
         rd.eligibleCount = eligible;
         rd.stakeSnapshot = snapshot;
+        rd.claimPeriod = claimPeriod;
+        rd.voterClaimPeriod = claimPeriod;
 
         // Reserve the round's reward: min(rewardPerRound, treasury), split at today's share.
         uint256 available = treasury;
         uint256 reward = _params.rewardPerRound;
         uint256 pool = reward < available ? reward : available;
         uint256 voterPool = pool * _params.voterShareBps / BPS;
+        uint256 contributorPool = pool - voterPool;
         treasury = available - pool;
-        // pool <= rewardPerRound <= MAX_REWARD_PER_ROUND < 2^128.
+        // pool <= rewardPerRound <= MAX_REWARD_PER_ROUND < 2^100.
         // forge-lint: disable-next-line(unsafe-typecast)
-        rd.voterPool = uint128(voterPool);
+        rd.voterPool = uint104(voterPool);
         // forge-lint: disable-next-line(unsafe-typecast)
-        rd.contributorPool = uint128(pool - voterPool);
-        emit RoundOpened(round, commitDeadline, voteDeadline, eligible, snapshot);
+        rd.contributorPool = uint104(contributorPool);
+        emit RoundOpened(
+            round, commitDeadline, voteDeadline, eligible, snapshot, contributorPool, voterPool
+        );
+    }
+
+    /// @dev Marks an expired Open round Failed; its pools go back to the treasury.
+    function _fail(uint256 round, Round storage rd) private {
+        uint256 refund = uint256(rd.contributorPool) + rd.voterPool;
+        rd.status = RoundStatus.Failed;
+        rd.contributorPool = 0;
+        rd.voterPool = 0;
+        treasury += refund;
+        emit RoundFailed(round, refund);
     }
 
     function _finalize(
@@ -749,10 +522,18 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         address[] calldata slash
     ) private {
         rd.status = RoundStatus.Finalized;
+        rd.finalizedAt = uint40(block.timestamp);
         rd.rewardRoot = rewardRoot;
         rd.outcomeKey = bytes16(outcomeId);
         _latestModelCid = modelCid;
-        emit Finalized(round, modelCid, rewardRoot, outcomeId);
+        uint256 refund = 0;
+        if (rewardRoot == bytes32(0)) {
+            // No reward tree: nobody can claim the contributor pool.
+            refund = rd.contributorPool;
+            rd.contributorPool = 0;
+            treasury += refund;
+        }
+        emit Finalized(round, modelCid, rewardRoot, outcomeId, slash, refund);
 
         for (uint256 i; i < slash.length; ++i) {
             _slash(round, slash[i]);
@@ -762,7 +543,10 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
     /// @dev Slashes `slashBps` of the stake `account` had when `round` opened (the stake that
     ///      took part), from its stake first, then from tokens it requested out during the
     ///      round (still locked: they unlock no earlier than this round's vote deadline).
+    ///      A no-op unless `account` committed in `round` (which needs eligibility at the
+    ///      opening), so nobody outside the round's snapshot is ever slashed.
     function _slash(uint256 round, address account) private {
+        if (_commitments[round][account] == bytes32(0)) return;
         Participant storage p = _participants[account];
         uint256 amount = _stakeAt(p, round) * _params.slashBps / BPS;
         if (amount == 0) return;
@@ -794,6 +578,8 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         if (amount == 0) revert AmountZero();
         Round storage rd = _rounds[round];
         if (rd.status != RoundStatus.Finalized) revert RoundNotFinalized(round);
+        uint256 deadline = uint256(rd.voteDeadline) + rd.claimPeriod;
+        if (block.timestamp >= deadline) revert ClaimPeriodOver(round, deadline);
         BitMaps.BitMap storage claimed = _claimedRounds[msg.sender];
         if (claimed.get(round)) revert AlreadyClaimed(round, msg.sender);
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(round, msg.sender, amount))));
@@ -804,59 +590,10 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
         if (amount > available) revert PoolExhausted(round, amount, available);
 
         claimed.set(round);
-        // amount <= contributorPool - contributorClaimed, a uint128.
+        // amount <= contributorPool - contributorClaimed, 104 bits.
         // forge-lint: disable-next-line(unsafe-typecast)
-        rd.contributorClaimed += uint128(amount);
+        rd.contributorClaimed += uint104(amount);
         emit RewardClaimed(round, msg.sender, amount);
-    }
-
-    function _activate(address account, Participant storage p) private {
-        uint256 fromRound = currentRound + 1;
-        p.active = true;
-        // Rounds advance one per transaction: 2^56 is out of reach.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.activeFrom = uint56(fromRound);
-        activeCount += 1;
-        activeStake += p.stake;
-        emit Activated(account, fromRound);
-    }
-
-    function _deactivate(address account, Participant storage p) private {
-        p.active = false;
-        activeCount -= 1;
-        activeStake -= p.stake;
-        emit Deactivated(account);
-    }
-
-    /// @dev Every stake change goes through here so the stake at the current round's opening
-    ///      stays readable in O(1).
-    function _setStake(Participant storage p, uint256 newStake) private {
-        // Rounds advance one per transaction: 2^64 is out of reach.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        uint64 round = uint64(currentRound);
-        if (p.checkpointRound != round) {
-            p.checkpointRound = round;
-            p.stakeAtCheckpoint = p.stake;
-        }
-        p.stake = SafeCast.toUint128(newStake);
-    }
-
-    function _stakeAt(Participant storage p, uint256 round) private view returns (uint256) {
-        return p.checkpointRound == round ? p.stakeAtCheckpoint : p.stake;
-    }
-
-    function _storePeer(Participant storage p, bytes calldata peerId, string[] calldata addrs)
-        private
-    {
-        p.peerId = peerId;
-        delete p.addrs;
-        for (uint256 i; i < addrs.length; ++i) {
-            p.addrs.push(addrs[i]);
-        }
-    }
-
-    function _bound(string memory name, uint256 value, uint256 min, uint256 max) private pure {
-        if (value < min || value > max) revert ParamOutOfRange(name, value, min, max);
     }
 
     /// @dev A binary CIDv1 starts with the version byte 0x01.
@@ -866,15 +603,6 @@ contract FedCoordinator is IFedCoordinator, Ownable2Step, Pausable {
 
     function _checkCidCalldata(bytes calldata cid) private pure {
         if (cid.length == 0 || cid.length > MAX_CID_LENGTH || cid[0] != 0x01) revert InvalidCid();
-    }
-
-    function _checkPeer(bytes calldata peerId, string[] calldata addrs) private pure {
-        if (peerId.length == 0 || peerId.length > MAX_PEER_ID_LENGTH) revert InvalidPeerId();
-        if (addrs.length > MAX_ADDRS) revert TooManyAddrs(addrs.length, MAX_ADDRS);
-        for (uint256 i; i < addrs.length; ++i) {
-            uint256 length = bytes(addrs[i]).length;
-            if (length > MAX_ADDR_LENGTH) revert AddrTooLong(i, length, MAX_ADDR_LENGTH);
-        }
     }
 
     function _checkSlashList(address[] calldata slash) private pure {

@@ -17,6 +17,15 @@ interface IFedCoordinator {
     /// @param slashBps Share of a slashed participant's stake moved to the treasury.
     /// @param minParticipants Active participants needed before the first round opens.
     /// @param unstakeCooldown Seconds between `requestUnstake` and the earliest `withdraw`.
+    /// @param lateVoteGrace Seconds a finalized round stays current after finalization so late
+    ///        winning voters still count (`advance` reverts `GraceActive` before; no grace once
+    ///        all of the snapshot voted for the outcome, none past the vote deadline).
+    /// @param claimPeriod Seconds after a round's vote deadline during which its contributor and
+    ///        voter rewards can be claimed; then `sweep` returns what is left to the treasury.
+    /// @param inactivityRounds Consecutive settled rounds an eligible participant may miss voting
+    ///        in before anyone may `reportInactive` it.
+    /// @param inactivityLeakBps Share of an inactive participant's stake moved to the treasury
+    ///        when it is reported (it is also deactivated until it stakes again).
     struct Params {
         uint256 minStake;
         uint64 commitWindow;
@@ -26,6 +35,10 @@ interface IFedCoordinator {
         uint16 slashBps;
         uint32 minParticipants;
         uint64 unstakeCooldown;
+        uint64 lateVoteGrace;
+        uint64 claimPeriod;
+        uint32 inactivityRounds;
+        uint16 inactivityLeakBps;
     }
 
     /// @notice Lifecycle of a round. `None` is a round that was never opened.
@@ -59,6 +72,7 @@ interface IFedCoordinator {
         uint256 winningWeight;
         uint256 contributorClaimed;
         uint256 voterClaimed;
+        uint64 finalizedAt;
     }
 
     /* ------------------------------------------------------------------ */
@@ -99,6 +113,11 @@ interface IFedCoordinator {
     error CooldownActive(address account, uint256 unlockAt);
     error ParamOutOfRange(string name, uint256 value, uint256 min, uint256 max);
     error RenounceDisabled();
+    error GraceActive(uint256 round, uint256 until);
+    error ClaimPeriodOver(uint256 round, uint256 endedAt);
+    error ClaimPeriodActive(uint256 round, uint256 endsAt);
+    error NothingToSweep(uint256 round);
+    error NotInactive(address account, uint256 missed, uint256 required);
 
     /* ------------------------------------------------------------------ */
     /*                                EVENTS                              */
@@ -115,15 +134,29 @@ interface IFedCoordinator {
         uint64 commitDeadline,
         uint64 voteDeadline,
         uint32 eligibleCount,
-        uint256 stakeSnapshot
+        uint256 stakeSnapshot,
+        uint256 contributorPool,
+        uint256 voterPool
     );
     event Committed(uint256 indexed round, address indexed author, bytes cid);
     event CommitClosed(uint256 indexed round, uint64 closedAt, uint64 voteDeadline);
     event OutcomeSubmitted(
         uint256 indexed round, address indexed voter, bytes32 indexed outcomeId, uint256 weight
     );
-    event Finalized(uint256 indexed round, bytes modelCid, bytes32 rewardRoot, bytes32 outcomeId);
-    event RoundFailed(uint256 indexed round);
+    event Finalized(
+        uint256 indexed round,
+        bytes modelCid,
+        bytes32 rewardRoot,
+        bytes32 outcomeId,
+        address[] slash,
+        uint256 contributorRefund
+    );
+    event RoundFailed(uint256 indexed round, uint256 refund);
+    event Swept(uint256 indexed round, uint256 contributorAmount, uint256 voterAmount);
+    event ReportedInactive(
+        address indexed account, address indexed reporter, uint256 missed, uint256 leaked
+    );
+    event ParamsApplied(uint256 indexed round);
     event Slashed(uint256 indexed round, address indexed account, uint256 amount);
     event RewardClaimed(uint256 indexed round, address indexed account, uint256 amount);
     event VoterRewardClaimed(uint256 indexed round, address indexed account, uint256 amount);

@@ -86,7 +86,11 @@ contract ConstructorTest is Fixture {
             voterShareBps: 5000,
             slashBps: 0,
             minParticipants: 1000,
-            unstakeCooldown: 60
+            unstakeCooldown: 60,
+            lateVoteGrace: 0,
+            claimPeriod: 60,
+            inactivityRounds: 1,
+            inactivityLeakBps: 0
         });
         FedCoordinator c = new FedCoordinator(token, TASK, GENESIS, p);
         vm.assertEq(c.params().unstakeCooldown, 60);
@@ -245,7 +249,6 @@ contract RegistryTest is Fixture {
     }
 
     function test_FundTreasury() public {
-        token.mint(address(this), 7);
         vm.expectEmit(address(coord));
         emit IFedCoordinator.TreasuryFunded(address(this), 7);
         coord.fundTreasury(7);
@@ -274,7 +277,13 @@ contract AdvanceTest is Fixture {
         uint64 t = uint64(block.timestamp);
         vm.expectEmit(address(coord));
         emit IFedCoordinator.RoundOpened(
-            1, t + COMMIT_WINDOW, t + COMMIT_WINDOW + VOTE_WINDOW, 3, 400e18
+            1,
+            t + COMMIT_WINDOW,
+            t + COMMIT_WINDOW + VOTE_WINDOW,
+            3,
+            400e18,
+            REWARD - REWARD * VOTER_BPS / 10_000,
+            REWARD * VOTER_BPS / 10_000
         );
         vm.assertEq(coord.advance(), 1);
         vm.assertEq(coord.currentRound(), 1);
@@ -308,7 +317,7 @@ contract AdvanceTest is Fixture {
         uint256 round = openRoundWithThree();
         vm.warp(coord.roundInfo(round).voteDeadline);
         vm.expectEmit(address(coord));
-        emit IFedCoordinator.RoundFailed(round);
+        emit IFedCoordinator.RoundFailed(round, REWARD);
         vm.assertEq(coord.advance(), 2);
         vm.assertEq(uint256(coord.roundInfo(1).status), uint256(IFedCoordinator.RoundStatus.Failed));
         vm.assertEq(coord.latestModelCid(), GENESIS);
@@ -489,7 +498,7 @@ contract OutcomeTest is Fixture {
         );
 
         vm.expectEmit(address(coord));
-        emit IFedCoordinator.Finalized(round, MODEL, root, outcome);
+        emit IFedCoordinator.Finalized(round, MODEL, root, outcome, none, 0);
         vote(bob, round, MODEL, root);
 
         IFedCoordinator.RoundInfo memory info = coord.roundInfo(round);
@@ -511,7 +520,6 @@ contract OutcomeTest is Fixture {
             vm.prank(who[i]);
             token.approve(address(coord), type(uint256).max);
         }
-        token.mint(address(this), 10e18);
         token.approve(address(coord), 10e18);
         coord.fundTreasury(10e18);
         finalizeRoundOne(bytes32(0));

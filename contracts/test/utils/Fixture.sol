@@ -27,6 +27,11 @@ abstract contract Fixture is Test {
     uint16 internal constant SLASH_BPS = 5000;
     uint32 internal constant MIN_PARTICIPANTS = 3;
     uint64 internal constant COOLDOWN = 3600;
+    uint64 internal constant GRACE = 15;
+    uint64 internal constant CLAIM_PERIOD = 1 days;
+    uint32 internal constant INACTIVITY_ROUNDS = 5;
+    uint16 internal constant LEAK_BPS = 100;
+    uint256 internal constant SUPPLY = 10_000_000e18;
     uint256 internal constant TREASURY = 5000e18;
     uint256 internal constant BALANCE = 10_000e18;
 
@@ -39,15 +44,14 @@ abstract contract Fixture is Test {
 
     function setUp() public virtual {
         vm.warp(1_700_000_000);
-        token = new FedToken("Fedchain Token", "FED", address(this));
+        token = new FedToken("Fedchain Token", "FED", address(this), SUPPLY);
         coord = new FedCoordinator(token, TASK, GENESIS, defaultParams());
         address[4] memory accounts = [alice, bob, carol, dave];
         for (uint256 i; i < accounts.length; ++i) {
-            token.mint(accounts[i], BALANCE);
+            token.transfer(accounts[i], BALANCE);
             vm.prank(accounts[i]);
             token.approve(address(coord), type(uint256).max);
         }
-        token.mint(address(this), TREASURY);
         token.approve(address(coord), type(uint256).max);
         coord.fundTreasury(TREASURY);
         vm.label(alice, "alice");
@@ -65,7 +69,11 @@ abstract contract Fixture is Test {
             voterShareBps: VOTER_BPS,
             slashBps: SLASH_BPS,
             minParticipants: MIN_PARTICIPANTS,
-            unstakeCooldown: COOLDOWN
+            unstakeCooldown: COOLDOWN,
+            lateVoteGrace: GRACE,
+            claimPeriod: CLAIM_PERIOD,
+            inactivityRounds: INACTIVITY_ROUNDS,
+            inactivityLeakBps: LEAK_BPS
         });
     }
 
