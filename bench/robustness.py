@@ -115,16 +115,18 @@ def simulate(cell: Cell) -> dict:
                 rejected += 1
         inputs = [*accepted, *honest]
         weights = capped_weights([MAX_EXAMPLES] * len(accepted) + hw, MAX_EXAMPLES)
-        if len(inputs) < rule.min_inputs:
-            # as in the node (round.aggregate): too few verified updates for the rule,
-            # so every honest node keeps the base model and pays no contributions
+        # as in the node (round.aggregate): rejected authors are known Byzantine (f is
+        # lowered by their count); still too few verified updates for the rule, so every
+        # honest node keeps the base model and pays no contributions
+        round_rule = rule.after_invalid(len(byz) - len(accepted))
+        if len(inputs) < round_rule.min_inputs:
             skipped += 1
             best = max(best, accuracy_of(task, base, test))
             continue
         refs = [] if previous is None else [previous]
         if cell.reference == "updates":
             refs += prev_inputs
-        result = rule(inputs, weights, refs)
+        result = round_rule(inputs, weights, refs)
         byz_score += sum(result.scores[: len(accepted)])
         total_score += sum(result.scores)
         base = apply_delta(base, result.delta)

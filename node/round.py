@@ -419,17 +419,20 @@ def aggregate(
     updates: list[Verified],
     cap: int,
     reference: FixedParams | None,
+    invalid: int = 0,
 ) -> tuple[FixedParams, dict[str, int]]:
     """New model and per-author contribution scores, over updates in canonical order.
 
-    Too few verified updates for the rule (e.g. Krum with n < 2f+3): every honest node
-    sees the same set, so all keep the base model and pay no contribution rewards.
+    ``invalid`` updates were rejected as invalid: known Byzantine, so the rule runs with
+    f lowered by that many (``Rule.after_invalid``). Still too few verified updates for
+    the rule (e.g. Krum with n < 2f+3, after withheld updates): every honest node sees the
+    same set, so all keep the base model and pay no contribution rewards.
     """
     if not updates:
         return base, {}
     weights = capped_weights([u.header.num_examples for u in updates], cap)
     try:
-        result = rule([u.delta for u in updates], weights, reference)
+        result = rule.after_invalid(invalid)([u.delta for u in updates], weights, reference)
     except PreconditionError as exc:
         log.warning("aggregation skipped: %s", exc)
         return base, {}
@@ -638,7 +641,10 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     # Scores without projecting out the previous global delta: as training converges,
     # successive global deltas align and the projection leaves honest updates near-zero,
     # noisy scores (winner-take-all payouts). See docs/decisions.md.
-    new_params, scores = aggregate(ctx.rule, base, updates, ctx.cfg.max_examples, None)
+    invalid = len(offenders(rejected))
+    new_params, scores = aggregate(
+        ctx.rule, base, updates, ctx.cfg.max_examples, None, invalid=invalid
+    )
     model_bytes = encode_model(new_params)
     model_cid = await ctx.net.add_blob(model_bytes)
     queue_pin(ctx, model_bytes)
@@ -659,6 +665,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         verified=len(updates),
         rejected=rejected,
         slash=slash,  # what this node voted to slash (capped): re-sent as is if lost
+        aggregation_f=ctx.rule.after_invalid(invalid).f,
         model_cid=model_cid,
         timings=timings,
         # this node's view per author, for `fedchain round show --node-dir`

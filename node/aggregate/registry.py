@@ -8,7 +8,7 @@ pre-aggregation steps and the final rule, and cuts the result back into named te
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -115,6 +115,21 @@ class Rule:
     def min_inputs(self) -> int:
         needs = [FINAL[self.final].min_n(self.f)] + [STEPS[s].min_n(self.f) for s in self.steps]
         return max(needs)
+
+    def with_f(self, f: int) -> Rule:
+        """The same spec for ``f`` Byzantine inputs."""
+        if not isinstance(f, int) or isinstance(f, bool) or f < 0:
+            raise ConfigError(f"aggregation f must be an integer >= 0, got {f!r}")
+        return replace(self, f=f)
+
+    def after_invalid(self, invalid: int) -> Rule:
+        """The rule for a round in which ``invalid`` committed updates were rejected as
+        invalid: their authors are known Byzantine and already excluded, so at most
+        f - invalid of the remaining inputs can be Byzantine (f never goes below 0).
+        Withheld (unavailable) updates are not counted: see docs/aggregation.md."""
+        if invalid < 0:
+            raise ValueError(f"invalid update count must be >= 0, got {invalid}")
+        return self.with_f(max(self.f - invalid, 0))
 
     def check(self, n: int) -> None:
         for name in (*self.steps, self.final):

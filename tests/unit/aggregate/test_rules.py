@@ -273,3 +273,15 @@ def test_bulyan_last_pick_is_scored_against_a_neighbour() -> None:
     # neighbours all three scored 0 and the lowest index, the outlier, won.
     _, sel = R.bulyan(col(1000, 1, 2, 3, 4, 5, 6), 1)
     assert sel == (1, 2, 3, 4, 5)
+
+
+def test_after_invalid_lowers_f_never_below_zero() -> None:
+    rule = build_rule("nnm+bulyan", 2)
+    assert rule.min_inputs == 11
+    assert [rule.after_invalid(k).f for k in range(4)] == [2, 1, 0, 0]
+    assert rule.after_invalid(2).min_inputs == 3 and rule.after_invalid(2).spec == rule.spec
+    assert rule.f == 2  # frozen: a new rule each time
+    with pytest.raises(ValueError, match=">= 0"):
+        rule.after_invalid(-1)
+    with pytest.raises(ConfigError):
+        rule.with_f(-1)
