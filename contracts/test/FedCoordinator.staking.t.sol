@@ -80,6 +80,7 @@ contract UnstakeTest is Fixture {
         vm.assertEq(weight, 300e18);
         // The next round counts the reduced stake.
         vote(bob, round, MODEL, bytes32(0));
+        afterGrace();
         uint256 next = coord.advance();
         vm.assertEq(coord.roundInfo(next).stakeSnapshot, 350e18);
     }
@@ -119,10 +120,14 @@ contract UnstakeTest is Fixture {
 
     function test_ShorterCooldownNeverMovesUnlockEarlier() public {
         register(alice, 300e18);
+        register(bob, MIN_STAKE);
+        register(carol, MIN_STAKE);
         vm.prank(alice);
         coord.requestUnstake(50e18);
         (,, uint256 first,) = _info(alice);
         coord.setUnstakeCooldown(60);
+        coord.advance(); // puts the shorter cool-down in force
+        vm.assertEq(coord.params().unstakeCooldown, 60);
         vm.prank(alice);
         coord.requestUnstake(50e18);
         (,, uint256 second,) = _info(alice);
@@ -283,8 +288,16 @@ contract AdminTest is Fixture {
         vm.expectEmit(address(coord));
         emit IFedCoordinator.ParamUpdated("minStake", MIN_STAKE, 5e18);
         coord.setMinStake(5e18);
+        vm.assertEq(coord.pendingParams().minStake, 5e18);
+        vm.assertEq(coord.params().minStake, MIN_STAKE);
+        vm.prank(alice);
+        vm.expectRevert(
+            abi.encodeWithSelector(IFedCoordinator.StakeTooLow.selector, 5e18, MIN_STAKE)
+        );
+        coord.register(5e18, PEER, addrs1());
+        openRoundWithThree();
         vm.assertEq(coord.params().minStake, 5e18);
-        register(alice, 5e18);
+        register(dave, 5e18);
         _expectRange("minStake", 0, 1, 1e30);
         coord.setMinStake(0);
         _expectRange("minStake", 1e30 + 1, 1, 1e30);
@@ -316,7 +329,12 @@ contract AdminTest is Fixture {
         vm.expectEmit(address(coord));
         emit IFedCoordinator.ParamUpdated("voteWindow", VOTE_WINDOW, 30 days);
         coord.setVoteWindow(30 days);
+        vm.assertEq(coord.params().voteWindow, VOTE_WINDOW);
+        vm.assertEq(coord.pendingParams().voteWindow, 30 days);
+        uint256 round = openRoundWithThree();
         vm.assertEq(coord.params().voteWindow, 30 days);
+        IFedCoordinator.RoundInfo memory info = coord.roundInfo(round);
+        vm.assertEq(info.voteDeadline, info.commitDeadline + 30 days);
         _expectRange("voteWindow", 9, 10, 30 days);
         coord.setVoteWindow(9);
         _expectRange("voteWindow", 30 days + 1, 10, 30 days);
@@ -389,7 +407,8 @@ contract AdminTest is Fixture {
         vm.expectEmit(address(coord));
         emit IFedCoordinator.ParamUpdated("unstakeCooldown", COOLDOWN, 90 days);
         coord.setUnstakeCooldown(90 days);
-        vm.assertEq(coord.params().unstakeCooldown, 90 days);
+        vm.assertEq(coord.params().unstakeCooldown, COOLDOWN);
+        vm.assertEq(coord.pendingParams().unstakeCooldown, 90 days);
         _expectRange("unstakeCooldown", 59, 60, 90 days);
         coord.setUnstakeCooldown(59);
         _expectRange("unstakeCooldown", 90 days + 1, 60, 90 days);

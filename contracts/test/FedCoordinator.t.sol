@@ -309,6 +309,7 @@ contract AdvanceTest is Fixture {
 
     function test_OpensNextAfterFinalized() public {
         finalizeRoundOne(bytes32(0));
+        afterGrace();
         vm.assertEq(coord.advance(), 2);
         vm.assertEq(uint256(coord.roundInfo(2).status), uint256(IFedCoordinator.RoundStatus.Open));
     }
@@ -333,6 +334,7 @@ contract AdvanceTest is Fixture {
         voteSlash(alice, round, bytes32(0), slash);
         voteSlash(bob, round, bytes32(0), slash);
         vm.assertEq(coord.activeCount(), 2);
+        afterGrace();
         vm.expectRevert(
             abi.encodeWithSelector(IFedCoordinator.NotEnoughParticipants.selector, 2, 3)
         );
@@ -522,9 +524,12 @@ contract OutcomeTest is Fixture {
         }
         token.approve(address(coord), 10e18);
         coord.fundTreasury(10e18);
-        finalizeRoundOne(bytes32(0));
+        bytes32[] memory leaves = new bytes32[](1);
+        leaves[0] = keccak256("leaf");
+        finalizeRoundOne(Merkle.root(leaves));
         IFedCoordinator.RoundInfo memory info = coord.roundInfo(1);
         vm.assertEq(info.voterPool + info.contributorPool, 10e18);
+        vm.assertEq(info.voterPool, 2e18);
         vm.assertEq(coord.treasury(), 0);
     }
 
@@ -557,7 +562,8 @@ contract OutcomeTest is Fixture {
         vm.assertEq(coord.activeCount(), 2);
         vm.assertEq(coord.activeStake(), 2 * MIN_STAKE);
         vm.assertEq(coord.totalStaked(), 3 * MIN_STAKE - slashed);
-        vm.assertEq(coord.treasury(), TREASURY - REWARD + slashed);
+        // Root 0: the contributor pool went back to the treasury.
+        vm.assertEq(coord.treasury(), TREASURY - VOTER_POOL + slashed);
         // Carol's voting weight for the round she was slashed in is still her opening stake.
         vm.assertEq(coord.stakeAtOpen(round, carol), MIN_STAKE);
     }
@@ -574,6 +580,7 @@ contract OutcomeTest is Fixture {
         coord.stake(MIN_STAKE);
         vm.assertEq(coord.activeCount(), 3);
         vm.assertEq(coord.activeStake(), 3 * MIN_STAKE + MIN_STAKE / 2);
+        afterGrace();
         vm.assertEq(coord.advance(), 2);
     }
 
@@ -686,7 +693,7 @@ contract OutcomeTest is Fixture {
         slash[0] = dave;
         voteSlash(alice, round, bytes32(0), slash);
         voteSlash(bob, round, bytes32(0), slash);
-        vm.assertEq(coord.treasury(), TREASURY - REWARD);
+        vm.assertEq(coord.treasury(), TREASURY - VOTER_POOL);
     }
 }
 
@@ -784,6 +791,7 @@ contract ClaimTest is Fixture {
 
     function test_ClaimMany() public {
         _finalizeWithRewards();
+        afterGrace();
         coord.advance();
         address[] memory who = new address[](1);
         who[0] = carol;
@@ -861,6 +869,7 @@ contract VoterRewardTest is Fixture {
 
     function test_ClaimVoterRewardOnceNextRoundOpened() public {
         uint256 round = finalizeRoundOne(bytes32(0));
+        afterGrace();
         coord.advance();
         uint256 share = coord.roundInfo(round).voterPool / 2;
         uint256 before = token.balanceOf(bob);
@@ -889,6 +898,7 @@ contract VoterRewardTest is Fixture {
     function test_RevertWhen_VoterRewardNotWinning() public {
         uint256 round = finalizeRoundOne(bytes32(0));
         vote(carol, round, OTHER_MODEL, bytes32(0));
+        afterGrace();
         coord.advance();
         vm.prank(carol);
         vm.expectRevert(
@@ -904,6 +914,7 @@ contract VoterRewardTest is Fixture {
 
     function test_RevertWhen_VoterRewardTwice() public {
         uint256 round = finalizeRoundOne(bytes32(0));
+        afterGrace();
         coord.advance();
         vm.prank(alice);
         coord.claimVoterReward(round);

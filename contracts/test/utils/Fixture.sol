@@ -32,6 +32,8 @@ abstract contract Fixture is Test {
     uint32 internal constant INACTIVITY_ROUNDS = 5;
     uint16 internal constant LEAK_BPS = 100;
     uint256 internal constant SUPPLY = 10_000_000e18;
+    uint256 internal constant VOTER_POOL = REWARD * VOTER_BPS / 10_000;
+    uint256 internal constant CONTRIBUTOR_POOL = REWARD - VOTER_POOL;
     uint256 internal constant TREASURY = 5000e18;
     uint256 internal constant BALANCE = 10_000e18;
 
@@ -93,6 +95,11 @@ abstract contract Fixture is Test {
         register(bob, MIN_STAKE);
         register(carol, MIN_STAKE);
         round = coord.advance();
+    }
+
+    /// @dev Moves past the late-vote grace of a round finalized now.
+    function afterGrace() internal {
+        vm.warp(block.timestamp + GRACE);
     }
 
     function cidOf(address author, uint256 round) internal pure returns (bytes memory) {
