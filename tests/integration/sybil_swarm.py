@@ -1,26 +1,23 @@
-"""A light sybil swarm for tests/integration/test_sybils.py: one process, one libp2p host,
-many funded accounts at the minimum stake.
+"""A light sybil swarm for tests/integration/test_sybils.py: one trio task tree with one
+libp2p host and many funded accounts at the minimum stake.
 
 Every account registers with the swarm's one peer id and addresses, and in every round
 it may take part in it commits an update the host serves on request (fetchable, so never
-"unavailable") that fails verification: garbage bytes, or a well-formed envelope with the
-wrong round, author, deployment or base, or tensors the model does not have. No torch,
-no training: twenty sybils cost one small process instead of twenty node daemons.
-
-Run by the test as ``python -m tests.integration.sybil_swarm``; it runs until stopped.
+"unavailable") that fails verification: garbage bytes, a well-formed envelope with the
+wrong round, author, deployment or base, tensors the model does not have, or the model's
+tensors boosted past the norm bound. No training: twenty sybils cost one thread of the
+test process (``SwarmThread``) instead of twenty node daemons.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
 import logging
-import os
 import random
-import subprocess
-import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -31,6 +28,7 @@ import trio
 from node.chain.client import ChainClient, RoundInfo
 from node.chain.deploy import Deployment
 from node.errors import ChainError
+from node.learning.fixedpoint import SCALE
 from node.p2p.network import PeerNetwork, open_network
 from node.store.cid import compute_cid
 from node.update.codec import UPDATE_MAGIC, UpdateHeader, encode_update
@@ -46,6 +44,7 @@ KINDS = {
     "wrong_deployment": "wrong_deployment",
     "wrong_base": "wrong_base",
     "bad_shape": "bad_shape",
+    "boosted": "norm_bound",
 }
 READY_FILE = "ready.json"
 CHAIN_THREADS = 4  # chain calls at once: enough to commit 20 updates in a second or two
@@ -57,10 +56,18 @@ def kind_of(index: int) -> str:
 
 
 def malformed_update(
-    kind: str, *, deployment_id: str, r: int, author: str, base_cid: str, seed: int
+    kind: str,
+    *,
+    deployment_id: str,
+    r: int,
+    author: str,
+    base_cid: str,
+    shapes: Mapping[str, tuple[int, ...]],
+    seed: int,
 ) -> bytes:
     """An update blob of sybil ``author`` for round ``r`` that fails verification as
-    ``KINDS[kind]``. Unique per (author, round), so every commitment is its own CID."""
+    ``KINDS[kind]`` (``shapes``: the model's tensors). Unique per (author, round), so
+    every commitment is its own CID."""
     rng = random.Random(f"{seed}:{r}:{author}")
     if kind == "garbage":
         return UPDATE_MAGIC + rng.randbytes(256)
@@ -71,6 +78,12 @@ def malformed_update(
         base_cid=compute_cid(rng.randbytes(32)) if kind == "wrong_base" else base_cid,
         num_examples=1,
     )
+    if kind == "boosted":  # every element about 1.0 (fixed point): a norm far past 20
+        delta = {
+            name: rng.randrange(SCALE, 2 * SCALE) * np.ones(shape, dtype=np.int32)
+            for name, shape in shapes.items()
+        }
+        return encode_update(header, delta)
     # bad_shape gets past every header check and fails on a tensor the model lacks
     values = np.array([rng.randrange(-(2**20), 2**20) for _ in range(16)], dtype=np.int32)
     return encode_update(header, {"sybil": values})
@@ -87,13 +100,26 @@ class Sybil:
 
 
 class Swarm:
-    def __init__(self, deployment: Deployment, rpc_url: str, keys: list[str], stake: int) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        rpc_url: str,
+        keys: list[str],
+        stake: int,
+        shapes: Mapping[str, tuple[int, ...]],
+    ) -> None:
         self.deployment = deployment
+        self.shapes = shapes
         self.deployment_id = f"{deployment.chain_id}:{deployment.coordinator}"
         self.stake = stake
         self.sybils = [Sybil(i, ChainClient(rpc_url, deployment, k)) for i, k in enumerate(keys)]
         self.observer = self.sybils[0].client
         self.limiter = trio.CapacityLimiter(CHAIN_THREADS)
+        self.events: list[str] = []  # what it did, for the test's failure messages
+
+    def say(self, message: str, *args: object) -> None:
+        self.events.append(message % args)
+        log.info(message, *args)
 
     async def call(self, fn: Callable[..., T], *args: object) -> T:
         return await trio.to_thread.run_sync(lambda: fn(*args), limiter=self.limiter)
@@ -107,7 +133,7 @@ class Swarm:
         async with trio.open_nursery() as nursery:
             for sybil in self.sybils:
                 nursery.start_soon(one, sybil)
-        log.info("%d sybils registered as peer %s at %s", len(self.sybils), net.peer_id, addrs)
+        self.say("%d sybils registered as peer %s at %s", len(self.sybils), net.peer_id, addrs)
 
     async def commit_round(self, net: PeerNetwork, info: RoundInfo) -> list[str]:
         """Commit one malformed update per eligible sybil; the addresses that committed."""
@@ -125,20 +151,21 @@ class Swarm:
                 r=r,
                 author=sybil.address,
                 base_cid=base_cid,
+                shapes=self.shapes,
                 seed=info.opened_at,
             )
             cid = await net.add_blob(blob)
             try:
                 await self.call(sybil.client.commit, r, cid)
             except ChainError as exc:
-                log.warning("round %d: sybil %s did not commit: %s", r, sybil.address, exc)
+                self.say("round %d: sybil %s did not commit: %s", r, sybil.address, exc)
                 return
             committed.append(sybil.address)
 
         async with trio.open_nursery() as nursery:
             for sybil in self.sybils:
                 nursery.start_soon(one, sybil)
-        log.info("round %d: %d sybils committed malformed updates", r, len(committed))
+        self.say("round %d: %d sybils committed malformed updates", r, len(committed))
         return committed
 
     async def run(self, data_dir: Path) -> None:
@@ -162,87 +189,58 @@ class Swarm:
 # --- the test's side --------------------------------------------------------------------
 
 
-@dataclass
-class SwarmProcess:
-    process: subprocess.Popen[bytes]
-    data_dir: Path
+class SwarmThread:
+    """The swarm's trio loop in a thread of the test process: torch, web3 and libp2p are
+    imported there already, so the swarm costs no process start and no imports."""
 
-    @property
-    def log_path(self) -> Path:
-        return self.data_dir / "swarm.log"
+    def __init__(self, swarm: Swarm, data_dir: Path) -> None:
+        self.swarm = swarm
+        self.data_dir = data_dir
+        self.error: BaseException | None = None
+        self._stopping = False
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._scope: trio.CancelScope | None = None
+        self._thread = threading.Thread(target=self._run, name="sybil-swarm", daemon=True)
 
-    def log_tail(self, lines: int = 20) -> str:
+    def start(self) -> SwarmThread:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._token = trio.lowlevel.current_trio_token()
+            with trio.CancelScope() as self._scope:
+                await self.swarm.run(self.data_dir)
+
         try:
-            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
-        except OSError:
-            return ""
+            trio.run(main)
+        except BaseException as exc:  # noqa: BLE001 - reported by describe() to the test
+            self.error = exc
+            if not self._stopping:
+                log.exception("the sybil swarm stopped")
 
     def running(self) -> bool:
-        return self.process.poll() is None
+        return self._thread.is_alive()
 
-    def wait_ready(self, timeout: float) -> dict[str, object]:
-        """Block until every sybil registered; the swarm's peer id and addresses."""
+    def describe(self) -> str:
+        """The swarm's state and its last log lines, for assertion messages."""
+        state = "running" if self.running() else f"stopped ({self.error!r})"
+        return f"sybil swarm {state}:\n" + "\n".join(self.swarm.events[-10:])
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until every sybil registered."""
         deadline = time.monotonic() + timeout
-        ready = self.data_dir / READY_FILE
-        while not ready.exists():
+        while not (self.data_dir / READY_FILE).exists():
             if not self.running():
-                raise RuntimeError(f"the sybil swarm exited:\n{self.log_tail()}")
+                raise RuntimeError(self.describe())
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the sybil swarm did not register in time:\n{self.log_tail()}")
-            time.sleep(0.2)
-        return dict(json.loads(ready.read_text()))
+                raise RuntimeError(f"the sybils did not register in time; {self.describe()}")
+            time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.running():
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start_swarm(
-    deployment: Path, rpc_url: str, keys: list[str], stake: int, data_dir: Path
-) -> SwarmProcess:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    keys_file = data_dir / "keys.txt"
-    keys_file.write_text("\n".join(keys) + "\n")
-    keys_file.chmod(0o600)
-    cmd = [sys.executable, "-m", "tests.integration.sybil_swarm", "--deployment", str(deployment),
-           "--rpc-url", rpc_url, "--keys-file", str(keys_file), "--stake", str(stake),
-           "--data-dir", str(data_dir)]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with (data_dir / "swarm.log").open("ab") as out:
-        process = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
-    return SwarmProcess(process, data_dir)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0] if __doc__ else None,
-        epilog="example: python -m tests.integration.sybil_swarm --deployment "
-        "devnet/deployment.json --rpc-url http://127.0.0.1:8545 --keys-file keys.txt "
-        "--stake 5000000000000000000 --data-dir /tmp/swarm",
-    )
-    parser.add_argument("--deployment", type=Path, required=True)
-    parser.add_argument("--rpc-url", required=True)
-    parser.add_argument("--keys-file", type=Path, required=True, help="one private key a line")
-    parser.add_argument("--stake", type=int, required=True, help="token units each registers")
-    parser.add_argument("--data-dir", type=Path, required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    keys = [k.strip() for k in args.keys_file.read_text().splitlines() if k.strip()]
-    swarm = Swarm(Deployment.load(args.deployment), args.rpc_url, keys, args.stake)
-    trio.run(swarm.run, args.data_dir)
-
-
-if __name__ == "__main__":
-    main()
+        self._stopping = True
+        if self._token is not None and self._scope is not None:
+            with contextlib.suppress(trio.RunFinishedError):
+                self._token.run_sync_soon(self._scope.cancel)
+        self._thread.join(timeout=15)

@@ -25,10 +25,12 @@ from node.chain.client import ChainClient, RoundStatus
 from node.chain.deploy import DeployParams, fund_accounts
 from node.demo.processes import NodeProcess, start_node, stop_all
 from node.demo.run import DemoOptions, all_done, prepare_nodes
+from node.learning.local import genesis_params, shapes_of
+from node.learning.tasks import get_task
 from node.operator.devnet import deployment_path, devnet_up
 from tests.integration.chain_faults import TOKEN, records
 from tests.integration.ports import free_port
-from tests.integration.sybil_swarm import KINDS, SwarmProcess, kind_of, start_swarm
+from tests.integration.sybil_swarm import KINDS, Swarm, SwarmThread, kind_of
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +43,13 @@ TIMEOUT = 240  # seconds; a guard against hangs, not a performance assertion
 
 
 def wait_for(
-    done: Callable[[], bool], what: str, nodes: list[NodeProcess], swarm: SwarmProcess
+    done: Callable[[], bool], what: str, nodes: list[NodeProcess], swarm: SwarmThread
 ) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not done():
         for node in nodes:
             assert node.running(), f"node {node.index} exited:\n{node.log_tail(30)}"
-        assert swarm.running(), f"the sybil swarm exited:\n{swarm.log_tail()}"
+        assert swarm.running(), swarm.describe()
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
 
@@ -78,21 +80,22 @@ def test_sybils_are_slashed_and_every_round_finalizes(tmp_path: Path) -> None:
     net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True), opts.task,
                                 params, accounts=1 + HONEST + SYBILS)  # fmt: skip
     nodes: list[NodeProcess] = []
-    swarm: SwarmProcess | None = None
+    swarm: SwarmThread | None = None
     try:
         deployer = net.accounts[0][1]
         honest_keys = net.accounts[1 : 1 + HONEST]
         sybil_keys = net.accounts[1 + HONEST : 1 + HONEST + SYBILS]
-        fund_accounts(net.rpc_url, deployment, deployer, [a for a, _ in honest_keys], 1000 * TOKEN)
-        fund_accounts(net.rpc_url, deployment, deployer, [a for a, _ in sybil_keys], MIN_STAKE)
         path = deployment_path(opts.devnet_dir)
-        # Side by side: round 1 opens only once all 24 are active (min_participants).
-        swarm = start_swarm(path, net.rpc_url, [k for _, k in sybil_keys], MIN_STAKE,
-                            tmp_path / "swarm")  # fmt: skip
+        fund_accounts(net.rpc_url, deployment, deployer, [a for a, _ in honest_keys], 1000 * TOKEN)
         for index, (address, config) in enumerate(prepare_nodes(opts, path, honest_keys)):
             with config.open("a") as out:
                 out.write("advance_grace = 2.0\n")  # sybils never vote: no need to wait long
             nodes.append(start_node(index, address, config.parent, config))
+        # while the nodes load: round 1 opens only once all 24 are active (min_participants)
+        fund_accounts(net.rpc_url, deployment, deployer, [a for a, _ in sybil_keys], MIN_STAKE)
+        shapes = shapes_of(genesis_params(get_task(opts.task)))
+        sybil_swarm = Swarm(deployment, net.rpc_url, [k for _, k in sybil_keys], MIN_STAKE, shapes)
+        swarm = SwarmThread(sybil_swarm, tmp_path / "swarm").start()
         swarm.wait_ready(TIMEOUT)
         chain = ChainClient(net.rpc_url, deployment, deployer)
         wait_for(lambda: chain.current_round() >= 1, "round 1 to open", nodes, swarm)
@@ -100,9 +103,8 @@ def test_sybils_are_slashed_and_every_round_finalizes(tmp_path: Path) -> None:
         for r in range(1, ROUNDS + 1):
             wait_for(partial(settled, chain, r), f"round {r} to settle", nodes, swarm)
             status = chain.round_info(r).status
-            assert status is RoundStatus.FINALIZED, f"round {r} {status.name}:\n" + "\n".join(
-                vote_lines(n) for n in nodes
-            )
+            votes = "\n".join(vote_lines(n) for n in nodes)
+            assert status is RoundStatus.FINALIZED, f"round {r} {status.name}:\n{votes}"
         wait_for(lambda: all_done(nodes, ROUNDS), f"{ROUNDS} rounds recorded", nodes, swarm)
         sybils: list[str] = [to_checksum_address(a) for a, _ in sybil_keys]
         honest = [n.address for n in nodes]
