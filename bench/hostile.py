@@ -1,7 +1,7 @@
 """Chain rounds with hostile peers around: 4 honest node processes on a real devnet.
 
 A fresh anvil devnet (digits-mlp, commit window 15 s, vote window 30 s, every node with
-``advance_grace = 2``), 4 honest node processes (``node run``, as the demo starts them),
+a late-vote grace of 2 s), 4 honest node processes (``node run``, as the demo starts them),
 and, in one child process, three hostile libp2p peers:
 
 * H1, registered (minimum stake, its own account and peer id): announces itself on
@@ -63,7 +63,7 @@ HONEST = 4
 TASK = "digits-mlp"
 COMMIT_WINDOW = 15
 VOTE_WINDOW = 30
-ADVANCE_GRACE = 2
+LATE_VOTE_GRACE = 2  # seconds (the chain enforces it; the hostile peers never vote)
 DRIP_INTERVAL = 8.0
 FLOOD = 60
 BLACKLIST_SCORE = -100.0
@@ -297,7 +297,10 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fedchain-hostile-") as tmp:
         opts = DemoOptions(nodes=HONEST, rounds=total, task=TASK, data_root=Path(tmp), epochs=1)
         params = DeployParams(
-            commit_window=COMMIT_WINDOW, vote_window=VOTE_WINDOW, min_participants=HONEST + 2
+            commit_window=COMMIT_WINDOW,
+            vote_window=VOTE_WINDOW,
+            min_participants=HONEST + 2,
+            late_vote_grace=LATE_VOTE_GRACE,
         )
         nodes: list[NodeProcess] = []
         ours, theirs = ctx.Pipe()
@@ -325,8 +328,6 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
                 )
             configs = prepare_nodes(opts, deployment_path(opts.devnet_dir), keys)
             for index, (address, config) in enumerate(configs):
-                with config.open("a") as out:
-                    out.write(f"advance_grace = {ADVANCE_GRACE}\n")
                 nodes.append(start_node(index, address, config.parent, config))
 
             def check_alive() -> None:

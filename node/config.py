@@ -50,7 +50,6 @@ class NodeConfig:
     norm_bound: float = 20.0
     fetch_timeout: float = 30.0
     poll_interval: float = 0.5
-    advance_grace: float = 15.0  # seconds a finalized round stays open for late voters
     auto_claim: bool = True
     max_rounds: int = 0  # 0: run until stopped
     linger: bool = False  # after max_rounds keep serving blobs (no new rounds) until stopped
@@ -75,7 +74,6 @@ class NodeConfig:
             (self.fetch_timeout > 0, "fetch_timeout", "must be > 0"),
             (self.max_rounds >= 0, "max_rounds", "must be >= 0"),
             (self.byzantine_f >= 0, "byzantine_f", "must be >= 0"),
-            (self.advance_grace >= 0, "advance_grace", "must be >= 0"),
             (
                 all(0 <= i < self.partition_count for i in self.attack_group),
                 "attack_group",

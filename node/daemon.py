@@ -42,6 +42,7 @@ from node.state import NodeState
 from node.status_server import serve_status
 from node.store.cid import compute_cid
 from node.update.codec import encode_model
+from node.upkeep import upkeep
 
 log = logging.getLogger(__name__)
 
@@ -182,16 +183,17 @@ async def advance(ctx: NodeContext) -> None:
             write_status(ctx, waiting)
 
 
-def ready_to_advance(info: RoundInfo, now: int, grace: float) -> bool:
+def ready_to_advance(info: RoundInfo, now: int, late_vote_grace: int) -> bool:
     """Whether this node should move the round clock past round ``info``.
 
-    A finalized round is left open for late voters (they earn the voter share) until all
-    the stake voted for the outcome or ``grace`` seconds after voting opened; a round
-    still open is advanced (and so failed) only after its vote deadline.
+    The contract keeps a finalized round current for late voters (they earn the voter
+    share) until all the stake voted for the outcome or the chain's ``late_vote_grace``
+    after finalization (``GraceActive`` before): checked here too only to spare a
+    reverting call. A round still open is advanced (and so failed) only after its vote
+    deadline.
     """
     if info.status is RoundStatus.FINALIZED:
-        everyone = info.winning_weight >= info.stake_snapshot
-        return everyone or now >= info.vote_opens_at + grace
+        return now >= info.grace_ends_at(late_vote_grace)
     if info.status is RoundStatus.OPEN:
         return now >= info.vote_deadline
     return True
@@ -248,9 +250,28 @@ async def round_loop(ctx: NodeContext) -> None:
         await trio.sleep_forever()  # still serving; stop_on_signal ends the node
 
 
+async def late_vote_grace(ctx: NodeContext, r: int, cache: dict[int, int]) -> int:
+    """The chain's late-vote grace for round ``r`` (parameters change only when a round
+    opens: read once per round)."""
+    if r not in cache:
+        cache.clear()
+        cache[r] = (await ctx.call(ctx.chain.params)).late_vote_grace
+    return cache[r]
+
+
+async def chores(ctx: NodeContext, r: int) -> None:
+    """Report inactive stakers after a failed round, sweep rounds whose claims ended."""
+    try:
+        await upkeep(ctx, r)
+    except ChainError as exc:
+        log.warning("round %d upkeep: %s", r, exc)
+
+
 async def take_rounds(ctx: NodeContext) -> None:
     taken_part = 0
     reconciled = -1
+    upkept = 0  # the round after whose part the chores ran
+    grace: dict[int, int] = {}
     recheck = Recheck(ctx)  # when to read back our vote in a round we finished
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
         r = await ctx.call(ctx.chain.current_round)
@@ -283,7 +304,11 @@ async def take_rounds(ctx: NodeContext) -> None:
             continue
         if row.done and row.voted and info.vote_open(now) and recheck.due():
             await keep_finished_vote(ctx, r)  # the chain lost the votes that finalized it
-        if ready_to_advance(info, now, ctx.cfg.advance_grace):
+        if upkept != r:
+            upkept = r
+            await chores(ctx, r)
+        wait = await late_vote_grace(ctx, r, grace) if info.status is RoundStatus.FINALIZED else 0
+        if ready_to_advance(info, now, wait):
             await advance(ctx)
         await trio.sleep(ctx.cfg.poll_interval)
 

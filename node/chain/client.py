@@ -40,11 +40,16 @@ ROUND_EVENTS = (
     "Slashed",
     "RewardClaimed",
     "VoterRewardClaimed",
+    "Swept",
+    "ParamsApplied",
+    "ReportedInactive",  # an account event: no round (``ChainEvent.round`` is 0)
 )
 _CID_ARGS = {("Committed", "cid"), ("Finalized", "modelCid")}
 FINALIZE_GAS = 150_000  # headroom for the finalizing path of submitOutcome
 SLASH_GAS = 40_000  # per slashed address
-_NOTHING_TO_ADVANCE = ("RoundInProgress", "NotEnoughParticipants")
+# advance() reverts that mean "not now": another node advanced first, too few participants,
+# or the finalized round's late-vote grace is still running.
+_NOTHING_TO_ADVANCE = ("RoundInProgress", "NotEnoughParticipants", "GraceActive")
 
 
 class RoundStatus(IntEnum):
@@ -76,6 +81,7 @@ class RoundInfo:
     winning_weight: int
     contributor_claimed: int
     voter_claimed: int
+    finalized_at: int  # chain time of the finalizing vote; 0 unless finalized
 
     @property
     def vote_opens_at(self) -> int:
@@ -92,6 +98,14 @@ class RoundInfo:
         """Whether outcomes are accepted at chain time ``now``."""
         live = self.status in (RoundStatus.OPEN, RoundStatus.FINALIZED)
         return live and self.vote_opens_at <= now < self.vote_deadline
+
+    def grace_ends_at(self, late_vote_grace: int) -> int:
+        """When ``advance`` may move past this finalized round (the contract's
+        ``GraceActive`` check): ``late_vote_grace`` after finalization, at the latest the
+        vote deadline; at once when all of the snapshot voted for the outcome."""
+        if self.winning_weight >= self.stake_snapshot:
+            return self.finalized_at
+        return min(self.finalized_at + late_vote_grace, self.vote_deadline)
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,8 @@ class StakeInfo:
 
 @dataclass(frozen=True)
 class ChainParams:
-    """The coordinator's current parameters (``params``), as set at deployment or since."""
+    """The coordinator's parameters in force (``params``), as set at deployment or since
+    (setters stage a pending copy that the next round's opening applies)."""
 
     min_stake: int
     commit_window: int
@@ -133,6 +148,10 @@ class ChainParams:
     slash_bps: int
     min_participants: int
     unstake_cooldown: int
+    late_vote_grace: int
+    claim_period: int
+    inactivity_rounds: int
+    inactivity_leak_bps: int
 
     @property
     def contributor_pool_per_round(self) -> int:
@@ -164,6 +183,10 @@ PARAM_SETTERS = {
     "slash_bps": "setSlashBps",
     "min_participants": "setMinParticipants",
     "unstake_cooldown": "setUnstakeCooldown",
+    "late_vote_grace": "setLateVoteGrace",
+    "claim_period": "setClaimPeriod",
+    "inactivity_rounds": "setInactivityRounds",
+    "inactivity_leak_bps": "setInactivityLeakBps",
 }
 
 
@@ -192,7 +215,8 @@ class ChainEvent:
 
     @property
     def round(self) -> int:
-        return int(self.args["round"])
+        """The round the event is about; 0 for an account event (``ReportedInactive``)."""
+        return int(self.args.get("round", 0))
 
 
 @dataclass(frozen=True)
@@ -288,8 +312,14 @@ class ChainClient:
         )
 
     def params(self) -> ChainParams:
-        """The coordinator's parameters now (the owner may have changed them since deployment)."""
+        """The coordinator's parameters in force now (the owner may have changed them since
+        deployment; changes apply when the next round opens)."""
         return ChainParams(*(int(v) for v in self._view("params")))
+
+    def pending_params(self) -> ChainParams:
+        """The parameters the next round's opening puts in force (``params`` unless the owner
+        changed some since the current round opened)."""
+        return ChainParams(*(int(v) for v in self._view("pendingParams")))
 
     def owner(self) -> str:
         return to_checksum_address(self._view("owner"))
@@ -434,6 +464,28 @@ class ChainClient:
         weight in that round and the base of a slash (0 if it was not eligible)."""
         return int(self._view("stakeAtOpen", r, self._addr(address)))
 
+    def claim_deadline(self, r: int) -> int:
+        """Chain time from which round ``r``'s rewards can no longer be claimed and ``sweep``
+        may return what is left to the treasury (0 for a round never opened)."""
+        return int(self._view("claimDeadline", r))
+
+    def claim_deadlines(self, rounds: Sequence[int]) -> list[int]:
+        """``claim_deadline`` of each round, in one batch."""
+        f = self._coord.functions
+        return [int(d) for d in self._batch([partial(f.claimDeadline, r) for r in rounds])]
+
+    def missed_rounds(self, address: str | None = None) -> int:
+        """Settled rounds in a row an active participant did not vote in (0 if inactive);
+        at ``inactivity_rounds`` anyone may ``report_inactive`` it."""
+        return int(self._view("missedRounds", self._addr(address)))
+
+    def missed_rounds_of(self, addresses: Sequence[str]) -> dict[str, int]:
+        """``missed_rounds`` of each address, in one batch."""
+        checksums = [self._addr(a) for a in addresses]
+        f = self._coord.functions
+        found = self._batch([partial(f.missedRounds, a) for a in checksums])
+        return {a: int(m) for a, m in zip(checksums, found, strict=True)}
+
     # ------------------------------------------------------------------ batched reads
 
     def blocks(self, numbers: Sequence[int | str]) -> list[BlockRef | None]:
@@ -503,10 +555,10 @@ class ChainClient:
 
     def account_views(self, address: str | None = None) -> dict[str, Any]:
         """An account's position in one HTTP batch: stake info, wallet, allowance, ETH,
-        the parameters and the latest block's time."""
+        the parameters, the rounds it missed voting in and the latest block's time."""
         who = self._addr(address)
         f = self._coord.functions
-        stake, tokens, allowance, params, eth, latest = self._batch(
+        stake, tokens, allowance, params, eth, latest, missed = self._batch(
             [
                 lambda: f.stakeInfo(who),
                 lambda: self._token.functions.balanceOf(who),
@@ -514,6 +566,7 @@ class ChainClient:
                 lambda: f.params(),
                 lambda: self.w3.eth.get_balance(who),
                 lambda: self.w3.eth.get_block("latest"),
+                lambda: f.missedRounds(who),
             ]
         )
         return {
@@ -525,6 +578,7 @@ class ChainClient:
             "params": ChainParams(*(int(v) for v in params)),
             "eth": int(eth),
             "chain_time": int(latest["timestamp"]),
+            "missed_rounds": int(missed),
         }
 
     # ------------------------------------------------------------------ transactions
@@ -625,6 +679,19 @@ class ChainClient:
         """Claim this account's share of round ``r``'s voter pool."""
         return self._transact("claimVoterReward", self._coord.functions.claimVoterReward(r))
 
+    def sweep(self, r: int) -> TxReceipt:
+        """Return what is left of finalized round ``r``'s pools to the treasury once its
+        claim deadline passed (anyone may; ``NothingToSweep`` when all was claimed or
+        swept, ``ClaimPeriodActive`` before the deadline)."""
+        return self._transact("sweep", self._coord.functions.sweep(r))
+
+    def report_inactive(self, address: str) -> TxReceipt:
+        """Report a participant that missed ``inactivity_rounds`` settled rounds: part of its
+        stake goes to the treasury and it is deactivated (``NotInactive`` otherwise, e.g.
+        when another node reported it first)."""
+        fn = self._coord.functions.reportInactive(self._addr(address))
+        return self._transact("reportInactive", fn)
+
     # ------------------------------------------------------------------ internals
 
     def _approve(self, amount: int) -> bool:
@@ -717,6 +784,7 @@ def _round_info(r: int, raw: Any) -> RoundInfo:
         winning_weight=int(raw[12]),
         contributor_claimed=int(raw[13]),
         voter_claimed=int(raw[14]),
+        finalized_at=int(raw[15]),
     )
 
 
@@ -727,6 +795,8 @@ def _plain_arg(event: str, name: str, value: Any) -> Any:
         return "0x" + value.hex()
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
         return to_checksum_address(value)
+    if isinstance(value, list | tuple):  # e.g. Finalized's slash list
+        return [_plain_arg(event, name, v) for v in value]
     return value
 
 

@@ -14,11 +14,17 @@ Deployment file (``version`` 1)::
       "rule": "nnm+trimmed_mean", "byzantine_f": 1   (the aggregation every node runs),
       "params": {"min_stake": ..., "commit_window": ..., "vote_window": ...,
                  "reward_per_round": ..., "voter_share_bps": ..., "slash_bps": ...,
-                 "min_participants": ..., "unstake_cooldown": ..., "treasury": ...}
+                 "min_participants": ..., "unstake_cooldown": ..., "late_vote_grace": ...,
+                 "claim_period": ..., "inactivity_rounds": ..., "inactivity_leak_bps": ...,
+                 "treasury": ..., "supply": ...}
     }
 
 ``task``, ``rule`` and ``byzantine_f`` are optional (files written before they existed
 load with the task id as the task and an empty rule: each node's configured rule).
+Parameters a file lacks load with their defaults.
+
+The token's whole supply is minted once, to the deployer, when it is deployed (FedToken
+has no mint): the deployer funds the treasury from it and is the devnet's faucet.
 """
 
 from __future__ import annotations
@@ -49,6 +55,11 @@ MAX_SLASH_BPS = 5000
 MAX_MIN_PARTICIPANTS = 1000
 MIN_COOLDOWN = 60
 MAX_COOLDOWN = 90 * 86_400
+MIN_CLAIM_PERIOD = 60
+MAX_CLAIM_PERIOD = 365 * 86_400
+MAX_INACTIVITY_ROUNDS = 1000
+MAX_INACTIVITY_LEAK_BPS = 1000
+MAX_SUPPLY = 10**36
 
 
 @dataclass(frozen=True)
@@ -63,9 +74,14 @@ class DeployParams:
     slash_bps: int = 5000
     min_participants: int = 3
     unstake_cooldown: int = 300  # seconds from requestUnstake to the earliest withdraw
-    treasury: int = 100_000 * TOKEN  # minted to the deployer and put in the treasury
+    late_vote_grace: int = 15  # seconds a finalized round stays current for late voters
+    claim_period: int = 86_400  # seconds after the vote deadline rewards can be claimed
+    inactivity_rounds: int = 5  # settled rounds missed before anyone may report a staker
+    inactivity_leak_bps: int = 100  # share of a reported staker's stake to the treasury
+    treasury: int = 100_000 * TOKEN  # moved from the deployer's supply into the treasury
+    supply: int = 10_000_000 * TOKEN  # the token's whole supply, minted once to the deployer
 
-    def as_tuple(self) -> tuple[int, int, int, int, int, int, int, int]:
+    def as_tuple(self) -> tuple[int, ...]:
         """The Solidity ``Params`` struct, in field order."""
         return (
             self.min_stake,
@@ -76,6 +92,10 @@ class DeployParams:
             self.slash_bps,
             self.min_participants,
             self.unstake_cooldown,
+            self.late_vote_grace,
+            self.claim_period,
+            self.inactivity_rounds,
+            self.inactivity_leak_bps,
         )
 
     def problems(self) -> list[str]:
@@ -89,13 +109,30 @@ class DeployParams:
             ("--slash", self.slash_bps, 0, MAX_SLASH_BPS, "basis points"),
             ("--min-participants", self.min_participants, 1, MAX_MIN_PARTICIPANTS, ""),
             ("--unstake-cooldown", self.unstake_cooldown, MIN_COOLDOWN, MAX_COOLDOWN, "seconds"),
+            ("--late-vote-grace", self.late_vote_grace, 0, MAX_WINDOW, "seconds"),
+            ("--claim-period", self.claim_period, MIN_CLAIM_PERIOD, MAX_CLAIM_PERIOD, "seconds"),
+            ("--inactivity-rounds", self.inactivity_rounds, 1, MAX_INACTIVITY_ROUNDS, ""),
+            (
+                "--inactivity-leak",
+                self.inactivity_leak_bps,
+                0,
+                MAX_INACTIVITY_LEAK_BPS,
+                "basis points",
+            ),
             ("--treasury", self.treasury, 0, MAX_REWARD * 10**6, "token units"),
+            ("--supply", self.supply, 0, MAX_SUPPLY, "token units"),
         ]
-        return [
+        out = [
             f"{name} must be in [{low}, {high}] {unit}".rstrip() + f", got {value}"
             for name, value, low, high, unit in bounds
             if not low <= value <= high
         ]
+        if self.treasury > self.supply:
+            out.append(
+                f"--treasury {self.treasury} is more than the whole --supply {self.supply} "
+                "(token units): the treasury is funded from the supply"
+            )
+        return out
 
 
 @dataclass(frozen=True)
@@ -198,7 +235,8 @@ def deploy(
     rule: str = "",
     byzantine_f: int = 0,
 ) -> Deployment:
-    """Deploy token + coordinator, fund the treasury, write and return the deployment.
+    """Deploy token (its whole supply to the deployer) + coordinator, fund the treasury
+    from the deployer's tokens, write and return the deployment.
 
     ``task``: how nodes load the task when that differs from ``task_id`` (module:function
     or an entry-point name); ``rule``/``byzantine_f``: the aggregation every node runs.
@@ -219,7 +257,7 @@ def deploy(
         raise ChainError(f"bad genesis model CID: {exc}") from None
 
     token_addr, _ = sender.deploy(
-        "deploy FedToken", token_art, TOKEN_NAME, TOKEN_SYMBOL, sender.address
+        "deploy FedToken", token_art, TOKEN_NAME, TOKEN_SYMBOL, sender.address, params.supply
     )
     coord_addr, block = sender.deploy(
         "deploy FedCoordinator",
@@ -232,7 +270,6 @@ def deploy(
     token = w3.eth.contract(address=to_checksum_address(token_addr), abi=token_art.abi)
     coord = w3.eth.contract(address=to_checksum_address(coord_addr), abi=coord_art.abi)
     if params.treasury:
-        sender.transact("mint treasury", token.functions.mint(sender.address, params.treasury))
         sender.transact("approve treasury", token.functions.approve(coord_addr, params.treasury))
         sender.transact("fund treasury", coord.functions.fundTreasury(params.treasury))
 
@@ -257,27 +294,36 @@ def deploy(
 def fund_accounts(
     rpc_url: str,
     deployment: Deployment,
-    owner_key: str,
+    holder_key: str,
     addresses: Sequence[str],
     amount: int,
     *,
     eth: int = 0,
 ) -> None:
-    """Mint ``amount`` tokens (and send ``eth`` wei, if any) to each address.
+    """Transfer ``amount`` tokens (and send ``eth`` wei, if any) to each address from
+    ``holder_key``'s account: the deployer's, which received the whole supply.
 
-    ``owner_key`` must be the token owner's key (the deployer's, unless ownership moved).
+    ``ChainError`` before anything is sent when that account holds too few tokens.
     """
     from node.chain.artifacts import load_artifact
     from node.chain.tx import Sender, connect
 
     w3 = connect(rpc_url)
-    sender = Sender(w3, owner_key)
+    sender = Sender(w3, holder_key)
     token = w3.eth.contract(
         address=to_checksum_address(deployment.token), abi=load_artifact("FedToken").abi
     )
+    need = amount * len(addresses)
+    have = int(sender.call("balanceOf", token.functions.balanceOf(sender.address)))
+    if have < need:
+        raise ChainError(
+            f"cannot fund {len(addresses)} account(s) with {amount / TOKEN:g} FED each: the "
+            f"token holder {sender.address} has {have / TOKEN:g} FED of the fixed supply "
+            "left (FED cannot be minted; deploy with a larger --supply)"
+        )
     for address in addresses:
         checksum = to_checksum_address(address)
         if amount:
-            sender.transact(f"mint to {checksum}", token.functions.mint(checksum, amount))
+            sender.transact(f"transfer to {checksum}", token.functions.transfer(checksum, amount))
         if eth:
             sender.send_value(f"fund {checksum}", checksum, eth)

@@ -56,7 +56,39 @@ Slash = Annotated[
     str | None, typer.Option(help="percent of stake slashed for an invalid update (default: 50)")
 ]
 Treasury = Annotated[
-    str | None, typer.Option(help="FED minted into the reward treasury (default: 100000)")
+    str | None,
+    typer.Option(help="FED moved from the supply into the reward treasury (default: 100000)"),
+]
+LateVoteGrace = Annotated[
+    int | None,
+    typer.Option(
+        help="seconds a finalized round stays current so late winning voters still count "
+        "(default: 15)"
+    ),
+]
+ClaimPeriod = Annotated[
+    int | None,
+    typer.Option(
+        help="seconds after a round's vote deadline its rewards can be claimed; then anyone "
+        "may sweep what is left back to the treasury (default: 86400)"
+    ),
+]
+InactivityRounds = Annotated[
+    int | None,
+    typer.Option(help="rounds a staker may miss voting in before it can be reported (default: 5)"),
+]
+InactivityLeak = Annotated[
+    str | None,
+    typer.Option(
+        help="percent of a reported inactive staker's stake moved to the treasury (default: 1)"
+    ),
+]
+Supply = Annotated[
+    str | None,
+    typer.Option(
+        help="FED minted once, to the deployer, when the token is deployed: the treasury and "
+        "every participant's tokens come from it (default: 10000000)"
+    ),
 ]
 
 DEPLOY_EXAMPLES = """Examples:
@@ -70,6 +102,9 @@ DEPLOY_EXAMPLES = """Examples:
 
   fedchain deploy --rpc-url $RPC --private-key-file key.hex --byzantine-f 1
   --rule nnm+trimmed_mean --min-participants 4
+
+  fedchain deploy --rpc-url $RPC --keystore k.json --supply 1000000 --treasury 50000
+  --claim-period 604800 --inactivity-rounds 10 --inactivity-leak 0.5
 """
 
 
@@ -86,6 +121,11 @@ def deploy_request(
     unstake_cooldown: int | None,
     slash: str | None,
     treasury: str | None,
+    late_vote_grace: int | None = None,
+    claim_period: int | None = None,
+    inactivity_rounds: int | None = None,
+    inactivity_leak: str | None = None,
+    supply: str | None = None,
 ) -> DeployRequest:
     from node.operator.deploy import DeployRequest
 
@@ -102,6 +142,11 @@ def deploy_request(
         unstake_cooldown=unstake_cooldown,
         slash_percent=slash,
         treasury=treasury,
+        late_vote_grace=late_vote_grace,
+        claim_period=claim_period,
+        inactivity_rounds=inactivity_rounds,
+        inactivity_leak_percent=inactivity_leak,
+        supply=supply,
     )
 
 
@@ -125,6 +170,11 @@ def deploy(
     unstake_cooldown: Cooldown = None,
     slash: Slash = None,
     treasury: Treasury = None,
+    late_vote_grace: LateVoteGrace = None,
+    claim_period: ClaimPeriod = None,
+    inactivity_rounds: InactivityRounds = None,
+    inactivity_leak: InactivityLeak = None,
+    supply: Supply = None,
 ) -> None:
     """Deploy the token and a coordinator for a task to any EVM chain.
 
@@ -132,8 +182,9 @@ def deploy(
     --deployment FILE`).
 
     The deployer signs with --keystore (password from --password-file, else
-    FEDCHAIN_KEYSTORE_PASSWORD, else a prompt) or a plaintext --private-key-file, and owns
-    the token (it mints the treasury). Every value is checked before anything is sent.
+    FEDCHAIN_KEYSTORE_PASSWORD, else a prompt) or a plaintext --private-key-file. It
+    receives the token's whole --supply (nobody can mint more) and funds the treasury
+    from it. Every value is checked before anything is sent.
     """
     from node.operator.deploy import deploy_to
 
@@ -150,6 +201,11 @@ def deploy(
         unstake_cooldown,
         slash,
         treasury,
+        late_vote_grace,
+        claim_period,
+        inactivity_rounds,
+        inactivity_leak,
+        supply,
     )
     expected_errors(
         lambda: deploy_to(

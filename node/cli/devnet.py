@@ -9,13 +9,18 @@ import typer
 from node.cli.app import DEFAULT_DEVNET, DevnetDir, Port, app, console, devnet_app, expected_errors
 from node.cli.deploy import (
     ByzantineF,
+    ClaimPeriod,
     CommitWindow,
     ContributorPool,
     Cooldown,
+    InactivityLeak,
+    InactivityRounds,
+    LateVoteGrace,
     MinParticipants,
     MinStake,
     Rule,
     Slash,
+    Supply,
     Task,
     Treasury,
     VoterPool,
@@ -32,6 +37,8 @@ UP_EXAMPLES = """Examples:
   fedchain devnet up --data-dir .data/my-task --task my-task --commit-window 30
 
   fedchain devnet up --min-participants 4 --rule median --byzantine-f 1
+
+  fedchain devnet up --late-vote-grace 2 --claim-period 120   # fast local experiments
 """
 
 
@@ -54,6 +61,11 @@ def devnet_up(
     unstake_cooldown: Cooldown = None,
     slash: Slash = None,
     treasury: Treasury = None,
+    late_vote_grace: LateVoteGrace = None,
+    claim_period: ClaimPeriod = None,
+    inactivity_rounds: InactivityRounds = None,
+    inactivity_leak: InactivityLeak = None,
+    supply: Supply = None,
 ) -> None:
     """Start anvil (state in DATA_DIR), deploy if not yet deployed, print accounts.
 
@@ -75,6 +87,11 @@ def devnet_up(
         unstake_cooldown,
         slash,
         treasury,
+        late_vote_grace,
+        claim_period,
+        inactivity_rounds,
+        inactivity_leak,
+        supply,
     )
     expected_errors(lambda: up(data_dir, port, console, request=request, accounts=accounts))
 
@@ -113,11 +130,14 @@ def devnet_status(data_dir: DevnetDir = DEFAULT_DEVNET) -> None:
 @app.command()
 def fund(
     address: Annotated[str, typer.Argument(help="account to fund")],
-    tokens: Annotated[int, typer.Option(help="FED to mint to it")] = 1000,
+    tokens: Annotated[
+        int, typer.Option(help="FED to transfer to it from the deployer's supply")
+    ] = 1000,
     eth: Annotated[int, typer.Option(help="devnet ETH to send for gas")] = 10,
     data_dir: DevnetDir = DEFAULT_DEVNET,
 ) -> None:
-    """Devnet only: mint FED and send ETH to ADDRESS from the deployer account.
+    """Devnet only: transfer FED and send ETH to ADDRESS from the deployer account (which
+    holds the token's fixed supply: FED cannot be minted).
 
     Examples:
 

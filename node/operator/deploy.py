@@ -40,6 +40,11 @@ class DeployRequest:
     unstake_cooldown: int | None = None
     slash_percent: str | None = None
     treasury: str | None = None  # FED
+    late_vote_grace: int | None = None  # seconds
+    claim_period: int | None = None  # seconds
+    inactivity_rounds: int | None = None
+    inactivity_leak_percent: str | None = None
+    supply: str | None = None  # FED
 
     def given(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
@@ -110,19 +115,17 @@ def plan_deployment(request: DeployRequest, defaults: DeployParams | None = None
         ("--vote-window", request.vote_window),
         ("--unstake-cooldown", request.unstake_cooldown),
         ("--byzantine-f", request.byzantine_f),
+        ("--late-vote-grace", request.late_vote_grace),
+        ("--claim-period", request.claim_period),
+        ("--inactivity-rounds", request.inactivity_rounds),
     ):
         if value is not None and value < 0:
             raise ConfigError(f"{flag} must be >= 0, got {value}")
     reward, voter_bps = _pools(request, defaults)
-    slash_bps = defaults.slash_bps
-    if request.slash_percent is not None:
-        try:
-            slash = Decimal(request.slash_percent) * 100
-        except InvalidOperation:
-            raise ConfigError(f"--slash {request.slash_percent!r} is not a percentage") from None
-        if not slash.is_finite() or slash != slash.to_integral_value():
-            raise ConfigError("--slash must be a percentage with at most 2 decimals")
-        slash_bps = int(slash)
+    slash_bps = _bps(request.slash_percent, "--slash", defaults.slash_bps)
+    leak_bps = _bps(
+        request.inactivity_leak_percent, "--inactivity-leak", defaults.inactivity_leak_bps
+    )
     params = DeployParams(
         min_stake=_units(request.min_stake, "--min-stake", allow_zero=False)
         if request.min_stake is not None
@@ -134,9 +137,16 @@ def plan_deployment(request: DeployRequest, defaults: DeployParams | None = None
         slash_bps=slash_bps,
         min_participants=_pick(request.min_participants, defaults.min_participants),
         unstake_cooldown=_pick(request.unstake_cooldown, defaults.unstake_cooldown),
+        late_vote_grace=_pick(request.late_vote_grace, defaults.late_vote_grace),
+        claim_period=_pick(request.claim_period, defaults.claim_period),
+        inactivity_rounds=_pick(request.inactivity_rounds, defaults.inactivity_rounds),
+        inactivity_leak_bps=leak_bps,
         treasury=_units(request.treasury, "--treasury", allow_zero=True)
         if request.treasury is not None
         else defaults.treasury,
+        supply=_units(request.supply, "--supply", allow_zero=True)
+        if request.supply is not None
+        else defaults.supply,
     )
     problems = params.problems()
     if problems:
@@ -154,6 +164,19 @@ def plan_deployment(request: DeployRequest, defaults: DeployParams | None = None
 
 def _pick(value: int | None, default: int) -> int:
     return default if value is None else value
+
+
+def _bps(percent: str | None, flag: str, default: int) -> int:
+    """A percentage as typed ("1.5") -> basis points; ConfigError naming the flag."""
+    if percent is None:
+        return default
+    try:
+        bps = Decimal(percent) * 100
+    except InvalidOperation:
+        raise ConfigError(f"{flag} {percent!r} is not a percentage") from None
+    if not bps.is_finite() or bps != bps.to_integral_value():
+        raise ConfigError(f"{flag} must be a percentage with at most 2 decimals")
+    return int(bps)
 
 
 def check_task(spec: str) -> str:
@@ -221,6 +244,21 @@ def differences(existing: Deployment, request: DeployRequest) -> list[str]:
         ({"min_stake"}, "min stake", fed(have.min_stake), fed(want.min_stake)),
         ({"unstake_cooldown"}, "unstake cooldown", have.unstake_cooldown, want.unstake_cooldown),
         ({"slash_percent"}, "slash (bps)", have.slash_bps, want.slash_bps),
+        ({"late_vote_grace"}, "late vote grace", have.late_vote_grace, want.late_vote_grace),
+        ({"claim_period"}, "claim period", have.claim_period, want.claim_period),
+        (
+            {"inactivity_rounds"},
+            "inactivity rounds",
+            have.inactivity_rounds,
+            want.inactivity_rounds,
+        ),
+        (
+            {"inactivity_leak_percent"},
+            "inactivity leak (bps)",
+            have.inactivity_leak_bps,
+            want.inactivity_leak_bps,
+        ),
+        ({"supply"}, "supply", fed(have.supply), fed(want.supply)),
     ]
     return [
         f"{name} {old} (asked {new})"
@@ -243,7 +281,9 @@ def print_deployment(deployment: Deployment, path: Path, console: Console) -> No
         f"task {deployment.task_spec} (id {deployment.task_id}), rule {_rule_text(deployment)}, "
         f"min participants {p.min_participants}, commit window {in_words(p.commit_window)}, "
         f"vote window {in_words(p.vote_window)}, pools per round {fed(contrib)} contributors "
-        f"+ {fed(voter)} voters, min stake {fed(p.min_stake)}"
+        f"+ {fed(voter)} voters, min stake {fed(p.min_stake)}, late-vote grace "
+        f"{in_words(p.late_vote_grace)}, claim period {in_words(p.claim_period)}, inactive "
+        f"after {p.inactivity_rounds} missed rounds (leak {p.inactivity_leak_bps / 100:g}%)"
     )
     console.print(
         f"coordinator {deployment.coordinator}, token {deployment.token} "

@@ -120,7 +120,8 @@ def devnet_status(data_dir: Path, console: Console) -> devnet.DevnetStatus:
 
 
 def fund_on_devnet(devnet_dir: Path, address: str, tokens: int, eth: int) -> None:
-    """Mint FED and send ETH from the devnet's deployer (anvil account 0)."""
+    """Transfer FED and send ETH from the devnet's deployer (anvil account 0, which
+    received the token's whole supply)."""
     from eth_utils import is_address
 
     from node.chain.deploy import fund_accounts

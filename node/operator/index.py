@@ -26,7 +26,7 @@ from node.errors import ChainError
 if TYPE_CHECKING:
     from node.chain.client import ChainClient, ChainEvent, RoundInfo
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: finalized_at cached; the events of the fixed-supply contracts
 REORG_DEPTH = 8
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,6 +40,7 @@ CREATE INDEX IF NOT EXISTS events_account ON events (account, name);
 CREATE TABLE IF NOT EXISTS settled (round INTEGER PRIMARY KEY, info TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS calls (tx TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS block_times (block INTEGER PRIMARY KEY, ts INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS claim_deadlines (round INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 """
 _ACCOUNT_ARG = {
     "Committed": "author",
@@ -47,6 +48,7 @@ _ACCOUNT_ARG = {
     "Slashed": "account",
     "RewardClaimed": "account",
     "VoterRewardClaimed": "account",
+    "ReportedInactive": "account",
 }
 # roundInfo fields that are final once a round finalized or failed (claims and late
 # votes still move the others; those are read from events).
@@ -63,6 +65,7 @@ _FIXED = (
     "contributor_pool",
     "voter_pool",
     "outcome_key",
+    "finalized_at",
 )
 
 
@@ -242,6 +245,27 @@ class RoundIndex:
             )
         return out
 
+    def claim_deadlines(self, chain: ChainClient, rounds: Sequence[int]) -> dict[int, int]:
+        """round -> ``claimDeadline``, cached for rounds before the current one (settled:
+        their vote deadline and claim period no longer change), the rest in one batch."""
+        unique = sorted(set(rounds))
+        out: dict[int, int] = {}
+        if unique:
+            marks = ",".join("?" * len(unique))
+            cur = self._db.execute(
+                f"SELECT round, at FROM claim_deadlines WHERE round IN ({marks})", unique
+            )
+            out = {int(r): int(at) for r, at in cur.fetchall()}
+        missing = [r for r in unique if r not in out]
+        if missing:
+            out.update(zip(missing, chain.claim_deadlines(missing), strict=True))
+            current = self.current_round()
+            self._db.executemany(
+                "INSERT OR REPLACE INTO claim_deadlines VALUES (?, ?)",
+                [(r, out[r]) for r in missing if r < current],
+            )
+        return out
+
     def block_times(self, chain: ChainClient, blocks: Sequence[int]) -> dict[int, int]:
         """block -> timestamp, from the logs when the node sent them, else one batch."""
         unique = sorted(set(blocks))
@@ -272,7 +296,7 @@ class RoundIndex:
     def _reset(self) -> None:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            for table in ("meta", "events", "settled", "calls", "block_times"):
+            for table in ("meta", "events", "settled", "calls", "block_times", "claim_deadlines"):
                 self._db.execute(f"DELETE FROM {table}")
             self._set_meta("version", SCHEMA_VERSION)
             self._set_meta("deploy_block", str(self.deploy_block))

@@ -49,24 +49,40 @@ def voter_claims(chain: ChainClient, index: RoundIndex | None = None) -> list[di
         facts = gather(chain, idx, pending) if pending else {}
         current = idx.current_round()
         now = idx.chain_time
-    out = [{"round": r, "amount": a, "claimed": True, "unlocks_in": 0} for r, a in claimed.items()]
-    for r in pending:
-        f = facts[r]
-        amount = next(
-            (a for voter, a in f.voter_rewards().items() if voter.lower() == me.lower()), None
-        )
-        if amount is None:  # not finalized, or voted another outcome
-            continue
-        unlocked = r != current or now >= f.info.vote_deadline
-        out.append(
-            {
-                "round": r,
-                "amount": amount,
-                "claimed": False,
-                "unlocks_in": 0 if unlocked else f.info.vote_deadline - now,
-            }
-        )
+        out = [
+            {"round": r, "amount": a, "claimed": True, "unlocks_in": 0} for r, a in claimed.items()
+        ]
+        for r in pending:
+            f = facts[r]
+            amount = next(
+                (a for voter, a in f.voter_rewards().items() if voter.lower() == me.lower()), None
+            )
+            if amount is None:  # not finalized, or voted another outcome
+                continue
+            unlocked = r != current or now >= f.info.vote_deadline
+            out.append(
+                {
+                    "round": r,
+                    "amount": amount,
+                    "claimed": False,
+                    "unlocks_in": 0 if unlocked else f.info.vote_deadline - now,
+                }
+            )
+        mark_expired(chain, idx, out, now)
     return sorted(out, key=lambda c: c["round"])
+
+
+def mark_expired(
+    chain: ChainClient, index: RoundIndex, claims: list[dict[str, Any]], now: int
+) -> None:
+    """Set each claim's ``expired``: its round's claim period ended, so the contract
+    refuses it (what is left goes back to the treasury with a sweep). Deadlines from the
+    index's cache, else one batch of views for the unclaimed ones."""
+    unclaimed = [c["round"] for c in claims if not c["claimed"]]
+    deadlines = index.claim_deadlines(chain, unclaimed) if unclaimed else {}
+    for c in claims:
+        deadline = deadlines.get(c["round"], 0)
+        c["expired"] = not c["claimed"] and bool(deadline) and now >= deadline
 
 
 def contributor_claims(
@@ -79,15 +95,17 @@ def contributor_claims(
         return []
     with _indexed(chain, index) as idx:
         claimed = {e["round"] for e in idx.events_of(chain.address, ["RewardClaimed"])}
-    return [
-        {
-            "round": int(record["round"]),
-            "amount": int(record["earned"]),
-            "proof": list(record.get("proof", [])),
-            "claimed": int(record["round"]) in claimed,
-        }
-        for record in records
-    ]
+        out = [
+            {
+                "round": int(record["round"]),
+                "amount": int(record["earned"]),
+                "proof": list(record.get("proof", [])),
+                "claimed": int(record["round"]) in claimed,
+            }
+            for record in records
+        ]
+        mark_expired(chain, idx, out, idx.chain_time)
+    return out
 
 
 @contextlib.contextmanager
@@ -135,7 +153,15 @@ def claim_all(
         for v in votes
         if v["unlocks_in"]
     ]
-    votes = [v for v in votes if not v["unlocks_in"]]
+    notes += [
+        f"{kind} reward of round {c['round']} ({fed(c['amount'])}) can no longer be claimed: "
+        "its claim period ended (it goes back to the treasury)"
+        for kind, claims in (("contributor", contrib), ("voter", votes))
+        for c in claims
+        if c["expired"]
+    ]
+    contrib = [c for c in contrib if not c["expired"]]
+    votes = [v for v in votes if not v["unlocks_in"] and not v["expired"]]
     for start in range(0, len(contrib), MAX_CLAIM_BATCH):
         batch = contrib[start : start + MAX_CLAIM_BATCH]
         proofs = [[bytes.fromhex(p) for p in c["proof"]] for c in batch]

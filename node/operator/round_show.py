@@ -19,7 +19,7 @@ from rich.table import Table
 from node.errors import FedchainError
 from node.operator.format import fed
 from node.operator.rewards import node_records
-from node.operator.roundfacts import RoundFacts, ago, gather, local_time, now_for
+from node.operator.roundfacts import RETURNED, RoundFacts, ago, gather, local_time, now_for
 
 if TYPE_CHECKING:
     from node.chain.client import ChainClient
@@ -41,6 +41,7 @@ def round_detail(chain: ChainClient, r: int, node_dir: Path | None = None) -> di
         f = gather(chain, index, [r])[r]
         calls = index.outcome_calls(chain, [v["tx"] for v in f.votes])
         now = now_for(index)
+        claim_deadline = chain.claim_deadline(r) if f.finalized else 0
     finally:
         index.close()
     info = f.info
@@ -50,7 +51,7 @@ def round_detail(chain: ChainClient, r: int, node_dir: Path | None = None) -> di
         "status": f.status,
         "phase": f.phase(now),
         "now": now,
-        "times": _times(f, now),
+        "times": _times(f, now, claim_deadline),
         "eligible": info.eligible_count,
         "commit_count": info.commit_count,
         "stake_snapshot": info.stake_snapshot,
@@ -59,6 +60,10 @@ def round_detail(chain: ChainClient, r: int, node_dir: Path | None = None) -> di
         "model_cid": f.finalized["args"]["modelCid"] if f.finalized else None,
         "reward_root": f.finalized["args"]["rewardRoot"] if f.finalized else None,
         "outcome_id": f.finalized["args"]["outcomeId"] if f.finalized else None,
+        # the finalized outcome's slash list (only committers in it lose stake)
+        "slash_list": f.finalized["args"].get("slash", []) if f.finalized else [],
+        "returned": f.returned(),
+        "params_applied": f.params_applied is not None,
         "settled_tx": settled["tx"] if settled else None,
         "commits": [
             {
@@ -83,7 +88,7 @@ def round_detail(chain: ChainClient, r: int, node_dir: Path | None = None) -> di
     return detail
 
 
-def _times(f: RoundFacts, now: int) -> dict[str, Any]:
+def _times(f: RoundFacts, now: int, claim_deadline: int) -> dict[str, Any]:
     info = f.info
 
     def stamp(ts: int | None, event: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -101,6 +106,8 @@ def _times(f: RoundFacts, now: int) -> dict[str, Any]:
         "commit_closed": stamp(info.closed_at, f.closed),
         "vote_deadline": stamp(info.vote_deadline),
         "settled": stamp(settled["timestamp"], settled) if settled else None,
+        "claim_deadline": stamp(claim_deadline),
+        "swept": stamp(f.swept["timestamp"], f.swept) if f.swept else None,
     }
 
 
@@ -188,7 +195,8 @@ def print_round(detail: dict[str, Any], console: Console, as_json: bool) -> None
     t = detail["times"]
     r = detail["round"]
     console.print(f"[bold]round {r}[/bold] · {detail['phase']}")
-    _line(console, "opened", t["opened"])
+    applied = "  [the owner's staged parameter changes took effect]"
+    _line(console, "opened", t["opened"], "" if not detail.get("params_applied") else applied)
     console.print(f"  commit deadline  {_at(t['commit_deadline'])}")
     if t["commit_closed"]:
         _line(
@@ -200,6 +208,9 @@ def print_round(detail: dict[str, Any], console: Console, as_json: bool) -> None
     console.print(f"  vote deadline    {_at(t['vote_deadline'])}")
     if t["settled"]:
         _line(console, detail["status"], t["settled"])
+    if t.get("claim_deadline"):
+        console.print(f"  claims end       {_at(t['claim_deadline'])}")
+    _line(console, "swept", t.get("swept"))
     console.print(
         f"  stake snapshot   {fed(detail['stake_snapshot'])} of {detail['eligible']} eligible; "
         f"pools: contributors {fed(detail['contributor_pool'])}, voters "
@@ -208,6 +219,16 @@ def print_round(detail: dict[str, Any], console: Console, as_json: bool) -> None
     if detail["model_cid"]:
         console.print(f"  model            {detail['model_cid']}")
         console.print(f"  reward root      {detail['reward_root']}")
+    for cause, amount in detail.get("returned", {}).items():
+        console.print(f"  to the treasury  {fed(amount)} ({RETURNED[cause]})")
+    unslashed = sorted(
+        set(detail.get("slash_list", [])) - {s["account"] for s in detail["slashes"]}
+    )
+    if unslashed:
+        console.print(
+            f"  slash list also named {', '.join(_short(a) for a in unslashed)} "
+            "(not slashed: only committers of the round can be)"
+        )
     console.print(_authors_table(detail))
     if detail["votes"]:
         console.print(_votes_table(detail))

@@ -28,6 +28,8 @@ class RoundFacts:
     votes: list[dict[str, Any]] = field(default_factory=list)
     finalized: dict[str, Any] | None = None
     failed: dict[str, Any] | None = None
+    swept: dict[str, Any] | None = None
+    params_applied: dict[str, Any] | None = None  # the owner's staged changes took effect
     slashes: list[dict[str, Any]] = field(default_factory=list)
     reward_claims: list[dict[str, Any]] = field(default_factory=list)
     voter_claims: list[dict[str, Any]] = field(default_factory=list)
@@ -53,6 +55,20 @@ class RoundFacts:
     def winning(self, vote: dict[str, Any]) -> bool:
         key = self.info.outcome_key
         return bool(key) and any(key) and _key(vote) == key
+
+    def returned(self) -> dict[str, int]:
+        """What the round gave back to the treasury, by cause: the whole pool of a failed
+        round, the contributor pool of one finalized without rewards, and what was left
+        unclaimed when its claim period ended (swept)."""
+        out: dict[str, int] = {}
+        if self.failed and int(self.failed["args"].get("refund", 0)):
+            out["failed"] = int(self.failed["args"]["refund"])
+        if self.finalized and int(self.finalized["args"].get("contributorRefund", 0)):
+            out["no_rewards"] = int(self.finalized["args"]["contributorRefund"])
+        if self.swept:
+            args = self.swept["args"]
+            out["swept"] = int(args["contributorAmount"]) + int(args["voterAmount"])
+        return out
 
     def slashed(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -98,6 +114,12 @@ class RoundFacts:
         return out
 
 
+# What ``RoundFacts.returned`` keys mean, for people.
+RETURNED = {
+    "failed": "the round failed",
+    "no_rewards": "finalized without contributor rewards",
+    "swept": "unclaimed when the claim period ended",
+}
 _SLOTS = {
     "Committed": "commits",
     "OutcomeSubmitted": "votes",
@@ -110,6 +132,8 @@ _SINGLE = {
     "CommitClosed": "closed",
     "Finalized": "finalized",
     "RoundFailed": "failed",
+    "Swept": "swept",
+    "ParamsApplied": "params_applied",
 }
 
 

@@ -19,7 +19,7 @@ from rich.table import Table
 from node.errors import FedchainError
 from node.operator.format import TOKEN, fed
 from node.operator.rewards import node_records
-from node.operator.roundfacts import RoundFacts, ago, gather, local_time, now_for
+from node.operator.roundfacts import RETURNED, RoundFacts, ago, gather, local_time, now_for
 
 if TYPE_CHECKING:
     from node.chain.client import ChainClient
@@ -91,6 +91,7 @@ def _row(f: RoundFacts, now: int) -> dict[str, Any]:
         "contributor_pool": info.contributor_pool,
         "voter_pool": info.voter_pool,
         "claimed": info.contributor_claimed + info.voter_claimed,
+        "returned": f.returned(),  # to the treasury: failed, no_rewards, swept
         "slashes": f.slashed(),
         "rewards": f.rewards(),
         "tx": {
@@ -201,6 +202,8 @@ def _round_details(rows: list[dict[str, Any]], console: Console) -> None:
             )
         for account, amount in row["slashes"].items():
             console.print(f"  {account} slashed {fed(amount)}")
+        for cause, amount in row["returned"].items():
+            console.print(f"  {fed(amount)} back to the treasury ({RETURNED[cause]})")
         console.print(f"  more: `fedchain round show {row['round']}`")
 
 

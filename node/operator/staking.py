@@ -185,6 +185,7 @@ def balance(chain: ChainClient, node_dir: Path | None = None) -> dict[str, Any]:
     try:
         contrib = contributor_claims(chain, node_dir, index)
         votes = voter_claims(chain, index)
+        reports = index.events_of(chain.address, ["ReportedInactive"])
     finally:
         index.close()
     result.update(
@@ -192,8 +193,23 @@ def balance(chain: ChainClient, node_dir: Path | None = None) -> dict[str, Any]:
         tokens=views["tokens"],
         allowance=views["allowance"],
         min_stake=views["params"].min_stake,
-        unclaimed_contributor=sum(c["amount"] for c in contrib if not c["claimed"]),
-        unclaimed_voter=sum(v["amount"] for v in votes if not v["claimed"]),
+        missed_rounds=views["missed_rounds"],
+        inactivity_rounds=views["params"].inactivity_rounds,
+        # times it was reported for not voting: stake leaked to the treasury, deactivated
+        reported_inactive=[
+            {
+                "block": e["block"],
+                "tx": e["tx"],
+                "missed": int(e["args"]["missed"]),
+                "leaked": int(e["args"]["leaked"]),
+                "reporter": e["args"]["reporter"],
+            }
+            for e in reports
+        ],
+        unclaimed_contributor=sum(
+            c["amount"] for c in contrib if not c["claimed"] and not c["expired"]
+        ),
+        unclaimed_voter=sum(v["amount"] for v in votes if not v["claimed"] and not v["expired"]),
     )
     return result
 
@@ -218,6 +234,20 @@ def print_balance(result: dict[str, Any], console: Console, as_json: bool) -> No
             else f"cool-down ends in {in_words(result['cooldown_left'])}"
         )
         table.add_row("unbonding", f"{fed(result['unbonding'])} ({when})")
+    if result["active"]:
+        table.add_row(
+            "missed votes",
+            f"{result['missed_rounds']} settled round(s) in a row (reportable as inactive at "
+            f"{result['inactivity_rounds']})",
+        )
+    reports = result["reported_inactive"]
+    if reports:
+        leaked = sum(r["leaked"] for r in reports)
+        table.add_row(
+            "reported inactive",
+            f"{len(reports)} time(s), {fed(leaked)} leaked to the treasury (stake again to "
+            "take part)",
+        )
     table.add_row("unclaimed contributor rewards", fed(result["unclaimed_contributor"]))
     table.add_row("unclaimed voter rewards", fed(result["unclaimed_voter"]))
     console.print(table)

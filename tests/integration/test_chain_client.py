@@ -155,6 +155,7 @@ def test_vote_finalizes_at_two_thirds(env: Env) -> None:
     env.nodes[1].submit_outcome(1, cid("model-1"), tree.root, [])
     info = env.deployer.round_info(1)
     assert info.status is RoundStatus.FINALIZED
+    assert info.vote_opens_at <= info.finalized_at <= env.deployer.chain_time()
     assert info.reward_root == tree.root
     assert info.contributor_pool == 800 * TOKEN and info.voter_pool == 200 * TOKEN
     outcome = env.deployer.finalized_outcome(1)
@@ -226,6 +227,11 @@ def test_claim_many_across_rounds(env: Env) -> None:
     assert env.deployer.round_info(3).status is RoundStatus.FINALIZED
     slashed = env.deployer.participant(env.nodes[2].address)
     assert slashed is not None and slashed.stake == STAKE // 2 and not slashed.active
+    # Not everyone voted: the contract keeps round 3 current for the late-vote grace.
+    info = env.deployer.round_info(3)
+    grace = env.deployer.params().late_vote_grace
+    assert grace == 15 and info.grace_ends_at(grace) == info.finalized_at + grace
+    assert env.nodes[0].advance() is False  # GraceActive: no transaction
     node = env.nodes[0]
     before = node.token_balance()
     node.claim_many([3], [7 * TOKEN], [trees[0].proof(node.address)])
@@ -260,8 +266,63 @@ def test_state_survives_devnet_restart(env: Env) -> None:
     # reactivates it, and with three active participants round 4 opens.
     assert env.nodes[0].advance() is False
     env.nodes[2].stake(STAKE)
+    # Round 3's late-vote grace (anvil may restart with its clock behind the last blocks).
+    grace_end = env.deployer.round_info(3).grace_ends_at(env.deployer.params().late_vote_grace)
+    devnet.increase_time(env.net.rpc_url, max(1, grace_end - env.deployer.chain_time()))
     assert env.nodes[0].advance() is True
     assert env.deployer.current_round() == 4
+
+
+def test_staged_params_and_inactivity_report(env: Env) -> None:
+    owner, reporter, idle = env.deployer, env.nodes[1], env.nodes[0]
+    assert owner.params().inactivity_rounds == 5
+    owner.set_param("inactivity_rounds", 1)
+    assert owner.params().inactivity_rounds == 5  # staged until the next round opens
+    assert owner.pending_params().inactivity_rounds == 1
+    assert owner.missed_rounds_of([n.address for n in env.nodes]) == dict.fromkeys(
+        [n.address for n in env.nodes], 0
+    )
+    info = owner.round_info(4)  # nobody votes in round 4: it fails
+    devnet.increase_time(env.net.rpc_url, info.vote_deadline - owner.chain_time())
+    assert reporter.advance() is True
+    assert owner.params().inactivity_rounds == 1  # applied by round 5's opening
+    assert owner.missed_rounds(idle.address) == 1
+    stake = idle.stake_info().stake
+    reporter.report_inactive(idle.address)
+    after = idle.stake_info()
+    assert not after.active and after.stake == stake - stake // 100  # the 1% leak
+    with pytest.raises(TransactionRejected, match=r"NotInactive\(account=0x"):
+        reporter.report_inactive(idle.address)  # already reported: nothing to do
+    names = [
+        e.name for e in owner.round_events(owner.deployment.deploy_block, owner.block_number())
+    ]
+    assert {"ParamsApplied", "ReportedInactive", "RoundFailed"} <= set(names)
+
+
+def test_sweep_after_the_claim_period(env: Env) -> None:
+    node = env.nodes[1]
+    deadline = node.claim_deadline(1)
+    assert deadline == node.round_info(1).vote_deadline + 86_400
+    with pytest.raises(TransactionRejected, match="ClaimPeriodActive"):
+        node.sweep(1)
+    later = node.claim_deadline(3)  # round 3 is still claimable at round 1's deadline
+    assert later > deadline
+    devnet.increase_time(env.net.rpc_url, later - node.chain_time())
+    tree = build_reward_tree(3, {n.address: 7 * TOKEN for n in env.nodes})
+    with pytest.raises(TransactionRejected, match="ClaimPeriodOver"):
+        node.claim(3, 7 * TOKEN, tree.proof(node.address))
+    before = node.treasury()
+    info = node.round_info(1)
+    left = info.contributor_pool - info.contributor_claimed + info.voter_pool - info.voter_claimed
+    assert left >= 200 * TOKEN  # round 1's unpaid contributor share, plus rounding dust
+    node.sweep(1)
+    assert node.treasury() == before + left
+    with pytest.raises(TransactionRejected, match="NothingToSweep"):
+        node.sweep(1)
+    swept = [e for e in node.round_events(0, node.block_number()) if e.name == "Swept"]
+    assert [(e.round, e.args["contributorAmount"] + e.args["voterAmount"]) for e in swept] == [
+        (1, left)
+    ]
 
 
 def test_unfunded_account_gets_a_clear_error(env: Env) -> None:

@@ -120,7 +120,12 @@ def test_unstake_cooldown_then_withdraw(env: Env) -> None:
 
 def test_owner_setters_are_bounded(env: Env) -> None:
     env.owner.set_param("unstake_cooldown", 60)
-    assert env.owner.params().unstake_cooldown == 60
+    assert env.owner.pending_params().unstake_cooldown == 60  # from the next round on
+    assert env.owner.params().unstake_cooldown == COOLDOWN
+    env.owner.set_param("claim_period", 3600)
+    assert env.owner.pending_params().claim_period == 3600
+    with pytest.raises(TransactionRejected, match=r"ParamOutOfRange\(name=inactivityLeakBps"):
+        env.owner.set_param("inactivity_leak_bps", 1001)
     with pytest.raises(TransactionRejected, match=r"ParamOutOfRange\(name=slashBps, value=5001"):
         env.owner.set_param("slash_bps", 5001)
     with pytest.raises(TransactionRejected, match="OwnableUnauthorizedAccount"):

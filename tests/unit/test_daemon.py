@@ -6,32 +6,44 @@ from node.chain.client import RoundInfo, RoundStatus
 from node.daemon import ready_to_advance
 
 
-def info(status: RoundStatus, *, closed_at: int = 0, winning: int = 0) -> RoundInfo:
+def info(
+    status: RoundStatus, *, closed_at: int = 0, winning: int = 0, finalized_at: int = 0
+) -> RoundInfo:
     values: dict[str, object] = {
         f.name: b"" if f.type in ("bytes", bytes) else 0 for f in dataclasses.fields(RoundInfo)
     }
     values.update(
         round=1, status=status, opened_at=100, commit_deadline=200, closed_at=closed_at,
         vote_deadline=260, eligible_count=4, commit_count=4, stake_snapshot=400,
-        winning_weight=winning,
+        winning_weight=winning, finalized_at=finalized_at,
     )  # fmt: skip
     return RoundInfo(**values)  # type: ignore[arg-type]
+
+
+FINAL = RoundStatus.FINALIZED
 
 
 @pytest.mark.parametrize(
     ("round_info", "now", "expected"),
     [
-        (info(RoundStatus.FINALIZED, closed_at=150, winning=300), 160, False),  # late voters
-        (info(RoundStatus.FINALIZED, closed_at=150, winning=300), 165, True),  # grace over
-        (info(RoundStatus.FINALIZED, closed_at=150, winning=400), 151, True),  # all voted
-        (info(RoundStatus.FINALIZED, winning=300), 210, False),  # vote opened at deadline
+        (info(FINAL, closed_at=150, winning=300, finalized_at=160), 174, False),  # late voters
+        (info(FINAL, closed_at=150, winning=300, finalized_at=160), 175, True),  # grace over
+        (info(FINAL, closed_at=150, winning=400, finalized_at=160), 160, True),  # all voted
+        (info(FINAL, winning=300, finalized_at=250), 259, False),
+        (info(FINAL, winning=300, finalized_at=250), 260, True),  # at most the vote deadline
         (info(RoundStatus.OPEN), 259, False),
         (info(RoundStatus.OPEN), 260, True),  # no quorum by the deadline: fail it
         (info(RoundStatus.FAILED), 0, True),
     ],
 )
-def test_ready_to_advance(round_info: RoundInfo, now: int, expected: bool) -> None:
-    assert ready_to_advance(round_info, now, grace=15) is expected
+def test_ready_to_advance_mirrors_the_contracts_grace(
+    round_info: RoundInfo, now: int, expected: bool
+) -> None:
+    assert ready_to_advance(round_info, now, late_vote_grace=15) is expected
+
+
+def test_no_grace_advances_at_finalization() -> None:
+    assert ready_to_advance(info(FINAL, winning=300, finalized_at=210), 210, 0) is True
 
 
 def test_reward_weights_fall_back_to_examples_when_no_update_scores() -> None:

@@ -43,6 +43,12 @@ def test_one_pool_alone_keeps_the_default_split() -> None:
         (DeployRequest(slash_percent="60"), "--slash must be in"),
         (DeployRequest(rule="bogus"), "unknown aggregation rule 'bogus'"),
         (DeployRequest(byzantine_f=-1), "--byzantine-f must be >= 0"),
+        (DeployRequest(late_vote_grace=-1), "--late-vote-grace must be >= 0"),
+        (DeployRequest(claim_period=59), "--claim-period must be in [60, 31536000]"),
+        (DeployRequest(inactivity_rounds=0), "--inactivity-rounds must be in [1, 1000]"),
+        (DeployRequest(inactivity_leak_percent="10.01"), "--inactivity-leak must be in"),
+        (DeployRequest(inactivity_leak_percent="0.001"), "at most 2 decimals"),
+        (DeployRequest(supply="1000", treasury="1001"), "more than the whole --supply"),
         (
             DeployRequest(rule="krum", byzantine_f=1, min_participants=3),
             "needs at least 5 updates per round",
@@ -86,3 +92,18 @@ def test_deployment_files_round_trip_the_rule_and_task_and_old_files_still_load(
     assert (loaded.rule, loaded.task_spec) == ("", "digits-mlp")
     assert loaded.rule_for("krum", 2) == ("krum", 2)  # no rule recorded: the node's
     assert new.rule_for("krum", 2) == ("median", 1)
+
+
+def test_incentive_parameters_and_supply_from_flags() -> None:
+    plan = plan_deployment(
+        DeployRequest(late_vote_grace=0, claim_period=3600, inactivity_rounds=10,
+                      inactivity_leak_percent="0.5", supply="200000", treasury="150000")
+    )  # fmt: skip
+    p = plan.params
+    assert (p.late_vote_grace, p.claim_period, p.inactivity_rounds) == (0, 3600, 10)
+    assert p.inactivity_leak_bps == 50
+    assert (p.supply, p.treasury) == (200_000 * TOKEN, 150_000 * TOKEN)
+    assert p.as_tuple()[-4:] == (0, 3600, 10, 50)  # appended to the Solidity Params
+    existing = _deployment(params=DeployParams())
+    changed = differences(existing, DeployRequest(claim_period=3600, supply="10000000"))
+    assert changed == ["claim period 86400 (asked 3600)"]

@@ -24,7 +24,9 @@ def sample() -> Deployment:
         deploy_block=2,
         genesis_model_cid=GENESIS,
         task_id="mnist",
-        params=DeployParams(min_stake=5, reward_per_round=1000, voter_share_bps=2500),
+        params=DeployParams(
+            min_stake=5, reward_per_round=1000, voter_share_bps=2500, claim_period=600, supply=7
+        ),
     )
 
 
@@ -36,6 +38,23 @@ def test_round_trip(tmp_path: Path) -> None:
     assert data["version"] == 1
     assert data["task_id_hash"] == "0x" + keccak(b"mnist").hex()
     assert data["params"]["min_stake"] == 5
+    assert (data["params"]["claim_period"], data["params"]["supply"]) == (600, 7)
+
+
+def test_files_without_the_incentive_parameters_load_their_defaults(tmp_path: Path) -> None:
+    data = sample().to_json()
+    for key in ("late_vote_grace", "claim_period", "inactivity_rounds", "inactivity_leak_bps"):
+        del data["params"][key]
+    del data["params"]["supply"]
+    params = Deployment.from_json(data).params
+    assert (params.late_vote_grace, params.claim_period) == (15, 86_400)
+    assert (params.inactivity_rounds, params.inactivity_leak_bps) == (5, 100)
+    assert params.supply == 10_000_000 * 10**18
+
+
+def test_defaults_are_within_the_contracts_bounds() -> None:
+    assert DeployParams().problems() == []
+    assert len(DeployParams().as_tuple()) == 12
 
 
 def test_contributor_pool_per_round() -> None:
