@@ -15,7 +15,14 @@ from node.cli.app import (
     console,
     expected_errors,
 )
-from node.cli.keyopts import Keystore, LegacyKeyFile, PrivateKeyFile, RpcUrl, key_source
+from node.cli.keyopts import (
+    Keystore,
+    LegacyKeyFile,
+    PrivateKeyFile,
+    RpcUrl,
+    SignPasswordFile,
+    key_source,
+)
 
 round_app = typer.Typer(help="one round in detail", no_args_is_help=True)
 app.add_typer(round_app, name="round")
@@ -29,6 +36,12 @@ ROUNDS_EXAMPLES = """Examples:
   fedchain rounds --watch                      # follow new rounds (Ctrl-C stops)
 
   fedchain rounds --last 100 --json            # slashes and rewards per address included
+"""
+SWEEP_EXAMPLES = """Examples:
+
+  fedchain round sweep --keystore ~/keys/op.json       # every round whose claims ended
+
+  fedchain round sweep 3 4 --private-key-file key.hex --json
 """
 SHOW_EXAMPLES = """Examples:
 
@@ -101,3 +114,32 @@ def round_show(
         lambda: round_detail(read_client(deployment, rpc_url), round_id, node_dir)
     )
     print_round(detail, console, as_json)
+
+
+@round_app.command("sweep", epilog=SWEEP_EXAMPLES)
+def round_sweep(
+    round_ids: Annotated[
+        list[int] | None,
+        typer.Argument(help="rounds to sweep (default: every finalized round not swept yet)"),
+    ] = None,
+    deployment: DeploymentFile = DEFAULT_DEPLOYMENT,
+    keystore: Keystore = None,
+    private_key_file: PrivateKeyFile = None,
+    password_file: SignPasswordFile = None,
+    rpc_url: RpcUrl = "",
+    as_json: Json = False,
+) -> None:
+    """Return what is left of finalized rounds' reward pools (unclaimed rewards, rounding
+    dust) to the treasury once their claim period ended. Anyone may sweep, paying only
+    gas: sign with --keystore FILE or --private-key-file FILE. Running nodes sweep the
+    rounds they took part in by themselves.
+    """
+    from node.operator.keys import client_for
+    from node.operator.output import print_result
+    from node.operator.rewards import sweep_rounds
+
+    def run() -> dict[str, Any]:
+        source = key_source(None, keystore, private_key_file, None, password_file)
+        return sweep_rounds(client_for(source, deployment, rpc_url), round_ids or None)
+
+    print_result(expected_errors(run), console, as_json)

@@ -193,3 +193,51 @@ def claim_all(
         "notes": notes,
         "message": message,
     }
+
+
+def sweep_rounds(chain: ChainClient, rounds: list[int] | None = None) -> dict[str, Any]:
+    """Sweep ``rounds`` (default: every finalized round not swept yet) whose claim period
+    ended: what is left of their pools goes back to the treasury. Rounds whose claims
+    still run, or with nothing left, are named in the notes."""
+    from node.chain.client import RoundStatus
+    from node.chain.errors import TransactionRejected
+
+    with _indexed(chain, None) as index:
+        current = index.current_round()
+        for r in rounds or []:
+            if not 1 <= r <= current:
+                raise FedchainError(f"round {r} does not exist yet (current round: {current})")
+        if rounds is None:
+            swept = {e["round"] for e in index.events(names=["Swept"])}
+            rounds = [e["round"] for e in index.events(names=["Finalized"])]
+            rounds = [r for r in rounds if r not in swept]
+        deadlines = index.claim_deadlines(chain, rounds)
+        now = index.chain_time
+    infos = {i.round: i for i in chain.round_infos(rounds)} if rounds else {}
+    notes: list[str] = []
+    done: list[dict[str, int]] = []
+    for r in sorted(set(rounds)):
+        info = infos[r]
+        left = info.contributor_pool - info.contributor_claimed
+        left += info.voter_pool - info.voter_claimed
+        if info.status is not RoundStatus.FINALIZED:
+            notes.append(f"round {r} is {info.status.name.lower()}: only finalized rounds sweep")
+        elif now < deadlines[r]:
+            notes.append(f"round {r}: its claims end in {in_words(deadlines[r] - now)}")
+        elif left == 0:
+            notes.append(f"round {r}: nothing left (all claimed, or swept)")
+        else:
+            try:
+                chain.sweep(r)
+            except TransactionRejected as exc:  # e.g. another account swept it just now
+                notes.append(f"round {r}: {exc}")
+                continue
+            done.append({"round": r, "amount": left})
+    total = sum(d["amount"] for d in done)
+    message = (
+        f"swept {fed(total)} back to the treasury from rounds "
+        + ", ".join(str(d["round"]) for d in done)
+        if done
+        else "nothing to sweep"
+    )
+    return {"swept": done, "amount": total, "notes": notes, "message": message}

@@ -21,6 +21,7 @@ from node.chain.client import ChainClient, RoundStatus
 from node.chain.deploy import TOKEN, Deployment, DeployParams, deploy, fund_accounts
 from node.chain.errors import ChainUnreachable, InsufficientFunds, TransactionRejected
 from node.chain.merkle import build_reward_tree
+from node.errors import FedchainError
 from node.types import cid_from_bytes
 
 pytestmark = pytest.mark.integration
@@ -323,6 +324,25 @@ def test_sweep_after_the_claim_period(env: Env) -> None:
     assert [(e.round, e.args["contributorAmount"] + e.args["voterAmount"]) for e in swept] == [
         (1, left)
     ]
+
+
+def test_operator_sweep_takes_every_ended_round(
+    env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from node.operator.rewards import sweep_rounds
+
+    monkeypatch.setenv("FEDCHAIN_CACHE_DIR", str(tmp_path))
+    info = env.deployer.round_info(3)
+    left = info.contributor_pool - info.contributor_claimed + info.voter_pool - info.voter_claimed
+    result = sweep_rounds(env.deployer)  # round 1 was swept; round 3's claims ended too
+    assert result["swept"] == [{"round": 3, "amount": left}]
+    again = sweep_rounds(env.deployer, [3])
+    assert (again["swept"], again["notes"]) == (
+        [],
+        ["round 3: nothing left (all claimed, or swept)"],
+    )
+    with pytest.raises(FedchainError, match="does not exist yet"):
+        sweep_rounds(env.deployer, [99])
 
 
 def test_unfunded_account_gets_a_clear_error(env: Env) -> None:
