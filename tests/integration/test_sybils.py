@@ -75,8 +75,9 @@ def test_sybils_are_slashed_and_every_round_finalizes(tmp_path: Path) -> None:
     opts = DemoOptions(nodes=HONEST, rounds=ROUNDS, task="digits-mlp", data_root=tmp_path,
                        epochs=1)  # fmt: skip
     # round 1 waits for everyone (sybils included); lowered once it opened
+    # sybils never vote, so a finalized round waits out the whole late-vote grace: 2 s
     params = DeployParams(min_stake=MIN_STAKE, commit_window=20, vote_window=20,
-                          min_participants=HONEST + SYBILS)  # fmt: skip
+                          min_participants=HONEST + SYBILS, late_vote_grace=2)  # fmt: skip
     net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True), opts.task,
                                 params, accounts=1 + HONEST + SYBILS)  # fmt: skip
     nodes: list[NodeProcess] = []
@@ -88,8 +89,6 @@ def test_sybils_are_slashed_and_every_round_finalizes(tmp_path: Path) -> None:
         path = deployment_path(opts.devnet_dir)
         fund_accounts(net.rpc_url, deployment, deployer, [a for a, _ in honest_keys], 1000 * TOKEN)
         for index, (address, config) in enumerate(prepare_nodes(opts, path, honest_keys)):
-            with config.open("a") as out:
-                out.write("advance_grace = 2.0\n")  # sybils never vote: no need to wait long
             nodes.append(start_node(index, address, config.parent, config))
         # while the nodes load: round 1 opens only once all 24 are active (min_participants)
         fund_accounts(net.rpc_url, deployment, deployer, [a for a, _ in sybil_keys], MIN_STAKE)
@@ -113,6 +112,8 @@ def test_sybils_are_slashed_and_every_round_finalizes(tmp_path: Path) -> None:
         stakes = {a: chain.stake_info(a) for a in sybils + honest}
         outcomes = {r: chain.finalized_outcome(r) for r in range(1, ROUNDS + 1)}
         mine = [records(n) for n in nodes]
+        voted = {(r, a): chain.has_voted(r, a) for r in range(1, ROUNDS + 1) for a in honest}
+        metrics = [n.status().get("metrics", {}) for n in nodes]
     finally:
         stop_all(nodes)
         if swarm is not None:
@@ -133,11 +134,17 @@ def test_sybils_are_slashed_and_every_round_finalizes(tmp_path: Path) -> None:
     for address in sybils:
         assert not stakes[address].active, address
         assert stakes[address].stake == MIN_STAKE // 2, address
+    # every honest node voted in every round, and no vote of theirs was refused
+    assert all(voted.values()), voted
+    for index, counters in enumerate(metrics):
+        assert counters.get("votes_rejected_total", 0) == 0, (index, counters)
+        assert counters.get("round_errors_total", 0) == 0, (index, counters)
     for address in honest:
         assert all(address not in s for s in slashes.values()), address
         assert stakes[address].active and stakes[address].stake == 100 * TOKEN, address
     # every honest node rejected every sybil's update as invalid, never as unavailable,
-    # accepted every honest one, and recorded the chain's model
+    # accepted every honest one, voted the slash list the chain applied, and recorded
+    # the chain's model
     for r, outcome in outcomes.items():
         assert outcome is not None, f"round {r} did not finalize"
         for index, by_round in enumerate(mine):
@@ -147,3 +154,4 @@ def test_sybils_are_slashed_and_every_round_finalizes(tmp_path: Path) -> None:
             assert sorted(record["verified_authors"]) == sorted(honest), (index, r, record)
             expected = {a: KINDS[kind_of(sybils.index(a))] for a in commitments[r] if a in sybils}
             assert record["rejected"] == expected, (index, r, record["rejected"])
+            assert set(record["slash"]) == set(slashes[r]), (index, r, record["slash"])
