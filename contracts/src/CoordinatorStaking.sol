@@ -27,17 +27,18 @@ abstract contract CoordinatorStaking is CoordinatorParams {
     /*                                STATE                               */
     /* ------------------------------------------------------------------ */
 
-    /// @dev Slot 0 holds everything `commit` reads about the sender.
+    /// @dev Slot 0 holds everything `commit` and `submitOutcome` read and write about the
+    ///      sender. Round numbers fit 40 bits: rounds advance at most one per transaction.
     struct Participant {
         uint128 stake;
-        uint56 activeFrom; // first round the participant may take part in; 0 = unregistered
-        uint64 checkpointRound; // round during which `stakeAtCheckpoint` was recorded
+        uint40 activeFrom; // first round the participant may take part in; 0 = unregistered
+        uint40 checkpointRound; // round during which `stakeAtCheckpoint` was recorded
+        uint40 lastVotedRound; // latest round the participant voted in
         bool active;
         // Slot 1. `registered` keeps the slot non-zero so checkpoint writes cost 2.9k, not 20k.
         uint128 stakeAtCheckpoint; // stake before the first change in `checkpointRound`
         uint64 unlockAt; // earliest withdraw of `unbonding`
         bool registered;
-        uint56 lastVotedRound; // latest round the participant voted in
         uint128 unbonding; // requested out of the stake, withdrawable from `unlockAt`
         bytes peerId;
         string[] addrs;
@@ -307,9 +308,9 @@ abstract contract CoordinatorStaking is CoordinatorParams {
     function _activate(address account, Participant storage p) internal {
         uint256 fromRound = currentRound + 1;
         p.active = true;
-        // Rounds advance one per transaction: 2^56 is out of reach.
+        // Rounds advance at most one per transaction: 2^40 is out of reach.
         // forge-lint: disable-next-line(unsafe-typecast)
-        p.activeFrom = uint56(fromRound);
+        p.activeFrom = uint40(fromRound);
         activeCount += 1;
         activeStake += p.stake;
         emit Activated(account, fromRound);
@@ -325,9 +326,9 @@ abstract contract CoordinatorStaking is CoordinatorParams {
     /// @dev Every stake change goes through here so the stake at the current round's opening
     ///      stays readable in O(1).
     function _setStake(Participant storage p, uint256 newStake) internal {
-        // Rounds advance one per transaction: 2^64 is out of reach.
+        // Rounds advance at most one per transaction: 2^40 is out of reach.
         // forge-lint: disable-next-line(unsafe-typecast)
-        uint64 round = uint64(currentRound);
+        uint40 round = uint40(currentRound);
         if (p.checkpointRound != round) {
             p.checkpointRound = round;
             p.stakeAtCheckpoint = p.stake;

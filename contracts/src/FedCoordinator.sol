@@ -459,9 +459,9 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
         bytes16 key = bytes16(outcomeId);
         v.outcomeKey = key;
         v.weight = SafeCast.toUint120(weight);
-        // Rounds advance one per transaction: 2^56 is out of reach.
+        // round == currentRound: 2^40 is out of reach (see Participant).
         // forge-lint: disable-next-line(unsafe-typecast)
-        p.lastVotedRound = uint56(round);
+        p.lastVotedRound = uint40(round);
         votes = _votesFor[round][key] + weight;
         _votesFor[round][key] = votes;
         emit OutcomeSubmitted(round, msg.sender, outcomeId, weight);
