@@ -78,11 +78,11 @@ def test_sybils_are_slashed_and_every_round_finalizes(tmp_path: Path) -> None:
     # sybils never vote, so a finalized round waits out the whole late-vote grace: 2 s
     params = DeployParams(min_stake=MIN_STAKE, commit_window=20, vote_window=20,
                           min_participants=HONEST + SYBILS, late_vote_grace=2)  # fmt: skip
-    net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True), opts.task,
-                                params, accounts=1 + HONEST + SYBILS)  # fmt: skip
     nodes: list[NodeProcess] = []
     swarm: SwarmThread | None = None
-    try:
+    try:  # from here: a deployment that fails leaves no anvil behind
+        net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True),
+                                    opts.task, params, accounts=1 + HONEST + SYBILS)  # fmt: skip
         deployer = net.accounts[0][1]
         honest_keys = net.accounts[1 : 1 + HONEST]
         sybil_keys = net.accounts[1 + HONEST : 1 + HONEST + SYBILS]
