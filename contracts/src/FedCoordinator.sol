@@ -184,6 +184,8 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
     /// @param round The round.
     /// @param outcomeId keccak256(abi.encode(keccak256(modelCid), rewardRoot, slash)).
     function votesFor(uint256 round, bytes32 outcomeId) external view returns (uint256) {
+        // Outcomes are keyed by the first 16 bytes of their id, on purpose.
+        // forge-lint: disable-next-line(unsafe-typecast)
         return _votesFor[round][bytes16(outcomeId)];
     }
 
@@ -456,6 +458,8 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
         if (v.outcomeKey != bytes16(0)) revert AlreadyVoted(round, msg.sender);
 
         uint256 weight = _stakeAt(p, round);
+        // Outcomes are keyed by the first 16 bytes of their id, on purpose.
+        // forge-lint: disable-next-line(unsafe-typecast)
         bytes16 key = bytes16(outcomeId);
         v.outcomeKey = key;
         v.weight = SafeCast.toUint120(weight);
@@ -524,6 +528,8 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
         rd.status = RoundStatus.Finalized;
         rd.finalizedAt = uint40(block.timestamp);
         rd.rewardRoot = rewardRoot;
+        // Outcomes are keyed by the first 16 bytes of their id, on purpose.
+        // forge-lint: disable-next-line(unsafe-typecast)
         rd.outcomeKey = bytes16(outcomeId);
         _latestModelCid = modelCid;
         uint256 refund = 0;
