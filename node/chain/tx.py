@@ -30,6 +30,7 @@ from node.errors import ChainError
 
 RECEIPT_TIMEOUT_S = 120.0
 RECEIPT_POLL_S = 0.1
+REPLACED_CHECKS = 10  # receipt reads, RECEIPT_POLL_S apart, before a used nonce means replaced
 GAS_MARGIN = 1.25
 _ERROR_STRING = bytes.fromhex("08c379a0")
 _PANIC = bytes.fromhex("4e487b71")
@@ -246,12 +247,22 @@ class Sender:
             except TransactionNotFound:
                 pass
             if self.w3.eth.get_transaction_count(self.address, "latest") > nonce:
-                try:  # mined between the two reads?
-                    return self.w3.eth.get_transaction_receipt(tx_hash)
-                except TransactionNotFound:
-                    return None
+                return self._receipt_after_nonce_moved(tx_hash)
             time.sleep(RECEIPT_POLL_S)
         raise TimeExhausted
+
+    def _receipt_after_nonce_moved(self, tx_hash: Any) -> Any:
+        """The receipt of ``tx_hash`` once its nonce is used; None if it never turns up.
+
+        Mined between the two reads, or the node counts the nonce a moment before it
+        serves the receipt (seen with anvil under load: treating that as a replacement sent
+        a claim twice, the second reverting ``AlreadyClaimed``), so look a few times."""
+        for _ in range(REPLACED_CHECKS):
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                time.sleep(RECEIPT_POLL_S)
+        return None
 
     def _send(self, action: str, tx: Any, retry_call: Any) -> Any:
         try:
