@@ -63,7 +63,9 @@ def test_deploy_any_parameters_with_a_keystore(chain: tuple[devnet.Devnet, Path]
         "--password-file", str(tmp / "pw.txt"), "--task", "digits-mlp", "--min-participants",
         "4", "--commit-window", "30", "--vote-window", "20", "--contributor-pool", "400",
         "--voter-pool", "100", "--rule", "nnm+trimmed_mean", "--byzantine-f", "1",
-        "--min-stake", "5", "--out", str(out),
+        "--min-stake", "5", "--late-vote-grace", "5", "--claim-period", "600",
+        "--inactivity-rounds", "3", "--inactivity-leak", "2", "--supply", "1000000",
+        "--treasury", "50000", "--out", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     deployment = Deployment.load(out)
@@ -78,6 +80,11 @@ def test_deploy_any_parameters_with_a_keystore(chain: tuple[devnet.Devnet, Path]
     assert on_chain.reward_per_round == 500 * TOKEN
     assert on_chain.voter_share_bps == 2000
     assert on_chain.min_stake == 5 * TOKEN
+    assert (on_chain.late_vote_grace, on_chain.claim_period) == (5, 600)
+    assert (on_chain.inactivity_rounds, on_chain.inactivity_leak_bps) == (3, 200)
+    deployer = ChainClient(net.rpc_url, deployment, net.accounts[1][1])
+    assert deployer.treasury() == 50_000 * TOKEN  # funded from the fixed supply
+    assert deployer.token_balance(deployment.deployer) == 950_000 * TOKEN
     again = fedchain("deploy", "--rpc-url", net.rpc_url, "--private-key-file", "k", "--out",
                      str(out))  # fmt: skip
     one_error(again, "already exists: pass --force")
@@ -89,6 +96,7 @@ def test_deploy_any_parameters_with_a_keystore(chain: tuple[devnet.Devnet, Path]
         (["--commit-window", "5"], "--commit-window must be in [10, 2592000] seconds, got 5"),
         (["--voter-pool", "600", "--contributor-pool", "400"], "at most 50%"),
         (["--rule", "krum", "--byzantine-f", "1"], "needs at least 5 updates per round"),
+        (["--supply", "10", "--treasury", "100"], "more than the whole --supply"),
         (["--task", "nope"], "unknown task 'nope'"),
         (["--task", "nopkg.mod:make"], "pip install -e"),
         (["--password-file", "{tmp}/wrong.txt"], "wrong password"),
