@@ -135,3 +135,15 @@ def test_owner_setters_are_bounded(env: Env) -> None:
     env.owner.pause()
     assert env.owner.paused() is True
     env.owner.unpause()
+
+
+def test_funding_beyond_the_fixed_supply_is_a_plain_error(env: Env) -> None:
+    from node.errors import ChainError
+
+    holder = env.owner.token_balance()
+    with pytest.raises(ChainError, match="cannot fund 2 account.*FED cannot be minted"):
+        fund_accounts(
+            env.net.rpc_url, env.deployment, env.net.accounts[0][1],
+            [env.net.accounts[2][0], env.net.accounts[3][0]], holder // 2 + 1,
+        )  # fmt: skip
+    assert env.owner.token_balance() == holder  # nothing was sent
