@@ -21,7 +21,7 @@ from node.aggregate.registry import PreconditionError, Rule, build_rule
 from node.aggregate.rewards import split_pool
 from node.byzantine import crafted_delta, is_withholding
 from node.chain.client import ChainClient, RoundInfo, RoundStatus
-from node.chain.errors import ChainUnreachable
+from node.chain.errors import ChainUnreachable, TransactionRejected
 from node.chain.merkle import build_reward_tree
 from node.chainlink import ChainLink
 from node.config import NodeConfig
@@ -581,6 +581,12 @@ async def forget_lost_claim(ctx: NodeContext, r: int) -> None:
         lost(ctx, r, "claimed")
 
 
+def claim_period_over(exc: ChainError) -> bool:
+    """The round's claim period ended (its rest went, or goes, back to the treasury):
+    retrying can never succeed, so the reward counts as settled."""
+    return isinstance(exc, TransactionRejected) and exc.error == "ClaimPeriodOver"
+
+
 async def reconcile_claims(ctx: NodeContext, current: int) -> None:
     """Contributor rewards of finished rounds that this node claimed but the chain does not
     show (a chain restarted from an older state lost the claim): claimed again. A claim
@@ -596,9 +602,13 @@ async def reconcile_claims(ctx: NodeContext, current: int) -> None:
                 proof = [bytes.fromhex(p) for p in record["proof"]]
                 await claim(ctx, r, int(record["earned"]), proof)
         except ChainError as exc:
-            log.warning("round %d: reward claim not confirmed yet: %s", r, exc)
-            continue
-        if r >= current - 1:
+            if not claim_period_over(exc):
+                log.warning("round %d: reward claim not confirmed yet: %s", r, exc)
+                continue
+            log.warning("round %d: reward lost: its claim period ended before the claim", r)
+            ctx.metrics.inc("claims_expired_total")
+            record["claim_expired"] = True
+        if r >= current - 1 and not record.get("claim_expired"):
             continue
         record["claim_confirmed"] = True
         ctx.state.update(r, record=json.dumps(record, sort_keys=True))
@@ -758,8 +768,12 @@ async def claim_voter_rewards(ctx: NodeContext, before: int) -> None:
         try:
             amount = await claim_voter_reward(ctx, r)
         except ChainError as exc:
-            log.warning("round %d: voter reward not claimed yet: %s", r, exc)
-            continue
+            if not claim_period_over(exc):
+                log.warning("round %d: voter reward not claimed yet: %s", r, exc)
+                continue
+            log.warning("round %d: voter reward lost: its claim period ended", r)
+            ctx.metrics.inc("claims_expired_total")
+            amount = 0
         if amount is None:
             continue  # still locked
         record.update(voter_reward=amount, voter_settled=True)
