@@ -7,14 +7,21 @@ import {FedCoordinator} from "../../src/FedCoordinator.sol";
 import {IFedCoordinator} from "../../src/IFedCoordinator.sol";
 import {CoordinatorHandler} from "./CoordinatorHandler.sol";
 
+/// @notice Invariants of the coordinator under the adversarial handler. The handler checks
+///         call-level properties as it acts (who may commit, vote, be slashed, claim, sweep,
+///         advance, withdraw, be reported) and counts mismatches; every invariant
+///         requires every count to be 0. The other invariants check the state after every
+///         call: token conservation, nothing stuck, round and stake accounting, staging.
 contract FedCoordinatorInvariantTest is Test {
+    uint256 internal constant ACTORS = 28;
+
     FedToken internal token;
     FedCoordinator internal coord;
     CoordinatorHandler internal handler;
 
     function setUp() public {
         vm.warp(1_700_000_000);
-        token = new FedToken("Fedchain Token", "FED", address(this));
+        token = new FedToken("Fedchain Token", "FED", address(this), 1e27);
         coord = new FedCoordinator(
             token,
             keccak256("task"),
@@ -27,126 +34,167 @@ contract FedCoordinatorInvariantTest is Test {
                 voterShareBps: 2000,
                 slashBps: 5000,
                 minParticipants: 3,
-                unstakeCooldown: 600
+                unstakeCooldown: 600,
+                lateVoteGrace: 15,
+                claimPeriod: 7200,
+                inactivityRounds: 2,
+                inactivityLeakBps: 100
             })
         );
-        address[] memory actors = new address[](5);
-        for (uint256 i; i < actors.length; ++i) {
+        address[] memory actors = new address[](ACTORS);
+        for (uint256 i; i < ACTORS; ++i) {
             actors[i] = vm.addr(i + 1);
-            token.mint(actors[i], 1e30);
+            token.transfer(actors[i], 1e25);
             vm.prank(actors[i]);
             token.approve(address(coord), type(uint256).max);
         }
         handler = new CoordinatorHandler(coord, token, actors);
-        // Three actors start registered so rounds can open; the others may join later.
-        for (uint256 i; i < 3; ++i) {
-            handler.register(i, 100e18);
-        }
-        handler.fund(2000e18);
+        handler.bootstrap(20_000e18);
 
-        bytes4[] memory selectors = new bytes4[](13);
+        bytes4[] memory selectors = new bytes4[](22);
         selectors[0] = CoordinatorHandler.register.selector;
         selectors[1] = CoordinatorHandler.topUp.selector;
-        selectors[2] = CoordinatorHandler.fund.selector;
-        selectors[3] = CoordinatorHandler.warp.selector;
-        selectors[4] = CoordinatorHandler.advance.selector;
-        selectors[5] = CoordinatorHandler.commit.selector;
-        selectors[6] = CoordinatorHandler.vote.selector;
-        selectors[7] = CoordinatorHandler.claim.selector;
-        selectors[8] = CoordinatorHandler.claimVoter.selector;
-        selectors[9] = CoordinatorHandler.requestUnstake.selector;
-        selectors[10] = CoordinatorHandler.withdraw.selector;
-        selectors[11] = CoordinatorHandler.setSlashBps.selector;
-        selectors[12] = CoordinatorHandler.setUnstakeCooldown.selector;
+        selectors[2] = CoordinatorHandler.requestUnstake.selector;
+        selectors[3] = CoordinatorHandler.withdraw.selector;
+        selectors[4] = CoordinatorHandler.fund.selector;
+        selectors[5] = CoordinatorHandler.reportInactive.selector;
+        selectors[6] = CoordinatorHandler.warp.selector;
+        selectors[7] = CoordinatorHandler.warpFar.selector;
+        selectors[8] = CoordinatorHandler.advance.selector;
+        selectors[9] = CoordinatorHandler.registerThenAdvance.selector;
+        selectors[10] = CoordinatorHandler.commit.selector;
+        selectors[11] = CoordinatorHandler.vote.selector;
+        selectors[12] = CoordinatorHandler.voteMalformed.selector;
+        selectors[13] = CoordinatorHandler.voteThenAdvance.selector;
+        selectors[14] = CoordinatorHandler.claim.selector;
+        selectors[15] = CoordinatorHandler.claimVoter.selector;
+        selectors[16] = CoordinatorHandler.sweep.selector;
+        selectors[17] = CoordinatorHandler.togglePause.selector;
+        selectors[18] = CoordinatorHandler.setParam.selector;
+        selectors[19] = CoordinatorHandler.livenessRound.selector;
+        selectors[20] = CoordinatorHandler.commitSome.selector;
+        selectors[21] = CoordinatorHandler.honestVotes.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
-    /// Every token that came in and has not been paid out is still held.
-    function invariant_BalanceMatchesGhostFlows() public view {
-        vm.assertEq(token.balanceOf(address(coord)), handler.ghostIn() - handler.ghostOut());
+    /* ----------------------------- invariants ---------------------------- */
+
+    // forge runs one campaign per invariant function and checks only that function after
+    // each call, so the properties are grouped into three campaigns; each also requires
+    // the handler's call-level checks to have passed (one cheap read).
+
+    /// Call-level properties (see `_noViolations`) and staged parameters.
+    function invariant_CallsAndParams() public view {
+        _noViolations();
+        _paramsStaged();
     }
 
-    /// Token conservation: stakes + treasury + unclaimed pools == balance.
-    function invariant_Conservation() public view {
+    /// Token conservation (with sweeps) and no value stuck.
+    function invariant_TokensConserved() public view {
+        _noViolations();
+        _conservation();
+        _noStuckValue();
+    }
+
+    /// Round accounting (commits, eligibility, votes, quorum) and stake accounting.
+    function invariant_RoundsAndStakes() public view {
+        _noViolations();
+        _roundAccounting();
+        _stakeAccounting();
+    }
+
+    /* ----------------------------- properties ---------------------------- */
+
+    /// Every call-level property the handler checks held on every call: eligibility of
+    /// commits and votes, vote weight = stake at opening, slashes (committers only, exact,
+    /// once), malformed lists refused, claims (forged refused, valid paid exactly, none after
+    /// the claim period), voter shares floor(pool * w / W), sweeps, grace, pause, staged
+    /// setters, withdrawals, inactivity reports, and liveness of an honest 2/3 quorum.
+    function _noViolations() internal view {
+        if (handler.violationTotal() == 0) return;
+        uint256 n = handler.violationCount();
+        for (uint256 i; i < n; ++i) {
+            vm.assertEq(handler.violations(i), 0, handler.violationNames(i));
+        }
+    }
+
+    /// Token conservation: balance == ghost in - out == stakes + unbonding + treasury +
+    /// sum over rounds of (pools - claimed) (a swept round contributes 0).
+    function _conservation() internal view {
+        uint256 balance = token.balanceOf(address(coord));
+        vm.assertEq(balance, handler.ghostIn() - handler.ghostOut(), "ghost flows");
         uint256 pools;
         uint256 current = coord.currentRound();
         for (uint256 r = 1; r <= current; ++r) {
             IFedCoordinator.RoundInfo memory info = coord.roundInfo(r);
-            pools += info.contributorPool + info.voterPool;
-            pools -= info.contributorClaimed + info.voterClaimed;
+            vm.assertLe(info.contributorClaimed, info.contributorPool, "contributor claims");
+            vm.assertLe(info.voterClaimed, info.voterPool, "voter claims");
+            pools += info.contributorPool - info.contributorClaimed;
+            pools += info.voterPool - info.voterClaimed;
         }
         vm.assertEq(
-            token.balanceOf(address(coord)),
-            coord.totalStaked() + coord.totalUnbonding() + coord.treasury() + pools
+            balance,
+            coord.totalStaked() + coord.totalUnbonding() + coord.treasury() + pools,
+            "conservation"
         );
     }
 
-    /// Per actor: what it holds in the coordinator is exactly deposits minus withdrawals
-    /// minus slashes, so a slashed amount can never come back out.
-    function invariant_SlashedNeverWithdrawable() public view {
-        uint256 n = handler.actorCount();
-        for (uint256 i; i < n; ++i) {
-            address who = handler.actors(i);
-            (uint256 s, uint256 unbonding,,,) = coord.stakeInfo(who);
-            uint256 deposited = handler.ghostDeposited(who);
-            uint256 gone = handler.ghostWithdrawn(who) + handler.ghostSlashed(who);
-            vm.assertLe(gone, deposited);
-            vm.assertEq(s + unbonding, deposited - gone);
-        }
-    }
-
-    /// No round finalized below 2/3 of its snapshotted stake.
-    function invariant_NoFinalizationBelowQuorum() public view {
-        vm.assertEq(handler.ghostBelowQuorum(), 0);
-    }
-
-    /// At most one commitment per address per round, and the count matches.
-    function invariant_OneCommitmentPerAddress() public view {
-        uint256 current = coord.currentRound();
-        uint256 n = handler.actorCount();
-        for (uint256 r = 1; r <= current; ++r) {
-            uint256 count;
-            for (uint256 i; i < n; ++i) {
-                address who = handler.actors(i);
-                uint256 commits = handler.ghostCommits(r, who);
-                vm.assertLe(commits, 1);
-                count += commits;
-                vm.assertEq(coord.commitmentOf(r, who) != bytes32(0), commits == 1);
-            }
-            vm.assertEq(coord.roundInfo(r).commitCount, count);
-        }
-    }
-
-    /// No reward is claimed twice.
-    function invariant_NoDoubleClaim() public view {
-        uint256 current = coord.currentRound();
-        uint256 n = handler.actorCount();
-        for (uint256 r = 1; r <= current; ++r) {
-            for (uint256 i; i < n; ++i) {
-                address who = handler.actors(i);
-                vm.assertLe(handler.ghostClaims(r, who), 1);
-                vm.assertLe(handler.ghostVoterClaims(r, who), 1);
-                vm.assertEq(coord.isClaimed(r, who), handler.ghostClaims(r, who) == 1);
-            }
-        }
-    }
-
-    /// Claims never exceed their pools.
-    function invariant_ClaimsWithinPools() public view {
+    /// No value stuck: a failed round holds nothing, a finalized round with a zero reward
+    /// root holds no contributor pool, a swept round holds nothing.
+    function _noStuckValue() internal view {
         uint256 current = coord.currentRound();
         for (uint256 r = 1; r <= current; ++r) {
             IFedCoordinator.RoundInfo memory info = coord.roundInfo(r);
-            vm.assertLe(info.contributorClaimed, info.contributorPool);
-            vm.assertLe(info.voterClaimed, info.voterPool);
             if (info.status == IFedCoordinator.RoundStatus.Failed) {
-                vm.assertEq(info.contributorPool + info.voterPool, 0);
+                vm.assertEq(info.contributorPool + info.voterPool, 0, "failed round pools");
+            }
+            if (
+                info.status == IFedCoordinator.RoundStatus.Finalized
+                    && info.rewardRoot == bytes32(0)
+            ) {
+                vm.assertEq(info.contributorPool, info.contributorClaimed, "root-0 pool kept");
+            }
+            (,,,,,, bool swept,,,) = handler.roundGhost(r);
+            if (swept) {
+                vm.assertEq(info.contributorPool, info.contributorClaimed, "swept contributor");
+                vm.assertEq(info.voterPool, info.voterClaimed, "swept voter");
             }
         }
     }
 
-    /// The aggregate stake counters equal the sums over participants.
-    function invariant_StakeAccounting() public view {
+    /// Per round: only the current round is Open; commitCount == ghost commits <=
+    /// eligibleCount == ghost members; total vote weight <= snapshot; a finalized round's
+    /// winning weight is >= 2/3 of the snapshot and equals the sum of its winning votes.
+    function _roundAccounting() internal view {
+        uint256 current = coord.currentRound();
+        for (uint256 r = 1; r <= current; ++r) {
+            IFedCoordinator.RoundInfo memory info = coord.roundInfo(r);
+            (
+                ,,,,
+                uint32 members,
+                uint32 commits,,
+                bytes16 winKey,
+                uint256 snapshot,
+                uint256 votes
+            ) = handler.roundGhost(r);
+            if (r < current) vm.assertTrue(info.status != IFedCoordinator.RoundStatus.Open);
+            vm.assertLe(info.commitCount, info.eligibleCount, "commitCount > eligibleCount");
+            vm.assertEq(info.commitCount, commits, "commitCount");
+            vm.assertEq(info.eligibleCount, members, "eligibleCount");
+            vm.assertEq(info.stakeSnapshot, snapshot, "stakeSnapshot");
+            vm.assertLe(votes, snapshot, "votes > snapshot");
+            if (info.status == IFedCoordinator.RoundStatus.Finalized) {
+                vm.assertGe(info.winningWeight * 3, info.stakeSnapshot * 2);
+                vm.assertEq(info.winningWeight, handler.keyWeight(r, winKey), "winning weight");
+            }
+        }
+    }
+
+    /// Stake totals equal the sums over participants, and per actor what it holds in the
+    /// coordinator is deposits - withdrawals - slashes - inactivity leaks (a slashed or
+    /// leaked token never comes back out).
+    function _stakeAccounting() internal view {
         uint256 total;
         uint256 active;
         uint256 activeN;
@@ -157,44 +205,103 @@ contract FedCoordinatorInvariantTest is Test {
             if (isActive) {
                 active += s;
                 activeN += 1;
-                vm.assertGe(s, coord.params().minStake);
             }
         }
-        vm.assertEq(coord.totalStaked(), total);
-        vm.assertEq(coord.activeStake(), active);
-        vm.assertEq(coord.activeCount(), activeN);
-    }
-
-    /// Only the current round can be open; finalized rounds hold the winning quorum.
-    function invariant_RoundStates() public view {
-        uint256 current = coord.currentRound();
-        for (uint256 r = 1; r <= current; ++r) {
-            IFedCoordinator.RoundInfo memory info = coord.roundInfo(r);
-            if (r < current) vm.assertTrue(info.status != IFedCoordinator.RoundStatus.Open);
-            if (info.status == IFedCoordinator.RoundStatus.Finalized) {
-                vm.assertGe(info.winningWeight * 3, info.stakeSnapshot * 2);
-            }
+        vm.assertEq(coord.totalStaked(), total, "totalStaked");
+        vm.assertEq(coord.activeStake(), active, "activeStake");
+        vm.assertEq(coord.activeCount(), activeN, "activeCount");
+        for (uint256 i; i < ACTORS; ++i) {
+            address who = handler.actors(i);
+            (uint256 s, uint256 unbonding,,,) = coord.stakeInfo(who);
+            uint256 gone = handler.withdrawn(who) + handler.slashed(who) + handler.leaked(who);
+            vm.assertEq(s + unbonding + gone, handler.deposited(who), "held");
         }
     }
 
-    /// The handler's actions do reach finalization and claims (guards against a vacuous walk).
-    function test_HandlerCompletesARound() public {
-        handler.advance();
-        for (uint256 i; i < 3; ++i) {
-            handler.commit(i);
-        }
-        handler.vote(0, 1);
-        handler.vote(1, 1);
-        vm.assertEq(handler.ghostFinalized(), 1);
-        handler.claim(0, 1);
-        vm.assertEq(handler.ghostOut(), handler.rewardOf(0));
-        handler.advance();
-        handler.claimVoter(1, 1);
-        vm.assertGt(handler.ghostOut(), handler.rewardOf(0));
+    /// Parameters change only when a round opens: params() is what the current round
+    /// opened with, pendingParams() what the setters staged.
+    function _paramsStaged() internal view {
+        vm.assertEq(keccak256(abi.encode(coord.params())), keccak256(abi.encode(handler.inForce())));
+        vm.assertEq(
+            keccak256(abi.encode(coord.pendingParams())), keccak256(abi.encode(handler.pending()))
+        );
     }
 
-    /// Sanity of the ghost counters after each run.
     function afterInvariant() public view {
         vm.assertLe(handler.ghostFinalized() + handler.ghostFailed(), coord.currentRound());
+    }
+
+    /* ----------------------- the handler is not vacuous ------------------- */
+
+    /// 18 sybils commit in one round (more than MAX_SLASH), the honest 8 finalize it with
+    /// the 16 chosen by the node's priority slashed, the rest untouched.
+    function test_LivenessWithEighteenSybils() public {
+        handler.livenessRound(0);
+        vm.assertEq(handler.ghostLivenessRuns(), 1);
+        vm.assertEq(handler.ghostLivenessOverCap(), 1);
+        vm.assertEq(handler.ghostMaxInvalidCommitters(), 18);
+        uint256 slashedSybils;
+        for (uint256 i = 8; i < 26; ++i) {
+            if (handler.slashed(handler.actors(i)) != 0) slashedSybils += 1;
+        }
+        vm.assertEq(slashedSybils, 16);
+        for (uint256 i; i < 8; ++i) {
+            vm.assertEq(handler.slashed(handler.actors(i)), 0);
+        }
+        invariant_TokensConserved();
+    }
+
+    /// A round finalizes, rewards are claimed, the rest is swept after the claim period;
+    /// late claims and a second sweep are refused.
+    function test_ClaimThenSweep() public {
+        handler.livenessRound(0);
+        handler.claim(0, 1, 0); // valid
+        handler.claim(1, 1, 4); // wrong amount
+        handler.claim(2, 1, 5); // another leaf's proof
+        handler.claim(3, 1, 6); // someone else's leaf
+        vm.assertEq(handler.ghostClaims(), 1);
+        handler.sweep(1); // too early
+        vm.assertEq(handler.ghostSweeps(), 0);
+        handler.warpFar(6000);
+        handler.warpFar(6000);
+        handler.claimVoter(0, 1); // too late
+        handler.claim(4, 1, 0); // too late
+        handler.sweep(1);
+        vm.assertEq(handler.ghostSweeps(), 1);
+        handler.sweep(1); // nothing left
+        vm.assertEq(handler.ghostSweeps(), 1);
+        invariant_TokensConserved();
+    }
+
+    /// The finalizing vote and advance() in one block: the grace holds the round.
+    function test_SameBlockAdvanceRefused() public {
+        handler.livenessRound(0); // round 1 finalized by the honest 8
+        handler.advance(); // same block: GraceActive
+        vm.assertEq(coord.currentRound(), 1);
+        handler.warp(16);
+        handler.advance();
+        vm.assertEq(coord.currentRound(), 2);
+        invariant_CallsAndParams();
+    }
+
+    /// Ineligible accounts cannot commit or vote: an outsider, a sybil registered in this
+    /// round, and a malformed (over-cap) list.
+    function test_IneligibleRefused() public {
+        handler.advance(); // round 1 with the bootstrapped members
+        handler.register(25, 100e18); // sybil 25 registers during round 1
+        handler.commit(25);
+        handler.commit(27); // outsider
+        vm.assertEq(coord.roundInfo(1).commitCount, 0);
+        handler.commit(0);
+        vm.assertEq(coord.roundInfo(1).commitCount, 1);
+        handler.warp(400);
+        handler.warp(400);
+        handler.voteMalformed(0, 0);
+        vm.assertTrue(!coord.hasVoted(1, handler.actors(0)));
+        handler.vote(25, 1);
+        vm.assertTrue(!coord.hasVoted(1, handler.actors(25)));
+        handler.vote(0, 1);
+        vm.assertTrue(coord.hasVoted(1, handler.actors(0)));
+        invariant_CallsAndParams();
     }
 }
