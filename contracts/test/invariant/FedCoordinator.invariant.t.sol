@@ -9,9 +9,9 @@ import {CoordinatorHandler} from "./CoordinatorHandler.sol";
 
 /// @notice Invariants of the coordinator under the adversarial handler. The handler checks
 ///         call-level properties as it acts (who may commit, vote, be slashed, claim, sweep,
-///         advance, withdraw, be reported) and counts mismatches; every invariant
-///         requires every count to be 0. The other invariants check the state after every
-///         call: token conservation, nothing stuck, round and stake accounting, staging.
+///         advance, withdraw, be reported) and counts mismatches, which every invariant
+///         requires to be 0; the invariants also check the state after every call: token
+///         conservation, nothing stuck, round and stake accounting, staged parameters.
 contract FedCoordinatorInvariantTest is Test {
     uint256 internal constant ACTORS = 28;
 
