@@ -215,7 +215,8 @@ abstract contract CoordinatorStaking is CoordinatorParams {
     /// @notice Move `amount` of the caller's stake out, to be withdrawn after the cool-down.
     /// @dev The tokens stop counting for rounds opened from now on but stay slashable: they
     ///      unlock `unstakeCooldown` seconds from now, and not before the vote deadline of the
-    ///      round open now (the only round that can still slash them). Several requests share
+    ///      current round (open: it can still slash them; finalized: late votes weighted by
+    ///      the stake at opening still count until then). Several requests share
     ///      one unlock time, the latest. A stake left below `minStake` deactivates the caller
     ///      (it can no longer commit or vote, also in the current round).
     /// @param amount Tokens to unstake, at most the current stake.
@@ -236,8 +237,8 @@ abstract contract CoordinatorStaking is CoordinatorParams {
         p.unbonding = unbonding;
 
         uint256 unlockAt = block.timestamp + _params.unstakeCooldown;
-        uint256 openDeadline = _openVoteDeadline();
-        if (openDeadline > unlockAt) unlockAt = openDeadline;
+        uint256 roundDeadline = _currentVoteDeadline();
+        if (roundDeadline > unlockAt) unlockAt = roundDeadline;
         if (unlockAt < p.unlockAt) unlockAt = p.unlockAt;
         // A timestamp plus at most 90 days.
         // forge-lint: disable-next-line(unsafe-typecast)
@@ -302,8 +303,9 @@ abstract contract CoordinatorStaking is CoordinatorParams {
     /*                               INTERNAL                             */
     /* ------------------------------------------------------------------ */
 
-    /// @dev Vote deadline of the current round if it is Open, else 0.
-    function _openVoteDeadline() internal view virtual returns (uint256);
+    /// @dev Vote deadline of the current round while it can take votes (Open or Finalized),
+    ///      else 0.
+    function _currentVoteDeadline() internal view virtual returns (uint256);
 
     function _activate(address account, Participant storage p) internal {
         uint256 fromRound = currentRound + 1;

@@ -417,9 +417,13 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
     /*                               INTERNAL                             */
     /* ------------------------------------------------------------------ */
 
-    function _openVoteDeadline() internal view override returns (uint256) {
+    /// @dev A finalized round still takes late winning votes (weighted by stake at opening)
+    ///      until its deadline, so tokens staked in it stay locked until then too.
+    function _currentVoteDeadline() internal view override returns (uint256) {
         Round storage rd = _rounds[currentRound];
-        return rd.status == RoundStatus.Open ? rd.voteDeadline : 0;
+        RoundStatus status = rd.status;
+        bool votable = status == RoundStatus.Open || status == RoundStatus.Finalized;
+        return votable ? rd.voteDeadline : 0;
     }
 
     /// @dev Reverts while a finalized round's late winning votes can still arrive: until

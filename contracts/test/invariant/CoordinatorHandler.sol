@@ -57,7 +57,9 @@ contract CoordinatorHandler is HandlerBase {
         uint256 unlock = block.timestamp + _inForce.unstakeCooldown;
         uint256 round = coord.currentRound();
         IFedCoordinator.RoundInfo memory info = coord.roundInfo(round);
-        if (info.status == IFedCoordinator.RoundStatus.Open && info.voteDeadline > unlock) {
+        bool votable = info.status == IFedCoordinator.RoundStatus.Open
+            || info.status == IFedCoordinator.RoundStatus.Finalized;
+        if (votable && info.voteDeadline > unlock) {
             unlock = info.voteDeadline;
         }
         vm.prank(who);
