@@ -93,113 +93,89 @@ abstract contract CoordinatorParams is IFedCoordinator, Ownable2Step {
     ///      re-checked.
     /// @param value New minimum, in [1, MAX_MIN_STAKE].
     function setMinStake(uint256 value) external onlyOwner {
-        _bound("minStake", value, 1, MAX_MIN_STAKE);
-        emit ParamUpdated("minStake", _pending.minStake, value);
+        _stage("minStake", _pending.minStake, value, 1, MAX_MIN_STAKE);
         _pending.minStake = value;
-        _pendingChanged = true;
     }
 
     /// @notice Stage the commit window of rounds opened from the next one on.
     /// @param value Seconds, in [MIN_WINDOW, MAX_WINDOW].
     function setCommitWindow(uint64 value) external onlyOwner {
-        _bound("commitWindow", value, MIN_WINDOW, MAX_WINDOW);
-        emit ParamUpdated("commitWindow", _pending.commitWindow, value);
+        _stage("commitWindow", _pending.commitWindow, value, MIN_WINDOW, MAX_WINDOW);
         _pending.commitWindow = value;
-        _pendingChanged = true;
     }
 
     /// @notice Stage the vote window of rounds opened from the next one on.
     /// @param value Seconds, in [MIN_WINDOW, MAX_WINDOW].
     function setVoteWindow(uint64 value) external onlyOwner {
-        _bound("voteWindow", value, MIN_WINDOW, MAX_WINDOW);
-        emit ParamUpdated("voteWindow", _pending.voteWindow, value);
+        _stage("voteWindow", _pending.voteWindow, value, MIN_WINDOW, MAX_WINDOW);
         _pending.voteWindow = value;
-        _pendingChanged = true;
     }
 
     /// @notice Stage the tokens reserved from the treasury for each round opened from the next.
     /// @param value Tokens, in [0, MAX_REWARD_PER_ROUND].
     function setRewardPerRound(uint256 value) external onlyOwner {
-        _bound("rewardPerRound", value, 0, MAX_REWARD_PER_ROUND);
-        emit ParamUpdated("rewardPerRound", _pending.rewardPerRound, value);
+        _stage("rewardPerRound", _pending.rewardPerRound, value, 0, MAX_REWARD_PER_ROUND);
         _pending.rewardPerRound = value;
-        _pendingChanged = true;
     }
 
     /// @notice Stage the voters' share of the pools of rounds opened from the next one on.
     /// @param value Basis points, in [0, MAX_VOTER_SHARE_BPS].
     function setVoterShareBps(uint16 value) external onlyOwner {
-        _bound("voterShareBps", value, 0, MAX_VOTER_SHARE_BPS);
-        emit ParamUpdated("voterShareBps", _pending.voterShareBps, value);
+        _stage("voterShareBps", _pending.voterShareBps, value, 0, MAX_VOTER_SHARE_BPS);
         _pending.voterShareBps = value;
-        _pendingChanged = true;
     }
 
     /// @notice Stage the share of a slashed participant's stake moved to the treasury.
     /// @dev Applies to rounds opened from the next one on.
     /// @param value Basis points, in [0, MAX_SLASH_BPS].
     function setSlashBps(uint16 value) external onlyOwner {
-        _bound("slashBps", value, 0, MAX_SLASH_BPS);
-        emit ParamUpdated("slashBps", _pending.slashBps, value);
+        _stage("slashBps", _pending.slashBps, value, 0, MAX_SLASH_BPS);
         _pending.slashBps = value;
-        _pendingChanged = true;
     }
 
     /// @notice Stage how many active participants a new round needs (checked by the `advance`
     ///         that would open it).
     /// @param value Participants, in [1, MAX_MIN_PARTICIPANTS].
     function setMinParticipants(uint32 value) external onlyOwner {
-        _bound("minParticipants", value, 1, MAX_MIN_PARTICIPANTS);
-        emit ParamUpdated("minParticipants", _pending.minParticipants, value);
+        _stage("minParticipants", _pending.minParticipants, value, 1, MAX_MIN_PARTICIPANTS);
         _pending.minParticipants = value;
-        _pendingChanged = true;
     }
 
     /// @notice Stage the cool-down of unstake requests made once the next round opened.
     /// @param value Seconds, in [MIN_COOLDOWN, MAX_COOLDOWN].
     function setUnstakeCooldown(uint64 value) external onlyOwner {
-        _bound("unstakeCooldown", value, MIN_COOLDOWN, MAX_COOLDOWN);
-        emit ParamUpdated("unstakeCooldown", _pending.unstakeCooldown, value);
+        _stage("unstakeCooldown", _pending.unstakeCooldown, value, MIN_COOLDOWN, MAX_COOLDOWN);
         _pending.unstakeCooldown = value;
-        _pendingChanged = true;
     }
 
     /// @notice Stage the late-vote grace of rounds opened from the next one on.
     /// @param value Seconds, in [0, MAX_WINDOW].
     function setLateVoteGrace(uint64 value) external onlyOwner {
-        _bound("lateVoteGrace", value, 0, MAX_WINDOW);
-        emit ParamUpdated("lateVoteGrace", _pending.lateVoteGrace, value);
+        _stage("lateVoteGrace", _pending.lateVoteGrace, value, 0, MAX_WINDOW);
         _pending.lateVoteGrace = value;
-        _pendingChanged = true;
     }
 
     /// @notice Stage the claim period of rounds opened from the next one on (a round keeps
     ///         the claim period it opened with).
     /// @param value Seconds, in [MIN_CLAIM_PERIOD, MAX_CLAIM_PERIOD].
     function setClaimPeriod(uint64 value) external onlyOwner {
-        _bound("claimPeriod", value, MIN_CLAIM_PERIOD, MAX_CLAIM_PERIOD);
-        emit ParamUpdated("claimPeriod", _pending.claimPeriod, value);
+        _stage("claimPeriod", _pending.claimPeriod, value, MIN_CLAIM_PERIOD, MAX_CLAIM_PERIOD);
         _pending.claimPeriod = value;
-        _pendingChanged = true;
     }
 
     /// @notice Stage how many settled rounds a participant may miss before `reportInactive`.
     /// @param value Rounds, in [1, MAX_INACTIVITY_ROUNDS].
     function setInactivityRounds(uint32 value) external onlyOwner {
-        _bound("inactivityRounds", value, 1, MAX_INACTIVITY_ROUNDS);
-        emit ParamUpdated("inactivityRounds", _pending.inactivityRounds, value);
+        _stage("inactivityRounds", _pending.inactivityRounds, value, 1, MAX_INACTIVITY_ROUNDS);
         _pending.inactivityRounds = value;
-        _pendingChanged = true;
     }
 
     /// @notice Stage the share of a reported inactive participant's stake moved to the
     ///         treasury.
     /// @param value Basis points, in [0, MAX_INACTIVITY_LEAK_BPS].
     function setInactivityLeakBps(uint16 value) external onlyOwner {
-        _bound("inactivityLeakBps", value, 0, MAX_INACTIVITY_LEAK_BPS);
-        emit ParamUpdated("inactivityLeakBps", _pending.inactivityLeakBps, value);
+        _stage("inactivityLeakBps", _pending.inactivityLeakBps, value, 0, MAX_INACTIVITY_LEAK_BPS);
         _pending.inactivityLeakBps = value;
-        _pendingChanged = true;
     }
 
     /* ------------------------------------------------------------------ */
@@ -217,6 +193,15 @@ abstract contract CoordinatorParams is IFedCoordinator, Ownable2Step {
         _pendingChanged = false;
         _params = _pending;
         emit ParamsApplied(round);
+    }
+
+    /// @dev Checks a staged value's bounds, logs the change and marks the pending copy dirty.
+    function _stage(string memory name, uint256 old, uint256 value, uint256 min, uint256 max)
+        private
+    {
+        _bound(name, value, min, max);
+        emit ParamUpdated(name, old, value);
+        _pendingChanged = true;
     }
 
     function _bound(string memory name, uint256 value, uint256 min, uint256 max) internal pure {
