@@ -62,6 +62,7 @@ async def listen_announcements(
             ctx.metrics.inc("gossip_rejected_total", reason=exc.reason)
             continue
         ctx.providers.setdefault(msg.cid, set()).update({message.sender, *msg.providers})
+        ctx.announcers.setdefault(msg.cid, set()).add(message.sender)  # signed: node/abstain.py
 
 
 def gossip_policy(ctx: NodeContext) -> GossipPolicy:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 import trio
 
@@ -11,6 +13,10 @@ from node.metrics import Metrics
 from node.p2p.network import PeerNetwork
 
 FIRST_ATTEMPT_TIMEOUT = 5.0
+# Test fault: ``FEDCHAIN_SLOW_FETCH=<author address>:<round>`` stands in for a link too slow
+# to bring that author's update of that round from anyone before the exchange deadline.
+# Unset, this is a dictionary lookup and nothing else (like node/faults.py).
+SLOW_ENV = "FEDCHAIN_SLOW_FETCH"
 Providers = Callable[[], Awaitable[list[str]]]  # peer ids to ask, re-read before each try
 
 
@@ -49,3 +55,14 @@ async def fetch_with_retries(
             metrics.inc("fetch_retries_total")
             await trio.sleep(min(1.0, max(0.0, deadline - trio.current_time())))
     raise UpdateRejected("unavailable", last_error)
+
+
+def slow_link(author: str, round_id: int) -> bool:
+    want = os.environ.get(SLOW_ENV)
+    return want is not None and want.lower() == f"{author}:{round_id}".lower()
+
+
+async def stalled_until(deadline: float) -> NoReturn:
+    """What a fetch over a too-slow link comes to: nothing by ``deadline``."""
+    await trio.sleep_until(deadline)
+    raise UpdateRejected("unavailable", f"no blob by the exchange deadline ({SLOW_ENV})")

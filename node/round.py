@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import trio
 
+from node.abstain import REASON as ABSTAIN_REASON
+from node.abstain import verified_elsewhere
 from node.aggregate.fedavg import apply_delta, capped_weights
 from node.aggregate.registry import PreconditionError, Rule, build_rule
 from node.aggregate.rewards import split_pool
@@ -27,7 +29,7 @@ from node.chainlink import ChainLink
 from node.config import NodeConfig
 from node.errors import ChainError, FedchainError, UpdateRejected
 from node.faults import crash_point
-from node.fetch import fetch_with_retries
+from node.fetch import fetch_with_retries, slow_link, stalled_until
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
 from node.learning.tasks import Dataset, Task
@@ -61,6 +63,8 @@ class NodeContext:
     genesis_cid: str
     topic: str
     providers: dict[str, set[str]] = field(default_factory=dict)
+    # CID -> peer ids that signed an announcement of it (not the providers they list)
+    announcers: dict[str, set[str]] = field(default_factory=dict)
     rule: Rule = field(default_factory=lambda: build_rule("fedavg", 0))
     metrics: Metrics = field(default_factory=Metrics)
     pin_queue: trio.MemorySendChannel[bytes] | None = None  # to the Kubo pinning task
@@ -355,6 +359,8 @@ async def fetch_and_verify(
     ctx: NodeContext, expect: Expectation, cid: str, deadline: float
 ) -> Verified:
     blob = await ctx.net.get_local_blob(cid)
+    if blob is None and slow_link(expect.author, expect.round):
+        await stalled_until(deadline)  # test fault: a link too slow to bring this blob
     if blob is None:
         blob = await fetch_blob_until(ctx, cid, expect.author, deadline)
     if compute_cid(blob) != cid:
@@ -476,6 +482,35 @@ def reward_weights(
     copied = set(duplicates)
     pairs = enumerate(zip(authors, examples, strict=True))
     return {author: 0 if i in copied else w for i, (author, w) in pairs}
+
+
+async def missing_verified_updates(
+    ctx: NodeContext, r: int, rejected: Mapping[str, str]
+) -> dict[str, int]:
+    """Updates this node lacks at the exchange deadline that an honest node verified
+    (``node/abstain.py``): author -> registered non-author announcers. Non-empty: abstain."""
+    lacking = [author for author, why in rejected.items() if why == "unavailable"]
+    if not lacking:
+        return {}
+    commitments = await ctx.call(ctx.chain.commitments, r)
+    missing = {a: commitments[a] for a in lacking if a in commitments}
+    peers = {a: await ctx.call(ctx.chain.participant, a) for a in missing}
+    author_peers = {a: p.peer_id if p else None for a, p in peers.items()}
+    return verified_elsewhere(
+        missing, ctx.announcers, author_peers, ctx.registered_peers, ctx.rule.f
+    )
+
+
+def abstain(ctx: NodeContext, r: int, held_elsewhere: Mapping[str, int]) -> None:
+    """No vote this round: the model this node computed lacks updates others verified."""
+    ctx.metrics.inc("votes_abstained_total", reason=ABSTAIN_REASON)
+    lacking = ", ".join(f"{a} (announced by {n})" for a, n in sorted(held_elsewhere.items()))
+    log.warning(
+        "round %d: abstaining: no vote, since other nodes verified updates this node could "
+        "not fetch by the exchange deadline: %s",
+        r,
+        lacking,
+    )
 
 
 async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str]) -> None:
@@ -663,8 +698,14 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     lap("aggregate")
     slash = await choose_slash(ctx, r, rejected)
     outcome = (model_cid, tree.root, slash)
-    await vote(ctx, r, *outcome)
-    final = await wait_until(ctx, r, round_settled, partial(keep_vote, ctx, r, outcome=outcome))
+    held_elsewhere = await missing_verified_updates(ctx, r, rejected)
+    if held_elsewhere:
+        abstain(ctx, r, held_elsewhere)
+        final = await wait_until(ctx, r, round_settled)
+    else:
+        await vote(ctx, r, *outcome)
+        keep = partial(keep_vote, ctx, r, outcome=outcome)
+        final = await wait_until(ctx, r, round_settled, keep)
     if final.status is RoundStatus.OPEN:
         await ctx.call(ctx.chain.advance)
         final = await ctx.call(ctx.chain.round_info, r)
@@ -683,6 +724,8 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         scores=scores,
         rewards=amounts,
     )
+    if held_elsewhere:
+        record["abstained"] = {"reason": ABSTAIN_REASON, "announcers": held_elsewhere}
     if final.status is RoundStatus.FINALIZED:
         finalized_cid = await ctx.call(ctx.chain.latest_model_cid_of, r)
         record["finalized_cid"] = finalized_cid
