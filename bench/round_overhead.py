@@ -168,7 +168,13 @@ def run_full(task_name: str, rounds: int) -> dict[str, Any]:
         started = time.monotonic()
         try:
             net, deployment = devnet_up(
-                opts.devnet_dir, free_port(), Console(quiet=True), task_name, params
+                opts.devnet_dir,
+                free_port(),
+                Console(quiet=True),
+                task_name,
+                params,
+                accounts=NODES + 1,  # the deployer + one funded key per node, any NODES
+                show_accounts=0,
             )
             keys = net.accounts[1 : NODES + 1]
             fund_accounts(

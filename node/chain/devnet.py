@@ -28,6 +28,9 @@ DEFAULT_PORT = 8545
 # anvil's shortest dump interval (whole seconds; 0 panics): a kill -9 loses at most the
 # last second of blocks. See docs/protocol.md for what the nodes do about it.
 STATE_INTERVAL_S = 1
+# anvil derives the pre-funded accounts from this mnemonic (its default, pinned here) at
+# m/44'/60'/0'/0/i, i < --accounts: index 0 deploys, any number of nodes get funded keys.
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 DEFAULT_ACCOUNTS = 10
 MAX_ACCOUNTS = 1000
 _PLATFORM_BINARY = "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -118,6 +121,8 @@ def up(
         str(STATE_INTERVAL_S),
         "--config-out",
         str(data_dir / "anvil.json"),
+        "--mnemonic",
+        ANVIL_MNEMONIC,
         "--accounts",
         str(accounts),
     ]

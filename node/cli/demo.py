@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from node.cli.app import Port, app, console, expected_errors, setup_logging
+from node.demo.options import MAX_NODES
 
 DEMO_EXAMPLES = """Examples:
 
@@ -23,7 +24,7 @@ DEMO_EXAMPLES = """Examples:
 
 @app.command(epilog=DEMO_EXAMPLES)
 def demo(
-    nodes: Annotated[int, typer.Option(min=2, max=999, help="node processes")] = 4,
+    nodes: Annotated[int, typer.Option(min=2, max=MAX_NODES, help="node processes")] = 4,
     rounds: Annotated[int, typer.Option(min=1, help="training rounds")] = 5,
     task: Annotated[
         str,

@@ -41,7 +41,7 @@ def test_rejected_attackers_do_not_count_as_updates(tmp_path: Path) -> None:
         ({"rule": "bogus"}, "unknown aggregation rule"),
         ({"byzantine": 1, "attack": "nope"}, "unknown attack 'nope'"),
         ({"task": "nope"}, "unknown task 'nope'"),
-        ({"nodes": 1000}, "--nodes must be at most 999"),
+        ({"nodes": 257}, "--nodes must be at most 256"),
     ],
 )
 def test_other_bad_options(tmp_path: Path, kw: dict[str, object], needle: str) -> None:
