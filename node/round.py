@@ -484,6 +484,21 @@ def reward_weights(
     return {author: 0 if i in copied else w for i, (author, w) in pairs}
 
 
+async def know_eligible(ctx: NodeContext, info: RoundInfo) -> None:
+    """Re-read the registry if it holds fewer active peers than the round's eligible count.
+
+    The gossip policy drops announcements from peers missing in ``ctx.registered_peers``,
+    and discovery re-reads the registry only when its size changes or every 30 s: a peer
+    that registered and then staked could stay missing that long, and its announcements
+    (which the abstain rule counts) be dropped in the round that its stake opened.
+    """
+    if len(ctx.registered_peers) >= info.eligible_count:
+        return
+    participants = await ctx.call(ctx.chain.participants)
+    ctx.registered_peers.clear()
+    ctx.registered_peers.update(p.peer_id for p in participants if p.active)
+
+
 async def missing_verified_updates(
     ctx: NodeContext, r: int, rejected: Mapping[str, str]
 ) -> dict[str, int]:
@@ -674,6 +689,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
             raise RoundLost(r)
         ctx.state.update(r, base_cid=base_cid, opened_at=opened_at)
     base = await load_model(ctx, base_cid)
+    await know_eligible(ctx, info)
     own_cid = await train_and_commit(ctx, info, base_cid)
     lap("train_commit")
     await wait_until(ctx, r, commit_closed, partial(keep_commit, ctx, r))
