@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -34,7 +35,7 @@ REPLACED_CHECKS = 10  # receipt reads, RECEIPT_POLL_S apart, before a used nonce
 GAS_MARGIN = 1.25
 _ERROR_STRING = bytes.fromhex("08c379a0")
 _PANIC = bytes.fromhex("4e487b71")
-NONCE_RETRIES = 3
+NONCE_RETRIES = 8
 # What geth, anvil and others answer when a transaction reuses a nonce already taken.
 _NONCE_TAKEN = (
     "nonce too low",
@@ -235,7 +236,13 @@ class Sender:
                     raise
             attempt += 1
             # The taken nonce is counted by now (mined, or pending in the pool).
-            tx["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
+            tx["nonce"] = self._next_free_nonce()
+
+    def _next_free_nonce(self) -> int:
+        """The pool's next nonce for this key, read after a random pause: two senders that
+        just collided would otherwise read the same value and collide again."""
+        time.sleep(random.uniform(0, RECEIPT_POLL_S))
+        return int(self.w3.eth.get_transaction_count(self.address, "pending"))
 
     def _wait_receipt(self, tx_hash: Any, nonce: int) -> Any:
         """The receipt of ``tx_hash``; None once another transaction with its nonce was
@@ -271,7 +278,7 @@ class Sender:
                 if attempt:
                     # Another sender with this key took our nonce and its transaction
                     # replaced ours in the pool: ours never ran, so send it again.
-                    tx["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
+                    tx["nonce"] = self._next_free_nonce()
                 receipt = self._wait_receipt(self._submit(tx), int(tx["nonce"]))
                 if receipt is not None:
                     break
