@@ -8,7 +8,6 @@ failed round -> devnet down/up keeps everything.
 from __future__ import annotations
 
 import hashlib
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from node.chain.errors import ChainUnreachable, InsufficientFunds, TransactionRe
 from node.chain.merkle import build_reward_tree
 from node.errors import FedchainError
 from node.types import cid_from_bytes
+from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +37,6 @@ STAKE = 10 * TOKEN
 def cid(label: str) -> str:
     """A raw-codec CIDv1 of ``label``."""
     return cid_from_bytes(b"\x01\x55\x12\x20" + hashlib.sha256(label.encode()).digest())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

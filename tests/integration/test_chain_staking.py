@@ -5,7 +5,6 @@ Also drives the ops layer the scripts and CLI use (plain answers to mistakes).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +22,12 @@ from node.operator.staking import (
     wait_until_withdrawable,
     withdraw,
 )
+from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 PEER = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
 STAKE = 10 * TOKEN
 COOLDOWN = 300
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
