@@ -65,8 +65,11 @@ slither: $(SLITHER_STAMP) $(PY_STAMP)
 	cd contracts && PATH="$(CURDIR)/devnet/node_modules/.bin:$$PATH" \
 	  $(CURDIR)/$(VENV)/bin/slither . --compile-force-framework foundry --fail-medium
 
+# Two workers, one test file each at a time (module fixtures stay in one worker): most
+# integration tests wait on round windows, so two overlap well on a 2-core machine.
+PYTEST_WORKERS ?= 2
 pytest: setup
-	$(PY) -m pytest --durations=25
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 test: lint forge-test slither pytest
 
