@@ -178,10 +178,25 @@ async def advance(ctx: NodeContext) -> None:
         return
     have = len(ctx.registered_peers)
     if have < need:
+        await register_again_if_lost(ctx)
         waiting = f"waiting for {need} participants, {have} active"
         if ctx.phase != waiting:
             log.info("%s (a round opens once %d nodes have staked)", waiting, need)
             write_status(ctx, waiting)
+
+
+async def register_again_if_lost(ctx: NodeContext) -> None:
+    """Register again if the registry lacks this node: a chain restarted from a state
+    saved before our registration lost it, and the round waits for us."""
+    try:
+        if await ctx.call(ctx.chain.participant) is not None:
+            return
+        log.warning("this node is not in the registry (the chain lost it): registering again")
+        ctx.metrics.inc("registrations_lost_by_chain_total")
+        addrs = ctx.net.listen_addrs()
+        await ctx.call(ctx.chain.ensure_registered, ctx.cfg.stake, ctx.net.peer_id, addrs)
+    except ChainError as exc:
+        log.warning("registering again: %s", exc)
 
 
 def ready_to_advance(info: RoundInfo, now: int, late_vote_grace: int) -> bool:
