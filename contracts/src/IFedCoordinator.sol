@@ -26,6 +26,9 @@ interface IFedCoordinator {
     ///        in before anyone may `reportInactive` it.
     /// @param inactivityLeakBps Share of an inactive participant's stake moved to the treasury
     ///        when it is reported (it is also deactivated until it stakes again).
+    /// @param committeeSize K: participants drawn per round, stake-weighted without replacement
+    ///        from randomness fixed at the round's opening; only they commit and vote, and the
+    ///        quorum is 2/3 of their stake. 0, or K at least the active count: everyone active.
     struct Params {
         uint256 minStake;
         uint64 commitWindow;
@@ -39,6 +42,7 @@ interface IFedCoordinator {
         uint64 claimPeriod;
         uint32 inactivityRounds;
         uint16 inactivityLeakBps;
+        uint32 committeeSize;
     }
 
     /// @notice Lifecycle of a round. `None` is a round that was never opened.
@@ -118,6 +122,7 @@ interface IFedCoordinator {
     error ClaimPeriodActive(uint256 round, uint256 endsAt);
     error NothingToSweep(uint256 round);
     error NotInactive(address account, uint256 missed, uint256 required);
+    error NotSelected(uint256 round, address account);
 
     /* ------------------------------------------------------------------ */
     /*                                EVENTS                              */
@@ -138,6 +143,9 @@ interface IFedCoordinator {
         uint256 contributorPool,
         uint256 voterPool
     );
+    /// @notice Round `round` was opened with a sampled committee (not emitted when everyone
+    ///         active takes part): `members` in draw order, drawn from `seed`.
+    event CommitteeSelected(uint256 indexed round, bytes32 seed, address[] members);
     event Committed(uint256 indexed round, address indexed author, bytes cid);
     event CommitClosed(uint256 indexed round, uint64 closedAt, uint64 voteDeadline);
     event OutcomeSubmitted(
