@@ -19,6 +19,7 @@ from node.aggregate.registry import build_rule
 from node.byzantine import attacker_pool, poisoned_data
 from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
 from node.config import NodeConfig
+from node.context import NodeContext
 from node.control import operator_ops, serve_control
 from node.errors import ChainError, ConfigError, FedchainError
 from node.learning.local import genesis_params
@@ -29,20 +30,14 @@ from node.p2p.messages import MessageRejected
 from node.p2p.messages import decode as decode_announcement
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
 from node.pinning import KuboPinner
-from node.round import (
-    NodeContext,
-    Recheck,
-    RoundLost,
-    keep_finished_vote,
-    reconcile_claims,
-    run_round,
-)
+from node.round import keep_finished_vote, reconcile_claims, run_round
 from node.startup import open_account
 from node.state import NodeState
 from node.status_server import serve_status
 from node.store.cid import compute_cid
 from node.update.codec import encode_model
 from node.upkeep import upkeep
+from node.waits import Recheck, RoundLost
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """One round as a readable sequence of calls: train, commit, exchange, aggregate, vote, claim.
 
-This is the only module (with the daemon that runs it) that joins the pure learning side
-(learning/, update/, verify/, aggregate/) with the adapters (chain/, p2p/, store/).
+This is the only module (with the daemon that runs it, and the exchange it calls) that joins
+the pure learning side (learning/, update/, verify/, aggregate/) with the adapters (chain/,
+p2p/, store/).
 """
 
 from __future__ import annotations
@@ -9,102 +10,39 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import trio
 
 from node.abstain import REASON as ABSTAIN_REASON
-from node.abstain import verified_elsewhere
 from node.aggregate.fedavg import apply_delta, capped_weights
-from node.aggregate.registry import PreconditionError, Rule, build_rule
+from node.aggregate.registry import PreconditionError, Rule
 from node.aggregate.rewards import split_pool
 from node.byzantine import crafted_delta, is_withholding
-from node.chain.client import ChainClient, RoundInfo, RoundStatus
+from node.chain.client import RoundInfo, RoundStatus
 from node.chain.errors import ChainUnreachable, TransactionRejected
 from node.chain.merkle import build_reward_tree
-from node.chainlink import ChainLink
-from node.config import NodeConfig
-from node.errors import ChainError, FedchainError, UpdateRejected
+from node.context import NodeContext
+from node.errors import ChainError, UpdateRejected
+from node.exchange import Verified, abstain, exchange, know_eligible, missing_verified_updates
 from node.faults import crash_point
-from node.fetch import fetch_with_retries, slow_link, stalled_until
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
-from node.learning.tasks import Dataset, Task
-from node.metrics import Metrics
 from node.operator.format import fed
-from node.p2p.messages import Announcement
-from node.p2p.messages import encode as encode_announcement
-from node.p2p.network import PeerNetwork
 from node.slashing import slash_list
-from node.state import NodeState
 from node.store.cid import compute_cid
 from node.update.codec import UpdateHeader, decode_model, encode_model, encode_update
-from node.verify.checks import Expectation, verify_update
+from node.waits import (
+    RoundLost,
+    commit_closed,
+    round_info,
+    round_settled,
+    wait_until,
+)
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-@dataclass
-class NodeContext:
-    """Everything a round needs, built once by the daemon."""
-
-    cfg: NodeConfig
-    chain: ChainClient
-    net: PeerNetwork
-    state: NodeState
-    task: Task
-    train_data: Dataset
-    test_data: Dataset
-    deployment_id: str
-    genesis_cid: str
-    topic: str
-    providers: dict[str, set[str]] = field(default_factory=dict)
-    # CID -> peer ids that signed an announcement of it (not the providers they list)
-    announcers: dict[str, set[str]] = field(default_factory=dict)
-    rule: Rule = field(default_factory=lambda: build_rule("fedavg", 0))
-    metrics: Metrics = field(default_factory=Metrics)
-    pin_queue: trio.MemorySendChannel[bytes] | None = None  # to the Kubo pinning task
-    registered_peers: set[str] = field(default_factory=set)  # refreshed by peer discovery
-    current_round: int = 0  # updated by the round loop; gossip round-window checks use it
-    phase: str = "starting"
-    attack_pool: Dataset | None = None  # simulation only: the colluding group's pooled data
-    # held by operator commands run through the control endpoint and by automatic claims
-    claim_lock: trio.Lock = field(default_factory=trio.Lock)
-
-    link: ChainLink = field(init=False)  # chain outage bookkeeping (retries, status)
-    # cancelled by the first stop signal: no more rounds, blobs still served a while
-    rounds_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-
-    def __post_init__(self) -> None:
-        self.link = ChainLink(self.metrics)
-
-    @property
-    def address(self) -> str:
-        return self.chain.address
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking chain call off the trio loop so libp2p keeps serving; retried
-        while the chain is unreachable (never raises ``ChainUnreachable``)."""
-        return await self.link.call(fn, *args)
-
-    async def send(self, fn: Callable[..., T], *args: Any) -> T:
-        """One attempt at a transaction that must be read back before it is sent again."""
-        return await self.link.send(fn, *args)
-
-
-@dataclass
-class Verified:
-    author: str
-    cid: str
-    header: UpdateHeader
-    delta: FixedParams
-
-
-# --- models -----------------------------------------------------------------------
 
 
 async def store_model(ctx: NodeContext, params: FixedParams) -> str:
@@ -230,25 +168,6 @@ def count_gas(ctx: NodeContext, action: str, receipt: Any) -> None:
     ctx.metrics.inc("gas_used_total", int(receipt["gasUsed"]), action=action)
 
 
-class RoundLost(ChainError):
-    """The chain no longer knows round ``round`` (restarted from a state dump older than the
-    round's opening): the round loop takes part again once the round reopens."""
-
-    def __init__(self, r: int) -> None:
-        super().__init__(f"round {r}: the chain lost its opening (restarted from an older state)")
-        self.round = r
-
-
-async def round_info(ctx: NodeContext, r: int) -> RoundInfo:
-    """Round ``r`` as the chain has it now; ``RoundLost`` if the chain forgot it, or forgot
-    and opened it again (another opening time than the journal's)."""
-    info = await ctx.call(ctx.chain.round_info, r)
-    opened_at = ctx.state.get(r).opened_at
-    if info.status is RoundStatus.NONE or opened_at not in (None, info.opened_at):
-        raise RoundLost(r)
-    return info
-
-
 _ACTIONS = {"committed": "commit", "voted": "vote", "claimed": "claim"}
 
 
@@ -291,132 +210,6 @@ async def send_commit(ctx: NodeContext, r: int, cid: str) -> str | None:
         if error is not None:
             raise error
         log.info("round %d: commit not on chain after an RPC failure; sending it again", r)
-
-
-async def wait_until(
-    ctx: NodeContext,
-    r: int,
-    done: Callable[[RoundInfo, int], bool],
-    keep: Callable[[RoundInfo, int], Awaitable[None]] | None = None,
-) -> RoundInfo:
-    """Poll round ``r`` until ``done``; meanwhile ``keep`` reads back (and resends) this
-    node's own action when a ``Recheck`` is due."""
-    recheck = Recheck(ctx)
-    while True:
-        info = await round_info(ctx, r)
-        now = await ctx.call(ctx.chain.chain_time)
-        if done(info, now):
-            return info
-        if keep is not None and recheck.due():
-            await keep(info, now)
-        await trio.sleep(ctx.cfg.poll_interval)
-
-
-def commit_closed(info: RoundInfo, now: int) -> bool:
-    return info.closed_at > 0 or now >= info.commit_deadline
-
-
-def round_settled(info: RoundInfo, now: int) -> bool:
-    return info.status is not RoundStatus.OPEN or now >= info.vote_deadline
-
-
-async def announce(ctx: NodeContext, r: int, author: str, cid: str) -> None:
-    message = Announcement(round=r, author=author, cid=cid, providers=(ctx.net.peer_id,))
-    try:
-        await ctx.net.publish(ctx.topic, encode_announcement(message))
-    except FedchainError as exc:
-        log.warning("round %d: announcement not sent: %s", r, exc)
-
-
-async def fetch_blob_until(ctx: NodeContext, cid: str, author: str, deadline: float) -> bytes:
-    """Fetch ``cid`` from its author and announced providers until ``deadline``.
-
-    Each attempt first re-dials the author at the addresses the registry holds now, so an
-    author that restarted on a new address, or came back late, is still reached.
-    """
-
-    async def providers() -> list[str]:
-        author_peer = await refresh_author(ctx, author)
-        others = sorted(ctx.providers.get(cid, set()) - {author_peer})
-        # the author first; the exchange races several of them and Bitswap at once
-        return [author_peer, *others] if author_peer else others
-
-    return await fetch_with_retries(
-        ctx.net, cid, providers, deadline, ctx.cfg.fetch_timeout, ctx.metrics
-    )
-
-
-async def refresh_author(ctx: NodeContext, author: str) -> str | None:
-    peer = await ctx.call(ctx.chain.participant, author)
-    if peer is None:
-        return None
-    if peer.peer_id not in ctx.net.connected_peers() and peer.addrs:
-        await ctx.net.connect(peer.peer_id, list(peer.addrs))
-    return peer.peer_id
-
-
-async def fetch_and_verify(
-    ctx: NodeContext, expect: Expectation, cid: str, deadline: float
-) -> Verified:
-    blob = await ctx.net.get_local_blob(cid)
-    if blob is None and slow_link(expect.author, expect.round):
-        await stalled_until(deadline)  # test fault: a link too slow to bring this blob
-    if blob is None:
-        blob = await fetch_blob_until(ctx, cid, expect.author, deadline)
-    if compute_cid(blob) != cid:
-        raise UpdateRejected("cid_mismatch", f"blob does not hash to committed {cid}")
-    header, delta = verify_update(blob, expect)
-    return Verified(expect.author, cid, header, delta)
-
-
-async def exchange_deadline(ctx: NodeContext, r: int) -> float:
-    """Trio-clock time until which missing blobs are retried: half the vote window.
-
-    Every honest node waits the same chain-time span, so a blob any of them can get by
-    then (from its author or from another node that fetched it) is included by all.
-    """
-    info = await ctx.call(ctx.chain.round_info, r)
-    now = await ctx.call(ctx.chain.chain_time)
-    chain_end = info.vote_opens_at + (info.vote_deadline - info.vote_opens_at) / 2
-    return trio.current_time() + max(ctx.cfg.fetch_timeout, chain_end - now)
-
-
-async def exchange(
-    ctx: NodeContext, r: int, base_cid: str, shapes: dict[str, tuple[int, ...]]
-) -> tuple[list[Verified], dict[str, str]]:
-    """Fetch and verify every committed update; returns (verified, rejected author -> reason)."""
-    commitments = await ctx.call(ctx.chain.commitments, r)
-    own = commitments.get(ctx.address)
-    if own is not None:
-        await announce(ctx, r, ctx.address, own)
-    deadline = await exchange_deadline(ctx, r)
-    verified: list[Verified] = []
-    rejected: dict[str, str] = {}
-
-    async def one(author: str, cid: str) -> None:
-        expect = Expectation(
-            deployment=ctx.deployment_id,
-            round=r,
-            author=author,
-            base_cid=base_cid,
-            shapes=shapes,
-            max_examples=ctx.cfg.max_examples,
-            norm_bound=ctx.cfg.norm_bound,
-        )
-        try:
-            verified.append(await fetch_and_verify(ctx, expect, cid, deadline))
-            ctx.metrics.inc("updates_accepted_total")
-            if author != ctx.address:
-                await announce(ctx, r, author, cid)
-        except UpdateRejected as exc:
-            rejected[author] = exc.reason
-            ctx.metrics.inc("updates_rejected_total", reason=exc.reason)
-            log.warning("round %d: update of %s rejected: %s", r, author, exc)
-
-    async with trio.open_nursery() as nursery:
-        for author, cid in sorted(commitments.items()):
-            nursery.start_soon(one, author, cid)
-    return sorted(verified, key=lambda v: v.author.lower()), rejected
 
 
 def aggregate(
@@ -484,50 +277,6 @@ def reward_weights(
     return {author: 0 if i in copied else w for i, (author, w) in pairs}
 
 
-async def know_eligible(ctx: NodeContext, info: RoundInfo) -> None:
-    """Re-read the registry if it holds fewer active peers than the round's eligible count.
-
-    The gossip policy drops announcements from peers missing in ``ctx.registered_peers``,
-    and discovery re-reads the registry only when its size changes or every 30 s: a peer
-    that registered and then staked could stay missing that long, and its announcements
-    (which the abstain rule counts) be dropped in the round that its stake opened.
-    """
-    if len(ctx.registered_peers) >= info.eligible_count:
-        return
-    participants = await ctx.call(ctx.chain.participants)
-    ctx.registered_peers.clear()
-    ctx.registered_peers.update(p.peer_id for p in participants if p.active)
-
-
-async def missing_verified_updates(
-    ctx: NodeContext, r: int, rejected: Mapping[str, str]
-) -> dict[str, int]:
-    """Updates this node lacks at the exchange deadline that an honest node verified
-    (``node/abstain.py``): author -> registered non-author announcers. Non-empty: abstain."""
-    lacking = [author for author, why in rejected.items() if why == "unavailable"]
-    if not lacking:
-        return {}
-    commitments = await ctx.call(ctx.chain.commitments, r)
-    missing = {a: commitments[a] for a in lacking if a in commitments}
-    peers = {a: await ctx.call(ctx.chain.participant, a) for a in missing}
-    author_peers = {a: p.peer_id if p else None for a, p in peers.items()}
-    return verified_elsewhere(
-        missing, ctx.announcers, author_peers, ctx.registered_peers, ctx.rule.f
-    )
-
-
-def abstain(ctx: NodeContext, r: int, held_elsewhere: Mapping[str, int]) -> None:
-    """No vote this round: the model this node computed lacks updates others verified."""
-    ctx.metrics.inc("votes_abstained_total", reason=ABSTAIN_REASON)
-    lacking = ", ".join(f"{a} (announced by {n})" for a, n in sorted(held_elsewhere.items()))
-    log.warning(
-        "round %d: abstaining: no vote, since other nodes verified updates this node could "
-        "not fetch by the exchange deadline: %s",
-        r,
-        lacking,
-    )
-
-
 async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str]) -> None:
     """Submit this node's outcome until the chain shows the vote or the vote window closes.
 
@@ -561,29 +310,6 @@ async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: lis
         count_gas(ctx, "submit_outcome", receipt)
         crash_point("voted", r)
         log.info("round %d: voted model %s", r, model_cid)
-
-
-RECHECK_S = 5.0  # how often a wait reads back this node's own commit or vote
-
-
-@dataclass
-class Recheck:
-    """When a wait reads back this node's last action: after every chain outage (a chain
-    restarted from an older state may have lost it) and every ``RECHECK_S`` seconds."""
-
-    ctx: NodeContext
-    outages: int = field(init=False)
-    at: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.outages, self.at = self.ctx.link.outages, trio.current_time()
-
-    def due(self) -> bool:
-        now = trio.current_time()
-        if self.ctx.link.outages == self.outages and now - self.at < RECHECK_S:
-            return False
-        self.outages, self.at = self.ctx.link.outages, now
-        return True
 
 
 async def keep_commit(ctx: NodeContext, r: int, info: RoundInfo, now: int) -> None:

@@ -1,0 +1,68 @@
+"""What a node's round loop shares: the adapters, the journal, and the round's view of peers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import trio
+
+from node.aggregate.registry import Rule, build_rule
+from node.chain.client import ChainClient
+from node.chainlink import ChainLink
+from node.config import NodeConfig
+from node.learning.tasks import Dataset, Task
+from node.metrics import Metrics
+from node.p2p.network import PeerNetwork
+from node.state import NodeState
+
+T = TypeVar("T")
+
+
+@dataclass
+class NodeContext:
+    """Everything a round needs, built once by the daemon."""
+
+    cfg: NodeConfig
+    chain: ChainClient
+    net: PeerNetwork
+    state: NodeState
+    task: Task
+    train_data: Dataset
+    test_data: Dataset
+    deployment_id: str
+    genesis_cid: str
+    topic: str
+    providers: dict[str, set[str]] = field(default_factory=dict)
+    # CID -> peer ids that signed an announcement of it (not the providers they list)
+    announcers: dict[str, set[str]] = field(default_factory=dict)
+    rule: Rule = field(default_factory=lambda: build_rule("fedavg", 0))
+    metrics: Metrics = field(default_factory=Metrics)
+    pin_queue: trio.MemorySendChannel[bytes] | None = None  # to the Kubo pinning task
+    registered_peers: set[str] = field(default_factory=set)  # refreshed by peer discovery
+    current_round: int = 0  # updated by the round loop; gossip round-window checks use it
+    phase: str = "starting"
+    attack_pool: Dataset | None = None  # simulation only: the colluding group's pooled data
+    # held by operator commands run through the control endpoint and by automatic claims
+    claim_lock: trio.Lock = field(default_factory=trio.Lock)
+
+    link: ChainLink = field(init=False)  # chain outage bookkeeping (retries, status)
+    # cancelled by the first stop signal: no more rounds, blobs still served a while
+    rounds_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+
+    def __post_init__(self) -> None:
+        self.link = ChainLink(self.metrics)
+
+    @property
+    def address(self) -> str:
+        return self.chain.address
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking chain call off the trio loop so libp2p keeps serving; retried
+        while the chain is unreachable (never raises ``ChainUnreachable``)."""
+        return await self.link.call(fn, *args)
+
+    async def send(self, fn: Callable[..., T], *args: Any) -> T:
+        """One attempt at a transaction that must be read back before it is sent again."""
+        return await self.link.send(fn, *args)
