@@ -1,0 +1,357 @@
+"""Round time, fetches and agreement as the network grows, with per-round committees.
+
+For each N of ``--nodes`` (same task, K = ``--committee``, same windows): the demo driver
+(``node.demo.run.run_demo``: a fresh anvil devnet in a temp dir, the contracts deployed
+with ``committeeSize`` K, N funded node processes, epochs 1, OMP_NUM_THREADS=1) runs
+``--rounds`` rounds; then the bench reads the chain and every node's status.json.
+K = 0 means everyone takes part in every round (today's behaviour). Prints ONE JSON line;
+per N (under ``runs``):
+
+* ``mean_round_s``: a selected node's round wall time = sum of its record's ``timings``
+  (train_commit ... claim_evaluate), averaged over the selected nodes' records of rounds
+  2.. (round 1 also waits for the slowest process start-up; ``*_incl_round1`` keeps it);
+  ``phase_mean_s``: each phase's mean over the same records; ``cycle_s``: chain time
+  between two finalizations (finalized_at of the last round minus the first, over
+  rounds - 1; with one round, open to finalization), so the time between rounds counts;
+* ``fetches_per_node_round``: update fetches (the nodes' ``fetch_seconds_count``
+  metric) per node per round, mean and max over nodes; ``fetch_retries_per_node_round``;
+* ``rounds_finalized`` / ``rounds_total`` (read from the chain), ``committee_per_round``
+  (members from CommitteeSelected, N when the round had no committee);
+* ``agreement``: in every round every selected node computed (and voted) the chain's
+  finalized model CID, and every node, selected or not, recorded it as finalized;
+  ``agreed`` per round as "computed the finalized CID / selected";
+* ``peak_rss_mb_max`` / ``_mean``: VmHWM of each node process (pid from its status.json),
+  sampled every second while it runs; ``cpu_busy``: node processes' CPU time over
+  wall time times CPUs.
+
+``growth_32_over_8`` = mean_round_s(32) / mean_round_s(8) (null unless both ran);
+``cycle_growth_32_over_8`` the same for cycle_s. A failed N reports its ``error`` and the
+bench goes on with the next.
+
+The windows are generous by default so that 32 node processes fit a 2-core machine: a
+round closes early once the committee has committed, and finalizes as soon as 2/3 of the
+selected stake voted one outcome, so long windows cost nothing unless a node is late.
+
+    .venv/bin/python bench/scale.py --nodes 8,16,32 --committee 8 --rounds 3
+    .venv/bin/python bench/scale.py --nodes 4,8 --committee 0 --rounds 2   # everyone
+    .venv/bin/python bench/scale.py --nodes 4 --committee 2 --rounds 1 --commit-window 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+EPOCHS = 1
+COMMIT_WINDOW = 180  # s: 32 processes on 2 cores train, commit and notice the close slowly
+VOTE_WINDOW = 120  # s: the exchange deadline is half of it after the commit close
+SAMPLE_INTERVAL = 1.0
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+# ---------------------------------------------------------------- node processes, sampled
+
+
+def _proc_status(pid: int) -> tuple[int, float]:
+    """(VmHWM in kB, CPU seconds) of ``pid``; (0, 0.0) once it is gone."""
+    try:
+        hwm = 0
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
+        # fields after the command name (which may hold spaces): utime, stime are 14, 15
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(stat[11]) + int(stat[12])
+        return hwm, ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0, 0.0
+
+
+def _read_status(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+@dataclass
+class Sampler:
+    """Polls the nodes' status.json files and /proc while the demo runs (a thread)."""
+
+    nodes_dir: Path
+    nodes: int
+    rounds: int
+    peak_kb: dict[int, int] = field(default_factory=dict)  # node index -> VmHWM
+    cpu_s: dict[int, float] = field(default_factory=dict)  # node index -> last CPU seconds
+    records: int = 0
+    phases: str = ""
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def sample(self) -> None:
+        records = 0
+        phases: dict[str, int] = {}
+        for i in range(self.nodes):
+            status = _read_status(self.nodes_dir / f"node{i}" / "status.json")
+            records += min(len(status.get("records", [])), self.rounds)
+            phase = str(status.get("phase", "starting")).split(" ")[0]
+            phases[phase] = phases.get(phase, 0) + 1
+            pid = status.get("pid")
+            if isinstance(pid, int):
+                hwm, cpu = _proc_status(pid)
+                self.peak_kb[i] = max(self.peak_kb.get(i, 0), hwm)
+                if cpu:
+                    self.cpu_s[i] = cpu
+        self.records = records
+        self.phases = ", ".join(f"{n} {p}" for p, n in sorted(phases.items()))
+
+    def run(self, on_sample: Any) -> None:
+        while not self.stop.wait(SAMPLE_INTERVAL):
+            self.sample()
+            on_sample(self)
+
+
+# ---------------------------------------------------------------- one N
+
+
+def run_one(args: argparse.Namespace, n: int, progress: Any) -> dict[str, Any]:
+    from rich.console import Console
+
+    from node.chain import devnet
+    from node.chain.client import ChainClient, RoundStatus
+    from node.chain.deploy import Deployment
+    from node.demo.options import DemoOptions
+    from node.demo.run import run_demo
+    from node.operator.devnet import deployment_path
+    from tests.integration.ports import free_port
+
+    k = args.committee
+    job = progress.add_task(f"N={n} K={k or 'all'}", total=n * args.rounds)
+    with tempfile.TemporaryDirectory(prefix=f"fedchain-scale-{n}-") as tmp:
+        root = Path(tmp)
+        extra = {"committee_size": k} if k else {}
+        opts = DemoOptions(
+            nodes=n,
+            rounds=args.rounds,
+            task=args.task,
+            out=root / "report",
+            data_root=root,
+            port=free_port(),
+            epochs=EPOCHS,
+            commit_window=args.commit_window,
+            vote_window=args.vote_window,
+            timeout_per_round=float(args.commit_window + args.vote_window + 60),
+            **extra,
+        )
+        sampler = Sampler(opts.nodes_dir, n, args.rounds)
+
+        def show(s: Sampler) -> None:
+            progress.update(job, completed=s.records, description=f"N={n} K={k or 'all'}: "
+                            f"{s.phases}")  # fmt: skip
+
+        thread = threading.Thread(target=sampler.run, args=(show,), daemon=True)
+        thread.start()
+        started = time.monotonic()
+        try:
+            quiet = Console(file=sys.stderr, quiet=not args.verbose)
+            exit_code = run_demo(opts, quiet)
+            elapsed = time.monotonic() - started
+            sampler.stop.set()
+            thread.join()
+            deployment = Deployment.load(deployment_path(opts.devnet_dir))
+            rpc_url = str(devnet.status(opts.devnet_dir).rpc_url)
+            key = json.loads((opts.devnet_dir / "anvil.json").read_text())["private_keys"][0]
+            chain = ChainClient(rpc_url, deployment, key)
+            infos = [chain.round_info(r) for r in range(1, args.rounds + 1)]
+            finalized = {
+                i.round: chain.latest_model_cid_of(i.round)
+                for i in infos
+                if i.status is RoundStatus.FINALIZED
+            }
+            # K = 0 deploys no committees: everyone is selected, no event to read
+            committees = {i.round: chain.committee(i.round) if k else None for i in infos}
+            addresses = [
+                str(_read_status(opts.nodes_dir / f"node{i}" / "status.json").get("address", ""))
+                for i in range(n)
+            ]
+            statuses = [_read_status(opts.nodes_dir / f"node{i}" / "status.json") for i in range(n)]
+        finally:
+            sampler.stop.set()
+            devnet.down(opts.devnet_dir)
+        progress.update(job, completed=sampler.records)
+    return summarize(
+        n, args.rounds, infos, finalized, committees, statuses, addresses, sampler, elapsed
+    ) | {"demo_exit": exit_code}
+
+
+def summarize(
+    n: int,
+    rounds: int,
+    infos: Sequence[Any],
+    finalized: dict[int, str],
+    committees: dict[int, list[str] | None],
+    statuses: Sequence[dict[str, Any]],
+    addresses: Sequence[str],
+    sampler: Sampler,
+    elapsed: float,
+) -> dict[str, Any]:
+    """The figures of one N from the chain's rounds and the nodes' status documents."""
+    walls: dict[int, list[float]] = {r: [] for r in range(1, rounds + 1)}
+    phases: dict[str, list[float]] = {}
+    agreed: list[str] = []
+    agreement = len(finalized) == rounds
+    not_selected = 0
+    for r in range(1, rounds + 1):
+        members = committees.get(r)
+        selected = {a.lower() for a in members} if members is not None else None
+        computed = expected = 0
+        for address, status in zip(addresses, statuses, strict=True):
+            record = next((x for x in status.get("records", []) if x["round"] == r), None)
+            is_member = selected is None or address.lower() in selected
+            if record is not None and record.get("selected") is False:
+                not_selected += 1
+                if is_member:
+                    agreement = False  # the node's view of the committee differs
+            if record is None or record.get("finalized_cid") != finalized.get(r):
+                agreement = False
+            if not is_member:
+                continue
+            expected += 1
+            if record is not None and record.get("model_cid") == finalized.get(r):
+                computed += 1
+            if record is not None and record.get("timings"):
+                walls[r].append(sum(float(s) for s in record["timings"].values()))
+                if r > 1 or rounds == 1:
+                    for phase, seconds in record["timings"].items():
+                        phases.setdefault(phase, []).append(float(seconds))
+        agreement &= computed == expected
+        agreed.append(f"{computed}/{expected}")
+    fetches = [float(s.get("metrics", {}).get("fetch_seconds_count", 0)) for s in statuses]
+    retries = [float(s.get("metrics", {}).get("fetch_retries_total", 0)) for s in statuses]
+    done = [i for i in infos if i.finalized_at]
+    if len(done) >= 2:
+        cycle = (done[-1].finalized_at - done[0].finalized_at) / (len(done) - 1)
+    elif done:
+        cycle = float(done[0].finalized_at - done[0].opened_at)
+    else:
+        cycle = None
+    peaks = [kb / 1024 for kb in sampler.peak_kb.values()]
+    later = [x for r in walls if r > 1 for x in walls[r]]
+    return {
+        "nodes": n,
+        "mean_round_s": _mean(later) if rounds > 1 else _mean(walls[1]),
+        "mean_round_s_incl_round1": _mean([x for r in walls for x in walls[r]]),
+        "per_round_mean_s": [_mean(walls[r]) for r in walls],
+        "cycle_s": round(cycle, 2) if cycle is not None else None,
+        "phase_mean_s": {k: _mean(v) for k, v in phases.items()},
+        "fetches_per_node_round": round(sum(fetches) / (n * rounds), 2),
+        "fetches_per_node_round_max": round(max(fetches, default=0) / rounds, 2),
+        "fetch_retries_per_node_round": round(sum(retries) / (n * rounds), 2),
+        "rounds_finalized": len(finalized),
+        "rounds_total": rounds,
+        "committee_per_round": [len(c) if c is not None else n for c in committees.values()],
+        "not_selected_records": not_selected,
+        "agreement": agreement,
+        "agreed": agreed,
+        "peak_rss_mb_max": round(max(peaks), 1) if peaks else None,
+        "peak_rss_mb_mean": _mean(peaks),
+        "cpu_busy": round(sum(sampler.cpu_s.values()) / (elapsed * (os.cpu_count() or 1)), 2),
+        "seconds_total": round(elapsed, 1),
+    }
+
+
+def parse_nodes(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--nodes: comma list of integers, got {text!r}") from None
+    if not values or min(values) < 2:
+        raise argparse.ArgumentTypeError(f"--nodes: each N must be >= 2, got {text!r}")
+    return values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="example: bench/scale.py --nodes 8,16,32 --committee 8 --rounds 3",
+    )
+    parser.add_argument("--nodes", type=parse_nodes, default=[8, 16, 32], help="e.g. 8,16,32")
+    parser.add_argument(
+        "--committee", type=int, default=8, help="K per round; 0 = everyone (default 8)"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--task", default="digits-mlp")
+    parser.add_argument("--commit-window", type=int, default=COMMIT_WINDOW, help="seconds")
+    parser.add_argument("--vote-window", type=int, default=VOTE_WINDOW, help="seconds")
+    parser.add_argument("--verbose", action="store_true", help="show the demo's own output")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
+    if args.committee < 0:
+        parser.error("--committee must be >= 0 (0 = everyone)")
+    out: dict[str, Any] = {
+        "bench": "scale",
+        "task": args.task,
+        "committee": args.committee,
+        "rounds": args.rounds,
+        "epochs": EPOCHS,
+        "commit_window": args.commit_window,
+        "vote_window": args.vote_window,
+        "cpus": os.cpu_count(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "runs": {},
+    }
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} records"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+    with progress:
+        for n in args.nodes:
+            try:
+                out["runs"][str(n)] = run_one(args, n, progress)
+            except Exception as exc:  # report it and go on with the next N
+                traceback.print_exc(file=sys.stderr)
+                out["runs"][str(n)] = {"nodes": n, "error": f"{type(exc).__name__}: {exc}"}
+    runs = out["runs"]
+    out["growth_32_over_8"] = _ratio(
+        runs.get("32", {}).get("mean_round_s"), runs.get("8", {}).get("mean_round_s")
+    )
+    out["cycle_growth_32_over_8"] = _ratio(
+        runs.get("32", {}).get("cycle_s"), runs.get("8", {}).get("cycle_s")
+    )
+    out["ok"] = all(
+        r.get("agreement") is True and r.get("rounds_finalized") == r.get("rounds_total")
+        for r in runs.values()
+    )
+    print(json.dumps(out))
+    return 0 if out["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
