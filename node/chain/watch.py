@@ -1,0 +1,191 @@
+"""New-block notifications for the round engine: wake on a block instead of polling.
+
+``ChainWatch.run`` (a nursery task) subscribes to ``newHeads`` over the endpoint's
+WebSocket (``ws://`` on the HTTP port for anvil and geth-style nodes) and keeps ``head`` /
+``head_time`` current; ``wait(after, timeout)`` returns as soon as a block above ``after``
+is seen, or after ``timeout``. A lost connection is retried with capped backoff; an
+endpoint that refuses WebSocket (an HTTP-only provider) or subscriptions is polled over
+HTTP once per ``poll_interval`` instead, and WebSocket is tried again every
+``WS_RETRY_S``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import partial
+from typing import Any
+
+import trio
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0
+MIN_BACKOFF_S = 0.2
+MAX_BACKOFF_S = 5.0
+IDLE_PING_S = 15.0  # no message for this long: ping, to notice a half-open connection
+PING_TIMEOUT_S = 5.0
+WS_RETRY_S = 60.0  # while polling an endpoint that refused WebSocket
+HTTP_TIMEOUT_S = 5.0
+_SUBSCRIBE_ID = 1
+_LATEST_ID = 2
+
+
+class _NoWebSocket(Exception):
+    """The endpoint answers but offers no WebSocket or no ``newHeads`` subscription."""
+
+
+def websocket_url(rpc_url: str) -> str:
+    """``http://h:p/path`` -> ``ws://h:p/path`` (``https`` -> ``wss``); a ws URL as is."""
+    for http, ws in (("https://", "wss://"), ("http://", "ws://")):
+        if rpc_url.startswith(http):
+            return ws + rpc_url[len(http) :]
+    return rpc_url
+
+
+class ChainWatch:
+    """The chain's latest block, pushed by the node (or polled when it cannot push).
+
+    ``mode``: ``"connecting"`` before the first attempt, then ``"websocket"``,
+    ``"polling"`` or ``"down"`` (nothing answers; retrying).
+    """
+
+    def __init__(
+        self,
+        rpc_url: str,
+        *,
+        ws_url: str | None = None,
+        poll_interval: float = 1.0,
+        max_backoff: float = MAX_BACKOFF_S,
+        idle_ping: float = IDLE_PING_S,
+    ) -> None:
+        self.rpc_url = rpc_url
+        self.ws_url = ws_url or websocket_url(rpc_url)
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.idle_ping = idle_ping
+        self.head = 0  # latest block number seen (0 until one is)
+        self.head_time = 0  # its timestamp
+        self.mode = "connecting"
+        self.connects = 0  # WebSocket sessions established (1 + reconnects)
+        self._changed = trio.Event()
+        self._started: Any = None  # the nursery's task status until reported
+
+    async def wait(self, after: int, timeout: float) -> int:
+        """The head once it is above ``after``, or after ``timeout`` seconds at most."""
+        with trio.move_on_after(max(0.0, timeout)):
+            while self.head <= after:
+                await self._changed.wait()
+        return self.head
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Follow the chain until cancelled. Reports started (``nursery.start``) once the
+        head is known or the first attempt failed: it never blocks a node's start-up on an
+        unreachable chain for more than ``CONNECT_TIMEOUT_S``."""
+        from trio_websocket import ConnectionClosed, HandshakeError
+
+        lost = (HandshakeError, ConnectionClosed, OSError, trio.TooSlowError)
+        self._started = task_status
+        backoff = MIN_BACKOFF_S
+        while True:
+            connects = self.connects
+            try:
+                await self._follow_websocket()
+            except _NoWebSocket as exc:
+                self._set_mode("polling", f"no WebSocket at {self.ws_url} ({exc}): polling")
+                await self._poll(WS_RETRY_S)
+                continue
+            except (*lost, ValueError, KeyError, TypeError) as exc:  # the latter: bad JSON
+                self._set_mode("down", f"{self.ws_url}: {type(exc).__name__}: {exc}")
+            self._report_started()
+            if self.connects != connects:
+                backoff = MIN_BACKOFF_S  # the session worked: retry quickly first
+            await trio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    # ------------------------------------------------------------------ internals
+
+    async def _follow_websocket(self) -> None:
+        from trio_websocket import ConnectionRejected, open_websocket_url
+
+        try:
+            async with open_websocket_url(
+                self.ws_url,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                disconnect_timeout=1.0,
+                max_message_size=4 * 1024 * 1024,
+            ) as ws:
+                await ws.send_message(_request(_SUBSCRIBE_ID, "eth_subscribe", ["newHeads"]))
+                await ws.send_message(
+                    _request(_LATEST_ID, "eth_getBlockByNumber", ["latest", False])
+                )
+                while True:
+                    with trio.move_on_after(self.idle_ping) as idle:
+                        text = await ws.get_message()
+                    if idle.cancelled_caught:
+                        with trio.fail_after(PING_TIMEOUT_S):
+                            await ws.ping()
+                        continue
+                    self._on_message(json.loads(text))
+        except ConnectionRejected as exc:
+            raise _NoWebSocket(f"HTTP {exc.status_code}") from None
+
+    def _on_message(self, msg: dict[str, Any]) -> None:
+        if msg.get("method") == "eth_subscription":
+            self._see(msg["params"]["result"])
+        elif msg.get("id") == _SUBSCRIBE_ID:
+            if "error" in msg:
+                raise _NoWebSocket(f"eth_subscribe: {msg['error'].get('message')}")
+            self.connects += 1
+            self._set_mode("websocket", f"following new blocks over {self.ws_url}")
+        elif msg.get("id") == _LATEST_ID and msg.get("result"):
+            self._see(msg["result"])
+            self._report_started()
+
+    async def _poll(self, duration: float) -> None:
+        """Poll ``eth_blockNumber`` over HTTP for ``duration`` seconds (a new number: its
+        block's timestamp too)."""
+        from node.chain.devnet import rpc_call
+        from node.chain.errors import ChainUnreachable, DevnetError
+
+        # a stop does not wait for a stalled HTTP read (trio_typing's stubs predate the flag)
+        call = partial(trio.to_thread.run_sync, abandon_on_cancel=True)  # type: ignore[call-arg]
+        end = trio.current_time() + duration
+        while trio.current_time() < end:
+            try:
+                number = int(await call(rpc_call, self.rpc_url, "eth_blockNumber"), 16)
+                if number != self.head or not self.head_time:
+                    block = await call(
+                        rpc_call, self.rpc_url, "eth_getBlockByNumber", [hex(number), False]
+                    )
+                    if block:
+                        self._see(block)
+                if self.mode != "polling":
+                    self._set_mode("polling", f"polling {self.rpc_url}")
+            except (ChainUnreachable, DevnetError, ValueError, KeyError, TypeError) as exc:
+                self._set_mode("down", f"{self.rpc_url}: {exc}")
+            self._report_started()
+            await trio.sleep(self.poll_interval)
+
+    def _see(self, block: dict[str, Any]) -> None:
+        number, stamp = int(block["number"], 16), int(block["timestamp"], 16)
+        if (number, stamp) == (self.head, self.head_time):
+            return
+        # A restarted chain (an older state) or a reorg may move the head back: follow it.
+        self.head, self.head_time = number, stamp
+        self._changed.set()
+        self._changed = trio.Event()
+
+    def _set_mode(self, mode: str, why: str) -> None:
+        if mode != self.mode:
+            (log.info if mode != "down" else log.warning)("chain watch: %s", why)
+        self.mode = mode
+
+    def _report_started(self) -> None:
+        if self._started is not None:
+            self._started.started()
+            self._started = None
+
+
+def _request(request_id: int, method: str, params: list[Any]) -> str:
+    return json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})

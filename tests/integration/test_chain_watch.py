@@ -1,0 +1,141 @@
+"""ChainWatch on a real anvil: woken by a mined block, a timeout returns, a restarted anvil
+is followed again, and an endpoint without WebSocket is polled over HTTP."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import trio
+
+from node.chain import devnet
+from node.chain.watch import ChainWatch
+from tests.integration.ports import free_port
+
+pytestmark = pytest.mark.integration
+HANG_S = 30  # only a broken watch takes this long: every wait here should end in ~1 s
+
+
+@pytest.fixture
+def anvil(tmp_path: Path) -> Iterator[devnet.Devnet]:
+    net = devnet.up(tmp_path / "devnet", port=free_port())  # blocks only when mined here
+    try:
+        yield net
+    finally:
+        devnet.down(net.data_dir)
+
+
+async def mine(rpc_url: str) -> dict[str, str]:
+    """Mine one block; returns it as the node reports it."""
+    await trio.to_thread.run_sync(devnet.rpc_call, rpc_url, "evm_mine")
+    block: dict[str, str] = await trio.to_thread.run_sync(
+        devnet.rpc_call, rpc_url, "eth_getBlockByNumber", ["latest", False]
+    )
+    return block
+
+
+async def mine_later(rpc_url: str, delay: float) -> None:
+    await trio.sleep(delay)
+    await mine(rpc_url)
+
+
+def test_wakes_on_a_mined_block_and_times_out_without_one(anvil: devnet.Devnet) -> None:
+    async def main() -> None:
+        watch = ChainWatch(anvil.rpc_url, idle_ping=0.2)  # pings while nothing is mined
+        async with trio.open_nursery() as nursery:
+            await nursery.start(watch.run)
+            assert watch.mode == "websocket"
+            first = await mine(anvil.rpc_url)
+            with trio.fail_after(HANG_S):
+                assert await watch.wait(0, 600) == 1
+            assert watch.head_time == int(first["timestamp"], 16)
+
+            assert await watch.wait(1, 0.5) == 1  # nothing mined: the timeout returns
+            assert await watch.wait(1, -1) == 1  # a timeout already past returns at once
+
+            nursery.start_soon(mine_later, anvil.rpc_url, 0.3)
+            with trio.fail_after(HANG_S):
+                assert await watch.wait(1, 600) == 2
+            assert (watch.mode, watch.connects) == ("websocket", 1)  # pings kept it open
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+def test_follows_anvil_again_after_a_restart(anvil: devnet.Devnet) -> None:
+    async def main() -> None:
+        watch = ChainWatch(anvil.rpc_url, max_backoff=0.5)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(watch.run)
+            await mine(anvil.rpc_url)
+            with trio.fail_after(HANG_S):
+                await watch.wait(0, 600)
+            await trio.to_thread.run_sync(devnet.down, anvil.data_dir)  # dumps its state
+            with trio.fail_after(HANG_S):
+                while watch.mode != "down":
+                    await trio.sleep(0.05)
+            await trio.to_thread.run_sync(
+                lambda: devnet.up(anvil.data_dir, port=anvil.port)  # from the dump: block 1
+            )
+            nursery.start_soon(mine_later, anvil.rpc_url, 0.5)
+            with trio.fail_after(HANG_S):
+                assert await watch.wait(1, 600) == 2
+            assert (watch.mode, watch.connects) == ("websocket", 2)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+@contextmanager
+def http_only_proxy(rpc_url: str) -> Iterator[str]:
+    """An HTTP JSON-RPC endpoint in front of ``rpc_url`` that refuses WebSocket upgrades
+    (what an HTTP-only provider answers)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            forward = urllib.request.Request(
+                rpc_url, data=body, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(forward, timeout=5) as reply:
+                data = reply.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_error(405, "POST JSON-RPC only")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_polls_an_endpoint_without_websocket(anvil: devnet.Devnet) -> None:
+    async def main(url: str) -> None:
+        watch = ChainWatch(url, poll_interval=0.1)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(watch.run)
+            assert (watch.mode, watch.connects) == ("polling", 0)
+            nursery.start_soon(mine_later, anvil.rpc_url, 0.3)
+            with trio.fail_after(HANG_S):
+                assert await watch.wait(0, 600) == 1
+            nursery.cancel_scope.cancel()
+
+    with http_only_proxy(anvil.rpc_url) as url:
+        trio.run(main, url)
