@@ -40,8 +40,10 @@ selected stake voted one outcome, so long windows cost nothing unless a node is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -60,6 +62,7 @@ EPOCHS = 1
 COMMIT_WINDOW = 180  # s: 32 processes on 2 cores train, commit and notice the close slowly
 VOTE_WINDOW = 120  # s: the exchange deadline is half of it after the commit close
 SAMPLE_INTERVAL = 1.0
+MARKER = ".fedchain-scale"  # in --data-dir: this bench made it and may wipe its n*/
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -147,8 +150,14 @@ def run_one(args: argparse.Namespace, n: int, progress: Any) -> dict[str, Any]:
 
     k = args.committee
     job = progress.add_task(f"N={n} K={k or 'all'}", total=n * args.rounds)
-    with tempfile.TemporaryDirectory(prefix=f"fedchain-scale-{n}-") as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.data_dir is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fedchain-scale-")))
+        else:
+            root = args.data_dir.resolve() / f"n{n}"
+            shutil.rmtree(root, ignore_errors=True)  # checked in main: made by this bench
+            root.mkdir(parents=True)
+            (root.parent / MARKER).touch()
         extra = {"committee_size": k} if k else {}
         opts = DemoOptions(
             nodes=n,
@@ -274,7 +283,7 @@ def summarize(
         "agreement": agreement,
         "agreed": agreed,
         "peak_rss_mb_max": round(max(peaks), 1) if peaks else None,
-        "peak_rss_mb_mean": _mean(peaks),
+        "peak_rss_mb_mean": round(sum(peaks) / len(peaks), 1) if peaks else None,
         "cpu_busy": round(sum(sampler.cpu_s.values()) / (elapsed * (os.cpu_count() or 1)), 2),
         "seconds_total": round(elapsed, 1),
     }
@@ -307,7 +316,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--commit-window", type=int, default=COMMIT_WINDOW, help="seconds")
     parser.add_argument("--vote-window", type=int, default=VOTE_WINDOW, help="seconds")
     parser.add_argument("--verbose", action="store_true", help="show the demo's own output")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep each N's devnet, node dirs (logs, status.json) and report in "
+        "DATA_DIR/n<N> (default: a temp dir, removed)",
+    )
     args = parser.parse_args(argv)
+    data_dir = args.data_dir
+    made_here = data_dir is not None and (data_dir / MARKER).is_file()
+    if data_dir is not None and data_dir.is_dir() and any(data_dir.iterdir()) and not made_here:
+        parser.error(f"--data-dir {data_dir} is not empty and was not made by this bench")
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
     if args.committee < 0:
