@@ -152,6 +152,7 @@ class ChainParams:
     claim_period: int
     inactivity_rounds: int
     inactivity_leak_bps: int
+    committee_size: int = 0  # K drawn per round; 0 (or K >= active count): everyone
 
     @property
     def contributor_pool_per_round(self) -> int:
@@ -187,6 +188,7 @@ PARAM_SETTERS = {
     "claim_period": "setClaimPeriod",
     "inactivity_rounds": "setInactivityRounds",
     "inactivity_leak_bps": "setInactivityLeakBps",
+    "committee_size": "setCommitteeSize",
 }
 
 
@@ -392,6 +394,32 @@ class ChainClient:
     def round_info(self, r: int) -> RoundInfo:
         """Everything recorded about round ``r``."""
         return _round_info(r, self._view("roundInfo", r))
+
+    def round_view(self, r: int) -> tuple[RoundInfo, int]:
+        """``round_info(r)`` and the latest block's timestamp, in one JSON-RPC batch."""
+        f = self._coord.functions
+        raw, latest = self._batch([lambda: f.roundInfo(r), lambda: self.w3.eth.get_block("latest")])
+        return _round_info(r, raw), int(latest["timestamp"])
+
+    def is_selected(self, r: int, address: str | None = None) -> bool:
+        """Whether ``address`` (default: this account) may commit and vote in round ``r``:
+        drawn into its committee when the round was sampled, else registered and active
+        from ``r`` or earlier (the contract's ``isSelected``)."""
+        return bool(self._view("isSelected", r, self._addr(address)))
+
+    def committee_seed(self, r: int) -> bytes:
+        """The seed round ``r``'s committee was drawn from (32 zero bytes when the round
+        was not sampled: everyone active took part)."""
+        return bytes(self._view("committeeSeed", r))
+
+    def committee(self, r: int) -> list[str] | None:
+        """Round ``r``'s committee in draw order (checksum addresses, from its
+        ``CommitteeSelected`` event); None when the round was not sampled (everyone
+        active was eligible) or not opened."""
+        events = self._logs("CommitteeSelected", {"round": r})
+        if not events:
+            return None
+        return [to_checksum_address(a) for a in events[-1]["args"]["members"]]
 
     def commitments(self, r: int) -> dict[str, str]:
         """author -> committed CID of round ``r``, from the ``Committed`` events."""
@@ -619,7 +647,7 @@ class ChainClient:
 
     def set_param(self, name: str, value: int) -> TxReceipt:
         """Owner only: set one bounded parameter (``PARAM_SETTERS`` names)."""
-        setter = PARAM_SETTERS.get(name)
+        setter = PARAM_SETTERS.get(name) or PARAM_SETTERS.get(_snake_case(name))
         if setter is None:
             raise ChainError(f"unknown parameter {name!r}; one of {', '.join(PARAM_SETTERS)}")
         return self._transact(setter, self._coord.functions[setter](value))
@@ -764,6 +792,11 @@ class ChainClient:
                 )
                 start = end + 1
         return found
+
+
+def _snake_case(name: str) -> str:
+    """``committeeSize`` -> ``committee_size`` (the contract's field names are accepted)."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 def _round_info(r: int, raw: Any) -> RoundInfo:

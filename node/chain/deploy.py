@@ -16,7 +16,7 @@ Deployment file (``version`` 1)::
                  "reward_per_round": ..., "voter_share_bps": ..., "slash_bps": ...,
                  "min_participants": ..., "unstake_cooldown": ..., "late_vote_grace": ...,
                  "claim_period": ..., "inactivity_rounds": ..., "inactivity_leak_bps": ...,
-                 "treasury": ..., "supply": ...}
+                 "committee_size": ..., "treasury": ..., "supply": ...}
     }
 
 ``task``, ``rule`` and ``byzantine_f`` are optional (files written before they existed
@@ -59,6 +59,7 @@ MIN_CLAIM_PERIOD = 60
 MAX_CLAIM_PERIOD = 365 * 86_400
 MAX_INACTIVITY_ROUNDS = 1000
 MAX_INACTIVITY_LEAK_BPS = 1000
+MAX_COMMITTEE = 128
 MAX_SUPPLY = 10**36
 
 
@@ -78,6 +79,9 @@ class DeployParams:
     claim_period: int = 86_400  # seconds after the vote deadline rewards can be claimed
     inactivity_rounds: int = 5  # settled rounds missed before anyone may report a staker
     inactivity_leak_bps: int = 100  # share of a reported staker's stake to the treasury
+    # K participants drawn per round, stake-weighted (docs/committee.md); 0 or K at least
+    # the active count: everyone active takes part
+    committee_size: int = 0
     treasury: int = 100_000 * TOKEN  # moved from the deployer's supply into the treasury
     supply: int = 10_000_000 * TOKEN  # the token's whole supply, minted once to the deployer
 
@@ -96,6 +100,7 @@ class DeployParams:
             self.claim_period,
             self.inactivity_rounds,
             self.inactivity_leak_bps,
+            # committee_size is appended once contracts/out has the 13-field Params (issue 13)
         )
 
     def problems(self) -> list[str]:
@@ -119,6 +124,7 @@ class DeployParams:
                 MAX_INACTIVITY_LEAK_BPS,
                 "basis points",
             ),
+            ("--committee-size", self.committee_size, 0, MAX_COMMITTEE, "participants"),
             ("--treasury", self.treasury, 0, MAX_REWARD * 10**6, "token units"),
             ("--supply", self.supply, 0, MAX_SUPPLY, "token units"),
         ]

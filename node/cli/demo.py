@@ -19,6 +19,8 @@ DEMO_EXAMPLES = """Examples:
   fedchain demo --nodes 6 --byzantine 2 --attack sign_flip,boost --rule nnm+trimmed_mean
 
   fedchain demo --task mypkg.mytask:make_task --nodes 4 --port 8546
+
+  fedchain demo --nodes 8 --committee-size 4 --task digits-mlp
 """
 
 
@@ -42,6 +44,12 @@ def demo(
     collude: Annotated[
         bool, typer.Option(help="attackers with the same attack pool data, send one update")
     ] = True,
+    committee_size: Annotated[
+        int,
+        typer.Option(
+            min=0, help="nodes drawn per round by stake to train and vote (0: every node)"
+        ),
+    ] = 0,
     stop_devnet: Annotated[bool, typer.Option(help="also stop the devnet at the end")] = False,
 ) -> None:
     """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized.
@@ -66,6 +74,7 @@ def demo(
         rule=rule or ("nnm+trimmed_mean" if byzantine else "fedavg"),
         alpha=alpha,
         collude=collude,
+        committee_size=committee_size,
         stop_devnet=stop_devnet,
     )
     expected_errors(lambda: check_options(opts))

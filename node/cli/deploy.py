@@ -90,6 +90,13 @@ Supply = Annotated[
         "every participant's tokens come from it (default: 10000000)"
     ),
 ]
+CommitteeSize = Annotated[
+    int | None,
+    typer.Option(
+        help="participants drawn per round, by stake, to train and vote (docs/committee.md); "
+        "0 or at least the active count: everyone (default: 0)"
+    ),
+]
 
 DEPLOY_EXAMPLES = """Examples:
 
@@ -105,6 +112,8 @@ DEPLOY_EXAMPLES = """Examples:
 
   fedchain deploy --rpc-url $RPC --keystore k.json --supply 1000000 --treasury 50000
   --claim-period 604800 --inactivity-rounds 10 --inactivity-leak 0.5
+
+  fedchain deploy --rpc-url $RPC --keystore k.json --min-participants 8 --committee-size 8
 """
 
 
@@ -126,6 +135,7 @@ def deploy_request(
     inactivity_rounds: int | None = None,
     inactivity_leak: str | None = None,
     supply: str | None = None,
+    committee_size: int | None = None,
 ) -> DeployRequest:
     from node.operator.deploy import DeployRequest
 
@@ -147,6 +157,7 @@ def deploy_request(
         inactivity_rounds=inactivity_rounds,
         inactivity_leak_percent=inactivity_leak,
         supply=supply,
+        committee_size=committee_size,
     )
 
 
@@ -175,6 +186,7 @@ def deploy(
     inactivity_rounds: InactivityRounds = None,
     inactivity_leak: InactivityLeak = None,
     supply: Supply = None,
+    committee_size: CommitteeSize = None,
 ) -> None:
     """Deploy the token and a coordinator for a task to any EVM chain.
 
@@ -206,6 +218,7 @@ def deploy(
         inactivity_rounds,
         inactivity_leak,
         supply,
+        committee_size,
     )
     expected_errors(
         lambda: deploy_to(

@@ -10,6 +10,7 @@ from node.cli.app import DEFAULT_DEVNET, DevnetDir, Port, app, console, devnet_a
 from node.cli.deploy import (
     ByzantineF,
     ClaimPeriod,
+    CommitteeSize,
     CommitWindow,
     ContributorPool,
     Cooldown,
@@ -66,6 +67,7 @@ def devnet_up(
     inactivity_rounds: InactivityRounds = None,
     inactivity_leak: InactivityLeak = None,
     supply: Supply = None,
+    committee_size: CommitteeSize = None,
 ) -> None:
     """Start anvil (state in DATA_DIR), deploy if not yet deployed, print accounts.
 
@@ -92,6 +94,7 @@ def devnet_up(
         inactivity_rounds,
         inactivity_leak,
         supply,
+        committee_size,
     )
     expected_errors(lambda: up(data_dir, port, console, request=request, accounts=accounts))
 

@@ -34,6 +34,12 @@ class DemoOptions:
     rule: str = "fedavg"
     alpha: float = 0.0  # Dirichlet label skew; 0 means IID partitions
     collude: bool = True  # attackers running the same attack act as one operator
+    committee_size: int = 0  # K drawn per round by stake; 0 (or >= nodes): every node
+
+    @property
+    def sampled(self) -> bool:
+        """Whether rounds draw a committee smaller than the network."""
+        return 0 < self.committee_size < self.nodes
 
     def role(self, index: int) -> str:
         return "byzantine" if index >= self.nodes - self.byzantine else "honest"
@@ -66,8 +72,8 @@ class DemoOptions:
 
 
 def updates_per_round(opts: DemoOptions) -> int:
-    """Updates the rule aggregates each round: attackers whose updates fail verification
-    (or are withheld) drop out of it."""
+    """Updates the rule aggregates each round (at least: a committee may draw every
+    attacker): attackers whose updates fail verification (or are withheld) drop out of it."""
     from node.attacks import get_attack
 
     dropped = 0
@@ -75,7 +81,8 @@ def updates_per_round(opts: DemoOptions) -> int:
         attack = opts.attack_of(index)
         if attack and get_attack(attack).kind in SHRINKING_KINDS:
             dropped += 1
-    return opts.nodes - dropped
+    members = opts.committee_size if opts.sampled else opts.nodes
+    return members - min(dropped, members)
 
 
 def check_rule(opts: DemoOptions, n: int) -> None:
@@ -92,8 +99,17 @@ def check_rule(opts: DemoOptions, n: int) -> None:
     part = STEPS.get(part_name) or FINAL[part_name]
     fitting = [r for r in FALLBACK_RULES if r != rule.spec and build_rule(r, f).min_inputs <= n]
     others = f", or --rule {fitting[0]}" if fitting else ""
-    dropped = opts.nodes - n
+    members = opts.committee_size if opts.sampled else opts.nodes
+    dropped = members - n
     counted = f" ({dropped} attackers' updates are rejected)" if dropped else ""
+    if opts.sampled:
+        raise ConfigError(
+            f"rule {rule.spec!r} needs n >= {part.needs} = {part.min_n(f)} updates per round "
+            f"({part_name!r} with f = {f}), but a committee of --committee-size "
+            f"{opts.committee_size} with --byzantine {f} may give n = {n}{counted}: use "
+            f"--committee-size {opts.committee_size + rule.min_inputs - n} or more (0: every "
+            f"node), fewer --byzantine{others}"
+        )
     raise ConfigError(
         f"rule {rule.spec!r} needs n >= {part.needs} = {part.min_n(f)} updates per round "
         f"({part_name!r} with f = {f}), but --nodes {opts.nodes} --byzantine {f} gives "
@@ -104,6 +120,7 @@ def check_rule(opts: DemoOptions, n: int) -> None:
 
 def check_options(opts: DemoOptions) -> None:
     """Everything about the options that can be wrong, before anything starts."""
+    from node.chain.deploy import MAX_COMMITTEE
     from node.learning.tasks import get_task
 
     if opts.nodes < 2:
@@ -120,6 +137,11 @@ def check_options(opts: DemoOptions) -> None:
         )
     if opts.rounds < 1:
         raise ConfigError(f"--rounds must be at least 1, got {opts.rounds}")
+    if not 0 <= opts.committee_size <= MAX_COMMITTEE:
+        raise ConfigError(
+            f"--committee-size must be in [0, {MAX_COMMITTEE}] (0: every node), "
+            f"got {opts.committee_size}"
+        )
     if opts.alpha < 0:
         raise ConfigError(f"--alpha must be >= 0, got {opts.alpha}")
     if opts.byzantine and not [a for a in opts.attack.split(",") if a.strip()]:

@@ -153,6 +153,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         vote_window=opts.vote_window,
         reward_per_round=1000 * TOKEN,
         min_participants=opts.nodes,
+        committee_size=opts.committee_size,
     )
     request = DeployRequest(task=opts.task, rule=opts.rule, byzantine_f=opts.byzantine)
     net, deployment = devnet_up(

@@ -45,6 +45,7 @@ class DeployRequest:
     inactivity_rounds: int | None = None
     inactivity_leak_percent: str | None = None
     supply: str | None = None  # FED
+    committee_size: int | None = None  # K drawn per round; 0: everyone active
 
     def given(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
@@ -118,6 +119,7 @@ def plan_deployment(request: DeployRequest, defaults: DeployParams | None = None
         ("--late-vote-grace", request.late_vote_grace),
         ("--claim-period", request.claim_period),
         ("--inactivity-rounds", request.inactivity_rounds),
+        ("--committee-size", request.committee_size),
     ):
         if value is not None and value < 0:
             raise ConfigError(f"{flag} must be >= 0, got {value}")
@@ -141,6 +143,7 @@ def plan_deployment(request: DeployRequest, defaults: DeployParams | None = None
         claim_period=_pick(request.claim_period, defaults.claim_period),
         inactivity_rounds=_pick(request.inactivity_rounds, defaults.inactivity_rounds),
         inactivity_leak_bps=leak_bps,
+        committee_size=_pick(request.committee_size, defaults.committee_size),
         treasury=_units(request.treasury, "--treasury", allow_zero=True)
         if request.treasury is not None
         else defaults.treasury,
@@ -158,6 +161,13 @@ def plan_deployment(request: DeployRequest, defaults: DeployParams | None = None
             f"rule {rule.spec!r} with f = {f} needs at least {rule.min_inputs} updates per "
             f"round, but rounds may open with --min-participants {params.min_participants}: "
             f"give --min-participants {rule.min_inputs} or more, or a lower --byzantine-f"
+        )
+    if 0 < params.committee_size < rule.min_inputs:
+        raise ConfigError(
+            f"rule {rule.spec!r} with f = {f} needs at least {rule.min_inputs} updates per "
+            f"round, but a committee of --committee-size {params.committee_size} commits at "
+            f"most {params.committee_size}: give --committee-size {rule.min_inputs} or more "
+            "(0: everyone), or a lower --byzantine-f"
         )
     return DeployPlan(request.task or DEFAULT_TASK, params, rule.spec, f)
 
@@ -259,6 +269,7 @@ def differences(existing: Deployment, request: DeployRequest) -> list[str]:
             want.inactivity_leak_bps,
         ),
         ({"supply"}, "supply", fed(have.supply), fed(want.supply)),
+        ({"committee_size"}, "committee size", have.committee_size, want.committee_size),
     ]
     return [
         f"{name} {old} (asked {new})"
@@ -273,6 +284,12 @@ def _rule_text(deployment: Deployment) -> str:
     return f"{deployment.rule} (f={deployment.byzantine_f})"
 
 
+def _committee_text(k: int) -> str:
+    if not k:
+        return "every active participant takes part in each round"
+    return f"committees of {k} drawn by stake per round"
+
+
 def print_deployment(deployment: Deployment, path: Path, console: Console) -> None:
     """The parameters every node of the deployment shares, for people."""
     p = deployment.params
@@ -283,7 +300,8 @@ def print_deployment(deployment: Deployment, path: Path, console: Console) -> No
         f"vote window {in_words(p.vote_window)}, pools per round {fed(contrib)} contributors "
         f"+ {fed(voter)} voters, min stake {fed(p.min_stake)}, late-vote grace "
         f"{in_words(p.late_vote_grace)}, claim period {in_words(p.claim_period)}, inactive "
-        f"after {p.inactivity_rounds} missed rounds (leak {p.inactivity_leak_bps / 100:g}%)"
+        f"after {p.inactivity_rounds} missed rounds (leak {p.inactivity_leak_bps / 100:g}%), "
+        f"{_committee_text(p.committee_size)}"
     )
     console.print(
         f"coordinator {deployment.coordinator}, token {deployment.token} "

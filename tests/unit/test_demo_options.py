@@ -42,6 +42,7 @@ def test_rejected_attackers_do_not_count_as_updates(tmp_path: Path) -> None:
         ({"byzantine": 1, "attack": "nope"}, "unknown attack 'nope'"),
         ({"task": "nope"}, "unknown task 'nope'"),
         ({"nodes": 257}, "--nodes must be at most 256"),
+        ({"committee_size": 129}, r"--committee-size must be in \[0, 128\]"),
     ],
 )
 def test_other_bad_options(tmp_path: Path, kw: dict[str, object], needle: str) -> None:
@@ -70,3 +71,15 @@ def test_a_taken_port_is_reported_before_anything_starts(tmp_path: Path) -> None
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match=f"port {port} is in use"):
             check_options(DemoOptions(data_root=tmp_path, port=port, task="digits-mlp"))
+
+
+def test_a_committee_bounds_the_updates_a_rule_gets(tmp_path: Path) -> None:
+    o = opts(tmp_path, nodes=8, byzantine=2, rule="nnm+trimmed_mean", attack="boost",
+             committee_size=4)  # fmt: skip
+    assert updates_per_round(o) == 2  # a committee of 4 may draw both attackers
+    assert updates_per_round(opts(tmp_path, nodes=8, committee_size=8)) == 8  # K = N: all
+    with pytest.raises(ConfigError) as info:
+        check_options(opts(tmp_path, nodes=8, byzantine=1, rule="krum", committee_size=4))
+    assert "committee of --committee-size 4 with --byzantine 1 may give n = 4" in str(info.value)
+    assert "--committee-size 5 or more" in str(info.value)
+    check_options(opts(tmp_path, nodes=8, byzantine=1, rule="krum", committee_size=5))
