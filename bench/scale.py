@@ -229,7 +229,7 @@ def summarize(
     phases: dict[str, list[float]] = {}
     agreed: list[str] = []
     agreement = len(finalized) == rounds
-    not_selected = 0
+    not_selected = views_differ = 0
     for r in range(1, rounds + 1):
         members = committees.get(r)
         selected = {a.lower() for a in members} if members is not None else None
@@ -237,10 +237,10 @@ def summarize(
         for address, status in zip(addresses, statuses, strict=True):
             record = next((x for x in status.get("records", []) if x["round"] == r), None)
             is_member = selected is None or address.lower() in selected
-            if record is not None and record.get("selected") is False:
-                not_selected += 1
-                if is_member:
-                    agreement = False  # the node's view of the committee differs
+            if record is not None:
+                observed = record.get("selected") is False
+                not_selected += observed
+                views_differ += observed is is_member  # the node saw another committee
             if record is None or record.get("finalized_cid") != finalized.get(r):
                 agreement = False
             if not is_member:
@@ -253,7 +253,7 @@ def summarize(
                 if r > 1 or rounds == 1:
                     for phase, seconds in record["timings"].items():
                         phases.setdefault(phase, []).append(float(seconds))
-        agreement &= computed == expected
+        agreement &= computed == expected and views_differ == 0
         agreed.append(f"{computed}/{expected}")
     fetches = [float(s.get("metrics", {}).get("fetch_seconds_count", 0)) for s in statuses]
     retries = [float(s.get("metrics", {}).get("fetch_retries_total", 0)) for s in statuses]
@@ -280,6 +280,7 @@ def summarize(
         "rounds_total": rounds,
         "committee_per_round": [len(c) if c is not None else n for c in committees.values()],
         "not_selected_records": not_selected,
+        "committee_views_differ": views_differ,
         "agreement": agreement,
         "agreed": agreed,
         "peak_rss_mb_max": round(max(peaks), 1) if peaks else None,
