@@ -33,6 +33,7 @@ abstract contract CoordinatorParams is IFedCoordinator, Ownable2Step {
     uint256 public constant MAX_CLAIM_PERIOD = 365 days;
     uint256 public constant MAX_INACTIVITY_ROUNDS = 1000;
     uint256 public constant MAX_INACTIVITY_LEAK_BPS = 1000;
+    uint256 public constant MAX_COMMITTEE = 128;
 
     /* ------------------------------------------------------------------ */
     /*                                STATE                               */
@@ -59,6 +60,7 @@ abstract contract CoordinatorParams is IFedCoordinator, Ownable2Step {
         _bound("claimPeriod", params_.claimPeriod, MIN_CLAIM_PERIOD, MAX_CLAIM_PERIOD);
         _bound("inactivityRounds", params_.inactivityRounds, 1, MAX_INACTIVITY_ROUNDS);
         _bound("inactivityLeakBps", params_.inactivityLeakBps, 0, MAX_INACTIVITY_LEAK_BPS);
+        _bound("committeeSize", params_.committeeSize, 0, MAX_COMMITTEE);
         _params = params_;
         _pending = params_;
     }
@@ -176,6 +178,17 @@ abstract contract CoordinatorParams is IFedCoordinator, Ownable2Step {
     function setInactivityLeakBps(uint16 value) external onlyOwner {
         _stage("inactivityLeakBps", _pending.inactivityLeakBps, value, 0, MAX_INACTIVITY_LEAK_BPS);
         _pending.inactivityLeakBps = value;
+    }
+
+    /// @notice Stage the committee size K of rounds opened from the next one on: K
+    ///         participants drawn stake-weighted per round; 0 (or K at least the active
+    ///         count) lets everyone active take part.
+    /// @param value Participants, in [0, MAX_COMMITTEE].
+    function setCommitteeSize(uint256 value) external onlyOwner {
+        _stage("committeeSize", _pending.committeeSize, value, 0, MAX_COMMITTEE);
+        // value <= MAX_COMMITTEE (checked by _stage).
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _pending.committeeSize = uint32(value);
     }
 
     /* ------------------------------------------------------------------ */

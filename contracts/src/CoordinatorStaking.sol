@@ -6,14 +6,18 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {CoordinatorParams} from "./CoordinatorParams.sol";
+import {StakeTree} from "./StakeTree.sol";
 
 /// @title CoordinatorStaking
 /// @notice Staking registry of a fedchain coordinator: registration, stake, unstake with a
 ///         cool-down, the reward treasury and inactivity reports.
 /// @dev A participant's stake at the current round's opening stays readable in O(1) through
-///      one checkpoint per participant (`_setStake`).
+///      one checkpoint per participant (`_setStake`). Active stakes are mirrored, by registry
+///      index, in a Fenwick tree (`_stakeTree`, total == `activeStake`) that committees are
+///      drawn from: every change of `activeStake` goes through `_addActive` / `_subActive`.
 abstract contract CoordinatorStaking is CoordinatorParams {
     using SafeERC20 for IERC20;
+    using StakeTree for StakeTree.Tree;
 
     /* ------------------------------------------------------------------ */
     /*                              CONSTANTS                             */
@@ -36,10 +40,15 @@ abstract contract CoordinatorStaking is CoordinatorParams {
         uint40 lastVotedRound; // latest round the participant voted in
         bool active;
         // Slot 1. `registered` keeps the slot non-zero so checkpoint writes cost 2.9k, not 20k.
+        // Also what `commit` and `submitOutcome` read about the sender in a sampled round.
         uint128 stakeAtCheckpoint; // stake before the first change in `checkpointRound`
         uint64 unlockAt; // earliest withdraw of `unbonding`
         bool registered;
+        uint40 lastSelectedRound; // latest sampled round the participant was drawn in
+        uint16 selectedUnvoted; // sampled draws since its last vote or activation (capped)
+        // Slot 2.
         uint128 unbonding; // requested out of the stake, withdrawable from `unlockAt`
+        uint64 index; // position in the registry and in the stake tree
         bytes peerId;
         string[] addrs;
     }
@@ -60,8 +69,10 @@ abstract contract CoordinatorStaking is CoordinatorParams {
     /// @notice The latest opened round; 0 before the first.
     uint256 public currentRound;
 
-    address[] private _participantList;
+    address[] internal _participantList;
     mapping(address account => Participant) internal _participants;
+    /// @dev Active stake per registry index (0 for inactive participants).
+    StakeTree.Tree internal _stakeTree;
 
     /// @param token_ The staking and reward token.
     /// @param params_ Staking, timing and reward parameters.
@@ -139,17 +150,26 @@ abstract contract CoordinatorStaking is CoordinatorParams {
 
     /// @notice Consecutive settled rounds an active `account` took part in without voting.
     /// @dev Counts the rounds before the current one (which can still be voted) since the
-    ///      later of its last vote and the round before its activation; 0 when inactive.
+    ///      later of its last vote and the round before its activation: every round where
+    ///      everyone active took part, and the sampled rounds it was drawn in; 0 when
+    ///      inactive.
     /// @param account The participant.
     function missedRounds(address account) public view returns (uint256) {
         Participant storage p = _participants[account];
         if (!p.active) return 0;
-        uint256 since = p.lastVotedRound;
-        uint256 activatedAfter = uint256(p.activeFrom) - 1;
-        if (activatedAfter > since) since = activatedAfter;
+        uint256 since = _votedOrActivated(p);
         uint256 round = currentRound;
-        uint256 settled = round == 0 ? 0 : round - 1;
-        return settled > since ? settled - since : 0;
+        uint256 missed = 0;
+        if (round > since + 1) {
+            uint256 settled = round - 1;
+            missed = settled - since - _sampledRoundsIn(since, settled);
+        }
+        uint256 lastSelected = p.lastSelectedRound;
+        if (lastSelected > since) {
+            missed += p.selectedUnvoted;
+            if (lastSelected == round) missed -= 1; // still votable
+        }
+        return missed;
     }
 
     /* ------------------------------------------------------------------ */
@@ -168,6 +188,8 @@ abstract contract CoordinatorStaking is CoordinatorParams {
         _checkPeer(peerId, addrs);
 
         _participantList.push(msg.sender);
+        // One tree element per registry entry: `index` matches `participantAt`.
+        p.index = SafeCast.toUint64(_stakeTree.push());
         p.registered = true;
         _storePeer(p, peerId, addrs);
         _setStake(p, amount);
@@ -203,7 +225,7 @@ abstract contract CoordinatorStaking is CoordinatorParams {
         _setStake(p, newStake);
         totalStaked += amount;
         if (p.active) {
-            activeStake += amount;
+            _addActive(p, amount);
         } else if (newStake >= _params.minStake) {
             _activate(msg.sender, p);
         }
@@ -245,7 +267,7 @@ abstract contract CoordinatorStaking is CoordinatorParams {
         p.unlockAt = uint64(unlockAt);
 
         if (p.active) {
-            activeStake -= amount;
+            _subActive(p, amount);
             if (remaining < _params.minStake) _deactivate(msg.sender, p);
         }
         // forge-lint: disable-next-line(unsafe-typecast)
@@ -292,7 +314,7 @@ abstract contract CoordinatorStaking is CoordinatorParams {
         if (leaked != 0) {
             _setStake(p, current - leaked);
             totalStaked -= leaked;
-            activeStake -= leaked;
+            _subActive(p, leaked);
             treasury += leaked;
         }
         _deactivate(account, p);
@@ -307,6 +329,29 @@ abstract contract CoordinatorStaking is CoordinatorParams {
     ///      else 0.
     function _currentVoteDeadline() internal view virtual returns (uint256);
 
+    /// @dev Number of rounds in `(after, upTo]` that were opened with a sampled committee.
+    function _sampledRoundsIn(uint256 after_, uint256 upTo) internal view virtual returns (uint256);
+
+    /// @dev The later of the participant's last vote and the round before its activation:
+    ///      rounds after it count as missed until it votes.
+    function _votedOrActivated(Participant storage p) internal view returns (uint256 since) {
+        since = p.lastVotedRound;
+        uint256 activatedAfter = uint256(p.activeFrom) - 1;
+        if (activatedAfter > since) since = activatedAfter;
+    }
+
+    /// @dev Adds `amount` to an active participant's weight (and to `activeStake`).
+    function _addActive(Participant storage p, uint256 amount) internal {
+        activeStake += amount;
+        _stakeTree.add(p.index, amount);
+    }
+
+    /// @dev Subtracts `amount` from an active participant's weight (and from `activeStake`).
+    function _subActive(Participant storage p, uint256 amount) internal {
+        activeStake -= amount;
+        _stakeTree.sub(p.index, amount);
+    }
+
     function _activate(address account, Participant storage p) internal {
         uint256 fromRound = currentRound + 1;
         p.active = true;
@@ -314,14 +359,14 @@ abstract contract CoordinatorStaking is CoordinatorParams {
         // forge-lint: disable-next-line(unsafe-typecast)
         p.activeFrom = uint40(fromRound);
         activeCount += 1;
-        activeStake += p.stake;
+        _addActive(p, p.stake);
         emit Activated(account, fromRound);
     }
 
     function _deactivate(address account, Participant storage p) internal {
         p.active = false;
         activeCount -= 1;
-        activeStake -= p.stake;
+        _subActive(p, p.stake);
         emit Deactivated(account);
     }
 

@@ -8,7 +8,7 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-import {CoordinatorStaking} from "./CoordinatorStaking.sol";
+import {CoordinatorCommittee} from "./CoordinatorCommittee.sol";
 
 /// @title FedCoordinator
 /// @notice Staking registry, round clock, commitment log, outcome vote and reward
@@ -30,8 +30,12 @@ import {CoordinatorStaking} from "./CoordinatorStaking.sol";
 ///      finalization (unless everyone voted for the outcome), and voter rewards are
 ///      claimable only once no more votes can count.
 ///
+///      With `committeeSize` K set below the active count, the opening draws K members
+///      (CoordinatorCommittee): eligibility, the early close and the quorum are then over
+///      the members and their stake.
+///
 ///      The token must be a plain ERC-20 (no fee on transfer, no rebasing).
-contract FedCoordinator is CoordinatorStaking, Pausable {
+contract FedCoordinator is CoordinatorCommittee, Pausable {
     using SafeERC20 for IERC20;
     using BitMaps for BitMaps.BitMap;
 
@@ -48,13 +52,15 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
     /* ------------------------------------------------------------------ */
 
     /// @dev Written at opening so that finalization and claims mostly update non-zero slots.
-    ///      Slot 0: clock and counts. Slot 1: snapshot and winning key (votes, finalization).
+    ///      Slot 0: clock, counts and whether a committee was drawn (`openedAt` is only
+    ///      reported, 32 bits hold it to 2106, so `commit` reads one slot). Slot 1: snapshot and winning key (votes, finalization).
     ///      Slot 2: everything a contributor claim reads and writes. Slot 3: the same for
     ///      voter claims (`claimPeriod` is stored in both so each claim reads one slot).
     ///      Pools fit 104 bits: each is at most `MAX_REWARD_PER_ROUND` = 1e30 < 2^100.
     struct Round {
         RoundStatus status;
-        uint40 openedAt;
+        bool sampled;
+        uint32 openedAt;
         uint40 commitDeadline;
         uint40 closedAt;
         uint40 voteDeadline;
@@ -101,7 +107,7 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
         bytes32 taskId_,
         bytes memory genesisModelCid_,
         Params memory params_
-    ) CoordinatorStaking(token_, params_) {
+    ) CoordinatorCommittee(token_, params_) {
         _checkCid(genesisModelCid_);
         taskId = taskId_;
         _genesisModelCid = genesisModelCid_;
@@ -251,7 +257,7 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
 
     /// @notice Commit the CID of the caller's update for `round`.
     /// @dev Only during the commit window, only participants active since before the round
-    ///      opened, once per round. Stores keccak256(cid); the event carries the full CID.
+    ///      opened (and drawn, in a sampled round: `NotSelected` otherwise), once per round. Stores keccak256(cid); the event carries the full CID.
     /// @param round The current round.
     /// @param cid Binary CIDv1 of the update blob (starts with 0x01, at most 128 bytes).
     function commit(uint256 round, bytes calldata cid) external {
@@ -266,6 +272,7 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
         }
         Participant storage p = _participants[msg.sender];
         if (!p.active || p.activeFrom > round) revert NotEligible(round, msg.sender);
+        if (rd.sampled) _checkSelected(round, p);
         if (_commitments[round][msg.sender] != bytes32(0)) {
             revert AlreadyCommitted(round, msg.sender);
         }
@@ -287,8 +294,9 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
     }
 
     /// @notice Vote for the outcome of `round`; finalizes it at 2/3 of the snapshotted stake.
-    /// @dev During the vote window of the current round, once per participant, weighted by
-    ///      the voter's stake at the round's opening. On finalization: records the model CID
+    /// @dev During the vote window of the current round, once per eligible (and, in a
+    ///      sampled round, drawn) participant, weighted by the voter's stake at the round's
+    ///      opening. On finalization: records the model CID
     ///      and reward root (the round's pools were reserved when it opened; with a zero
     ///      root the contributor pool returns to the treasury), and slashes `slashBps` of
     ///      the stake at the round's opening of each listed participant that committed in
@@ -308,7 +316,7 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
         Round storage rd = _rounds[round];
         RoundStatus status = _checkVoteWindow(round, rd);
         bytes32 outcomeId = outcomeIdOf(modelCid, rewardRoot, slash);
-        uint256 votes = _recordVote(round, outcomeId);
+        uint256 votes = _recordVote(round, rd.sampled, outcomeId);
         if (status == RoundStatus.Open && votes * 3 >= uint256(rd.stakeSnapshot) * 2) {
             _finalize(round, rd, modelCid, rewardRoot, outcomeId, slash);
         }
@@ -455,9 +463,13 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
     }
 
     /// @dev Records the caller's vote for `outcomeId`; returns the outcome's total weight.
-    function _recordVote(uint256 round, bytes32 outcomeId) private returns (uint256 votes) {
+    function _recordVote(uint256 round, bool sampled, bytes32 outcomeId)
+        private
+        returns (uint256 votes)
+    {
         Participant storage p = _participants[msg.sender];
         if (!p.active || p.activeFrom > round) revert NotEligible(round, msg.sender);
+        if (sampled) _checkSelected(round, p);
         Vote storage v = _votes[round][msg.sender];
         if (v.outcomeKey != bytes16(0)) revert AlreadyVoted(round, msg.sender);
 
@@ -475,18 +487,26 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
         emit OutcomeSubmitted(round, msg.sender, outcomeId, weight);
     }
 
+    /// @dev Opens `round`: everyone active takes part, unless `committeeSize` is set and
+    ///      below the active count, in which case that many members are drawn.
     function _open(uint256 round) private {
         uint40 now_ = uint40(block.timestamp);
         uint40 commitDeadline = now_ + uint40(_params.commitWindow);
         uint40 voteDeadline = commitDeadline + uint40(_params.voteWindow);
-        uint24 eligible = SafeCast.toUint24(activeCount);
-        uint128 snapshot = SafeCast.toUint128(activeStake);
+        uint256 committee = _params.committeeSize;
+        bool sampled = committee != 0 && committee < activeCount;
+        uint24 eligible = SafeCast.toUint24(sampled ? committee : activeCount);
+        uint128 snapshot =
+            SafeCast.toUint128(sampled ? _drawCommittee(round, committee) : activeStake);
         // claimPeriod <= MAX_CLAIM_PERIOD (365 days).
         // forge-lint: disable-next-line(unsafe-typecast)
         uint40 claimPeriod = uint40(_params.claimPeriod);
         Round storage rd = _rounds[round];
         rd.status = RoundStatus.Open;
-        rd.openedAt = now_;
+        // Reported only; wraps in 2106.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        rd.openedAt = uint32(now_);
+        rd.sampled = sampled;
         rd.commitDeadline = commitDeadline;
         rd.voteDeadline = voteDeadline;
         rd.eligibleCount = eligible;
@@ -577,7 +597,7 @@ contract FedCoordinator is CoordinatorStaking, Pausable {
         if (fromStake != 0) {
             _setStake(p, remaining);
             totalStaked -= fromStake;
-            if (p.active) activeStake -= fromStake;
+            if (p.active) _subActive(p, fromStake);
         }
         treasury += amount;
         if (p.active && remaining < _params.minStake) _deactivate(account, p);

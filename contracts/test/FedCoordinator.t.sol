@@ -113,7 +113,8 @@ contract ConstructorTest is Fixture {
             lateVoteGrace: 0,
             claimPeriod: 60,
             inactivityRounds: 1,
-            inactivityLeakBps: 0
+            inactivityLeakBps: 0,
+            committeeSize: 0
         });
         FedCoordinator c = new FedCoordinator(token, TASK, GENESIS, p);
         vm.assertEq(c.params().unstakeCooldown, 60);

@@ -38,7 +38,8 @@ contract FedCoordinatorInvariantTest is Test {
                 lateVoteGrace: 15,
                 claimPeriod: 7200,
                 inactivityRounds: 2,
-                inactivityLeakBps: 100
+                inactivityLeakBps: 100,
+                committeeSize: 0
             })
         );
         address[] memory actors = new address[](ACTORS);

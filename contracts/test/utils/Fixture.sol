@@ -75,7 +75,8 @@ abstract contract Fixture is Test {
             lateVoteGrace: GRACE,
             claimPeriod: CLAIM_PERIOD,
             inactivityRounds: INACTIVITY_ROUNDS,
-            inactivityLeakBps: LEAK_BPS
+            inactivityLeakBps: LEAK_BPS,
+            committeeSize: 0
         });
     }
 

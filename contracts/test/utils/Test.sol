@@ -13,6 +13,7 @@ interface Vm {
     function addr(uint256 privateKey) external pure returns (address);
     function label(address account, string calldata newLabel) external;
     function warp(uint256 newTimestamp) external;
+    function prevrandao(bytes32 newPrevrandao) external;
     function prank(address msgSender) external;
     function startPrank(address msgSender) external;
     function stopPrank() external;
