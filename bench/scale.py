@@ -158,7 +158,6 @@ def run_one(args: argparse.Namespace, n: int, progress: Any) -> dict[str, Any]:
             shutil.rmtree(root, ignore_errors=True)  # checked in main: made by this bench
             root.mkdir(parents=True)
             (root.parent / MARKER).touch()
-        extra = {"committee_size": k} if k else {}
         opts = DemoOptions(
             nodes=n,
             rounds=args.rounds,
@@ -170,7 +169,7 @@ def run_one(args: argparse.Namespace, n: int, progress: Any) -> dict[str, Any]:
             commit_window=args.commit_window,
             vote_window=args.vote_window,
             timeout_per_round=float(args.commit_window + args.vote_window + 60),
-            **extra,
+            committee_size=k,
         )
         sampler = Sampler(opts.nodes_dir, n, args.rounds)
 
