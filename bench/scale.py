@@ -188,8 +188,10 @@ def run_one(args: argparse.Namespace, n: int, progress: Any) -> dict[str, Any]:
             thread.join()
             deployment = Deployment.load(deployment_path(opts.devnet_dir))
             rpc_url = str(devnet.status(opts.devnet_dir).rpc_url)
-            key = json.loads((opts.devnet_dir / "anvil.json").read_text())["private_keys"][0]
-            chain = ChainClient(rpc_url, deployment, key)
+            # anvil's accounts: the deployer, then node i's key at i + 1 (as the demo deals them)
+            anvil = json.loads((opts.devnet_dir / "anvil.json").read_text())
+            chain = ChainClient(rpc_url, deployment, anvil["private_keys"][0])
+            addresses = [str(a) for a in anvil["available_accounts"][1 : n + 1]]
             infos = [chain.round_info(r) for r in range(1, args.rounds + 1)]
             finalized = {
                 i.round: chain.latest_model_cid_of(i.round)
@@ -198,10 +200,6 @@ def run_one(args: argparse.Namespace, n: int, progress: Any) -> dict[str, Any]:
             }
             # K = 0 deploys no committees: everyone is selected, no event to read
             committees = {i.round: chain.committee(i.round) if k else None for i in infos}
-            addresses = [
-                str(_read_status(opts.nodes_dir / f"node{i}" / "status.json").get("address", ""))
-                for i in range(n)
-            ]
             statuses = [_read_status(opts.nodes_dir / f"node{i}" / "status.json") for i in range(n)]
         finally:
             sampler.stop.set()
