@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import trio
 
@@ -18,6 +18,19 @@ from node.p2p.network import PeerNetwork
 from node.state import NodeState
 
 T = TypeVar("T")
+
+
+class BlockWatch(Protocol):
+    """What the round engine needs of ``node.chain.watch.ChainWatch``."""
+
+    head: int  # the latest block seen
+    mode: str  # "websocket", "polling", "down", ...
+
+    async def wait(self, after: int, timeout: float) -> int: ...
+
+
+def _no_report(phase: str) -> None:
+    return None
 
 
 @dataclass
@@ -43,6 +56,9 @@ class NodeContext:
     registered_peers: set[str] = field(default_factory=set)  # refreshed by peer discovery
     current_round: int = 0  # updated by the round loop; gossip round-window checks use it
     phase: str = "starting"
+    # a new phase for status.json (set by the daemon)
+    report: Callable[[str], None] = field(default=_no_report)
+    watch: BlockWatch | None = None  # new blocks wake the waits (node/waits.py)
     attack_pool: Dataset | None = None  # simulation only: the colluding group's pooled data
     # held by operator commands run through the control endpoint and by automatic claims
     claim_lock: trio.Lock = field(default_factory=trio.Lock)

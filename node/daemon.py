@@ -37,7 +37,7 @@ from node.status_server import serve_status
 from node.store.cid import compute_cid
 from node.update.codec import encode_model
 from node.upkeep import upkeep
-from node.waits import Recheck, RoundLost
+from node.waits import Recheck, RoundLost, block_seen, next_block
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ def status_document(ctx: NodeContext, phase: str) -> dict[str, Any]:
         "pid": os.getpid(),
         "phase": f"{phase} ({outage})" if outage else phase,
         "chain": outage or "reachable",
+        "chain_watch": ctx.watch.mode if ctx.watch is not None else "off",
         "records": ctx.state.records(),
         "metrics": ctx.metrics.as_dict(),
         "p2p": dict(ctx.net.metrics),
@@ -285,6 +286,7 @@ async def take_rounds(ctx: NodeContext) -> None:
     grace: dict[int, int] = {}
     recheck = Recheck(ctx)  # when to read back our vote in a round we finished
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
+        seen = block_seen(ctx)
         r = await ctx.call(ctx.chain.current_round)
         ctx.current_round = r
         if r != reconciled:  # at start-up and once per round: claims the chain lost
@@ -295,10 +297,9 @@ async def take_rounds(ctx: NodeContext) -> None:
                 taken_part += 1
         if r == 0:
             await advance(ctx)
-            await trio.sleep(ctx.cfg.poll_interval)
+            await next_block(ctx, seen)
             continue
-        info = await ctx.call(ctx.chain.round_info, r)
-        now = await ctx.call(ctx.chain.chain_time)
+        info, now = await ctx.call(ctx.chain.round_view, r)
         row = ctx.state.get(r)
         resumable = info.status is RoundStatus.FINALIZED and row.base_cid is not None
         live = info.status is RoundStatus.OPEN and now < info.vote_deadline
@@ -306,7 +307,7 @@ async def take_rounds(ctx: NodeContext) -> None:
             if await take_part(ctx, info):
                 taken_part += 1
             else:
-                await trio.sleep(ctx.cfg.poll_interval)
+                await next_block(ctx, seen)
             continue
         if row.done and row.opened_at not in (None, info.opened_at):
             log.warning("round %d: the chain lost it and opened it again; taking part", r)
@@ -321,7 +322,7 @@ async def take_rounds(ctx: NodeContext) -> None:
         wait = await late_vote_grace(ctx, r, grace) if info.status is RoundStatus.FINALIZED else 0
         if ready_to_advance(info, now, wait):
             await advance(ctx)
-        await trio.sleep(ctx.cfg.poll_interval)
+        await next_block(ctx, seen)
 
 
 PORT_FILE = "listen.port"
@@ -397,6 +398,7 @@ async def run_node(cfg: NodeConfig, chain: ChainClient | None = None) -> None:
                 topic=f"/fedchain/{deployment.chain_id}/{deployment.coordinator.lower()}/updates/1",
             )
             ctx.link.on_change = lambda: write_status(ctx, ctx.phase)
+            ctx.report = partial(write_status, ctx)
             await serve(ctx, net)
             served = True
     except Exception as exc:  # noqa: BLE001 - see below
@@ -436,6 +438,12 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
             ctx.pin_queue = send
             pinner = KuboPinner(ctx.cfg.ipfs_api, metrics=net.metrics)
             nursery.start_soon(pin_blobs, pinner, receive)
+        if ctx.cfg.chain_watch:
+            from node.chain.watch import ChainWatch  # trio-websocket only when used
+
+            watch = ChainWatch(ctx.chain.rpc_url, poll_interval=min(1.0, ctx.cfg.poll_interval))
+            await nursery.start(watch.run)
+            ctx.watch = watch
         nursery.start_soon(discover_peers, ctx)
         nursery.start_soon(listen_announcements, ctx, channel)
         await round_loop(ctx)
@@ -473,7 +481,11 @@ async def stop_on_signal(ctx: NodeContext, scope: trio.CancelScope) -> None:
 async def serve_then_stop(ctx: NodeContext, scope: trio.CancelScope) -> None:
     r = ctx.current_round
     with trio.CancelScope() as serving:
-        while (left := await serving_left(ctx, r)) is not None:
+        while True:
+            seen = block_seen(ctx)
+            left = await serving_left(ctx, r)
+            if left is None:
+                break
             end, seconds = left
             # bounds the wait by the local clock too, should the chain become unreachable
             serving.deadline = min(serving.deadline, trio.current_time() + seconds)
@@ -482,7 +494,7 @@ async def serve_then_stop(ctx: NodeContext, scope: trio.CancelScope) -> None:
             if ctx.phase != phase:
                 log.info("%s; signal again to stop now", phase)
                 write_status(ctx, phase)
-            await trio.sleep(ctx.cfg.poll_interval)
+            await next_block(ctx, seen)
     scope.cancel()
 
 
@@ -495,9 +507,8 @@ async def serving_left(ctx: NodeContext, r: int) -> tuple[int, int] | None:
         return None
     if await ctx.call(ctx.chain.commitment_cid, r, ctx.address) is None:
         return None
-    info = await ctx.call(ctx.chain.round_info, r)
+    info, now = await ctx.call(ctx.chain.round_view, r)
     if info.status not in (RoundStatus.OPEN, RoundStatus.FINALIZED):
         return None
     end = info.vote_opens_at + (info.vote_deadline - info.vote_opens_at) // 2
-    now = await ctx.call(ctx.chain.chain_time)
     return (end, end - now) if now < end else None

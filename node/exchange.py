@@ -4,8 +4,9 @@ ones, and the abstain rule for updates other nodes verified but this node could 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
@@ -95,42 +96,108 @@ async def exchange_deadline(ctx: NodeContext, r: int) -> float:
     return trio.current_time() + max(ctx.cfg.fetch_timeout, chain_end - now)
 
 
-async def exchange(
-    ctx: NodeContext, r: int, base_cid: str, shapes: dict[str, tuple[int, ...]]
-) -> tuple[list[Verified], dict[str, str]]:
-    """Fetch and verify every committed update; returns (verified, rejected author -> reason)."""
-    commitments = await ctx.call(ctx.chain.commitments, r)
-    own = commitments.get(ctx.address)
-    if own is not None:
-        await announce(ctx, r, ctx.address, own)
-    deadline = await exchange_deadline(ctx, r)
-    verified: list[Verified] = []
-    rejected: dict[str, str] = {}
+@dataclass
+class Fetch:
+    """One committed update being fetched: its deadline moves in once the exchange
+    deadline is known; ``outcome`` is set before ``done``."""
 
-    async def one(author: str, cid: str) -> None:
+    scope: trio.CancelScope
+    done: trio.Event = field(default_factory=trio.Event)
+    outcome: Verified | UpdateRejected = field(
+        default_factory=lambda: UpdateRejected("unavailable", "no blob by the exchange deadline")
+    )
+
+
+class Exchange:
+    """Round ``r``'s updates, fetched and verified as their commitments land.
+
+    ``landed`` sees every read of the round while the commit window is open and starts a
+    fetch for each new commitment at once (the commitments are read again only when the
+    round's commit count moved). ``finish``, once the window closed, reads the commitments
+    (as the exchange always did), fixes the exchange deadline, starts what is left and
+    waits for all: an update counts as verified iff its blob verified by that deadline,
+    so the verified set is the same function of the same inputs as when every fetch
+    started after the window (only sooner). Runs its fetches in ``nursery``.
+    """
+
+    def __init__(
+        self,
+        ctx: NodeContext,
+        r: int,
+        base_cid: str,
+        shapes: dict[str, tuple[int, ...]],
+        nursery: trio.Nursery,
+    ) -> None:
+        self.ctx, self.r, self.nursery = ctx, r, nursery
+        self.base_cid, self.shapes = base_cid, shapes
+        self.fetches: dict[tuple[str, str], Fetch] = {}  # (author, cid) -> its fetch
+        self.deadline = math.inf  # trio clock; known once the commit window closed
+        self._commit_count = 0  # commitments seen so far
+
+    async def landed(self, info: RoundInfo) -> None:
+        if info.commit_count == self._commit_count:
+            return
+        commitments = await self.ctx.call(self.ctx.chain.commitments, self.r)
+        self._commit_count = len(commitments)
+        self.start(commitments)
+
+    async def finish(self) -> tuple[list[Verified], dict[str, str]]:
+        """Fetch and verify every committed update; returns (verified, rejected author ->
+        reason)."""
+        ctx = self.ctx
+        commitments = await ctx.call(ctx.chain.commitments, self.r)
+        self.deadline = await exchange_deadline(ctx, self.r)
+        final = set(commitments.items())
+        for key, fetch in self.fetches.items():
+            if key in final:
+                fetch.scope.deadline = self.deadline
+            else:  # a commitment the chain lost (restarted from an older state)
+                fetch.scope.cancel()
+        self.start(commitments)
+        verified: list[Verified] = []
+        rejected: dict[str, str] = {}
+        for author, cid in sorted(final):
+            fetch = self.fetches[author, cid]
+            await fetch.done.wait()
+            if isinstance(fetch.outcome, Verified):
+                verified.append(fetch.outcome)
+            else:
+                rejected[author] = fetch.outcome.reason
+        return sorted(verified, key=lambda v: v.author.lower()), rejected
+
+    def start(self, commitments: Mapping[str, str]) -> None:
+        for author, cid in sorted(commitments.items()):
+            if (author, cid) not in self.fetches:
+                fetch = Fetch(trio.CancelScope(deadline=self.deadline))
+                self.fetches[author, cid] = fetch
+                self.nursery.start_soon(self._run, author, cid, fetch)
+
+    async def _run(self, author: str, cid: str, fetch: Fetch) -> None:
+        ctx, r = self.ctx, self.r
+        if author == ctx.address:
+            await announce(ctx, r, author, cid)
         expect = Expectation(
             deployment=ctx.deployment_id,
             round=r,
             author=author,
-            base_cid=base_cid,
-            shapes=shapes,
+            base_cid=self.base_cid,
+            shapes=self.shapes,
             max_examples=ctx.cfg.max_examples,
             norm_bound=ctx.cfg.norm_bound,
         )
-        try:
-            verified.append(await fetch_and_verify(ctx, expect, cid, deadline))
+        with fetch.scope:  # cancelled at the exchange deadline: the default outcome
+            try:
+                fetch.outcome = await fetch_and_verify(ctx, expect, cid, self.deadline)
+            except UpdateRejected as exc:
+                fetch.outcome = exc
+        if isinstance(fetch.outcome, Verified):
             ctx.metrics.inc("updates_accepted_total")
             if author != ctx.address:
                 await announce(ctx, r, author, cid)
-        except UpdateRejected as exc:
-            rejected[author] = exc.reason
-            ctx.metrics.inc("updates_rejected_total", reason=exc.reason)
-            log.warning("round %d: update of %s rejected: %s", r, author, exc)
-
-    async with trio.open_nursery() as nursery:
-        for author, cid in sorted(commitments.items()):
-            nursery.start_soon(one, author, cid)
-    return sorted(verified, key=lambda v: v.author.lower()), rejected
+        else:
+            ctx.metrics.inc("updates_rejected_total", reason=fetch.outcome.reason)
+            log.warning("round %d: update of %s rejected: %s", r, author, fetch.outcome)
+        fetch.done.set()
 
 
 async def know_eligible(ctx: NodeContext, info: RoundInfo) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -26,7 +26,7 @@ from node.chain.errors import ChainUnreachable, TransactionRejected
 from node.chain.merkle import build_reward_tree
 from node.context import NodeContext
 from node.errors import ChainError, UpdateRejected
-from node.exchange import Verified, abstain, exchange, know_eligible, missing_verified_updates
+from node.exchange import Exchange, Verified, abstain, know_eligible, missing_verified_updates
 from node.faults import crash_point
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
@@ -414,15 +414,21 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         if (await round_info(ctx, r)).opened_at != opened_at:
             raise RoundLost(r)
         ctx.state.update(r, base_cid=base_cid, opened_at=opened_at)
+    selected, committee = await selection(ctx, r)
+    if not selected and committee is not None:
+        return await observe(ctx, r, committee)
     base = await load_model(ctx, base_cid)
     await know_eligible(ctx, info)
     own_cid = await train_and_commit(ctx, info, base_cid)
     lap("train_commit")
-    await wait_until(ctx, r, commit_closed, partial(keep_commit, ctx, r))
-    if own_cid is not None and not ctx.state.get(r).committed:
-        own_cid = None  # lost by the chain after the window closed: not in this round
-    lap("wait_commit_close")
-    updates, rejected = await exchange(ctx, r, base_cid, shapes_of(base))
+    async with trio.open_nursery() as fetching:
+        exchange = Exchange(ctx, r, base_cid, shapes_of(base), fetching)
+        keep = partial(keep_commit, ctx, r)
+        await wait_until(ctx, r, commit_closed, keep, seen=exchange.landed)
+        if own_cid is not None and not ctx.state.get(r).committed:
+            own_cid = None  # lost by the chain after the window closed: not in this round
+        lap("wait_commit_close")
+        updates, rejected = await exchange.finish()
     crash_point("exchanged", r)
     lap("exchange")
     # Scores without projecting out the previous global delta: as training converges,
@@ -443,17 +449,16 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     held_elsewhere = await missing_verified_updates(ctx, r, rejected)
     if held_elsewhere:
         abstain(ctx, r, held_elsewhere)
-        final = await wait_until(ctx, r, round_settled)
+        final = await settle(ctx, r)
     else:
         await vote(ctx, r, *outcome)
-        keep = partial(keep_vote, ctx, r, outcome=outcome)
-        final = await wait_until(ctx, r, round_settled, keep)
-    if final.status is RoundStatus.OPEN:
-        await ctx.call(ctx.chain.advance)
-        final = await ctx.call(ctx.chain.round_info, r)
+        final = await settle(ctx, r, partial(keep_vote, ctx, r, outcome=outcome))
     lap("vote_finalize")
     record = new_record(r, final.status)
+    if committee is not None:
+        record["committee"] = committee
     record.update(
+        selected=selected,
         committed=own_cid is not None,
         verified=len(updates),
         rejected=rejected,
@@ -486,6 +491,47 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     if ctx.cfg.auto_claim:
         await claim_voter_rewards(ctx, r)
     lap("claim_evaluate")
+    ctx.state.finish(r, record)
+    return record
+
+
+async def settle(
+    ctx: NodeContext, r: int, keep: Callable[[RoundInfo, int], Awaitable[None]] | None = None
+) -> RoundInfo:
+    """Round ``r`` once it finalized or failed; a round still open after its vote deadline
+    is failed by this node's ``advance()``."""
+    final = await wait_until(ctx, r, round_settled, keep)
+    if final.status is RoundStatus.OPEN:
+        await ctx.call(ctx.chain.advance)
+        final = await ctx.call(ctx.chain.round_info, r)
+    return final
+
+
+async def selection(ctx: NodeContext, r: int) -> tuple[bool, list[str] | None]:
+    """Whether this node may commit and vote in round ``r``, and the round's committee (in
+    draw order, from the chain's ``CommitteeSelected`` event; None when the round was not
+    sampled and every active participant takes part)."""
+    selected = await ctx.call(ctx.chain.is_selected, r)
+    return selected, await ctx.call(ctx.chain.committee, r)
+
+
+async def observe(ctx: NodeContext, r: int, committee: list[str]) -> dict[str, Any]:
+    """Round ``r`` drew a committee without this node: no training, commit, fetch or vote.
+    Wait for the round to settle, then take its finalized model (one fetch) like a missed
+    round's."""
+    started = time.monotonic()
+    phase = f"round {r}: not selected (committee of {len(committee)})"
+    log.info("%s", phase)
+    ctx.metrics.inc("rounds_not_selected_total")
+    ctx.report(phase)
+    final = await settle(ctx, r)
+    record = new_record(r, final.status)
+    record.update(selected=False, committee=committee)
+    if final.status is RoundStatus.FINALIZED:
+        cid = await ctx.call(ctx.chain.latest_model_cid_of, r)
+        params = await load_model(ctx, cid)
+        record.update(finalized_cid=cid, accuracy=accuracy_of(ctx.task, params, ctx.test_data))
+    record["timings"] = {"observe": round(time.monotonic() - started, 3)}
     ctx.state.finish(r, record)
     return record
 

@@ -24,11 +24,40 @@ class RoundLost(ChainError):
 async def round_info(ctx: NodeContext, r: int) -> RoundInfo:
     """Round ``r`` as the chain has it now; ``RoundLost`` if the chain forgot it, or forgot
     and opened it again (another opening time than the journal's)."""
-    info = await ctx.call(ctx.chain.round_info, r)
-    opened_at = ctx.state.get(r).opened_at
+    return known(ctx, await ctx.call(ctx.chain.round_info, r))
+
+
+async def round_view(ctx: NodeContext, r: int) -> tuple[RoundInfo, int]:
+    """``round_info`` and the chain time, in one batched read."""
+    info, now = await ctx.call(ctx.chain.round_view, r)
+    return known(ctx, info), now
+
+
+def known(ctx: NodeContext, info: RoundInfo) -> RoundInfo:
+    opened_at = ctx.state.get(info.round).opened_at
     if info.status is RoundStatus.NONE or opened_at not in (None, info.opened_at):
-        raise RoundLost(r)
+        raise RoundLost(info.round)
     return info
+
+
+WAKE_FALLBACK_S = 2.0  # the longest a wait trusts the chain watch to bring a new block
+
+
+def block_seen(ctx: NodeContext) -> int:
+    """The chain watch's latest block: take it before a read, then ``next_block`` after."""
+    return ctx.watch.head if ctx.watch is not None else 0
+
+
+async def next_block(ctx: NodeContext, seen: int, within: float = WAKE_FALLBACK_S) -> None:
+    """Until the chain watch sees a block after ``seen`` (deadlines are judged by block
+    timestamps and every transaction mines one, so nothing a wait looks for changes in
+    between). ``within`` seconds at most (``WAKE_FALLBACK_S``): a watch that lost its
+    connection, or a chain restarted from an older state (its head moved back), never
+    stalls a wait. Without a watch (``chain_watch = false``): ``poll_interval``."""
+    if ctx.watch is None:
+        await trio.sleep(min(within, ctx.cfg.poll_interval))
+    else:
+        await ctx.watch.wait(seen, min(within, WAKE_FALLBACK_S))
 
 
 async def wait_until(
@@ -36,18 +65,25 @@ async def wait_until(
     r: int,
     done: Callable[[RoundInfo, int], bool],
     keep: Callable[[RoundInfo, int], Awaitable[None]] | None = None,
+    seen: Callable[[RoundInfo], Awaitable[None]] | None = None,
 ) -> RoundInfo:
-    """Poll round ``r`` until ``done``; meanwhile ``keep`` reads back (and resends) this
-    node's own action when a ``Recheck`` is due."""
+    """Read round ``r`` (one batched read) on every new block until ``done``; meanwhile
+    ``keep`` reads back (and resends) this node's own action when a ``Recheck`` is due, and
+    ``seen`` gets every read (e.g. to start fetching commitments as they land)."""
     recheck = Recheck(ctx)
     while True:
-        info = await round_info(ctx, r)
-        now = await ctx.call(ctx.chain.chain_time)
+        head = block_seen(ctx)
+        info, now = await round_view(ctx, r)
+        if seen is not None:
+            await seen(info)
         if done(info, now):
             return info
-        if keep is not None and recheck.due():
+        if keep is None:
+            await next_block(ctx, head)
+            continue
+        if recheck.due():
             await keep(info, now)
-        await trio.sleep(ctx.cfg.poll_interval)
+        await next_block(ctx, head, recheck.left())
 
 
 def commit_closed(info: RoundInfo, now: int) -> bool:
@@ -72,6 +108,10 @@ class Recheck:
 
     def __post_init__(self) -> None:
         self.outages, self.at = self.ctx.link.outages, trio.current_time()
+
+    def left(self) -> float:
+        """Seconds until the next read-back is due (barring an outage)."""
+        return max(0.0, self.at + RECHECK_S - trio.current_time())
 
     def due(self) -> bool:
         now = trio.current_time()

@@ -1,0 +1,165 @@
+"""The exchange fetches each update as its commitment lands (node/exchange.py): a fetch
+starts on the first read of the round that shows the commitment, before the commit window
+closes; the exchange deadline, fixed at the close, cuts what is still fetching; and the
+result is what it was when every fetch started after the window: verified iff verified by
+the deadline, in author order, commitments the chain lost left out. Scripted chain and
+fetches, trio's mock clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+import node.exchange as exchange_module
+from node.chain.client import RoundInfo, RoundStatus
+from node.errors import UpdateRejected
+from node.exchange import Exchange, Verified
+from node.metrics import Metrics
+from node.verify.checks import Expectation
+
+ME, A, B, C, D = "0xMe", "0xAa", "0xBb", "0xCc", "0xDd"
+DEADLINE_IN = 10.0  # the exchange deadline, seconds after the window closed
+INFO = RoundInfo(
+    round=1,
+    status=RoundStatus.OPEN,
+    opened_at=100,
+    commit_deadline=200,
+    closed_at=0,
+    vote_deadline=300,
+    eligible_count=5,
+    commit_count=0,
+    stake_snapshot=0,
+    reward_root=b"",
+    contributor_pool=0,
+    voter_pool=0,
+    outcome_key=b"",
+    winning_weight=0,
+    contributor_claimed=0,
+    voter_claimed=0,
+    finalized_at=0,
+)
+
+
+@dataclass
+class Chain:
+    committed: dict[str, str] = field(default_factory=dict)
+    reads: int = 0
+
+    def commitments(self, r: int) -> dict[str, str]:
+        self.reads += 1
+        return dict(self.committed)
+
+
+@dataclass
+class Ctx:
+    chain: Chain
+    address: str = ME
+    deployment_id: str = "31337:0xC"
+    cfg: Any = field(default_factory=lambda: SimpleNamespace(max_examples=100, norm_bound=1.0))
+    metrics: Metrics = field(default_factory=Metrics)
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+
+@dataclass
+class Fetches:
+    """What each blob's fetch does: "ok" after ``takes`` s, "slow" never arrives,
+    "bad" fails verification."""
+
+    behaviour: dict[str, str]
+    takes: float = 1.0
+    started: dict[str, float] = field(default_factory=dict)
+    announced: list[str] = field(default_factory=list)
+
+    async def fetch_and_verify(
+        self, ctx: Any, expect: Expectation, cid: str, deadline: float
+    ) -> Verified:
+        self.started[cid] = trio.current_time()
+        await trio.sleep(self.takes)
+        how = self.behaviour[cid]
+        if how == "slow":
+            await trio.sleep_until(deadline)
+            raise UpdateRejected("unavailable", "test: too slow")
+        if how == "bad":
+            raise UpdateRejected("bad_header", "test: invalid")
+        return Verified(expect.author, cid, None, None)  # type: ignore[arg-type]
+
+    async def announce(self, ctx: Any, r: int, author: str, cid: str) -> None:
+        self.announced.append(author)
+
+    async def exchange_deadline(self, ctx: Any, r: int) -> float:
+        return trio.current_time() + DEADLINE_IN
+
+
+@pytest.fixture
+def fetches(monkeypatch: pytest.MonkeyPatch) -> Fetches:
+    fake = Fetches({"own": "ok", "a": "ok", "b": "slow", "c": "bad", "d": "ok"})
+    for name in ("fetch_and_verify", "announce", "exchange_deadline"):
+        monkeypatch.setattr(exchange_module, name, getattr(fake, name))
+    return fake
+
+
+def run(fn: Any) -> Any:
+    return trio.run(fn, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_fetches_start_as_commitments_land_and_the_deadline_cuts_the_rest(
+    fetches: Fetches,
+) -> None:
+    chain = Chain()
+    ctx = Ctx(chain)
+
+    async def main() -> tuple[list[Verified], dict[str, str], float]:
+        async with trio.open_nursery() as nursery:
+            ex = Exchange(ctx, 1, "base", {}, nursery)  # type: ignore[arg-type]
+            chain.committed.update({ME: "own", A: "a"})
+            await ex.landed(replace(INFO, commit_count=2))
+            await trio.sleep(5)
+            await ex.landed(replace(INFO, commit_count=2))  # nothing new: not read again
+            chain.committed.update({B: "b", D: "gone"})
+            fetches.behaviour["gone"] = "slow"
+            await ex.landed(replace(INFO, commit_count=4))
+            await trio.sleep(5)
+            # the window closes: C committed in the last block; D's commit was lost by a
+            # chain restarted from an older state
+            chain.committed[C] = "c"
+            del chain.committed[D]
+            closed = trio.current_time()
+            verified, rejected = await ex.finish()
+        return verified, rejected, closed
+
+    verified, rejected, closed = run(main)
+    assert fetches.started["own"] == fetches.started["a"] == 0.0
+    assert fetches.started["b"] == fetches.started["gone"] == 5.0
+    assert fetches.started["c"] == closed == 10.0
+    assert [v.author for v in verified] == [A, ME]  # author order (lower case)
+    assert rejected == {B: "unavailable", C: "bad_header"}  # D is not in the round
+    assert chain.reads == 3  # two changes of the commit count, and the final read
+    assert fetches.announced.count(ME) == 1 and A in fetches.announced
+    assert B not in fetches.announced and C not in fetches.announced
+
+
+def test_the_deadline_cuts_a_fetch_started_before_it_was_known(fetches: Fetches) -> None:
+    """The slow fetch started with no deadline (the window was open); it ends at the
+    exchange deadline fixed when the window closed, as ``unavailable``."""
+    chain = Chain({A: "b"})
+    ctx = Ctx(chain)
+
+    async def main() -> tuple[dict[str, str], float, float]:
+        async with trio.open_nursery() as nursery:
+            ex = Exchange(ctx, 1, "base", {}, nursery)  # type: ignore[arg-type]
+            await ex.landed(replace(INFO, commit_count=1))
+            await trio.sleep(3)
+            closed = trio.current_time()
+            _, rejected = await ex.finish()
+        return rejected, closed, trio.current_time()
+
+    rejected, closed, ended = run(main)
+    assert rejected == {A: "unavailable"}
+    assert ended == closed + DEADLINE_IN

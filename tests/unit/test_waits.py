@@ -1,0 +1,152 @@
+"""Waits on the chain (node/waits.py): a new block wakes them at once, a dead chain watch
+never stalls them (they fall back to a timeout), and the node's own action is read back
+every RECHECK_S all the same. Scripted chain and watch, trio's mock clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from node.chain.client import RoundInfo, RoundStatus
+from node.state import NodeState
+from node.waits import RECHECK_S, WAKE_FALLBACK_S, RoundLost, commit_closed, wait_until
+
+OPEN = RoundInfo(
+    round=1,
+    status=RoundStatus.OPEN,
+    opened_at=100,
+    commit_deadline=200,
+    closed_at=0,
+    vote_deadline=300,
+    eligible_count=3,
+    commit_count=0,
+    stake_snapshot=0,
+    reward_root=b"",
+    contributor_pool=0,
+    voter_pool=0,
+    outcome_key=b"",
+    winning_weight=0,
+    contributor_claimed=0,
+    voter_claimed=0,
+    finalized_at=0,
+)
+
+
+@dataclass
+class Chain:
+    """Round 1, read through ``round_view``; ``closes_at`` (trio clock): the commit window
+    closes early from then on."""
+
+    closes_at: float = float("inf")
+    reads: list[float] = field(default_factory=list)
+    status: RoundStatus = RoundStatus.OPEN
+
+    def round_view(self, r: int) -> tuple[RoundInfo, int]:
+        now = trio.current_time()
+        self.reads.append(now)
+        closed = 150 if now >= self.closes_at else 0
+        return replace(OPEN, status=self.status, closed_at=closed), 120
+
+
+class Watch:
+    """A chain watch whose head moves only when the test says so (or never: dead)."""
+
+    def __init__(self) -> None:
+        self.head = 7
+        self.mode = "websocket"
+        self._moved = trio.Event()
+
+    def mine(self) -> None:
+        self.head += 1
+        self._moved.set()
+        self._moved = trio.Event()
+
+    async def wait(self, after: int, timeout: float) -> int:
+        with trio.move_on_after(timeout):
+            while self.head <= after:
+                await self._moved.wait()
+        return self.head
+
+
+@dataclass
+class Ctx:
+    chain: Chain
+    state: NodeState
+    watch: Watch | None
+    cfg: Any = field(default_factory=lambda: SimpleNamespace(poll_interval=0.5))
+    link: Any = field(default_factory=lambda: SimpleNamespace(outages=0))
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> NodeState:
+    return NodeState(tmp_path / "state.sqlite")
+
+
+def run(fn: Any) -> Any:
+    return trio.run(fn, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_a_new_block_wakes_the_wait_at_once(state: NodeState) -> None:
+    chain, watch = Chain(closes_at=3.0), Watch()
+    ctx = Ctx(chain, state, watch)
+
+    async def main() -> float:
+        async with trio.open_nursery() as nursery:
+
+            async def mine_at(t: float) -> None:
+                await trio.sleep_until(t)
+                watch.mine()
+
+            nursery.start_soon(mine_at, 0.25)
+            nursery.start_soon(mine_at, 3.0)
+            info = await wait_until(ctx, 1, commit_closed)  # type: ignore[arg-type]
+            assert info.closed_at == 150
+            return trio.current_time()
+
+    done_at = run(main)
+    assert chain.reads == [0.0, 0.25, 2.25, 3.0]  # the blocks, and one fallback in between
+    assert done_at == 3.0
+
+
+def test_a_dead_watch_falls_back_to_a_timeout(state: NodeState) -> None:
+    chain = Chain(closes_at=7.0)
+    ctx = Ctx(chain, state, Watch())  # never mines: its connection is gone
+
+    run(lambda: wait_until(ctx, 1, commit_closed))  # type: ignore[arg-type]
+    gaps = {b - a for a, b in zip(chain.reads, chain.reads[1:], strict=False)}
+    assert gaps == {WAKE_FALLBACK_S}
+    assert chain.reads[-1] >= 7.0
+
+
+def test_own_action_is_read_back_every_recheck_with_a_dead_watch(state: NodeState) -> None:
+    chain = Chain(closes_at=3 * RECHECK_S + 0.5)
+    ctx = Ctx(chain, state, Watch())
+    kept: list[float] = []
+
+    async def keep(info: RoundInfo, now: int) -> None:
+        kept.append(trio.current_time())
+
+    run(lambda: wait_until(ctx, 1, commit_closed, keep))  # type: ignore[arg-type]
+    assert len(kept) == 3
+    assert all(b - a >= RECHECK_S for a, b in zip([0.0, *kept], kept, strict=False))
+
+
+def test_without_a_watch_the_wait_polls(state: NodeState) -> None:
+    chain = Chain(closes_at=1.2)
+    run(lambda: wait_until(Ctx(chain, state, None), 1, commit_closed))  # type: ignore[arg-type]
+    assert chain.reads == [0.0, 0.5, 1.0, 1.5]
+
+
+def test_a_round_the_chain_forgot_is_lost(state: NodeState) -> None:
+    chain = Chain(status=RoundStatus.NONE)
+    with pytest.raises(RoundLost):
+        run(lambda: wait_until(Ctx(chain, state, Watch()), 1, commit_closed))  # type: ignore[arg-type]
