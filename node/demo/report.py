@@ -14,8 +14,8 @@ def round_rows(
     finalized: Mapping[int, str | None],
     slashed: Mapping[int, Mapping[str, int]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per round: chain outcome (model, slashes) plus what each node computed and
-    earned."""
+    """One row per round: chain outcome (model, slashes) plus what each node computed
+    (nodes outside the round's committee: not listed) and earned."""
     rows = []
     for r in range(1, rounds + 1):
         node_cids: dict[str, str | None] = {}
@@ -24,7 +24,8 @@ def round_rows(
         status = "finalized" if finalized.get(r) else "missing"
         for address, node_status in sorted(statuses.items()):
             record = next((x for x in node_status.get("records", []) if x["round"] == r), None)
-            node_cids[address] = record["model_cid"] if record else None
+            if not (record and record.get("selected") is False):  # observers compute none
+                node_cids[address] = record["model_cid"] if record else None
             rewards[address] = int(record["reward"]) if record else 0
             if record and record.get("accuracy") is not None:
                 accuracy = record["accuracy"]

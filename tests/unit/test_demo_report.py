@@ -78,3 +78,17 @@ def test_attackers_with_the_same_attack_collude() -> None:
     assert [opts.attack_group(i) for i in range(6)] == [(), (), (), (3, 5), (4,), (3, 5)]
     alone = DemoOptions(nodes=6, byzantine=3, attack="alie", collude=False)
     assert alone.attack_group(4) == ()
+
+
+def test_nodes_outside_the_committee_do_not_count_as_disagreeing() -> None:
+    observed = {"round": 1, "status": "finalized", "selected": False, "model_cid": None,
+                "finalized_cid": "bafyM", "reward": 0}  # fmt: skip
+    statuses = {"0xA": _status("bafyM", 100), "0xB": _status("bafyM", 100)}
+    statuses["0xC"] = {"records": [observed]}
+    rows = round_rows(1, statuses, {1: "bafyM"})
+    assert rows[0]["node_cids"] == {"0xA": "bafyM", "0xB": "bafyM"}
+    assert verdict(rows, 0.1, 1, set(statuses)) == []
+    # a member that computed nothing still disagrees
+    statuses["0xB"] = {"records": [{**observed, "selected": True}]}
+    problems = verdict(round_rows(1, statuses, {1: "bafyM"}), 0.1, 1, set(statuses))
+    assert problems == ["round 1: honest nodes disagree on the model CID"]
