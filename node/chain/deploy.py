@@ -100,7 +100,7 @@ class DeployParams:
             self.claim_period,
             self.inactivity_rounds,
             self.inactivity_leak_bps,
-            # committee_size is appended once contracts/out has the 13-field Params (issue 13)
+            self.committee_size,
         )
 
     def problems(self) -> list[str]:

@@ -123,6 +123,22 @@ def test_advance_opens_round_one_once(env: Env) -> None:
     assert env.deployer.max_slash() == 16
 
 
+def test_round_without_committee_and_batched_round_view(env: Env) -> None:
+    chain = env.deployer
+    info, now = chain.round_view(1)
+    assert (info, now) == (chain.round_info(1), chain.chain_time())
+    # committeeSize 0: everyone active takes part, no CommitteeSelected event, no seed
+    assert chain.params().committee_size == 0
+    assert chain.committee(1) is None
+    assert chain.committee_seed(1) == bytes(32)
+    assert all(chain.is_selected(1, n.address) for n in env.nodes)
+    assert not chain.is_selected(1)  # the deployer never registered
+    chain.set_param("committeeSize", 2)  # the contract's name works as well
+    assert chain.pending_params().committee_size == 2
+    chain.set_param("committee_size", 0)  # back to everyone for the rounds below
+    assert chain.pending_params().committee_size == 0
+
+
 def test_commit_and_early_close(env: Env) -> None:
     for node in env.nodes:
         receipt = node.commit(1, cid(f"update-{node.address}"))

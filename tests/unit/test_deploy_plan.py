@@ -53,6 +53,12 @@ def test_one_pool_alone_keeps_the_default_split() -> None:
             DeployRequest(rule="krum", byzantine_f=1, min_participants=3),
             "needs at least 5 updates per round",
         ),
+        (DeployRequest(committee_size=129), "--committee-size must be in [0, 128]"),
+        (DeployRequest(committee_size=-1), "--committee-size must be >= 0"),
+        (
+            DeployRequest(rule="krum", byzantine_f=1, min_participants=8, committee_size=3),
+            "--committee-size 3 commits at most 3: give --committee-size 5 or more",
+        ),
     ],
 )
 def test_bad_values_name_the_flag_and_the_fix(request_: DeployRequest, needle: str) -> None:
@@ -103,7 +109,19 @@ def test_incentive_parameters_and_supply_from_flags() -> None:
     assert (p.late_vote_grace, p.claim_period, p.inactivity_rounds) == (0, 3600, 10)
     assert p.inactivity_leak_bps == 50
     assert (p.supply, p.treasury) == (200_000 * TOKEN, 150_000 * TOKEN)
-    assert p.as_tuple()[-4:] == (0, 3600, 10, 50)  # appended to the Solidity Params
+    assert p.as_tuple()[-5:-1] == (0, 3600, 10, 50)  # appended to the Solidity Params
     existing = _deployment(params=DeployParams())
     changed = differences(existing, DeployRequest(claim_period=3600, supply="10000000"))
     assert changed == ["claim period 86400 (asked 3600)"]
+
+
+def test_committee_size_from_the_flag_is_the_last_solidity_param() -> None:
+    plan = plan_deployment(DeployRequest(committee_size=8, min_participants=8))
+    assert plan.params.committee_size == 8
+    assert plan.params.as_tuple()[-1] == 8  # Params.committeeSize, the struct's last field
+    assert plan_deployment(DeployRequest()).params.committee_size == 0  # everyone
+    existing = _deployment(params=DeployParams())
+    assert differences(existing, DeployRequest(committee_size=8)) == ["committee size 0 (asked 8)"]
+    old = existing.to_json()
+    del old["params"]["committee_size"]  # a file written before committees
+    assert Deployment.from_json(old).params.committee_size == 0

@@ -45,16 +45,18 @@ def test_files_without_the_incentive_parameters_load_their_defaults(tmp_path: Pa
     data = sample().to_json()
     for key in ("late_vote_grace", "claim_period", "inactivity_rounds", "inactivity_leak_bps"):
         del data["params"][key]
+    del data["params"]["committee_size"]
     del data["params"]["supply"]
     params = Deployment.from_json(data).params
     assert (params.late_vote_grace, params.claim_period) == (15, 86_400)
     assert (params.inactivity_rounds, params.inactivity_leak_bps) == (5, 100)
     assert params.supply == 10_000_000 * 10**18
+    assert params.committee_size == 0  # everyone, as before committees
 
 
 def test_defaults_are_within_the_contracts_bounds() -> None:
     assert DeployParams().problems() == []
-    assert len(DeployParams().as_tuple()) == 12
+    assert len(DeployParams().as_tuple()) == 13
 
 
 def test_contributor_pool_per_round() -> None:
