@@ -65,7 +65,7 @@ def test_deploy_any_parameters_with_a_keystore(chain: tuple[devnet.Devnet, Path]
         "--voter-pool", "100", "--rule", "nnm+trimmed_mean", "--byzantine-f", "1",
         "--min-stake", "5", "--late-vote-grace", "5", "--claim-period", "600",
         "--inactivity-rounds", "3", "--inactivity-leak", "2", "--supply", "1000000",
-        "--treasury", "50000", "--out", str(out),
+        "--treasury", "50000", "--committee-size", "4", "--out", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     deployment = Deployment.load(out)
@@ -82,6 +82,7 @@ def test_deploy_any_parameters_with_a_keystore(chain: tuple[devnet.Devnet, Path]
     assert on_chain.min_stake == 5 * TOKEN
     assert (on_chain.late_vote_grace, on_chain.claim_period) == (5, 600)
     assert (on_chain.inactivity_rounds, on_chain.inactivity_leak_bps) == (3, 200)
+    assert on_chain.committee_size == deployment.params.committee_size == 4
     deployer = ChainClient(net.rpc_url, deployment, net.accounts[1][1])
     assert deployer.treasury() == 50_000 * TOKEN  # funded from the fixed supply
     assert deployer.token_balance(deployment.deployer) == 950_000 * TOKEN
@@ -97,6 +98,7 @@ def test_deploy_any_parameters_with_a_keystore(chain: tuple[devnet.Devnet, Path]
         (["--voter-pool", "600", "--contributor-pool", "400"], "at most 50%"),
         (["--rule", "krum", "--byzantine-f", "1"], "needs at least 5 updates per round"),
         (["--supply", "10", "--treasury", "100"], "more than the whole --supply"),
+        (["--committee-size", "129"], "--committee-size must be in [0, 128] participants"),
         (["--task", "nope"], "unknown task 'nope'"),
         (["--task", "nopkg.mod:make"], "pip install -e"),
         (["--password-file", "{tmp}/wrong.txt"], "wrong password"),
