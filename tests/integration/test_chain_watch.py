@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from node.chain import devnet
-from node.chain.watch import ChainWatch
+from node.chain.watch import ChainWatch, websocket_url
 from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -28,6 +28,13 @@ def anvil(tmp_path: Path) -> Iterator[devnet.Devnet]:
         yield net
     finally:
         devnet.down(net.data_dir)
+
+
+def test_the_websocket_url_is_the_rpc_url_with_a_ws_scheme() -> None:
+    assert websocket_url("http://127.0.0.1:8545") == "ws://127.0.0.1:8545"
+    assert websocket_url("https://rpc.example/v1/key") == "wss://rpc.example/v1/key"
+    assert websocket_url("wss://rpc.example/ws") == "wss://rpc.example/ws"
+    assert ChainWatch("http://h:1", ws_url="wss://h/ws").ws_url == "wss://h/ws"
 
 
 async def mine(rpc_url: str) -> dict[str, str]:
