@@ -42,6 +42,7 @@ def round_detail(chain: ChainClient, r: int, node_dir: Path | None = None) -> di
         calls = index.outcome_calls(chain, [v["tx"] for v in f.votes])
         now = now_for(index)
         claim_deadline = chain.claim_deadline(r) if f.finalized else 0
+        committee = chain.committee(r)
     finally:
         index.close()
     info = f.info
@@ -53,6 +54,8 @@ def round_detail(chain: ChainClient, r: int, node_dir: Path | None = None) -> di
         "now": now,
         "times": _times(f, now, claim_deadline),
         "eligible": info.eligible_count,
+        # the members drawn for the round in draw order; None: every active participant
+        "committee": committee,
         "commit_count": info.commit_count,
         "stake_snapshot": info.stake_snapshot,
         "contributor_pool": info.contributor_pool,
@@ -216,6 +219,10 @@ def print_round(detail: dict[str, Any], console: Console, as_json: bool) -> None
         f"pools: contributors {fed(detail['contributor_pool'])}, voters "
         f"{fed(detail['voter_pool'])}"
     )
+    committee = detail.get("committee")
+    if committee is not None:
+        members = ", ".join(_short(a) for a in committee)
+        console.print(f"  committee        {len(committee)} drawn by stake: {members}")
     if detail["model_cid"]:
         console.print(f"  model            {detail['model_cid']}")
         console.print(f"  reward root      {detail['reward_root']}")
