@@ -14,7 +14,9 @@ per N (under ``runs``):
   between two finalizations (finalized_at of the last round minus the first, over
   rounds - 1; with one round, open to finalization), so the time between rounds counts;
 * ``fetches_per_node_round``: update fetches (the nodes' ``fetch_seconds_count``
-  metric) per node per round, mean and max over nodes; ``fetch_retries_per_node_round``;
+  metric) per node per round, mean and max over nodes; ``fetches_per_member_round``: all
+  fetches over the (node, round) pairs drawn into the committee (at most K - 1: observers
+  fetch no update); ``fetch_retries_per_node_round``;
 * ``rounds_finalized`` / ``rounds_total`` (read from the chain), ``committee_per_round``
   (members from CommitteeSelected, N when the round had no committee);
 * ``agreement``: in every round every selected node computed (and voted) the chain's
@@ -226,7 +228,7 @@ def summarize(
     phases: dict[str, list[float]] = {}
     agreed: list[str] = []
     agreement = len(finalized) == rounds
-    not_selected = views_differ = 0
+    not_selected = views_differ = member_rounds = 0
     for r in range(1, rounds + 1):
         members = committees.get(r)
         selected = {a.lower() for a in members} if members is not None else None
@@ -252,6 +254,7 @@ def summarize(
                         phases.setdefault(phase, []).append(float(seconds))
         agreement &= computed == expected and views_differ == 0
         agreed.append(f"{computed}/{expected}")
+        member_rounds += expected
     fetches = [float(s.get("metrics", {}).get("fetch_seconds_count", 0)) for s in statuses]
     retries = [float(s.get("metrics", {}).get("fetch_retries_total", 0)) for s in statuses]
     done = [i for i in infos if i.finalized_at]
@@ -271,7 +274,10 @@ def summarize(
         "cycle_s": round(cycle, 2) if cycle is not None else None,
         "phase_mean_s": {k: _mean(v) for k, v in phases.items()},
         "fetches_per_node_round": round(sum(fetches) / (n * rounds), 3),
-        "fetches_per_node_round_max": round(max(fetches, default=0) / rounds, 2),
+        "fetches_per_node_round_max": round(max(fetches, default=0) / rounds, 3),
+        "fetches_per_member_round": round(sum(fetches) / member_rounds, 3)
+        if member_rounds
+        else None,
         "fetch_retries_per_node_round": round(sum(retries) / (n * rounds), 3),
         "rounds_finalized": len(finalized),
         "rounds_total": rounds,

@@ -46,6 +46,7 @@ def test_short_scale_bench_finalizes_with_committees_in_agreement() -> None:
         # members fetch the other member's update; observers fetch no update
         assert run_n["fetches_per_node_round_max"] <= K - 1, run_n
         assert 0 < run_n["fetches_per_node_round"] <= K * (K - 1) / n + 1e-3, run_n
+        assert 0 < run_n["fetches_per_member_round"] <= K - 1, run_n
         assert set(run_n["phase_mean_s"]) >= PHASES, run_n
         assert run_n["mean_round_s"] > 0 and run_n["cycle_s"] is not None, run_n
         assert run_n["peak_rss_mb_max"] > 0, run_n
@@ -83,7 +84,7 @@ def test_summary_catches_disagreement_and_differing_committee_views() -> None:
     assert good["agreement"] is True and good["agreed"] == ["2/2"], good
     assert good["not_selected_records"] == 1 and good["committee_views_differ"] == 0
     assert good["mean_round_s"] == 3.0 and good["cycle_s"] == 7.0
-    assert good["fetches_per_node_round"] == 1.0
+    assert good["fetches_per_node_round"] == 1.0 and good["fetches_per_member_round"] == 1.5
     split = summary([member, {**member, "model_cid": "X"}, observer])
     assert split["agreement"] is False and split["agreed"] == ["1/2"], split
     blind = summary([member, observer, observer])
