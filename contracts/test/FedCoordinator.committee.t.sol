@@ -272,4 +272,67 @@ contract CommitteeTest is CommitteeFixture {
             vm.assertLe(diff, tolerance[i], "draw frequency");
         }
     }
+
+    /// K = 1 of 4, nobody votes: each participant misses exactly the settled rounds it was
+    /// drawn in, and only those drawn `inactivityRounds` times can be reported.
+    function test_InactivityCountsOnlyDrawnRounds() public {
+        registerPeople(equalStakes(4));
+        setCommitteeSize(1);
+        uint256[4] memory drawn;
+        for (uint256 r; r < 14; ++r) {
+            (uint256 round, address[] memory members) = openWith(keccak256(abi.encode("i", r)));
+            for (uint256 i; i < 4; ++i) {
+                // The current round is not counted while it can be voted.
+                vm.assertEq(coord.missedRounds(people[i]), drawn[i]);
+                if (members[0] == people[i]) drawn[i] += 1;
+            }
+            vm.warp(coord.roundInfo(round).voteDeadline);
+        }
+        uint256 reported = 0;
+        for (uint256 i; i < 4; ++i) {
+            uint256 settled = drawn[i] - (coord.isSelected(coord.currentRound(), people[i]) ? 1 : 0);
+            vm.assertEq(coord.missedRounds(people[i]), settled);
+            if (settled >= INACTIVITY_ROUNDS) {
+                coord.reportInactive(people[i]);
+                reported += 1;
+            } else {
+                vm.expectRevert(
+                    abi.encodeWithSelector(
+                        IFedCoordinator.NotInactive.selector, people[i], settled, INACTIVITY_ROUNDS
+                    )
+                );
+                coord.reportInactive(people[i]);
+            }
+        }
+        vm.assertGt(reported, 0);
+        vm.assertLt(reported, 4);
+    }
+
+    /// A vote resets the count; an everyone round (K >= active) counts for all.
+    function test_InactivityVoteResetsAndEveryoneRoundsCount() public {
+        registerPeople(equalStakes(4));
+        setCommitteeSize(2);
+        (uint256 round, address[] memory members) = openWith(RANDAO);
+        vm.warp(coord.roundInfo(round).commitDeadline);
+        vote(members[0], round, MODEL, bytes32(0));
+        vm.warp(coord.roundInfo(round).voteDeadline);
+        setCommitteeSize(0);
+        (uint256 next,) = openWith(RANDAO);
+        vm.assertEq(coord.missedRounds(members[0]), 0); // voted in round 1
+        vm.assertEq(coord.missedRounds(members[1]), 1); // drawn in round 1, no vote
+        address outsider = _outsider4(members);
+        vm.assertEq(coord.missedRounds(outsider), 0); // not drawn in round 1
+        vm.warp(coord.roundInfo(next).voteDeadline);
+        openWith(RANDAO);
+        vm.assertEq(coord.missedRounds(members[0]), 1); // round 2 was everyone's
+        vm.assertEq(coord.missedRounds(members[1]), 2);
+        vm.assertEq(coord.missedRounds(outsider), 1);
+    }
+
+    function _outsider4(address[] memory members) internal view returns (address) {
+        for (uint256 i; i < 4; ++i) {
+            if (!_isMember(members, people[i])) return people[i];
+        }
+        revert("no outsider");
+    }
 }

@@ -4,13 +4,39 @@ pragma solidity ^0.8.24;
 import {Fixture} from "./Fixture.sol";
 import {Vm} from "./Test.sol";
 import {IFedCoordinator} from "../../src/IFedCoordinator.sol";
+import {FedCoordinator} from "../../src/FedCoordinator.sol";
+import {CoordinatorHarness} from "./CoordinatorHarness.sol";
 
-/// @notice Fixture plus `COUNT` more funded accounts and a plain replay of the committee draw
-///         (O(n * K), no tree) to check the contract's against.
+/// @notice Fixture (with a coordinator whose stake tree is readable) plus `COUNT` more funded
+///         accounts and a plain replay of the committee draw (O(n * K), no tree) to check
+///         the contract's against.
 abstract contract CommitteeFixture is Fixture {
     uint256 internal constant COUNT = 32;
 
     address[] internal people;
+
+    function deployCoordinator(IFedCoordinator.Params memory p)
+        internal
+        override
+        returns (FedCoordinator)
+    {
+        return new CoordinatorHarness(token, TASK, GENESIS, p);
+    }
+
+    function harness() internal view returns (CoordinatorHarness) {
+        return CoordinatorHarness(address(coord));
+    }
+
+    /// @dev The tree holds each registered account's stake if active, else 0, and its total
+    ///      is `activeStake`.
+    function assertTreeMirrorsStakes() internal view {
+        uint256[] memory weights = registryWeights();
+        vm.assertEq(harness().treeSize(), weights.length, "tree size");
+        for (uint256 i; i < weights.length; ++i) {
+            vm.assertEq(harness().treeWeight(i), weights[i], "tree weight");
+        }
+        vm.assertEq(harness().treeTotal(), coord.activeStake(), "tree total");
+    }
 
     function setUp() public virtual override {
         super.setUp();

@@ -47,7 +47,7 @@ abstract contract Fixture is Test {
     function setUp() public virtual {
         vm.warp(1_700_000_000);
         token = new FedToken("Fedchain Token", "FED", address(this), SUPPLY);
-        coord = new FedCoordinator(token, TASK, GENESIS, defaultParams());
+        coord = deployCoordinator(defaultParams());
         address[4] memory accounts = [alice, bob, carol, dave];
         for (uint256 i; i < accounts.length; ++i) {
             token.transfer(accounts[i], BALANCE);
@@ -60,6 +60,14 @@ abstract contract Fixture is Test {
         vm.label(bob, "bob");
         vm.label(carol, "carol");
         vm.label(dave, "dave");
+    }
+
+    function deployCoordinator(IFedCoordinator.Params memory p)
+        internal
+        virtual
+        returns (FedCoordinator)
+    {
+        return new FedCoordinator(token, TASK, GENESIS, p);
     }
 
     function defaultParams() internal pure returns (IFedCoordinator.Params memory) {
