@@ -317,10 +317,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--committee", type=int, default=8, help="K per round; 0 = everyone (default 8)"
     )
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--task", default="digits-mlp")
-    parser.add_argument("--commit-window", type=int, default=COMMIT_WINDOW, help="seconds")
-    parser.add_argument("--vote-window", type=int, default=VOTE_WINDOW, help="seconds")
+    parser.add_argument("--rounds", type=int, default=3, help="per N (default 3)")
+    parser.add_argument("--task", default="digits-mlp", help="(default digits-mlp)")
+    parser.add_argument(
+        "--commit-window", type=int, default=COMMIT_WINDOW, help=f"s (default {COMMIT_WINDOW})"
+    )
+    parser.add_argument(
+        "--vote-window", type=int, default=VOTE_WINDOW, help=f"s (default {VOTE_WINDOW})"
+    )
     parser.add_argument("--verbose", action="store_true", help="show the demo's own output")
     parser.add_argument(
         "--data-dir",
@@ -355,6 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         TextColumn("{task.completed}/{task.total} records"),
         TimeElapsedColumn(),
         console=Console(stderr=True),
+        disable=args.verbose,  # the demo shows its own live table
     )
     with progress:
         for n in args.nodes:
