@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import NoReturn
@@ -11,6 +12,8 @@ import trio
 from node.errors import FedchainError, UpdateRejected
 from node.metrics import Metrics
 from node.p2p.network import PeerNetwork
+
+log = logging.getLogger(__name__)
 
 FIRST_ATTEMPT_TIMEOUT = 5.0
 # Test fault: ``FEDCHAIN_SLOW_FETCH=<author address>:<round>`` stands in for a link too slow
@@ -52,6 +55,8 @@ async def fetch_with_retries(
             return blob
         except FedchainError as exc:
             last_error = str(exc)
+            # the exchange cancels a fetch at its deadline: why attempts failed shows here
+            log.debug("fetch %s: attempt %d: %s", cid, attempt, exc)
             metrics.inc("fetch_retries_total")
             await trio.sleep(min(1.0, max(0.0, deadline - trio.current_time())))
     raise UpdateRejected("unavailable", last_error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
@@ -26,7 +27,14 @@ from node.chain.errors import ChainUnreachable, TransactionRejected
 from node.chain.merkle import build_reward_tree
 from node.context import NodeContext
 from node.errors import ChainError, UpdateRejected
-from node.exchange import Exchange, Verified, abstain, know_eligible, missing_verified_updates
+from node.exchange import (
+    Exchange,
+    Verified,
+    abstain,
+    know_eligible,
+    missing_verified_updates,
+    refresh_author,
+)
 from node.faults import crash_point
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
@@ -49,11 +57,13 @@ async def store_model(ctx: NodeContext, params: FixedParams) -> str:
     return await ctx.net.add_blob(encode_model(params))
 
 
-async def load_model(ctx: NodeContext, cid: str) -> FixedParams:
-    """A model by CID: from the local blockstore, else by Bitswap from any peer."""
+async def load_model(ctx: NodeContext, cid: str, holders: Sequence[str] = ()) -> FixedParams:
+    """A model by CID: from the local blockstore, else from ``holders`` (peer ids asked
+    first) and any peer."""
     blob = await ctx.net.get_local_blob(cid)
     if blob is None:
-        peers = sorted(ctx.providers.get(cid, set()) | ctx.net.connected_peers())
+        others = sorted(ctx.providers.get(cid, set()) | ctx.net.connected_peers())
+        peers = [*holders, *(p for p in others if p not in holders)]
         blob = await ctx.net.fetch_blob(cid, peers, ctx.cfg.fetch_timeout)
     if compute_cid(blob) != cid:
         raise UpdateRejected("cid_mismatch", f"model blob does not hash to {cid}")
@@ -529,11 +539,20 @@ async def observe(ctx: NodeContext, r: int, committee: list[str]) -> dict[str, A
     record.update(selected=False, committee=committee)
     if final.status is RoundStatus.FINALIZED:
         cid = await ctx.call(ctx.chain.latest_model_cid_of, r)
-        params = await load_model(ctx, cid)
+        params = await load_model(ctx, cid, await model_holders(ctx, committee))
         record.update(finalized_cid=cid, accuracy=accuracy_of(ctx.task, params, ctx.test_data))
     record["timings"] = {"observe": round(time.monotonic() - started, 3)}
     ctx.state.finish(r, record)
     return record
+
+
+async def model_holders(ctx: NodeContext, committee: Sequence[str]) -> list[str]:
+    """Peer ids of the committee's members, who computed the finalized model: asked first
+    for it, in random order, so the observers of a large round spread over them instead
+    of all asking the same few peers (most of them observers without it)."""
+    holders = [p for p in [await refresh_author(ctx, m) for m in committee] if p is not None]
+    random.shuffle(holders)
+    return holders
 
 
 def new_record(r: int, status: RoundStatus) -> dict[str, Any]:
