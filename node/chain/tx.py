@@ -24,6 +24,7 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
+from web3.types import RPCEndpoint
 
 from node.chain.artifacts import Artifact, load_artifact
 from node.chain.errors import ChainUnreachable, InsufficientFunds, TransactionRejected
@@ -47,7 +48,15 @@ _NONCE_TAKEN = (
 
 def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
     """A Web3 over HTTP; ``ChainUnreachable`` if the endpoint does not answer."""
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    # web3's validation middleware asks eth_chainId before every eth_call, estimate and
+    # send (half of a node's requests); a chain's id never changes: asked once
+    provider = Web3.HTTPProvider(
+        rpc_url,
+        request_kwargs={"timeout": timeout},
+        cache_allowed_requests=True,
+        cacheable_requests={RPCEndpoint("eth_chainId")},
+    )
+    w3 = Web3(provider)
     with rpc_errors(rpc_url):
         w3.eth.chain_id  # noqa: B018  (a cheap round trip that proves the endpoint is up)
     return w3
