@@ -72,7 +72,8 @@ library StakeTree {
         if (size == 0) revert PointOutOfRange(point, 0);
         uint256 rest = point;
         // Descend from the largest power of two <= size: `index` ends as the largest count
-        // of leading elements whose sum is <= point.
+        // of leading elements whose sum is <= point. (2 ** log2(size): the shift is right.)
+        // forge-lint: disable-next-line(incorrect-shift)
         for (uint256 step = 1 << Math.log2(size); step != 0; step >>= 1) {
             uint256 next = index + step;
             if (next <= size) {

@@ -10,9 +10,7 @@ import {IFedCoordinator} from "../src/IFedCoordinator.sol";
 contract CommitteeFuzzTest is CommitteeFixture {
     /// forge-config: default.fuzz.runs = 300
     /// forge-config: ci.fuzz.runs = 300
-    function testFuzz_CommitteeReplays(bytes32 randao, uint256 seed, uint8 size, uint8 k_)
-        public
-    {
+    function testFuzz_CommitteeReplays(bytes32 randao, uint256 seed, uint8 size, uint8 k_) public {
         uint256 n = bound(size, 2, 24);
         uint256[] memory stakes = new uint256[](n);
         for (uint256 i; i < n; ++i) {

@@ -16,6 +16,9 @@ import {HandlerBase} from "./HandlerBase.sol";
 ///         Each action predicts whether the call must succeed and what it must move, and
 ///         counts every mismatch in `violations`.
 contract CoordinatorHandler is HandlerBase {
+    uint256 internal constant PARAMS = 13;
+    uint256 internal constant COMMITTEE = 12; // setter index of committeeSize
+
     address public immutable owner;
 
     constructor(FedCoordinator coord_, FedToken token_, address[] memory actors_)
@@ -325,8 +328,8 @@ contract CoordinatorHandler is HandlerBase {
 
     /// A staged setter, in a range that keeps rounds going, or (wild) out of its bounds.
     function setParam(uint256 which, uint256 value) external {
-        bool wild = (which / 12) % 6 == 0;
-        which = which % 12;
+        bool wild = (which / PARAMS) % 6 == 0;
+        which = which % PARAMS;
         (uint256 lo, uint256 hi, uint256 min, uint256 max) = _paramRange(which);
         uint256 v = wild
             ? (min != 0 && value % 2 == 0 ? min - 1 : max + 1 + value % 1000)
@@ -335,6 +338,14 @@ contract CoordinatorHandler is HandlerBase {
         bool ok = _callSetter(which, v);
         if (ok != inBounds) _flag(V.SetterBounds);
         if (ok) _stage(which, v);
+        _checkParams();
+    }
+
+    /// Stages a committee size from 0 (everyone) to above the active count (everyone too).
+    function setCommittee(uint256 k) external {
+        k = bound(k, 0, 14);
+        if (!_callSetter(COMMITTEE, k)) _flag(V.SetterBounds);
+        else _stage(COMMITTEE, k);
         _checkParams();
     }
 
@@ -455,13 +466,20 @@ contract CoordinatorHandler is HandlerBase {
         if (coord.roundInfo(round).status != IFedCoordinator.RoundStatus.Open) return 0;
     }
 
-    function _missed(address who, bool active, uint256 activeFrom) internal view returns (uint256) {
+    /// Settled rounds since the later of the last vote and activation that were open to
+    /// everyone or drew `who`.
+    function _missed(address who, bool active, uint256 activeFrom)
+        internal
+        view
+        returns (uint256 missed)
+    {
         if (!active) return 0;
         uint256 since = lastVoted[who];
         if (activeFrom - 1 > since) since = activeFrom - 1;
         uint256 round = coord.currentRound();
-        uint256 settled = round == 0 ? 0 : round - 1;
-        return settled > since ? settled - since : 0;
+        for (uint256 r = since + 1; r < round; ++r) {
+            if (!sampled[r] || member[r][who]) missed += 1;
+        }
     }
 
     /* ------------------------------ advance ------------------------------ */
@@ -479,6 +497,7 @@ contract CoordinatorHandler is HandlerBase {
 
     function _advance() internal returns (bool ok) {
         AdvanceCtx memory c = _advanceCtx();
+        vm.prevrandao(keccak256(abi.encode("randao", c.round, block.timestamp)));
         try coord.advance() {
             ok = true;
         } catch {}
@@ -536,18 +555,7 @@ contract CoordinatorHandler is HandlerBase {
         g.slashBps = _inForce.slashBps;
         g.grace = _inForce.lateVoteGrace;
         g.claimPeriod = _inForce.claimPeriod;
-        uint256 n;
-        uint256 sum;
-        for (uint256 i; i < actors.length; ++i) {
-            address a = actors[i];
-            (uint256 s,,, bool active, uint256 activeFrom) = coord.stakeInfo(a);
-            if (!active || activeFrom > round) continue;
-            member[round][a] = true;
-            stakeAtOpen[round][a] = s;
-            n += 1;
-            sum += s;
-            if (coord.stakeAtOpen(round, a) != s) _flag(V.SnapshotMismatch);
-        }
+        (uint256 n, uint256 sum) = _recordMembers(round);
         g.members = uint32(n);
         g.snapshot = sum;
         IFedCoordinator.RoundInfo memory info = coord.roundInfo(round);
@@ -568,6 +576,56 @@ contract CoordinatorHandler is HandlerBase {
             info.voterPool != voterPool || info.contributorPool != pool - voterPool
                 || coord.treasury() != treasuryBefore - pool
         ) _flag(V.PoolReservation);
+    }
+
+    /// Everyone active, or the K members the rule draws from the seed; checks the
+    /// contract's seed and `isSelected` for every actor.
+    function _recordMembers(uint256 round) internal returns (uint256 n, uint256 sum) {
+        uint256 k = _inForce.committeeSize;
+        bool drawn = k != 0 && k < coord.activeCount();
+        sampled[round] = drawn;
+        committeeK[round] = drawn ? k : 0;
+        bytes32 seed =
+            drawn ? keccak256(abi.encode(block.prevrandao, round, address(coord))) : bytes32(0);
+        if (coord.committeeSeed(round) != seed) _flag(V.CommitteeMismatch);
+        if (drawn) {
+            uint256 count = coord.participantCount();
+            uint256[] memory w = new uint256[](count);
+            for (uint256 i; i < count; ++i) {
+                (uint256 s,,, bool active) = coord.participant(coord.participantAt(i));
+                w[i] = active ? s : 0;
+            }
+            uint256[] memory idx = _replay(seed, w, k);
+            for (uint256 i; i < k; ++i) {
+                member[round][coord.participantAt(idx[i])] = true;
+            }
+        }
+        for (uint256 i; i < actors.length; ++i) {
+            address a = actors[i];
+            (uint256 s,,, bool active, uint256 activeFrom) = coord.stakeInfo(a);
+            bool selected = coord.isSelected(round, a);
+            if (drawn
+                    ? selected != member[round][a]
+                    : selected != (activeFrom != 0 && activeFrom <= round)) {
+                _flag(V.CommitteeMismatch);
+            }
+            if (!drawn && active && activeFrom <= round) member[round][a] = true;
+            if (!member[round][a]) continue;
+            if (!active) _flag(V.CommitteeMismatch); // an inactive account was drawn
+            stakeAtOpen[round][a] = s;
+            n += 1;
+            sum += s;
+            if (coord.stakeAtOpen(round, a) != s) _flag(V.SnapshotMismatch);
+        }
+    }
+
+    /// An eligible account outside a drawn committee must be refused with NotSelected.
+    function _checkNotSelected(address who, uint256 round, bytes memory reason) internal {
+        if (!sampled[round] || member[round][who]) return;
+        (,,, bool active, uint256 activeFrom) = coord.stakeInfo(who);
+        if (!active || activeFrom > round) return;
+        bytes memory want = abi.encodeWithSelector(IFedCoordinator.NotSelected.selector, round, who);
+        if (keccak256(reason) != keccak256(want)) _flag(V.NotSelectedReason);
     }
 
     function _checkParams() internal {
@@ -597,9 +655,17 @@ contract CoordinatorHandler is HandlerBase {
                 committed[round][who] = true;
                 roundGhost[round].commits += 1;
             }
-        } catch {
+        } catch (bytes memory reason) {
             if (expect) _flag(V.CommitRefused);
+            if (_inCommitWindow(round)) _checkNotSelected(who, round, reason);
         }
+    }
+
+    function _inCommitWindow(uint256 round) internal view returns (bool) {
+        if (round == 0) return false;
+        IFedCoordinator.RoundInfo memory info = coord.roundInfo(round);
+        return info.status == IFedCoordinator.RoundStatus.Open
+            && block.timestamp < info.commitDeadline && info.closedAt == 0;
     }
 
     function _canCommit(address who, uint256 round) internal view returns (bool) {
@@ -659,9 +725,21 @@ contract CoordinatorHandler is HandlerBase {
             _recordVote(who, round, c.key);
             if (c.wasOpen) _afterOpenVote(round, b, c);
             else ghostLateVotes += 1;
-        } catch {
+        } catch (bytes memory reason) {
             if (c.expect) _flag(V.VoteRefused);
+            if (c.wellFormed && _inVoteWindow(round)) _checkNotSelected(who, round, reason);
         }
+    }
+
+    function _inVoteWindow(uint256 round) internal view returns (bool) {
+        if (round == 0 || round != coord.currentRound()) return false;
+        IFedCoordinator.RoundInfo memory info = coord.roundInfo(round);
+        if (
+            info.status != IFedCoordinator.RoundStatus.Open
+                && info.status != IFedCoordinator.RoundStatus.Finalized
+        ) return false;
+        uint256 opensAt = info.closedAt != 0 ? info.closedAt : info.commitDeadline;
+        return block.timestamp >= opensAt && block.timestamp < info.voteDeadline;
     }
 
     function _recordVote(address who, uint256 round, bytes16 key) internal {
@@ -796,7 +874,8 @@ contract CoordinatorHandler is HandlerBase {
         if (which == 8) return (0, 120, 0, 30 days); // lateVoteGrace
         if (which == 9) return (60, 7200, 60, 365 days); // claimPeriod
         if (which == 10) return (1, 6, 1, 1000); // inactivityRounds
-        return (0, 1000, 0, 1000); // inactivityLeakBps
+        if (which == 11) return (0, 1000, 0, 1000); // inactivityLeakBps
+        return (0, 14, 0, 128); // committeeSize
     }
 
     function _callSetter(uint256 which, uint256 v) internal returns (bool) {
@@ -814,7 +893,8 @@ contract CoordinatorHandler is HandlerBase {
         else if (which == 8) data = abi.encodeCall(c.setLateVoteGrace, (uint64(v)));
         else if (which == 9) data = abi.encodeCall(c.setClaimPeriod, (uint64(v)));
         else if (which == 10) data = abi.encodeCall(c.setInactivityRounds, (uint32(v)));
-        else data = abi.encodeCall(c.setInactivityLeakBps, (uint16(v)));
+        else if (which == 11) data = abi.encodeCall(c.setInactivityLeakBps, (uint16(v)));
+        else data = abi.encodeCall(c.setCommitteeSize, (v));
         (bool ok,) = address(c).call(data);
         vm.stopPrank();
         return ok;
@@ -833,6 +913,7 @@ contract CoordinatorHandler is HandlerBase {
         else if (which == 8) p.lateVoteGrace = uint64(v);
         else if (which == 9) p.claimPeriod = uint64(v);
         else if (which == 10) p.inactivityRounds = uint32(v);
-        else p.inactivityLeakBps = uint16(v);
+        else if (which == 11) p.inactivityLeakBps = uint16(v);
+        else p.committeeSize = uint32(v);
     }
 }

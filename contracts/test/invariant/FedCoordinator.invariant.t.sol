@@ -6,6 +6,7 @@ import {FedToken} from "../../src/FedToken.sol";
 import {FedCoordinator} from "../../src/FedCoordinator.sol";
 import {IFedCoordinator} from "../../src/IFedCoordinator.sol";
 import {CoordinatorHandler} from "./CoordinatorHandler.sol";
+import {CoordinatorHarness} from "../utils/CoordinatorHarness.sol";
 
 /// @notice Invariants of the coordinator under the adversarial handler. The handler checks
 ///         call-level properties as it acts (who may commit, vote, be slashed, claim, sweep,
@@ -16,13 +17,13 @@ contract FedCoordinatorInvariantTest is Test {
     uint256 internal constant ACTORS = 28;
 
     FedToken internal token;
-    FedCoordinator internal coord;
+    CoordinatorHarness internal coord;
     CoordinatorHandler internal handler;
 
     function setUp() public {
         vm.warp(1_700_000_000);
         token = new FedToken("Fedchain Token", "FED", address(this), 1e27);
-        coord = new FedCoordinator(
+        coord = new CoordinatorHarness(
             token,
             keccak256("task"),
             hex"01551220aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -49,10 +50,10 @@ contract FedCoordinatorInvariantTest is Test {
             vm.prank(actors[i]);
             token.approve(address(coord), type(uint256).max);
         }
-        handler = new CoordinatorHandler(coord, token, actors);
+        handler = new CoordinatorHandler(FedCoordinator(coord), token, actors);
         handler.bootstrap(20_000e18);
 
-        bytes4[] memory selectors = new bytes4[](22);
+        bytes4[] memory selectors = new bytes4[](23);
         selectors[0] = CoordinatorHandler.register.selector;
         selectors[1] = CoordinatorHandler.topUp.selector;
         selectors[2] = CoordinatorHandler.requestUnstake.selector;
@@ -75,6 +76,7 @@ contract FedCoordinatorInvariantTest is Test {
         selectors[19] = CoordinatorHandler.livenessRound.selector;
         selectors[20] = CoordinatorHandler.commitSome.selector;
         selectors[21] = CoordinatorHandler.honestVotes.selector;
+        selectors[22] = CoordinatorHandler.setCommittee.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
@@ -98,10 +100,12 @@ contract FedCoordinatorInvariantTest is Test {
         _noStuckValue();
     }
 
-    /// Round accounting (commits, eligibility, votes, quorum) and stake accounting.
+    /// Round accounting (commits, eligibility, committees, votes, quorum) and stake
+    /// accounting (with the stake tree).
     function invariant_RoundsAndStakes() public view {
         _noViolations();
         _roundAccounting();
+        _currentCommittee();
         _stakeAccounting();
     }
 
@@ -184,6 +188,12 @@ contract FedCoordinatorInvariantTest is Test {
             vm.assertEq(info.commitCount, commits, "commitCount");
             vm.assertEq(info.eligibleCount, members, "eligibleCount");
             vm.assertEq(info.stakeSnapshot, snapshot, "stakeSnapshot");
+            if (handler.sampled(r)) {
+                vm.assertEq(info.eligibleCount, handler.committeeK(r), "committee size");
+                vm.assertTrue(coord.committeeSeed(r) != bytes32(0), "committee seed");
+            } else {
+                vm.assertTrue(coord.committeeSeed(r) == bytes32(0), "seed of an everyone round");
+            }
             vm.assertLe(votes, snapshot, "votes > snapshot");
             if (info.status == IFedCoordinator.RoundStatus.Finalized) {
                 vm.assertGe(info.winningWeight * 3, info.stakeSnapshot * 2);
@@ -192,9 +202,26 @@ contract FedCoordinatorInvariantTest is Test {
         }
     }
 
-    /// Stake totals equal the sums over participants, and per actor what it holds in the
-    /// coordinator is deposits - withdrawals - slashes - inactivity leaks (a slashed or
-    /// leaked token never comes back out).
+    /// The current round's committee: as many accounts selected as it has members (at most
+    /// K when drawn), each selected account a ghost member.
+    function _currentCommittee() internal view {
+        uint256 round = coord.currentRound();
+        if (round == 0 || !handler.sampled(round)) return;
+        uint256 selected;
+        for (uint256 i; i < ACTORS; ++i) {
+            address who = handler.actors(i);
+            bool s = coord.isSelected(round, who);
+            vm.assertTrue(s == handler.member(round, who), "isSelected");
+            if (s) selected += 1;
+        }
+        vm.assertEq(selected, coord.roundInfo(round).eligibleCount, "selected count");
+        vm.assertLe(selected, coord.params().committeeSize, "selected > K");
+    }
+
+    /// Stake totals equal the sums over participants, the stake tree mirrors the registry
+    /// (each index holds the account's stake if active, else 0; its total is `activeStake`),
+    /// and per actor what it holds in the coordinator is deposits - withdrawals - slashes -
+    /// inactivity leaks (a slashed or leaked token never comes back out).
     function _stakeAccounting() internal view {
         uint256 total;
         uint256 active;
@@ -202,6 +229,7 @@ contract FedCoordinatorInvariantTest is Test {
         uint256 n = coord.participantCount();
         for (uint256 i; i < n; ++i) {
             (uint256 s,,, bool isActive) = coord.participant(coord.participantAt(i));
+            vm.assertEq(coord.treeWeight(i), isActive ? s : 0, "tree weight");
             total += s;
             if (isActive) {
                 active += s;
@@ -211,6 +239,8 @@ contract FedCoordinatorInvariantTest is Test {
         vm.assertEq(coord.totalStaked(), total, "totalStaked");
         vm.assertEq(coord.activeStake(), active, "activeStake");
         vm.assertEq(coord.activeCount(), activeN, "activeCount");
+        vm.assertEq(coord.treeSize(), n, "tree size");
+        vm.assertEq(coord.treeTotal(), coord.activeStake(), "tree total");
         for (uint256 i; i < ACTORS; ++i) {
             address who = handler.actors(i);
             (uint256 s, uint256 unbonding,,,) = coord.stakeInfo(who);
@@ -303,6 +333,24 @@ contract FedCoordinatorInvariantTest is Test {
         vm.assertTrue(!coord.hasVoted(1, handler.actors(25)));
         handler.vote(0, 1);
         vm.assertTrue(coord.hasVoted(1, handler.actors(0)));
+        invariant_CallsAndParams();
+    }
+
+    /// A drawn committee of 3: everyone tries to commit, only the 3 members get in (the
+    /// others are refused with NotSelected) and the window closes at 3 commits.
+    function test_CommitteeOnlyMembersCommit() public {
+        handler.setCommittee(3);
+        handler.advance();
+        vm.assertTrue(handler.sampled(1));
+        vm.assertEq(coord.roundInfo(1).eligibleCount, 3);
+        handler.commitSome(type(uint256).max);
+        vm.assertEq(coord.roundInfo(1).commitCount, 3);
+        vm.assertTrue(coord.roundInfo(1).closedAt != 0);
+        handler.honestVotes(0);
+        for (uint256 i; i < ACTORS; ++i) {
+            handler.vote(i, 0);
+        }
+        invariant_RoundsAndStakes();
         invariant_CallsAndParams();
     }
 }

@@ -72,6 +72,8 @@ abstract contract HandlerBase is Test {
         ReportLeak, // the leak != floor(stake * leakBps / BPS), or still active afterwards
         MissedRounds, // missedRounds() != the ghost count
         Liveness, // an honest 2/3 quorum voted one outcome and the round did not finalize
+        CommitteeMismatch, // drawn members / seed / isSelected differ from the replayed rule
+        NotSelectedReason, // an eligible non-member's commit or vote did not revert NotSelected
         Count
     }
 
@@ -120,6 +122,9 @@ abstract contract HandlerBase is Test {
     }
 
     mapping(uint256 round => RoundGhost) public roundGhost;
+    /// Whether the round was opened with a drawn committee, and its size K.
+    mapping(uint256 round => bool) public sampled;
+    mapping(uint256 round => uint256) public committeeK;
     mapping(uint256 round => mapping(address => bool)) public member;
     mapping(uint256 round => mapping(address => uint256)) public stakeAtOpen;
     mapping(uint256 round => mapping(address => bool)) public committed;
@@ -154,7 +159,7 @@ abstract contract HandlerBase is Test {
         _pending = coord_.params();
         _inForce = _pending;
         violations = new uint256[](uint256(V.Count));
-        string[42] memory names = [
+        string[44] memory names = [
             "SnapshotMismatch",
             "RoundClock",
             "PoolReservation",
@@ -196,7 +201,9 @@ abstract contract HandlerBase is Test {
             "ReportRefused",
             "ReportLeak",
             "MissedRounds",
-            "Liveness"
+            "Liveness",
+            "CommitteeMismatch",
+            "NotSelectedReason"
         ];
         for (uint256 i; i < names.length; ++i) {
             violationNames.push(names[i]);
@@ -326,6 +333,33 @@ abstract contract HandlerBase is Test {
         uint256 sb = stakeAtOpen[round][b];
         if (sa != sb) return sa > sb;
         return keccak256(abi.encode(round, a)) < keccak256(abi.encode(round, b));
+    }
+
+    /// The committee rule, literally (O(n * K)): registry indices in draw order, for the
+    /// weights (active stake, else 0) in registry order.
+    function _replay(bytes32 seed, uint256[] memory w, uint256 k)
+        internal
+        pure
+        returns (uint256[] memory drawn)
+    {
+        uint256 remaining = 0;
+        for (uint256 j; j < w.length; ++j) {
+            remaining += w[j];
+        }
+        drawn = new uint256[](k);
+        for (uint256 i; i < k; ++i) {
+            uint256 x = uint256(keccak256(abi.encode(seed, i))) % remaining;
+            uint256 acc = 0;
+            for (uint256 j; j < w.length; ++j) {
+                acc += w[j];
+                if (acc > x) {
+                    drawn[i] = j;
+                    remaining -= w[j];
+                    w[j] = 0;
+                    break;
+                }
+            }
+        }
     }
 
     function _sortAsc(address[] memory a) internal pure returns (address[] memory) {
