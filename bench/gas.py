@@ -9,7 +9,11 @@ accepts: ``finalize_max_slash``), claim, claimMany per round, claimVoterReward, 
 the budgets of issue 3 checked against the measurements, and the ratio of the 64- to the
 4-participant finalization (it must not grow with the number of participants).
 
-    .venv/bin/python bench/gas.py [--sizes 4,16,64] [--port N]
+Committees (issue 13): with 32 participants, the `advance()` that opens a round with
+K = 8 drawn members and with K = 0 (everyone; rounds 1 and 2 each, the larger), and
+commit, submitOutcome and the finalizing vote by members of a drawn committee.
+
+    .venv/bin/python bench/gas.py [--sizes 4,16,64] [--committee 32:8] [--port N]
 """
 
 from __future__ import annotations
@@ -34,9 +38,14 @@ from node.types import cid_from_bytes  # noqa: E402
 
 BUDGET = {
     "commit": 60_000,
+    # a member's commit in a round with a drawn committee reads one more cold slot (its
+    # last draw: 2.1k)
+    "commit_member": 63_000,
     "submit_outcome": 90_000,
     "finalize_base": 150_000,
-    "finalize_per_slash": 25_000,
+    # issue 3 had 25k; since issue 13 each slash also updates the stake tree the
+    # committees are drawn from (O(log n) slots: about 9k at 64 participants)
+    "finalize_per_slash": 32_000,
     "claim": 90_000,
 }
 MAX_FINALIZE_GROWTH = 1.05  # 64 vs 4 participants
@@ -65,6 +74,65 @@ def last_tx_gas(chain: ChainClient) -> int:
     """Gas of the latest block's transaction (anvil mines one transaction per block)."""
     block = chain.w3.eth.get_block("latest")
     return gas(chain.w3.eth.get_transaction_receipt(block["transactions"][-1]))
+
+
+def _participants(
+    net: devnet.Devnet, workdir: Path, n: int, params: DeployParams, tag: int
+) -> list[ChainClient]:
+    """Deploy with ``params`` and register ``n`` fresh accounts at twice the minimum stake."""
+    deployer_key = net.accounts[0][1]
+    deployment = deploy(
+        net.rpc_url, deployer_key, cid("genesis"), "bench", params, workdir / "d.json"
+    )
+    keys = [Account.from_key(bytes([tag]) + i.to_bytes(31, "big")) for i in range(1, n + 1)]
+    for account in keys:
+        devnet.rpc_call(net.rpc_url, "anvil_setBalance", [account.address, hex(10**20)])
+    fund_accounts(net.rpc_url, deployment, deployer_key, [a.address for a in keys], 100 * TOKEN)
+    nodes = [ChainClient(net.rpc_url, deployment, a.key.to_0x_hex()) for a in keys]
+    for node in nodes:
+        node.ensure_registered(2 * params.min_stake, PEER, ["/ip4/127.0.0.1/tcp/4001"])
+    return nodes
+
+
+def run_committee(net: devnet.Devnet, workdir: Path, n: int, k: int) -> dict[str, Any]:
+    """Opening gas with K = ``k`` of ``n`` and K = 0; member commit and vote gas."""
+    out: dict[str, Any] = {"participants": n, "committee": k}
+    for size, tag in ((k, 200), (0, 201)):
+        params = DeployParams(
+            min_stake=10 * TOKEN,
+            commit_window=600,
+            vote_window=600,
+            min_participants=n,
+            late_vote_grace=0,
+            committee_size=size,
+        )
+        sub = workdir / f"k{size}"
+        sub.mkdir()
+        nodes = _participants(net, sub, n, params, tag)
+        by_address = {node.address: node for node in nodes}
+        opens, commits, votes, finalizing = [], [], [], 0
+        for r in (1, 2):
+            assert nodes[0].advance() is True
+            opens.append(last_tx_gas(nodes[0]))
+            drawn = nodes[0].committee(r)
+            members = [by_address[a] for a in drawn] if drawn is not None else nodes
+            assert len(members) == (size or n), f"round {r}: {len(members)} members"
+            commits += [gas(m.commit(r, cid(f"{r}-{m.address}"))) for m in members]
+            for m in members:
+                before = m.round_info(r).status
+                used = gas(m.submit_outcome(r, cid(f"model-{r}"), bytes(32), []))
+                if before is RoundStatus.OPEN and m.round_info(r).status is RoundStatus.FINALIZED:
+                    finalizing = max(finalizing, used)
+                else:
+                    votes.append(used)
+            # every member voted: no late-vote grace, the next round opens at once
+        key = "everyone" if size == 0 else "sampled"
+        out[f"advance_open_{key}"] = max(opens)
+        out[f"commit_{key}"] = max(commits)
+        out[f"submit_outcome_{key}"] = max(votes)
+        out[f"finalize_{key}"] = finalizing
+    out["advance_open_extra"] = out["advance_open_sampled"] - out["advance_open_everyone"]
+    return out
 
 
 def run_size(net: devnet.Devnet, workdir: Path, n: int, slashed: int) -> dict[str, Any]:
@@ -166,8 +234,18 @@ def run_size(net: devnet.Devnet, workdir: Path, n: int, slashed: int) -> dict[st
     return out
 
 
-def check(runs: dict[int, dict[str, Any]], slashed: dict[int, int]) -> dict[str, Any]:
+def check(
+    runs: dict[int, dict[str, Any]], slashed: dict[int, int], committee: dict[str, Any] | None
+) -> dict[str, Any]:
     failures = []
+    if committee is not None:
+        for key, budget in (("sampled", "commit_member"), ("everyone", "commit")):
+            if committee[f"commit_{key}"] > BUDGET[budget]:
+                failures.append(f"committee: commit ({key}) {committee[f'commit_{key}']}")
+            if committee[f"submit_outcome_{key}"] > BUDGET["submit_outcome"]:
+                failures.append(
+                    f"committee: submitOutcome ({key}) {committee[f'submit_outcome_{key}']}"
+                )
     for n, run in runs.items():
         if run["commit"] > BUDGET["commit"]:
             failures.append(f"n={n}: commit {run['commit']}")
@@ -194,9 +272,16 @@ def check(runs: dict[int, dict[str, Any]], slashed: dict[int, int]) -> dict[str,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="4,16,64", help="participant counts")
+    parser.add_argument(
+        "--committee",
+        default="32:8",
+        help="N:K participants and committee size of the committee run ('' to skip)",
+    )
     parser.add_argument("--port", type=int, default=0, help="anvil port (default: a free one)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    committee_nk = [int(x) for x in args.committee.split(":")] if args.committee else None
+    committee = None
     with tempfile.TemporaryDirectory(prefix="fedchain-gas-") as tmp:
         root = Path(tmp)
         net = devnet.up(root / "devnet", port=args.port or free_port())
@@ -207,6 +292,10 @@ def main() -> int:
                 workdir = root / f"n{n}"
                 workdir.mkdir()
                 runs[n] = run_size(net, workdir, n, slashed[n])
+            if committee_nk is not None:
+                workdir = root / "committee"
+                workdir.mkdir()
+                committee = run_committee(net, workdir, *committee_nk)
         finally:
             devnet.down(root / "devnet")
     result: dict[str, Any] = {
@@ -222,7 +311,9 @@ def main() -> int:
             "gas": runs[longest][f"finalize_slash_{MAX_SLASH}"],
             "budget": BUDGET["finalize_base"] + MAX_SLASH * BUDGET["finalize_per_slash"],
         }
-    result.update(check(runs, slashed))
+    if committee is not None:
+        result["committee"] = committee
+    result.update(check(runs, slashed, committee))
     print(json.dumps(result, separators=(",", ":")))
     return 0 if result["ok"] else 1
 
