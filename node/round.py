@@ -26,6 +26,7 @@ from node.chain.client import RoundInfo, RoundStatus
 from node.chain.errors import ChainUnreachable, TransactionRejected
 from node.chain.merkle import build_reward_tree
 from node.context import NodeContext
+from node.deferral import defer_vote, lacks_updates
 from node.errors import ChainError, UpdateRejected
 from node.exchange import (
     Exchange,
@@ -457,8 +458,15 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     slash = await choose_slash(ctx, r, rejected)
     outcome = (model_cid, tree.root, slash)
     held_elsewhere = await missing_verified_updates(ctx, r, rejected)
+    abstained: dict[str, Any] | None = None
     if held_elsewhere:
         abstain(ctx, r, held_elsewhere)
+        abstained = {"reason": ABSTAIN_REASON, "announcers": held_elsewhere}
+    # lacking an update nobody announced: vote only if no honest node voted otherwise
+    deferred = lacks_updates(rejected) and not held_elsewhere and not ctx.state.get(r).voted
+    if deferred:
+        abstained = await defer_vote(ctx, r, *outcome)
+    if abstained is not None:
         final = await settle(ctx, r)
     else:
         await vote(ctx, r, *outcome)
@@ -481,8 +489,10 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         scores=scores,
         rewards=amounts,
     )
-    if held_elsewhere:
-        record["abstained"] = {"reason": ABSTAIN_REASON, "announcers": held_elsewhere}
+    if deferred:
+        record["deferred"] = True
+    if abstained is not None:
+        record["abstained"] = abstained
     if final.status is RoundStatus.FINALIZED:
         finalized_cid = await ctx.call(ctx.chain.latest_model_cid_of, r)
         record["finalized_cid"] = finalized_cid
