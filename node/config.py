@@ -49,6 +49,9 @@ class NodeConfig:
     attack_group: tuple[int, ...] = ()
     norm_bound: float = 20.0
     fetch_timeout: float = 30.0
+    # registered peers kept connected (the best-ranked reachable ones, node/p2p/overlay.py);
+    # the others are dialled on demand
+    overlay_degree: int = 8
     # new blocks (eth_subscribe over the RPC endpoint's WebSocket, else polled) wake the
     # round's waits; false: they poll the chain every poll_interval instead
     chain_watch: bool = True
@@ -75,6 +78,7 @@ class NodeConfig:
             (self.stake > 0, "stake", "must be > 0"),
             (self.norm_bound > 0, "norm_bound", "must be > 0"),
             (self.fetch_timeout > 0, "fetch_timeout", "must be > 0"),
+            (self.overlay_degree >= 1, "overlay_degree", "must be >= 1"),
             (self.poll_interval > 0, "poll_interval", "must be > 0"),
             (self.max_rounds >= 0, "max_rounds", "must be >= 0"),
             (self.byzantine_f >= 0, "byzantine_f", "must be >= 0"),

@@ -29,6 +29,7 @@ from node.p2p.gossip import GossipPolicy
 from node.p2p.messages import MessageRejected
 from node.p2p.messages import decode as decode_announcement
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
+from node.p2p.overlay import keep_overlay
 from node.pinning import KuboPinner
 from node.round import keep_finished_vote, reconcile_claims, run_round
 from node.startup import open_account
@@ -100,10 +101,8 @@ async def discover_peers(ctx: NodeContext) -> None:
 
 
 async def connect_missing(ctx: NodeContext, participants: list[Participant]) -> None:
-    connected = ctx.net.connected_peers()
-    for peer in participants:
-        if peer.peer_id != ctx.net.peer_id and peer.peer_id not in connected and peer.addrs:
-            await ctx.net.connect(peer.peer_id, list(peer.addrs))
+    active = {p.peer_id: p.addrs for p in participants if p.active and p.addrs}
+    await keep_overlay(ctx.net, active, ctx.cfg.overlay_degree)
 
 
 def status_document(ctx: NodeContext, phase: str) -> dict[str, Any]:

@@ -87,6 +87,18 @@ class _Backoff:
         self._failed.pop(peer_id, None)
 
 
+def _multiaddrs(peer_id: str, addrs: list[str]) -> list[multiaddr.Multiaddr]:
+    maddrs = []
+    for addr in addrs:
+        maddr = multiaddr.Multiaddr(addr)
+        if "/p2p/" in addr:
+            maddr = maddr.decapsulate(multiaddr.Multiaddr(f"/p2p/{peer_id}"))
+        maddrs.append(maddr)
+    if not maddrs:
+        raise NetworkError("no addresses given")
+    return maddrs
+
+
 def _parse_peer_id(peer_id: str) -> ID:
     try:
         return ID.from_base58(peer_id)
@@ -138,14 +150,7 @@ class PeerNetwork:
             pid = _parse_peer_id(peer_id)
             if pid == self.host.get_id():
                 raise NetworkError("refusing to dial ourselves")
-            maddrs = []
-            for addr in addrs:
-                maddr = multiaddr.Multiaddr(addr)
-                if "/p2p/" in addr:
-                    maddr = maddr.decapsulate(multiaddr.Multiaddr(f"/p2p/{peer_id}"))
-                maddrs.append(maddr)
-            if not maddrs:
-                raise NetworkError("no addresses given")
+            maddrs = _multiaddrs(peer_id, addrs)
             connected = self.host.get_connected_peers()
             if pid in connected:
                 self._backoff.succeeded(peer_id)
@@ -184,6 +189,21 @@ class PeerNetwork:
             reason += f"; next dial in {wait:g}s at the earliest"
         log.warning("cannot connect to %s at %s: %s", peer_id, addrs, reason)
         return False
+
+    def remember(self, peer_id: str, addrs: list[str]) -> None:
+        """Keep ``peer_id``'s addresses without dialling it: a fetch that names it as a
+        provider dials it then (peers outside the overlay, see ``node/p2p/overlay.py``)."""
+        try:
+            pid = _parse_peer_id(peer_id)
+            maddrs = _multiaddrs(peer_id, addrs)
+        except Exception as exc:  # noqa: BLE001 - bad registry entries are skipped
+            log.debug("not keeping the addresses of %s: %s", peer_id, exc)
+            return
+        if pid == self.host.get_id() or pid in self.host.get_connected_peers():
+            return
+        store = self.host.get_peerstore()
+        store.clear_addrs(pid)
+        store.add_addrs(pid, maddrs, 0)  # ttl 0: never expires; replaced on each refresh
 
     def _forget_dial_failures(self, pid: ID) -> None:
         """py-libp2p refuses to re-dial a peer id whose last dial failed (a "negative
