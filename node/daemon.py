@@ -43,7 +43,7 @@ from node.waits import Recheck, RoundLost, block_seen, next_block
 log = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL = 3.0  # seconds between cheap registry checks
-DISCOVERY_REFRESH = 30.0  # seconds between full registry reads
+DISCOVERY_REFRESH = 120.0  # seconds between full registry reads (new registrations: at once)
 PIN_QUEUE = 16
 
 

@@ -34,7 +34,6 @@ from node.exchange import (
     abstain,
     know_eligible,
     missing_verified_updates,
-    refresh_author,
 )
 from node.faults import crash_point
 from node.learning.fixedpoint import FixedParams
@@ -516,11 +515,14 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
 
 
 async def settle(
-    ctx: NodeContext, r: int, keep: Callable[[RoundInfo, int], Awaitable[None]] | None = None
+    ctx: NodeContext,
+    r: int,
+    keep: Callable[[RoundInfo, int], Awaitable[None]] | None = None,
+    every: float | None = None,
 ) -> RoundInfo:
     """Round ``r`` once it finalized or failed; a round still open after its vote deadline
     is failed by this node's ``advance()``."""
-    final = await wait_until(ctx, r, round_settled, keep)
+    final = await wait_until(ctx, r, round_settled, keep, every=every)
     if final.status is RoundStatus.OPEN:
         await ctx.call(ctx.chain.advance)
         final = await ctx.call(ctx.chain.round_info, r)
@@ -544,7 +546,7 @@ async def observe(ctx: NodeContext, r: int, committee: list[str]) -> dict[str, A
     log.info("%s", phase)
     ctx.metrics.inc("rounds_not_selected_total")
     ctx.report(phase)
-    final = await settle(ctx, r)
+    final = await settle(ctx, r, every=OBSERVER_WAKE_S)
     record = new_record(r, final.status)
     record.update(selected=False, committee=committee)
     if final.status is RoundStatus.FINALIZED:
@@ -556,13 +558,17 @@ async def observe(ctx: NodeContext, r: int, committee: list[str]) -> dict[str, A
     return record
 
 
+OBSERVER_WAKE_S = 5.0  # an observer reads the round this often (nothing waits on it)
+MODEL_HOLDERS = 2  # members an observer asks first for the finalized model
+
+
 async def model_holders(ctx: NodeContext, committee: Sequence[str]) -> list[str]:
-    """Peer ids of the committee's members, who computed the finalized model: asked first
-    for it, in random order, so the observers of a large round spread over them instead
-    of all asking the same few peers (most of them observers without it)."""
-    holders = [p for p in [await refresh_author(ctx, m) for m in committee] if p is not None]
-    random.shuffle(holders)
-    return holders
+    """Peer ids of ``MODEL_HOLDERS`` random committee members, who computed the finalized
+    model: asked first for it (the fetch dials them), so the observers of a large round
+    spread over the members instead of all asking (and dialling) every one of them."""
+    chosen = random.sample(list(committee), min(MODEL_HOLDERS, len(committee)))
+    peers = [await ctx.call(ctx.chain.participant, m) for m in chosen]
+    return [p.peer_id for p in peers if p is not None]
 
 
 def new_record(r: int, status: RoundStatus) -> dict[str, Any]:

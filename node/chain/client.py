@@ -297,13 +297,18 @@ class ChainClient:
         return int(self._view("participantCount"))
 
     def participants(self) -> list[Participant]:
-        """Every registered participant, in registration order (1 + 2n calls)."""
-        out = []
-        for i in range(self.participant_count()):
-            entry = self.participant(self._view("participantAt", i))
-            if entry is not None:
-                out.append(entry)
-        return out
+        """Every registered participant, in registration order (1 + 2n calls, in two
+        JSON-RPC batches)."""
+        fns = self._coord.functions
+        count = self.participant_count()
+        accounts = self._batch([partial(fns.participantAt, i) for i in range(count)])
+        checksums = [to_checksum_address(a) for a in accounts]
+        entries = self._batch([partial(fns.participant, a) for a in checksums])
+        return [
+            Participant(a, int(stake), _peer_str(bytes(peer_raw)), list(addrs), active)
+            for a, (stake, peer_raw, addrs, active) in zip(checksums, entries, strict=True)
+            if peer_raw
+        ]
 
     def stake_info(self, address: str | None = None) -> StakeInfo:
         """Stake, unbonding tokens and their unlock time of ``address`` (default: this account)."""
