@@ -45,6 +45,10 @@ max_examples = 10000
 norm_bound = 20.0
 # seconds to wait for one peer blob over Bitswap
 fetch_timeout = 30.0
+# registered peers kept connected (the others are dialled when needed)
+overlay_degree = 8
+# wake on new blocks over the RPC endpoint's WebSocket (false: poll every poll_interval)
+chain_watch = true
 # claim rewards automatically after each finalized round
 auto_claim = true
 # stop after N rounds (0: run until stopped)
