@@ -22,6 +22,8 @@ per N (under ``runs``):
 * ``agreement``: in every round every selected node computed (and voted) the chain's
   finalized model CID, and every node, selected or not, recorded it as finalized;
   ``agreed`` per round as "computed the finalized CID / selected";
+  ``abstained_per_round`` (members that lacked an update others verified and abstained:
+  no split, the round still agreed by vote) and ``members_voting_another_outcome`` (a split);
 * ``peak_rss_mb_max`` / ``_mean``: VmHWM of each node process (pid from its status.json),
   sampled every second while it runs; ``cpu_busy``: node processes' CPU time over
   wall time times CPUs.
@@ -229,12 +231,14 @@ def summarize(
     walls: dict[int, list[float]] = {r: [] for r in range(1, rounds + 1)}
     phases: dict[str, list[float]] = {}
     agreed: list[str] = []
+    abstained: list[int] = []  # members that abstained (lacking updates others verified)
+    voted_other = 0  # members that computed another model and did not abstain: a split
     agreement = len(finalized) == rounds
     not_selected = views_differ = member_rounds = 0
     for r in range(1, rounds + 1):
         members = committees.get(r)
         selected = {a.lower() for a in members} if members is not None else None
-        computed = expected = 0
+        computed = expected = abstainers = 0
         for address, status in zip(addresses, statuses, strict=True):
             record = next((x for x in status.get("records", []) if x["round"] == r), None)
             is_member = selected is None or address.lower() in selected
@@ -249,6 +253,10 @@ def summarize(
             expected += 1
             if record is not None and record.get("model_cid") == finalized.get(r):
                 computed += 1
+            elif record is not None and record.get("abstained"):
+                abstainers += 1
+            elif record is not None:
+                voted_other += 1
             if record is not None and record.get("timings"):
                 walls[r].append(sum(float(s) for s in record["timings"].values()))
                 if r > 1 or rounds == 1:
@@ -256,6 +264,7 @@ def summarize(
                         phases.setdefault(phase, []).append(float(seconds))
         agreement &= computed == expected and views_differ == 0
         agreed.append(f"{computed}/{expected}")
+        abstained.append(abstainers)
         member_rounds += expected
     fetches = [float(s.get("metrics", {}).get("fetch_seconds_count", 0)) for s in statuses]
     retries = [float(s.get("metrics", {}).get("fetch_retries_total", 0)) for s in statuses]
@@ -288,6 +297,8 @@ def summarize(
         "committee_views_differ": views_differ,
         "agreement": agreement,
         "agreed": agreed,
+        "abstained_per_round": abstained,
+        "members_voting_another_outcome": voted_other,
         "peak_rss_mb_max": round(max(peaks), 1) if peaks else None,
         "peak_rss_mb_mean": round(sum(peaks) / len(peaks), 1) if peaks else None,
         "cpu_busy": round(sum(sampler.cpu_s.values()) / (elapsed * (os.cpu_count() or 1)), 2),
