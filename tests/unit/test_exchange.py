@@ -16,33 +16,15 @@ import trio
 import trio.testing
 
 import node.exchange as exchange_module
-from node.chain.client import RoundInfo, RoundStatus
 from node.errors import UpdateRejected
 from node.exchange import Exchange, Verified
 from node.metrics import Metrics
 from node.verify.checks import Expectation
+from tests.unit.round_fixtures import OPEN_ROUND
 
 ME, A, B, C, D = "0xMe", "0xAa", "0xBb", "0xCc", "0xDd"
 DEADLINE_IN = 10.0  # the exchange deadline, seconds after the window closed
-INFO = RoundInfo(
-    round=1,
-    status=RoundStatus.OPEN,
-    opened_at=100,
-    commit_deadline=200,
-    closed_at=0,
-    vote_deadline=300,
-    eligible_count=5,
-    commit_count=0,
-    stake_snapshot=0,
-    reward_root=b"",
-    contributor_pool=0,
-    voter_pool=0,
-    outcome_key=b"",
-    winning_weight=0,
-    contributor_claimed=0,
-    voter_claimed=0,
-    finalized_at=0,
-)
+INFO = replace(OPEN_ROUND, eligible_count=5)
 
 
 @dataclass

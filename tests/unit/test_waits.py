@@ -16,26 +16,9 @@ import trio.testing
 from node.chain.client import RoundInfo, RoundStatus
 from node.state import NodeState
 from node.waits import RECHECK_S, WAKE_FALLBACK_S, RoundLost, commit_closed, wait_until
+from tests.unit.round_fixtures import OPEN_ROUND
 
-OPEN = RoundInfo(
-    round=1,
-    status=RoundStatus.OPEN,
-    opened_at=100,
-    commit_deadline=200,
-    closed_at=0,
-    vote_deadline=300,
-    eligible_count=3,
-    commit_count=0,
-    stake_snapshot=0,
-    reward_root=b"",
-    contributor_pool=0,
-    voter_pool=0,
-    outcome_key=b"",
-    winning_weight=0,
-    contributor_claimed=0,
-    voter_claimed=0,
-    finalized_at=0,
-)
+OPEN = OPEN_ROUND
 
 
 @dataclass
