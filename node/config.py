@@ -61,6 +61,7 @@ class NodeConfig:
     linger: bool = False  # after max_rounds keep serving blobs (no new rounds) until stopped
     bootstrap: tuple[str, ...] = field(default_factory=tuple)
     log_json: bool = False
+    log_level: str = "INFO"  # of the node's own loggers: DEBUG, INFO, WARNING or ERROR
 
     def __post_init__(self) -> None:
         checks = [
@@ -79,6 +80,11 @@ class NodeConfig:
             (self.norm_bound > 0, "norm_bound", "must be > 0"),
             (self.fetch_timeout > 0, "fetch_timeout", "must be > 0"),
             (self.overlay_degree >= 1, "overlay_degree", "must be >= 1"),
+            (
+                self.log_level in ("DEBUG", "INFO", "WARNING", "ERROR"),
+                "log_level",
+                "must be DEBUG, INFO, WARNING or ERROR",
+            ),
             (self.poll_interval > 0, "poll_interval", "must be > 0"),
             (self.max_rounds >= 0, "max_rounds", "must be >= 0"),
             (self.byzantine_f >= 0, "byzantine_f", "must be >= 0"),

@@ -108,7 +108,7 @@ def node_run(
     if log_json:
         flags["log_json"] = True
     cfg = expected_errors(lambda: load_config(config, flags))
-    setup_logging(cfg.log_json)
+    setup_logging(cfg.log_json, cfg.log_level)
     chain = expected_errors(lambda: open_account(cfg))  # before torch and the data load
     from node.daemon import run_node
 

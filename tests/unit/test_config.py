@@ -37,6 +37,8 @@ def config_file(tmp_path: Path) -> Path:
             {"bootstrap": ("/ip4/1.2.3.4/tcp/1", "/ip4/5.6.7.8/tcp/2")},
         ),
         ({"FEDCHAIN_LR": "0.1", "OTHER": "x"}, {}, {"lr": 0.1}),
+        ({"FEDCHAIN_LOG_LEVEL": "DEBUG"}, {}, {"log_level": "DEBUG"}),
+        ({}, {"overlay_degree": 3}, {"overlay_degree": 3, "log_level": "INFO"}),
         (
             {"FEDCHAIN_ATTACK": "alie", "FEDCHAIN_PARTITION_COUNT": "4"},
             {"attack_group": [3, 2]},
@@ -68,6 +70,8 @@ def test_layers(config_file: Path, env: dict, flags: dict, expected: dict) -> No
         ({"FEDCHAIN_ATTACK_GROUP": "1,x"}, {"attack": "alie"}, "'attack_group' from environment"),
         ({}, {"attack": "alie", "attack_group": [0, 1]}, "'attack_group' must list partition"),
         ({}, {"attack_group": [0]}, "'attack_group' needs an attack"),
+        ({"FEDCHAIN_LOG_LEVEL": "chatty"}, {}, "'log_level' must be DEBUG, INFO"),
+        ({}, {"overlay_degree": 0}, "'overlay_degree' must be >= 1"),
     ],
 )
 def test_bad_values_name_the_key(config_file: Path, env: dict, flags: dict, message: str) -> None:
