@@ -11,7 +11,8 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -431,14 +432,15 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     await know_eligible(ctx, info)
     own_cid = await train_and_commit(ctx, info, base_cid)
     lap("train_commit")
-    async with trio.open_nursery() as fetching:
-        exchange = Exchange(ctx, r, base_cid, shapes_of(base), fetching)
-        keep = partial(keep_commit, ctx, r)
-        await wait_until(ctx, r, commit_closed, keep, seen=exchange.landed)
-        if own_cid is not None and not ctx.state.get(r).committed:
-            own_cid = None  # lost by the chain after the window closed: not in this round
-        lap("wait_commit_close")
-        updates, rejected = await exchange.finish()
+    with one_error():
+        async with trio.open_nursery() as fetching:
+            exchange = Exchange(ctx, r, base_cid, shapes_of(base), fetching)
+            keep = partial(keep_commit, ctx, r)
+            await wait_until(ctx, r, commit_closed, keep, seen=exchange.landed)
+            if own_cid is not None and not ctx.state.get(r).committed:
+                own_cid = None  # lost by the chain after the window closed: not in this round
+            lap("wait_commit_close")
+            updates, rejected = await exchange.finish()
     crash_point("exchanged", r)
     lap("exchange")
     # Scores without projecting out the previous global delta: as training converges,
@@ -512,6 +514,27 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     lap("claim_evaluate")
     ctx.state.finish(r, record)
     return record
+
+
+@contextmanager
+def one_error() -> Iterator[None]:
+    """Re-raise a nursery's only error as itself: the round loop handles ``RoundLost`` and
+    other ``FedchainError``s by type, and trio wraps whatever a nursery raises in an
+    ``ExceptionGroup`` (a chain restarted mid-exchange killed the node this way)."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        leaves = _leaves(group)
+        if len(leaves) == 1:
+            raise leaves[0] from None
+        raise
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return out
 
 
 async def settle(
@@ -592,6 +615,10 @@ async def catch_up(ctx: NodeContext, r: int) -> dict[str, Any]:
     """A round this node missed: fetch its finalized model (Bitswap) and record it."""
     info = await ctx.call(ctx.chain.round_info, r)
     record = new_record(r, info.status)
+    selected, committee = await selection(ctx, r)
+    record["selected"] = selected
+    if committee is not None:
+        record["committee"] = committee
     if info.status is RoundStatus.FINALIZED:
         cid = await ctx.call(ctx.chain.latest_model_cid_of, r)
         params = await load_model(ctx, cid)
