@@ -39,6 +39,7 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 
 from node.errors import ChainError
+from node.learning.spec import TrainingSpec
 from node.types import cid_to_bytes
 
 TOKEN = 10**18
@@ -157,6 +158,7 @@ class Deployment:
     task: str = ""  # how nodes load the task (name or module:function); "" = task_id
     rule: str = ""  # aggregation rule every node runs; "" = each node's configured rule
     byzantine_f: int = 0  # Byzantine updates the rule tolerates
+    training: TrainingSpec = field(default_factory=TrainingSpec)  # algorithm, DP settings
 
     @property
     def task_spec(self) -> str:
@@ -201,6 +203,7 @@ class Deployment:
             task=str(data.get("task", "")),
             rule=str(data.get("rule", "")),
             byzantine_f=int(data.get("byzantine_f", 0)),
+            training=TrainingSpec.from_json(data.get("training")),
         )
 
     def save(self, path: Path) -> None:
