@@ -165,12 +165,37 @@ def plot_accuracy(
         ax.plot(bx, [genesis_accuracy, *baseline], marker="x", linestyle="--",
                 color="tab:red", label="FedAvg, same attack (simulated)")  # fmt: skip
         ax.legend(fontsize=8)
+    _integer_ticks(ax)
     ax.set_xlabel("round (0 = genesis model)")
     ax.set_ylabel("test accuracy")
     ax.set_title("fedchain demo: accuracy of the finalized model per round")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     return _save(fig, out / "accuracy.png")
+
+
+def node_label(node: Mapping[str, Any]) -> str:
+    """The one label a node has on every chart: n<index>, address head, attack or role."""
+    index = node.get("index")
+    name = f"n{index}" if index is not None else ""
+    return f"{name} {node['address'][:8]}…\n{node.get('attack') or node['role']}".strip()
+
+
+def node_color(node: Mapping[str, Any]) -> str:
+    return "tab:red" if node["role"] == "byzantine" else "tab:green"
+
+
+def _node_axis(ax: Any, nodes: Sequence[Mapping[str, Any]]) -> None:
+    """Nodes along x in the given order, labelled and coloured the same on every chart."""
+    ax.set_xticks(range(len(nodes)), [node_label(n) for n in nodes], fontsize=7)
+    for tick, node in zip(ax.get_xticklabels(), nodes, strict=True):
+        tick.set_color(node_color(node))
+
+
+def _integer_ticks(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _axes() -> tuple[Any, Any]:
@@ -192,14 +217,18 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def plot_rewards(out: Path, nodes: Sequence[Mapping[str, Any]]) -> Path:
+    """Rewards per node; a chart that says so when nobody was paid (not an empty plot)."""
     fig, ax = _axes()
-    labels = [f"{n['address'][:8]}…\n{n.get('attack') or n['role']}" for n in nodes]
     values = [int(n["reward"]) / 10**18 for n in nodes]
-    colors = ["tab:red" if n["role"] == "byzantine" else "tab:green" for n in nodes]
-    ax.bar(range(len(nodes)), values, color=colors)
-    ax.set_xticks(range(len(nodes)), labels, fontsize=7)
+    ax.bar(range(len(nodes)), values, color=[node_color(n) for n in nodes])
+    _node_axis(ax, nodes)
     ax.set_ylabel("rewards claimed (FED)")
     ax.set_title("rewards per node (green honest, red Byzantine)")
+    if not any(values):
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "no rewards paid", transform=ax.transAxes, ha="center",
+                va="center", fontsize=14, color="dimgray")  # fmt: skip
     return _save(fig, out / "rewards.png")
 
 
@@ -211,8 +240,9 @@ def plot_phases(out: Path, nodes: Sequence[Mapping[str, Any]]) -> Path:
         values = [float(n["mean_phase_seconds"].get(phase, 0.0)) for n in nodes]
         ax.bar(range(len(nodes)), values, bottom=bottom, label=phase)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    ax.set_xticks(range(len(nodes)), [f"n{i}" for i in range(len(nodes))])
+    _node_axis(ax, nodes)
     ax.set_ylabel("mean seconds per round")
-    ax.set_title("time per phase")
-    ax.legend(fontsize=7)
+    ax.set_title("time per phase (node labels: green honest, red Byzantine)")
+    if phases:
+        ax.legend(fontsize=7)
     return _save(fig, out / "phases.png")

@@ -261,8 +261,10 @@ def finish(
     roles = {n.address: opts.role(n.index) for n in nodes}
     attacks = {n.address: opts.attack_of(n.index) for n in nodes if opts.attack_of(n.index)}
     summaries = node_summaries(roles, statuses, rows)
+    indices = {n.address: n.index for n in nodes}
     for summary in summaries:
         summary["attack"] = attacks.get(summary["address"], "")
+        summary["index"] = indices[summary["address"]]
     share = byzantine_reward_share(summaries)
     honest = {a for a, role in roles.items() if role == "honest"}
     limit = MAX_BYZANTINE_SHARE if opts.byzantine else None
