@@ -13,7 +13,7 @@ SOL_STAMP := contracts/out/.built
 SOURCES := node tests scripts bench
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo demo-byzantine test lint forge-test slither pytest clean
+.PHONY: setup browser demo demo-byzantine test lint forge-test slither pytest clean
 
 setup: $(PY_STAMP) $(SOL_STAMP)
 
@@ -30,6 +30,22 @@ $(NPM_STAMP): devnet/package.json devnet/package-lock.json
 $(SOL_STAMP): $(NPM_STAMP) $(wildcard contracts/src/*.sol) contracts/foundry.toml
 	cd contracts && $(FORGE) build
 	touch $@
+
+# The browser test drives Debian's chromium with Playwright (no browser download). The
+# installed binaries are the stamp: apt-get runs only while one of them is missing.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver
+
+browser: $(CHROMIUM) $(CHROMEDRIVER)
+
+$(CHROMIUM) $(CHROMEDRIVER) &:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make: the browser test needs Debian's chromium; as root run:" \
+	    "apt-get install -y chromium chromium-driver" >&2; exit 1; fi
+	@command -v apt-get >/dev/null || { echo "make: no apt-get here: install chromium" \
+	  "and chromedriver so that $(CHROMIUM) and $(CHROMEDRIVER) exist" >&2; exit 1; }
+	$(APT_INSTALL) || { apt-get update -q && $(APT_INSTALL); }
 
 demo: setup
 	$(PY) -m node demo --out $(DEMO_OUT)
@@ -68,7 +84,7 @@ slither: $(SLITHER_STAMP) $(PY_STAMP)
 # Two workers, one test file each at a time (module fixtures stay in one worker): most
 # integration tests wait on round windows, so two overlap well on a 2-core machine.
 PYTEST_WORKERS ?= 2
-pytest: setup
+pytest: setup browser
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 test: lint forge-test slither pytest
