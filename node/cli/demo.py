@@ -21,6 +21,8 @@ DEMO_EXAMPLES = """Examples:
   fedchain demo --task mypkg.mytask:make_task --nodes 4 --port 8546
 
   fedchain demo --nodes 8 --committee-size 4 --task digits-mlp
+
+  fedchain demo --explorer --explorer-port 8600   # then open http://127.0.0.1:8600/
 """
 
 
@@ -51,6 +53,13 @@ def demo(
         ),
     ] = 0,
     stop_devnet: Annotated[bool, typer.Option(help="also stop the devnet at the end")] = False,
+    explorer: Annotated[
+        bool,
+        typer.Option(help="run the round explorer on the demo's chain (left up with the devnet)"),
+    ] = False,
+    explorer_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="the explorer's port on 127.0.0.1")
+    ] = 8600,
 ) -> None:
     """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized.
 
@@ -76,6 +85,8 @@ def demo(
         collude=collude,
         committee_size=committee_size,
         stop_devnet=stop_devnet,
+        explorer=explorer,
+        explorer_port=explorer_port,
     )
     expected_errors(lambda: check_options(opts))
     from node.demo.run import run_demo  # torch: only once the options are fine

@@ -35,6 +35,8 @@ class DemoOptions:
     alpha: float = 0.0  # Dirichlet label skew; 0 means IID partitions
     collude: bool = True  # attackers running the same attack act as one operator
     committee_size: int = 0  # K drawn per round by stake; 0 (or >= nodes): every node
+    explorer: bool = False  # run `fedchain explorer` on the demo's chain next to the table
+    explorer_port: int = 8600
 
     @property
     def sampled(self) -> bool:
@@ -150,6 +152,12 @@ def check_options(opts: DemoOptions) -> None:
     check_rule(opts, updates_per_round(opts))
     check_demo_dir(opts)
     check_port(opts.port, opts.devnet_dir)
+    if opts.explorer:
+        from node.demo.explorer import check_explorer_port
+
+        if opts.explorer_port == opts.port:
+            raise ConfigError(f"--explorer-port and --port are both {opts.port}: pick two")
+        check_explorer_port(opts.explorer_port, opts.nodes_dir)
 
 
 def check_port(port: int, devnet_dir: Path) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 from rich.progress import Progress
-from rich.table import Table
 
 from node.attacks import get_attack
 from node.chain import devnet
@@ -19,6 +18,7 @@ from node.chain.client import ChainClient
 from node.chain.deploy import Deployment, DeployParams, fund_accounts
 from node.config import load_config
 from node.demo.baseline import simulate_rule
+from node.demo.explorer import ExplorerProcess, close_explorer, open_explorer, stop_leftover
 from node.demo.options import DemoOptions, check_options, mark_demo_dir
 from node.demo.processes import NodeProcess, start_node, stop_all
 from node.demo.report import (
@@ -32,6 +32,7 @@ from node.demo.report import (
     verdict,
     write_report,
 )
+from node.demo.table import progress_table
 from node.errors import FedchainError
 from node.learning.local import accuracy_of, genesis_params
 from node.learning.partition import SPLIT_SEED, train_test_split
@@ -92,47 +93,6 @@ def all_done(nodes: list[NodeProcess], rounds: int) -> bool:
     return all(len(n.status().get("records", [])) >= rounds for n in nodes)
 
 
-def progress_table(
-    opts: DemoOptions, chain: ChainClient, nodes: list[NodeProcess], started: float
-) -> Table:
-    table = Table(
-        title=f"fedchain demo: {opts.nodes} nodes, {opts.rounds} rounds "
-        f"({time.monotonic() - started:.0f}s)"
-    )
-    for column in (
-        "round",
-        "status",
-        "committed",
-        "verified",
-        "finalized model CID",
-        "accuracy",
-        "rewards (FED)",
-    ):
-        table.add_column(column)
-    statuses = [n.status() for n in nodes]
-    current = chain.current_round()
-    for r in range(1, max(current, 1) + 1):
-        info = chain.round_info(r)
-        records = [x for s in statuses for x in s.get("records", []) if x["round"] == r]
-        accuracy = next((x["accuracy"] for x in records if x.get("accuracy") is not None), None)
-        cid = next((x["finalized_cid"] for x in records if x.get("finalized_cid")), None)
-        verified = sorted({int(x["verified"]) for x in records})
-        table.add_row(
-            str(r),
-            info.status.name.lower(),
-            f"{info.commit_count}/{info.eligible_count}",
-            "/".join(map(str, verified)) if verified else "-",
-            (cid[:10] + "…" + cid[-4:]) if cid else "-",
-            f"{accuracy:.3f}" if accuracy is not None else "-",
-            f"{sum(int(x['reward']) for x in records) / TOKEN:.0f}" if records else "-",
-        )
-    phases = ", ".join(
-        f"n{n.index}:{s.get('phase', 'starting')}" for n, s in zip(nodes, statuses, strict=True)
-    )
-    table.caption = phases
-    return table
-
-
 def run_demo(opts: DemoOptions, console: Console) -> int:
     # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C so every started process is stopped
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -144,6 +104,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
     _, test = train_test_split(task.load_all(), SPLIT_SEED)
     genesis_accuracy = accuracy_of(task, genesis, test)
 
+    stop_leftover(opts.nodes_dir)  # an earlier demo's explorer, on the chain replaced now
     devnet.down(opts.devnet_dir)  # a demo always starts from a fresh chain: its own
     shutil.rmtree(opts.nodes_dir, ignore_errors=True)  # checked: made by an earlier demo
     mark_demo_dir(opts)
@@ -172,6 +133,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
     console.print(f"genesis model {genesis_cid} (accuracy {genesis_accuracy:.3f})")
     observer = ChainClient(net.rpc_url, deployment, deployer[1])
     nodes: list[NodeProcess] = []
+    explorer: ExplorerProcess | None = None
     started = time.monotonic()
     try:
         for index, (address, config) in enumerate(prepare_nodes(opts, deployment_path, keys)):
@@ -184,6 +146,8 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
             while time.monotonic() < deadline and not all_done(nodes, opts.rounds):
                 if any(not n.running() for n in nodes):
                     break  # a node died: report it rather than wait for the deadline
+                if opts.explorer and explorer is None:
+                    explorer = open_explorer(opts, deployment_path, net.rpc_url, nodes, console)
                 if not quorum_lowered and observer.current_round() >= 1:
                     # Round 1 waited for every node; from now on the honest nodes alone
                     # may open rounds, so attackers slashed below the minimum stake (and
@@ -191,7 +155,8 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
                     observer.set_param("min_participants", max(1, opts.nodes - opts.byzantine))
                     quorum_lowered = True
                 time.sleep(1.0)
-                live.update(progress_table(opts, observer, nodes, started))
+                url = explorer.url if explorer else ""
+                live.update(progress_table(opts, observer, nodes, started, url))
         console.print()
         for node in nodes:
             if not node.running() and node.process.returncode != 0:
@@ -204,6 +169,8 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         return finish(opts, console, observer, deployment, nodes, genesis_accuracy, started)
     finally:
         stop_all(nodes)
+        if explorer is not None:
+            close_explorer(opts, explorer, console)
         if opts.stop_devnet:
             devnet.down(opts.devnet_dir)
             console.print(
