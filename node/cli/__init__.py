@@ -10,6 +10,7 @@ from node.cli import (  # noqa: F401  (registers commands)
     deploy,
     devnet,
     doctor,
+    explorer,
     lifecycle,
     model,
     node,

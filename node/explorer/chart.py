@@ -1,0 +1,61 @@
+"""The accuracy chart as inline SVG, drawn on the server (no chart library, no JS)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+WIDTH, HEIGHT, PAD = 640, 220, 36
+
+
+def accuracy_svg(points: Sequence[dict[str, Any]]) -> str:
+    """One ``circle.point`` per ``{"round", "accuracy"}`` (x: round, y: accuracy 0..1),
+    joined by a line; axes with the first and last round and 0 / 0.5 / 1."""
+    parts = [
+        f'<svg id="accuracy-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} '
+        f'{HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
+        'aria-label="accuracy of the finalized model per round">'
+    ]
+    x0, x1, y0, y1 = PAD, WIDTH - PAD / 2, HEIGHT - PAD, PAD / 2
+    parts.append(f'<line class="axis" x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}"/>')
+    parts.append(f'<line class="axis" x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}"/>')
+    for level in (0.0, 0.5, 1.0):
+        y = y0 - level * (y0 - y1)
+        parts.append(
+            f'<text class="tick" x="{x0 - 4}" y="{y + 4:.1f}" text-anchor="end">{level:g}</text>'
+        )
+    if not points:
+        parts.append(
+            f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">'
+            "no accuracy reported yet (give --node STATUS_URL)</text></svg>"
+        )
+        return "".join(parts)
+    first, last = points[0]["round"], points[-1]["round"]
+    span = max(1, last - first)
+
+    def xy(p: dict[str, Any]) -> tuple[float, float]:
+        x = x0 + (p["round"] - first) / span * (x1 - x0) if last > first else (x0 + x1) / 2
+        return x, y0 - float(p["accuracy"]) * (y0 - y1)
+
+    coords = [xy(p) for p in points]
+    if len(coords) > 1:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+        parts.append(f'<polyline class="line" points="{path}"/>')
+    for p, (x, y) in zip(points, coords, strict=True):
+        acc = f"{float(p['accuracy']):.4f}"
+        parts.append(
+            f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="3" data-round="{int(p["round"])}" '
+            f"data-accuracy={quoteattr(acc)}><title>round {int(p['round'])}: {acc}</title></circle>"
+        )
+    parts.append(f'<text class="tick" x="{x0}" y="{y0 + 16}" text-anchor="middle">{first}</text>')
+    if last != first:
+        parts.append(
+            f'<text class="tick" x="{x1}" y="{y0 + 16}" text-anchor="middle">{last}</text>'
+        )
+    parts.append(
+        f'<text class="label" x="{(x0 + x1) / 2}" y="{HEIGHT - 4}" '
+        'text-anchor="middle">round</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
