@@ -39,6 +39,8 @@ class Syncer:
         self.index = RoundIndex(path, chain.deployment.deploy_block)
         self.db = xdb.connect(path)
         self._coord: Any = None
+        self._block = -1  # the latest block the previous step saw
+        self._dirty: set[int] = set()  # rounds whose rewards may have changed
 
     def close(self) -> None:
         self.index.close()
@@ -57,6 +59,7 @@ class Syncer:
         current = self.index.current_round()
         if current < before:  # the index started over: a new chain at the same address
             xdb.reset(self.db)
+            self._block = -1
         now = self.index.chain_time
         self._stake_events(latest)
         xdb.put_participants(
@@ -72,16 +75,25 @@ class Syncer:
                 for p in self.chain.participants()
             ],
         )
-        done = {
+        # what a round row holds changes only with the round's events (status, votes,
+        # early close): read again the rounds new blocks touched, the ones not stored yet
+        # and the current one
+        stored = {int(r) for (r,) in self.db.execute("SELECT round FROM x_rounds")}
+        touched = {
             int(r)
             for (r,) in self.db.execute(
-                "SELECT round FROM x_rounds WHERE status != 'open' AND vote_deadline <= ?", (now,)
+                "SELECT DISTINCT round FROM events WHERE block > ? AND round > 0", (self._block,)
             )
         }
-        todo = [r for r in range(1, current + 1) if r not in done]
+        todo = sorted(
+            ({r for r in range(1, current + 1) if r not in stored} | touched | {current}) - {0}
+        )
         for i in range(0, len(todo), ROUND_BATCH):
             self._rounds(todo[i : i + ROUND_BATCH])
-        self._contributor_rewards()
+        self._dirty.update(todo)
+        self._contributor_rewards(sorted(self._dirty))
+        self._dirty.clear()
+        self._block = latest
         params = self.chain.params()
         d = self.chain.deployment
         with self.db:
@@ -128,31 +140,36 @@ class Syncer:
             xdb.put_rounds(self.db, rows)
             xdb.put_rewards(self.db, rewards)
 
-    def _contributor_rewards(self) -> None:
-        """Contributor rewards of finalized rounds: the split a node that computed the
-        finalized model recorded (the chain holds only its Merkle root), else what was
-        claimed so far (the round is looked at again until a node's split arrives)."""
+    def _contributor_rewards(self, rounds: list[int]) -> None:
+        """Contributor rewards of the finalized ``rounds``: the split a node that computed
+        the finalized model recorded (the chain holds only its Merkle root), else what was
+        claimed so far (looked at again with the round's next claim or node record)."""
+        if not rounds:
+            return
+        marks = ",".join("?" * len(rounds))
         open_rounds = {
             int(r): cid
             for r, cid in self.db.execute(
-                "SELECT round, model_cid FROM x_rounds WHERE status = 'finalized' AND round NOT IN "
-                "(SELECT round FROM x_rewards WHERE kind = ?)",
-                (SPLIT_MARK,),
+                f"SELECT round, model_cid FROM x_rounds WHERE round IN ({marks}) AND status = "
+                "'finalized' AND round NOT IN (SELECT round FROM x_rewards WHERE kind = ?)",
+                [*rounds, SPLIT_MARK],
             )
         }
         if not open_rounds:
             return
         rows: list[tuple[int, str, str, int]] = []
-        claims = self.index.events(names=["RewardClaimed"])
+        claims = self.index.events(list(open_rounds), names=["RewardClaimed"])
         for e in claims:
             if e["round"] in open_rounds:
                 rows.append(
                     (e["round"], e["args"]["account"], "contributor", int(e["args"]["amount"]))
                 )
-        for _node, record in xdb.node_records(self.db):
-            r = int(record["round"])
-            cid = open_rounds.get(r)
-            if cid is None or record.get("model_cid") != cid or record.get("rewards") is None:
+        for r, cid in open_rounds.items():
+            record = next(
+                (rec for _, rec in xdb.node_records(self.db, r) if rec.get("model_cid") == cid),
+                None,
+            )
+            if record is None or record.get("rewards") is None:
                 continue
             rows += [(r, a, "contributor", int(v)) for a, v in record["rewards"].items() if int(v)]
             rows.append((r, "", SPLIT_MARK, 0))
@@ -239,6 +256,7 @@ class Syncer:
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
                 xdb.put_node_records(self.db, address, fresh)
+            self._dirty.update(int(rec["round"]) for rec in fresh)
             seen.append(
                 {
                     "url": url,
