@@ -19,6 +19,7 @@ from typing import Any
 import trio
 
 from node.abstain import REASON as ABSTAIN_REASON
+from node.aggregate import fednova
 from node.aggregate.fedavg import apply_delta, capped_weights
 from node.aggregate.registry import PreconditionError, Rule
 from node.aggregate.rewards import split_pool
@@ -39,6 +40,7 @@ from node.exchange import (
 from node.faults import crash_point
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
+from node.learning.train import local_steps
 from node.operator.format import fed
 from node.slashing import slash_list
 from node.store.cid import compute_cid
@@ -107,6 +109,7 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     ):
         return await send_commit(ctx, r, row.update_cid)  # trained before a crash: reuse
     base = await load_model(ctx, base_cid)
+    training = ctx.chain.deployment.training
     started = time.monotonic()
     delta = await trio.to_thread.run_sync(
         lambda: compute_delta(
@@ -117,6 +120,7 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
             lr=ctx.cfg.lr,
             batch_size=ctx.cfg.batch_size,
             seed=ctx.cfg.data_seed * 1_000_003 + r,
+            prox_mu=training.prox_mu if training.algorithm == "fedprox" else 0.0,
         )
     )
     ctx.metrics.inc("phase_seconds_total", time.monotonic() - started, phase="train")
@@ -148,6 +152,11 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         author=ctx.address,
         base_cid=base_cid,
         num_examples=len(ctx.train_data),
+        local_steps=local_steps(
+            len(ctx.train_data), epochs=ctx.cfg.epochs, batch_size=ctx.cfg.batch_size
+        )
+        if training.algorithm == "fednova"
+        else 0,
     )
     blob = encode_update(header, delta)
     if is_withholding(ctx.cfg.attack):
@@ -230,6 +239,7 @@ def aggregate(
     cap: int,
     reference: FixedParams | None,
     invalid: int = 0,
+    algorithm: str = "fedavg",
 ) -> tuple[FixedParams, dict[str, int]]:
     """New model and per-author contribution scores, over updates in canonical order.
 
@@ -237,12 +247,17 @@ def aggregate(
     f lowered by that many (``Rule.after_invalid``). Still too few verified updates for
     the rule (e.g. Krum with n < 2f+3, after withheld updates): every honest node sees the
     same set, so all keep the base model and pay no contribution rewards.
+    ``algorithm`` ``fednova``: the rule runs on the updates rescaled by their authors'
+    local step counts (node/aggregate/fednova.py).
     """
     if not updates:
         return base, {}
     weights = capped_weights([u.header.num_examples for u in updates], cap)
+    deltas: list[FixedParams] = [u.delta for u in updates]
+    if algorithm == "fednova":
+        deltas = fednova.normalise(deltas, [u.header.local_steps for u in updates], weights)
     try:
-        result = rule.after_invalid(invalid)([u.delta for u in updates], weights, reference)
+        result = rule.after_invalid(invalid)(deltas, weights, reference)
     except PreconditionError as exc:
         log.warning("aggregation skipped: %s", exc)
         return base, {}
@@ -448,7 +463,13 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     # noisy scores (winner-take-all payouts). See docs/decisions.md.
     invalid = len(offenders(rejected))
     new_params, scores = aggregate(
-        ctx.rule, base, updates, ctx.cfg.max_examples, None, invalid=invalid
+        ctx.rule,
+        base,
+        updates,
+        ctx.cfg.max_examples,
+        None,
+        invalid=invalid,
+        algorithm=ctx.chain.deployment.training.algorithm,
     )
     model_bytes = encode_model(new_params)
     model_cid = await ctx.net.add_blob(model_bytes)

@@ -37,10 +37,16 @@ def compute_delta(
     lr: float,
     batch_size: int,
     seed: int,
+    prox_mu: float = 0.0,
 ) -> FixedParams:
-    """Train from ``base`` on local data; return trained - base in fixed point."""
+    """Train from ``base`` on local data; return trained - base in fixed point.
+
+    ``prox_mu`` > 0 trains with FedProx's proximal term around ``base``.
+    """
     model = model_from_params(task, base)
-    train_local(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    train_local(
+        model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, prox_mu=prox_mu
+    )
     trained = to_fixed(model.state_dict())
     return {n: saturate_int32(trained[n].astype(np.int64) - base[n]) for n in sorted(base)}
 

@@ -22,6 +22,7 @@ CODEC = "fxp32-q16"
 MODEL_MAGIC = b"FCM1"
 UPDATE_MAGIC = b"FCU1"
 MAX_HEADER = 64 * 1024
+MAX_LOCAL_STEPS = 10**9
 _LEN = struct.Struct("<I")
 
 
@@ -35,6 +36,9 @@ class UpdateHeader:
     base_cid: str
     num_examples: int
     codec: str = CODEC
+    # FedNova: the local SGD steps the author took (0: not given, as in every update of a
+    # deployment that does not run FedNova; such headers encode exactly as before it existed)
+    local_steps: int = 0
 
 
 def _canonical_json(obj: Any) -> bytes:
@@ -87,7 +91,19 @@ def decode_model(blob: bytes) -> FixedParams:
 
 
 def encode_update(header: UpdateHeader, delta: Mapping[str, np.ndarray]) -> bytes:
-    return _encode(UPDATE_MAGIC, asdict(header), delta)
+    fields = asdict(header)
+    if not fields["local_steps"]:
+        del fields["local_steps"]  # the pre-FedNova header, byte for byte
+    return _encode(UPDATE_MAGIC, fields, delta)
+
+
+def _local_steps(raw: dict[str, Any]) -> int:
+    steps = raw.get("local_steps", 0)
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise UpdateRejected("malformed", f"local_steps must be an integer, got {steps!r}")
+    if not 0 <= steps <= MAX_LOCAL_STEPS:
+        raise UpdateRejected("malformed", f"local_steps {steps} out of range 0..{MAX_LOCAL_STEPS}")
+    return steps
 
 
 def decode_update(blob: bytes) -> tuple[UpdateHeader, FixedParams]:
@@ -100,6 +116,7 @@ def decode_update(blob: bytes) -> tuple[UpdateHeader, FixedParams]:
             base_cid=str(raw["base_cid"]),
             num_examples=int(raw["num_examples"]),
             codec=str(raw["codec"]),
+            local_steps=_local_steps(raw),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UpdateRejected("malformed", f"incomplete update header ({exc})") from None
