@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ROUND = re.compile(r"^[0-9]{1,19}$")  # ASCII digits only (str.isdigit takes others)
 MAX_ROUND = 2**63 - 1
 
 
@@ -13,7 +14,7 @@ class BadInput(ValueError):
 
 
 def parse_round(text: str) -> int:
-    if not text.isdigit() or len(text) > 19 or int(text) < 1 or int(text) > MAX_ROUND:
+    if not _ROUND.match(text) or not 1 <= int(text) <= MAX_ROUND:
         raise BadInput(f"{text[:80]!r} is not a round number (a whole number from 1)")
     return int(text)
 
