@@ -73,11 +73,19 @@
     return td;
   }
 
-  function link(address) {
+  function link(href, label) {
     var a = document.createElement("a");
-    a.href = "/participants/" + address;
-    a.textContent = address;
+    a.href = href;
+    a.textContent = label;
     return a;
+  }
+
+  function short(s) {
+    return !s ? "-" : s.length <= 21 ? s : s.slice(0, 10) + "\u2026" + s.slice(-6);
+  }
+
+  function utc(ts) {
+    return ts ? new Date(ts * 1000).toISOString().replace("T", " ").replace(".000Z", " UTC") : "-";
   }
 
   function rows(tableId, items, build) {
@@ -107,21 +115,33 @@
     rows("participants", data.participants, function (p) {
       var tr = document.createElement("tr");
       tr.setAttribute("data-address", p.address);
-      tr.appendChild(cell("td", "", link(p.address)));
+      tr.appendChild(cell("td", "", link("/participants/" + p.address, p.address)));
       tr.appendChild(cell("td", "stake", null, p.stake));
       tr.appendChild(cell("td", "active", p.active ? "yes" : "no"));
-      tr.appendChild(cell("td", "peer", p.peer_id));
+      tr.appendChild(cell("td", "peer", short(p.peer_id)));
       return tr;
     });
     rows("rewards", data.rewards, function (r) {
       var tr = document.createElement("tr");
       tr.setAttribute("data-address", r.address);
-      tr.appendChild(cell("td", "", link(r.address)));
+      tr.appendChild(cell("td", "", link("/participants/" + r.address, r.address)));
       tr.appendChild(cell("td", "earned", null, r.earned));
       tr.appendChild(cell("td", "claimed", null, r.claimed));
       tr.appendChild(cell("td", "slashed", null, r.slashed));
       return tr;
     });
+    rows("recent-rounds", data.recent, function (r) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-round", r.round);
+      tr.appendChild(cell("td", "", link("/rounds/" + r.round, String(r.round))));
+      tr.appendChild(cell("td", "status", r.status));
+      tr.appendChild(cell("td", "", r.commits + "/" + r.eligible));
+      tr.appendChild(cell("td", "", short(r.model_cid)));
+      tr.appendChild(cell("td", "", utc(r.opened_at)));
+      return tr;
+    });
+    text("count-finalized", data.counts.finalized);
+    text("count-failed", data.counts.failed);
     var chart = document.getElementById("accuracy-chart");
     if (chart && chart.querySelectorAll("circle.point").length !== data.accuracy.length) {
       document.getElementById("accuracy-box").innerHTML = data.accuracy_svg;
