@@ -31,11 +31,15 @@ def explorer(
         list[str] | None,
         typer.Option(
             "--node",
+            metavar="STATUS_URL",
             help="a node's status URL (repeatable): verdicts, scores, rewards, accuracy",
         ),
     ] = None,
     ipfs_api: Annotated[
-        str | None, typer.Option("--ipfs-api", help="Kubo API multiaddr to fetch blobs from")
+        str | None,
+        typer.Option(
+            "--ipfs-api", metavar="MULTIADDR", help="Kubo API multiaddr to fetch blobs from"
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None,
