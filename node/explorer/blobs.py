@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from node.errors import FedchainError
+from node.errors import ContentError, FedchainError
 from node.explorer import db as xdb
 from node.explorer.validate import BadInput, parse_cid, parse_round
 
@@ -32,7 +32,10 @@ def fetch_blob(cid: str, settings: Settings, peers: list[dict[str, Any]]) -> byt
 
     cached = settings.blob_dir / cid if settings.blob_dir else None
     if cached is not None and cached.is_file():
-        return check_cid(cid, cached.read_bytes(), "the explorer's cache")
+        try:
+            return check_cid(cid, cached.read_bytes(), "the explorer's cache")
+        except ContentError:
+            cached.unlink()  # damaged on disk: fetch it again
     known = [Peer(p["peer_id"], list(p["addrs"])) for p in peers if p["active"] and p["addrs"]]
     sources = Sources(
         peers=(lambda: known) if known else None, ipfs_api=settings.ipfs_api, timeout=PEER_TIMEOUT_S
