@@ -9,6 +9,7 @@ finds it by the pid file in DATA/demo.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -49,6 +50,27 @@ class ExplorerProcess:
             return True
         except OSError:
             return False
+
+    def reporting_nodes(self, r: int) -> set[str]:
+        """Nodes whose record of round ``r`` the explorer indexed (lower-case addresses)."""
+        try:
+            with urllib.request.urlopen(f"{self.url}api/rounds/{r}", timeout=5) as answer:
+                return {str(a).lower() for a in json.load(answer).get("reporting_nodes", [])}
+        except (OSError, ValueError):
+            return set()
+
+    def catch_up(self, rounds: set[int], nodes: set[str], timeout: float = 30.0) -> bool:
+        """Wait (bounded) until the explorer indexed every node's record of ``rounds``: the
+        records come from the nodes' status endpoints, gone once the demo stops the nodes."""
+        wanted = {a.lower() for a in nodes}
+        pending = set(rounds)
+        deadline = time.monotonic() + timeout
+        while self.running() and time.monotonic() < deadline:
+            pending = {r for r in pending if not wanted <= self.reporting_nodes(r)}
+            if not pending:
+                return True
+            time.sleep(1.0)
+        return False
 
     def log_tail(self, lines: int = 5) -> str:
         try:

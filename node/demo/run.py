@@ -164,6 +164,11 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
                     f"[red]node {node.index} exited {node.process.returncode}:[/]\n"
                     f"{node.log_tail()}"
                 )
+        caught_up = explorer is None or explorer.catch_up(
+            finalized_rounds(observer, opts.rounds), {n.address for n in nodes}
+        )
+        if not caught_up:
+            console.print("[yellow]the explorer had not indexed every round's records[/]")
         # Nodes serve each other's blobs: stop them only once every node has finished.
         stop_all(nodes)
         return finish(opts, console, observer, deployment, nodes, genesis_accuracy, started)
@@ -184,6 +189,14 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
                 f"(`fedchain rounds --deployment {deployment_file}`; "
                 f"`fedchain devnet down --data-dir {opts.devnet_dir}` stops it)"
             )
+
+
+def finalized_rounds(chain: ChainClient, rounds: int) -> set[int]:
+    out = set()
+    for r in range(1, min(rounds, chain.current_round()) + 1):
+        if chain.round_info(r).status.name == "FINALIZED":
+            out.add(r)
+    return out
 
 
 def _sends_invalid(attack: str) -> bool:
