@@ -118,10 +118,21 @@ def round_rows(
     return out
 
 
-def rewards(db: sqlite3.Connection, address: str | None = None) -> list[tuple[int, str, str, int]]:
+def rewards(
+    db: sqlite3.Connection, address: str | None = None, r: int | None = None
+) -> list[tuple[int, str, str, int]]:
+    """(round, address, kind, amount) rows, of ``address`` and/or round ``r``."""
+    where: list[str] = []
+    params: list[Any] = []
+    if address is not None:
+        where.append("address = ?")
+        params.append(address.lower())
+    if r is not None:
+        where.append("round = ?")
+        params.append(r)
     sql = "SELECT round, address, kind, amount FROM x_rewards"
-    cur = db.execute(sql + " WHERE address = ?", (address.lower(),)) if address else db.execute(sql)
-    return [(int(r), a, k, int(v)) for r, a, k, v in cur.fetchall()]
+    cur = db.execute(sql + (" WHERE " + " AND ".join(where) if where else ""), params)
+    return [(int(n), a, k, int(v)) for n, a, k, v in cur.fetchall()]
 
 
 def put_participants(db: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -52,7 +52,7 @@ def round_page(db: sqlite3.Connection, n: int) -> dict[str, Any]:
     split = next(
         (rec for _, rec in records if model_cid and rec.get("model_cid") == model_cid), None
     )
-    rewards = {a: v for r, a, k, v in xdb.rewards(db) if r == n and k == "contributor"}
+    rewards = {a: v for _, a, k, v in xdb.rewards(db, r=n) if k == "contributor"}
     slashed: dict[str, int] = {}
     for e in evs:
         if e["name"] == "Slashed":
