@@ -243,12 +243,14 @@ def deploy(
     task: str = "",
     rule: str = "",
     byzantine_f: int = 0,
+    training: TrainingSpec | None = None,
 ) -> Deployment:
     """Deploy token (its whole supply to the deployer) + coordinator, fund the treasury
     from the deployer's tokens, write and return the deployment.
 
     ``task``: how nodes load the task when that differs from ``task_id`` (module:function
-    or an entry-point name); ``rule``/``byzantine_f``: the aggregation every node runs.
+    or an entry-point name); ``rule``/``byzantine_f``: the aggregation every node runs;
+    ``training``: how every node trains (algorithm, DP), recorded in the deployment file.
     """
     from node.chain.artifacts import load_artifact
     from node.chain.tx import Sender, connect  # web3: only when something is sent
@@ -295,6 +297,7 @@ def deploy(
         task="" if task == task_id else task,
         rule=rule,
         byzantine_f=byzantine_f,
+        training=training or TrainingSpec(),
     )
     deployment.save(out)
     return deployment

@@ -48,6 +48,17 @@ Rule = Annotated[
 ByzantineF = Annotated[
     int | None, typer.Option(help="Byzantine updates the rule tolerates (default: 0)")
 ]
+Algorithm = Annotated[
+    str | None,
+    typer.Option(
+        help="local training every node runs: fedavg, fedprox (proximal term, --prox-mu) or "
+        "fednova (updates normalised by local steps) (docs/heterogeneity.md) (default: fedavg)"
+    ),
+]
+ProxMu = Annotated[
+    float | None,
+    typer.Option(help="FedProx's proximal weight mu (default with fedprox: 0.01)"),
+]
 MinStake = Annotated[str | None, typer.Option(help="FED a participant must stake (default: 10)")]
 Cooldown = Annotated[
     int | None, typer.Option(help="seconds from unstake to withdraw (default: 300)")
@@ -114,6 +125,8 @@ DEPLOY_EXAMPLES = """Examples:
   --claim-period 604800 --inactivity-rounds 10 --inactivity-leak 0.5
 
   fedchain deploy --rpc-url $RPC --keystore k.json --min-participants 8 --committee-size 8
+
+  fedchain deploy --rpc-url $RPC --keystore k.json --algorithm fedprox --prox-mu 0.01
 """
 
 
@@ -136,6 +149,8 @@ def deploy_request(
     inactivity_leak: str | None = None,
     supply: str | None = None,
     committee_size: int | None = None,
+    algorithm: str | None = None,
+    prox_mu: float | None = None,
 ) -> DeployRequest:
     from node.operator.deploy import DeployRequest
 
@@ -158,6 +173,8 @@ def deploy_request(
         inactivity_leak_percent=inactivity_leak,
         supply=supply,
         committee_size=committee_size,
+        algorithm=algorithm,
+        prox_mu=prox_mu,
     )
 
 
@@ -187,6 +204,8 @@ def deploy(
     inactivity_leak: InactivityLeak = None,
     supply: Supply = None,
     committee_size: CommitteeSize = None,
+    algorithm: Algorithm = None,
+    prox_mu: ProxMu = None,
 ) -> None:
     """Deploy the token and a coordinator for a task to any EVM chain.
 
@@ -219,6 +238,8 @@ def deploy(
         inactivity_leak,
         supply,
         committee_size,
+        algorithm,
+        prox_mu,
     )
     expected_errors(
         lambda: deploy_to(

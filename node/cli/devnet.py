@@ -8,6 +8,7 @@ import typer
 
 from node.cli.app import DEFAULT_DEVNET, DevnetDir, Port, app, console, devnet_app, expected_errors
 from node.cli.deploy import (
+    Algorithm,
     ByzantineF,
     ClaimPeriod,
     CommitteeSize,
@@ -19,6 +20,7 @@ from node.cli.deploy import (
     LateVoteGrace,
     MinParticipants,
     MinStake,
+    ProxMu,
     Rule,
     Slash,
     Supply,
@@ -40,6 +42,8 @@ UP_EXAMPLES = """Examples:
   fedchain devnet up --min-participants 4 --rule median --byzantine-f 1
 
   fedchain devnet up --late-vote-grace 2 --claim-period 120   # fast local experiments
+
+  fedchain devnet up --algorithm fednova   # FedNova: updates normalised by local steps
 """
 
 
@@ -68,6 +72,8 @@ def devnet_up(
     inactivity_leak: InactivityLeak = None,
     supply: Supply = None,
     committee_size: CommitteeSize = None,
+    algorithm: Algorithm = None,
+    prox_mu: ProxMu = None,
 ) -> None:
     """Start anvil (state in DATA_DIR), deploy if not yet deployed, print accounts.
 
@@ -95,6 +101,8 @@ def devnet_up(
         inactivity_leak,
         supply,
         committee_size,
+        algorithm,
+        prox_mu,
     )
     expected_errors(lambda: up(data_dir, port, console, request=request, accounts=accounts))
 

@@ -16,11 +16,13 @@ from rich.console import Console
 
 from node.chain.deploy import Deployment, DeployParams
 from node.errors import ConfigError
+from node.learning.spec import TrainingSpec
 from node.operator.format import TOKEN, fed, in_words
 
 BPS = 10_000
 DEFAULT_TASK = "mnist5k-mlp"
 DEFAULT_RULE = "fedavg"
+DEFAULT_PROX_MU = 0.01  # FedProx without --prox-mu (docs/heterogeneity.md)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class DeployRequest:
     inactivity_leak_percent: str | None = None
     supply: str | None = None  # FED
     committee_size: int | None = None  # K drawn per round; 0: everyone active
+    algorithm: str | None = None  # local training: fedavg, fedprox, fednova
+    prox_mu: float | None = None  # FedProx's proximal term
 
     def given(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
@@ -59,6 +63,7 @@ class DeployPlan:
     params: DeployParams
     rule: str  # canonical spec, e.g. nnm+trimmed_mean
     byzantine_f: int
+    training: TrainingSpec = TrainingSpec()
 
 
 def _units(text: str, flag: str, *, allow_zero: bool) -> int:
@@ -169,7 +174,26 @@ def plan_deployment(request: DeployRequest, defaults: DeployParams | None = None
             f"most {params.committee_size}: give --committee-size {rule.min_inputs} or more "
             "(0: everyone), or a lower --byzantine-f"
         )
-    return DeployPlan(request.task or DEFAULT_TASK, params, rule.spec, f)
+    return DeployPlan(request.task or DEFAULT_TASK, params, rule.spec, f, training_spec(request))
+
+
+def training_spec(request: DeployRequest) -> TrainingSpec:
+    """The deployment's training section from --algorithm / --prox-mu."""
+    algorithm = request.algorithm or "fedavg"
+    if request.prox_mu is not None and algorithm != "fedprox":
+        raise ConfigError("--prox-mu applies to --algorithm fedprox only")
+    mu = 0.0
+    if algorithm == "fedprox":
+        mu = DEFAULT_PROX_MU if request.prox_mu is None else request.prox_mu
+        if mu <= 0:
+            raise ConfigError(f"--prox-mu must be > 0 for FedProx, got {mu}")
+    spec = TrainingSpec(algorithm=algorithm, prox_mu=mu)
+    problems = spec.problems()
+    if problems:
+        raise ConfigError(
+            "; ".join(p.replace("training.", "--").replace("_", "-") for p in problems)
+        )
+    return spec
 
 
 def _pick(value: int | None, default: int) -> int:
@@ -221,6 +245,7 @@ def deploy_plan(rpc_url: str, deployer_key: str, plan: DeployPlan, out: Path) ->
         task=plan.task,
         rule=plan.rule,
         byzantine_f=plan.byzantine_f,
+        training=plan.training,
     )
 
 
@@ -270,6 +295,12 @@ def differences(existing: Deployment, request: DeployRequest) -> list[str]:
         ),
         ({"supply"}, "supply", fed(have.supply), fed(want.supply)),
         ({"committee_size"}, "committee size", have.committee_size, want.committee_size),
+        (
+            {"algorithm", "prox_mu"},
+            "training",
+            _training_text(existing.training),
+            _training_text(plan.training),
+        ),
     ]
     return [
         f"{name} {old} (asked {new})"
@@ -284,6 +315,10 @@ def _rule_text(deployment: Deployment) -> str:
     return f"{deployment.rule} (f={deployment.byzantine_f})"
 
 
+def _training_text(spec: TrainingSpec) -> str:
+    return f"fedprox (mu={spec.prox_mu:g})" if spec.algorithm == "fedprox" else spec.algorithm
+
+
 def _committee_text(k: int) -> str:
     if not k:
         return "every active participant takes part in each round"
@@ -296,6 +331,7 @@ def print_deployment(deployment: Deployment, path: Path, console: Console) -> No
     contrib, voter = _pool_units(p)
     console.print(
         f"task {deployment.task_spec} (id {deployment.task_id}), rule {_rule_text(deployment)}, "
+        f"training {_training_text(deployment.training)}, "
         f"min participants {p.min_participants}, commit window {in_words(p.commit_window)}, "
         f"vote window {in_words(p.vote_window)}, pools per round {fed(contrib)} contributors "
         f"+ {fed(voter)} voters, min stake {fed(p.min_stake)}, late-vote grace "
