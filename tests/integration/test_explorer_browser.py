@@ -127,7 +127,7 @@ def test_nodes_agree_with_the_chain_and_got_paid(demo_run: Demo) -> None:
 def test_unreachable_pinning_api_was_counted_not_fatal(demo_run: Demo) -> None:
     for node_dir in sorted((demo_run.data / "demo").glob("node*")):
         status = json.loads((node_dir / "status.json").read_text())
-        assert status["p2p"].get("pin.failed", 0) >= 1, status["p2p"]
+        assert status["p2p"].get("pin.failed", 0) >= ROUNDS, status["p2p"]
         assert len(status["records"]) == ROUNDS
 
 
