@@ -48,6 +48,8 @@ class NodeConfig:
     # they pool that data and all send the same crafted update (see node/byzantine.py)
     attack_group: tuple[int, ...] = ()
     norm_bound: float = 20.0
+    # differential privacy: stop publishing updates once epsilon would pass this (0: no budget)
+    dp_epsilon_budget: float = 0.0
     fetch_timeout: float = 30.0
     # registered peers kept connected (the best-ranked reachable ones, node/p2p/overlay.py);
     # the others are dialled on demand
@@ -78,6 +80,7 @@ class NodeConfig:
             (self.batch_size >= 1, "batch_size", "must be >= 1"),
             (self.stake > 0, "stake", "must be > 0"),
             (self.norm_bound > 0, "norm_bound", "must be > 0"),
+            (self.dp_epsilon_budget >= 0, "dp_epsilon_budget", "must be >= 0"),
             (self.fetch_timeout > 0, "fetch_timeout", "must be > 0"),
             (self.overlay_degree >= 1, "overlay_degree", "must be >= 1"),
             (

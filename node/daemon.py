@@ -31,6 +31,7 @@ from node.p2p.messages import decode as decode_announcement
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
 from node.p2p.overlay import keep_overlay
 from node.pinning import KuboPinner
+from node.privacy.bound import dp_problems
 from node.round import keep_finished_vote, reconcile_claims, run_round
 from node.startup import open_account
 from node.state import NodeState
@@ -363,6 +364,9 @@ async def run_node(cfg: NodeConfig, chain: ChainClient | None = None) -> None:
     genesis = encode_model(genesis_params(task))
     if compute_cid(genesis) != deployment.genesis_model_cid:
         raise ConfigError("this node's genesis model does not match the deployment's genesis CID")
+    problems = deployment.training.problems() + dp_problems(deployment.training)
+    if problems:
+        raise ConfigError("deployment file: " + "; ".join(problems))
     train, test = train_test_split(task.load_all(), SPLIT_SEED)
     local = partition_by_spec(
         train, cfg.partition, cfg.partition_index, cfg.partition_count, cfg.partition_seed

@@ -19,6 +19,7 @@ from node.fetch import fetch_with_retries, slow_link, stalled_until
 from node.learning.fixedpoint import FixedParams
 from node.p2p.messages import Announcement
 from node.p2p.messages import encode as encode_announcement
+from node.privacy.bound import update_norm_bound
 from node.store.cid import compute_cid
 from node.update.codec import UpdateHeader
 from node.verify.checks import Expectation, verify_update
@@ -183,7 +184,9 @@ class Exchange:
             base_cid=self.base_cid,
             shapes=self.shapes,
             max_examples=ctx.cfg.max_examples,
-            norm_bound=ctx.cfg.norm_bound,
+            norm_bound=update_norm_bound(
+                ctx.chain.deployment.training, self.shapes, ctx.cfg.norm_bound
+            ),
         )
         with fetch.scope:  # cancelled at the exchange deadline: the default outcome
             try:

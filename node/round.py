@@ -42,6 +42,7 @@ from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, shapes_of
 from node.learning.train import local_steps
 from node.operator.format import fed
+from node.privacy import step as privacy
 from node.slashing import slash_list
 from node.store.cid import compute_cid
 from node.update.codec import UpdateHeader, decode_model, encode_model, encode_update
@@ -108,6 +109,9 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         ctx.net.has_blob(row.update_cid) or is_withholding(ctx.cfg.attack)
     ):
         return await send_commit(ctx, r, row.update_cid)  # trained before a crash: reuse
+    may_train, dp = await privacy.plan(ctx, r)
+    if not may_train:
+        return None  # this node's privacy budget is spent (logged and counted)
     base = await load_model(ctx, base_cid)
     training = ctx.chain.deployment.training
     started = time.monotonic()
@@ -146,6 +150,8 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
                 pool=ctx.attack_pool,
             )
         )
+    elif dp is not None:
+        delta = await trio.to_thread.run_sync(partial(privacy.publish, ctx, delta, dp))
     header = UpdateHeader(
         deployment=ctx.deployment_id,
         round=r,
@@ -513,6 +519,9 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     )
     if deferred:
         record["deferred"] = True
+    spent = privacy.report(ctx)
+    if spent is not None:
+        record["privacy"] = spent  # epsilon so far, per node (docs/privacy.md)
     if abstained is not None:
         record["abstained"] = abstained
     if final.status is RoundStatus.FINALIZED:

@@ -59,6 +59,21 @@ ProxMu = Annotated[
     float | None,
     typer.Option(help="FedProx's proximal weight mu (default with fedprox: 0.01)"),
 ]
+Dp = Annotated[
+    str | None,
+    typer.Option(
+        "--dp",
+        help="differential privacy every node applies to its update: off, local (each adds "
+        "noise std z*C) or distributed (each adds z*C/sqrt(K)) (docs/privacy.md) "
+        "(default: off)",
+    ),
+]
+DpClip = Annotated[
+    float | None, typer.Option(help="DP: L2 norm C every update is clipped to (default: 0.1)")
+]
+DpNoise = Annotated[
+    float | None, typer.Option(help="DP: noise multiplier z, noise std z*C (default: 1.0)")
+]
 MinStake = Annotated[str | None, typer.Option(help="FED a participant must stake (default: 10)")]
 Cooldown = Annotated[
     int | None, typer.Option(help="seconds from unstake to withdraw (default: 300)")
@@ -127,6 +142,8 @@ DEPLOY_EXAMPLES = """Examples:
   fedchain deploy --rpc-url $RPC --keystore k.json --min-participants 8 --committee-size 8
 
   fedchain deploy --rpc-url $RPC --keystore k.json --algorithm fedprox --prox-mu 0.01
+
+  fedchain deploy --rpc-url $RPC --keystore k.json --dp distributed --dp-clip 0.1 --dp-noise 1.0
 """
 
 
@@ -151,6 +168,9 @@ def deploy_request(
     committee_size: int | None = None,
     algorithm: str | None = None,
     prox_mu: float | None = None,
+    dp: str | None = None,
+    dp_clip: float | None = None,
+    dp_noise: float | None = None,
 ) -> DeployRequest:
     from node.operator.deploy import DeployRequest
 
@@ -175,6 +195,9 @@ def deploy_request(
         committee_size=committee_size,
         algorithm=algorithm,
         prox_mu=prox_mu,
+        dp=dp,
+        dp_clip=dp_clip,
+        dp_noise=dp_noise,
     )
 
 
@@ -206,6 +229,9 @@ def deploy(
     committee_size: CommitteeSize = None,
     algorithm: Algorithm = None,
     prox_mu: ProxMu = None,
+    dp: Dp = None,
+    dp_clip: DpClip = None,
+    dp_noise: DpNoise = None,
 ) -> None:
     """Deploy the token and a coordinator for a task to any EVM chain.
 
@@ -240,6 +266,9 @@ def deploy(
         committee_size,
         algorithm,
         prox_mu,
+        dp,
+        dp_clip,
+        dp_noise,
     )
     expected_errors(
         lambda: deploy_to(

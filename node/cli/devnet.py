@@ -15,6 +15,9 @@ from node.cli.deploy import (
     CommitWindow,
     ContributorPool,
     Cooldown,
+    Dp,
+    DpClip,
+    DpNoise,
     InactivityLeak,
     InactivityRounds,
     LateVoteGrace,
@@ -44,6 +47,8 @@ UP_EXAMPLES = """Examples:
   fedchain devnet up --late-vote-grace 2 --claim-period 120   # fast local experiments
 
   fedchain devnet up --algorithm fednova   # FedNova: updates normalised by local steps
+
+  fedchain devnet up --dp distributed --dp-clip 0.1 --dp-noise 1.0   # differential privacy
 """
 
 
@@ -74,6 +79,9 @@ def devnet_up(
     committee_size: CommitteeSize = None,
     algorithm: Algorithm = None,
     prox_mu: ProxMu = None,
+    dp: Dp = None,
+    dp_clip: DpClip = None,
+    dp_noise: DpNoise = None,
 ) -> None:
     """Start anvil (state in DATA_DIR), deploy if not yet deployed, print accounts.
 
@@ -103,6 +111,9 @@ def devnet_up(
         committee_size,
         algorithm,
         prox_mu,
+        dp,
+        dp_clip,
+        dp_noise,
     )
     expected_errors(lambda: up(data_dir, port, console, request=request, accounts=accounts))
 

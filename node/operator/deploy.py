@@ -18,11 +18,14 @@ from node.chain.deploy import Deployment, DeployParams
 from node.errors import ConfigError
 from node.learning.spec import TrainingSpec
 from node.operator.format import TOKEN, fed, in_words
+from node.privacy.bound import dp_problems
 
 BPS = 10_000
 DEFAULT_TASK = "mnist5k-mlp"
 DEFAULT_RULE = "fedavg"
 DEFAULT_PROX_MU = 0.01  # FedProx without --prox-mu (docs/heterogeneity.md)
+DEFAULT_DP_CLIP = 0.1  # --dp without --dp-clip (docs/privacy.md)
+DEFAULT_DP_NOISE = 1.0  # --dp without --dp-noise
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class DeployRequest:
     committee_size: int | None = None  # K drawn per round; 0: everyone active
     algorithm: str | None = None  # local training: fedavg, fedprox, fednova
     prox_mu: float | None = None  # FedProx's proximal term
+    dp: str | None = None  # differential privacy: off, local, distributed
+    dp_clip: float | None = None  # L2 clip norm C of every update
+    dp_noise: float | None = None  # noise multiplier z (std z * C)
 
     def given(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
@@ -178,7 +184,8 @@ def plan_deployment(request: DeployRequest, defaults: DeployParams | None = None
 
 
 def training_spec(request: DeployRequest) -> TrainingSpec:
-    """The deployment's training section from --algorithm / --prox-mu."""
+    """The deployment's training section from --algorithm / --prox-mu / --dp / --dp-clip /
+    --dp-noise."""
     algorithm = request.algorithm or "fedavg"
     if request.prox_mu is not None and algorithm != "fedprox":
         raise ConfigError("--prox-mu applies to --algorithm fedprox only")
@@ -187,11 +194,33 @@ def training_spec(request: DeployRequest) -> TrainingSpec:
         mu = DEFAULT_PROX_MU if request.prox_mu is None else request.prox_mu
         if mu <= 0:
             raise ConfigError(f"--prox-mu must be > 0 for FedProx, got {mu}")
-    spec = TrainingSpec(algorithm=algorithm, prox_mu=mu)
-    problems = spec.problems()
+    dp_mode = request.dp or "off"
+    dp_given = request.dp_clip is not None or request.dp_noise is not None
+    if dp_mode == "off" and dp_given:
+        raise ConfigError("--dp-clip and --dp-noise apply with --dp local or --dp distributed")
+    dp_on = dp_mode != "off"
+    spec = TrainingSpec(
+        algorithm=algorithm,
+        prox_mu=mu,
+        dp_mode=dp_mode,
+        dp_clip_norm=(DEFAULT_DP_CLIP if request.dp_clip is None else request.dp_clip)
+        if dp_on
+        else 0.0,
+        dp_noise_multiplier=(DEFAULT_DP_NOISE if request.dp_noise is None else request.dp_noise)
+        if dp_on
+        else 0.0,
+    )
+    problems = spec.problems() + dp_problems(spec)
     if problems:
         raise ConfigError(
-            "; ".join(p.replace("training.", "--").replace("_", "-") for p in problems)
+            "; ".join(
+                p.replace("training.dp_mode", "--dp")
+                .replace("training.dp_clip_norm", "--dp-clip")
+                .replace("training.dp_noise_multiplier", "--dp-noise")
+                .replace("training.", "--")
+                .replace("_", "-")
+                for p in problems
+            )
         )
     return spec
 
@@ -296,7 +325,7 @@ def differences(existing: Deployment, request: DeployRequest) -> list[str]:
         ({"supply"}, "supply", fed(have.supply), fed(want.supply)),
         ({"committee_size"}, "committee size", have.committee_size, want.committee_size),
         (
-            {"algorithm", "prox_mu"},
+            {"algorithm", "prox_mu", "dp", "dp_clip", "dp_noise"},
             "training",
             _training_text(existing.training),
             _training_text(plan.training),
@@ -316,7 +345,13 @@ def _rule_text(deployment: Deployment) -> str:
 
 
 def _training_text(spec: TrainingSpec) -> str:
-    return f"fedprox (mu={spec.prox_mu:g})" if spec.algorithm == "fedprox" else spec.algorithm
+    text = f"fedprox (mu={spec.prox_mu:g})" if spec.algorithm == "fedprox" else spec.algorithm
+    if spec.dp_mode != "off":
+        text += (
+            f", {spec.dp_mode} DP (clip {spec.dp_clip_norm:g}, noise multiplier "
+            f"{spec.dp_noise_multiplier:g}, delta {spec.dp_delta:g})"
+        )
+    return text
 
 
 def _committee_text(k: int) -> str:
