@@ -23,6 +23,8 @@ DEMO_EXAMPLES = """Examples:
   fedchain demo --nodes 8 --committee-size 4 --task digits-mlp
 
   fedchain demo --explorer --explorer-port 8600   # then open http://127.0.0.1:8600/
+
+  fedchain demo --task digits-mlp --alpha 0.1 --algorithm fednova
 """
 
 
@@ -60,6 +62,12 @@ def demo(
     explorer_port: Annotated[
         int, typer.Option(min=1, max=65535, help="the explorer's port on 127.0.0.1")
     ] = 8600,
+    algorithm: Annotated[
+        str, typer.Option(help="local training: fedavg, fedprox or fednova")
+    ] = "fedavg",
+    prox_mu: Annotated[
+        float | None, typer.Option(help="FedProx's proximal weight (default: 0.01)")
+    ] = None,
 ) -> None:
     """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized.
 
@@ -87,6 +95,8 @@ def demo(
         stop_devnet=stop_devnet,
         explorer=explorer,
         explorer_port=explorer_port,
+        algorithm=algorithm,
+        prox_mu=prox_mu,
     )
     expected_errors(lambda: check_options(opts))
     from node.demo.run import run_demo  # torch: only once the options are fine

@@ -37,6 +37,8 @@ class DemoOptions:
     committee_size: int = 0  # K drawn per round by stake; 0 (or >= nodes): every node
     explorer: bool = False  # run `fedchain explorer` on the demo's chain next to the table
     explorer_port: int = 8600
+    algorithm: str = "fedavg"  # local training: fedavg, fedprox, fednova
+    prox_mu: float | None = None  # FedProx's mu (None: the deploy default)
 
     @property
     def sampled(self) -> bool:
@@ -150,6 +152,9 @@ def check_options(opts: DemoOptions) -> None:
         raise ConfigError("--attack needs at least one attack name")
     get_task(opts.task)
     check_rule(opts, updates_per_round(opts))
+    from node.operator.deploy import DeployRequest, training_spec
+
+    training_spec(DeployRequest(algorithm=opts.algorithm, prox_mu=opts.prox_mu))
     check_demo_dir(opts)
     check_port(opts.port, opts.devnet_dir)
     if opts.explorer:

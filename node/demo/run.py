@@ -116,7 +116,13 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         min_participants=opts.nodes,
         committee_size=opts.committee_size,
     )
-    request = DeployRequest(task=opts.task, rule=opts.rule, byzantine_f=opts.byzantine)
+    request = DeployRequest(
+        task=opts.task,
+        rule=opts.rule,
+        byzantine_f=opts.byzantine,
+        algorithm=opts.algorithm,
+        prox_mu=opts.prox_mu,
+    )
     net, deployment = devnet_up(
         opts.devnet_dir,
         opts.port,
@@ -214,7 +220,11 @@ def fedavg_baseline(
     with Progress(console=console, transient=True) as progress:
         job = progress.add_task("FedAvg under the same attack (simulated)", total=opts.rounds)
         return simulate_rule(
-            configs, opts.rounds, "fedavg", lambda r: progress.update(job, completed=r)
+            configs,
+            opts.rounds,
+            "fedavg",
+            lambda r: progress.update(job, completed=r),
+            training=Deployment.load(configs[0].deployment).training,
         )
 
 
