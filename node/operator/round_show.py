@@ -185,6 +185,7 @@ def _node_view(record: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]
         "accuracy": record.get("accuracy"),
         "earned": int(record.get("earned", 0)),
         "claimed": int(record.get("reward", 0)),
+        "privacy": record.get("privacy"),  # DP spend after this round (docs/privacy.md)
     }
 
 
@@ -250,7 +251,18 @@ def print_round(detail: dict[str, Any], console: Console, as_json: bool) -> None
             f"model {agree} the chain's"
             + (f"; accuracy {accuracy:.4f}" if isinstance(accuracy, int | float) else "")
             + f"; earned {fed(node['earned'])}"
+            + _privacy_text(node.get("privacy"))
         )
+
+
+def _privacy_text(spent: dict[str, Any] | None) -> str:
+    if not spent:
+        return ""
+    return (
+        f"; {spent['mode']} DP: epsilon {spent['epsilon']:.3f} (its updates as peers see "
+        f"them {spent['epsilon_update']:.3f}) at delta {spent['delta']:g} after "
+        f"{spent['rounds']} rounds"
+    )
 
 
 def _at(stamp: dict[str, Any] | None) -> str:

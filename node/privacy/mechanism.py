@@ -36,8 +36,9 @@ def clip_fixed(delta: Mapping[str, np.ndarray], clip_norm: float) -> FixedParams
     """``delta`` scaled down (towards zero, element by element) so its exact L2 norm is at
     most ``clip_norm``; returned unchanged (copied) when already within it."""
     limit = int(clip_norm * SCALE)
-    total = fixed_sum_of_squares(delta)
-    if total <= limit * limit:
+    # float64 here: a diverged training run may produce elements the exact check refuses
+    total = sum(float(np.sum(np.square(delta[n].astype(np.float64)))) for n in delta)
+    if total <= limit * limit and fixed_sum_of_squares(delta) <= limit * limit:
         return {name: np.array(delta[name], dtype=np.int32) for name in sorted(delta)}
     factor = limit / math.sqrt(total)
     for _ in range(20):  # rounding to nearest can overshoot by a hair: shrink and retry

@@ -159,3 +159,10 @@ def test_noised_updates_verify_and_aggregate_bit_identically() -> None:
         there = pool.apply(aggregate_as_a_node, (base_blob, list(reversed(blobs)), 2))
     assert here == there
     assert len(set(here)) == len(RULES)
+
+
+def test_a_diverged_update_is_clipped_too() -> None:
+    huge = {"w": np.full((4, 4), np.iinfo(np.int32).max, np.int32)}  # beyond ±256: unverifiable
+    out = clip_fixed(huge, 1.0)
+    assert fixed_sum_of_squares(out) <= SCALE**2
+    assert norm(out) == pytest.approx(1.0, rel=1e-4)
