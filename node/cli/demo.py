@@ -25,6 +25,8 @@ DEMO_EXAMPLES = """Examples:
   fedchain demo --explorer --explorer-port 8600   # then open http://127.0.0.1:8600/
 
   fedchain demo --task digits-mlp --alpha 0.1 --algorithm fednova
+
+  fedchain demo --dp distributed --dp-clip 0.1 --dp-noise 1.0   # differential privacy
 """
 
 
@@ -68,6 +70,18 @@ def demo(
     prox_mu: Annotated[
         float | None, typer.Option(help="FedProx's proximal weight (default: 0.01)")
     ] = None,
+    dp: Annotated[
+        str,
+        typer.Option(
+            "--dp", help="differential privacy: off, local or distributed (docs/privacy.md)"
+        ),
+    ] = "off",
+    dp_clip: Annotated[
+        float | None, typer.Option(help="DP: L2 clip norm C of every update (default: 0.1)")
+    ] = None,
+    dp_noise: Annotated[
+        float | None, typer.Option(help="DP: noise multiplier z, std z*C (default: 1.0)")
+    ] = None,
 ) -> None:
     """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized.
 
@@ -97,6 +111,9 @@ def demo(
         explorer_port=explorer_port,
         algorithm=algorithm,
         prox_mu=prox_mu,
+        dp=dp,
+        dp_clip=dp_clip,
+        dp_noise=dp_noise,
     )
     expected_errors(lambda: check_options(opts))
     from node.demo.run import run_demo  # torch: only once the options are fine

@@ -39,6 +39,9 @@ class DemoOptions:
     explorer_port: int = 8600
     algorithm: str = "fedavg"  # local training: fedavg, fedprox, fednova
     prox_mu: float | None = None  # FedProx's mu (None: the deploy default)
+    dp: str = "off"  # differential privacy: off, local, distributed (docs/privacy.md)
+    dp_clip: float | None = None  # None: the deploy default
+    dp_noise: float | None = None
 
     @property
     def sampled(self) -> bool:
@@ -154,7 +157,15 @@ def check_options(opts: DemoOptions) -> None:
     check_rule(opts, updates_per_round(opts))
     from node.operator.deploy import DeployRequest, training_spec
 
-    training_spec(DeployRequest(algorithm=opts.algorithm, prox_mu=opts.prox_mu))
+    training_spec(
+        DeployRequest(
+            algorithm=opts.algorithm,
+            prox_mu=opts.prox_mu,
+            dp=opts.dp,
+            dp_clip=opts.dp_clip,
+            dp_noise=opts.dp_noise,
+        )
+    )
     check_demo_dir(opts)
     check_port(opts.port, opts.devnet_dir)
     if opts.explorer:

@@ -40,6 +40,7 @@ from node.learning.tasks import get_task
 from node.operator.deploy import DeployRequest
 from node.operator.devnet import deployment_path as deployment_path_of
 from node.operator.devnet import devnet_up
+from node.privacy.report import privacy_per_node
 from node.store.cid import compute_cid
 from node.update.codec import encode_model
 
@@ -122,6 +123,9 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         byzantine_f=opts.byzantine,
         algorithm=opts.algorithm,
         prox_mu=opts.prox_mu,
+        dp=opts.dp,
+        dp_clip=opts.dp_clip,
+        dp_noise=opts.dp_noise,
     )
     net, deployment = devnet_up(
         opts.devnet_dir,
@@ -280,6 +284,8 @@ def finish(
         "nodes": summaries,
         "rounds": rows,
     }  # fmt: skip
+    if opts.dp != "off":
+        report["privacy"] = privacy_per_node(statuses)  # epsilon per node per round
     baseline = fedavg_baseline(opts, nodes, console)
     if baseline is not None:
         report["baseline"] = {"rule": "fedavg", "simulated": True, "accuracy": baseline}
