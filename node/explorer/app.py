@@ -217,12 +217,17 @@ async def _sync_loop(settings: Settings, state: State, executor: ThreadPoolExecu
                 if state.chain_ok:
                     log.warning("chain unreachable: %s (showing the indexed data)", exc)
                 state.chain_ok, state.chain_error = False, str(exc)
-            except Exception:  # noqa: BLE001 - a bad answer must not end the sync task
-                log.exception("sync step failed; trying again")
+            except Exception as exc:  # noqa: BLE001 - a bad answer must not end the sync task
+                if repr(exc) != state.extra.get("last_failure"):  # the traceback once
+                    log.exception(
+                        "sync step failed; trying again every %.0f s", settings.sync_interval
+                    )
+                state.extra["last_failure"] = repr(exc)
             else:
                 if not state.chain_ok:
                     log.info("chain reachable again")
                 state.chain_ok, state.chain_error, state.synced = True, "", True
+                state.extra.pop("last_failure", None)
             await asyncio.sleep(settings.sync_interval)
     finally:
         await asyncio.shield(loop.run_in_executor(executor, syncer.close))
