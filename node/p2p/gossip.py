@@ -33,6 +33,7 @@ from libp2p.pubsub.pubsub import Pubsub, signature_validator
 from libp2p.tools.anyio_service import background_trio_service
 
 from node.errors import NetworkError
+from node.p2p import rpc_costs
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class Gossip:
     """One node's gossipsub router with our validation and fan-out on top."""
 
     def __init__(self, host: IHost, metrics: Counter[str]) -> None:
+        rpc_costs.install()
         self.metrics = metrics
         self.router = _CheckedGossipSub(
             self,
@@ -401,6 +403,12 @@ class _CheckedGossipSub(GossipSub):
     def __init__(self, gossip: Gossip, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._gossip = gossip
+
+    async def _emit_idontwant_for_message(self, msg_id: bytes, topic_ids: Any) -> None:
+        """Send no IDONTWANT. py-libp2p sends one to every mesh peer for every message it
+        relays; go-libp2p only for messages of 1 KiB and more (IDontWantMessageThreshold),
+        which none of ours is (announcements are a few hundred bytes): for them the
+        IDONTWANTs cost more CPU than the duplicates they would save."""
 
     def _check_spam_protection(self, peer_id: ID, msg: rpc_pb2.Message) -> bool:
         if super()._check_spam_protection(peer_id, msg):
