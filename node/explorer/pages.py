@@ -21,6 +21,7 @@ TIMELINE = {
     "RewardClaimed": "claim",
     "VoterRewardClaimed": "claim",
     "Swept": "swept",
+    "DeploymentFinished": "finished",  # the chain's stop rule fired with this round
 }
 CLAIM_COMMAND = "fedchain claim --node-dir NODE_DIR --deployment {deployment}"
 
