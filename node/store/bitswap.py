@@ -41,6 +41,8 @@ MAX_PEER_QUEUED_BYTES = 4 * 2**20  # block bytes queued for one peer, not yet fl
 FRAME_TIMEOUT = 10.0  # seconds from a frame's first byte to its last
 PEER_STREAMS = 8  # inbound Bitswap streams one peer may hold open at once
 WANT_RATE = 2048  # wants processed per peer and second (and burst)
+LATE_GRACE = 30.0  # seconds a block stays welcome after the fetch that wanted it gave up
+MAX_LATE = 4096  # such recently wanted blocks remembered at once
 
 
 def _cid_bytes(cid: CIDInput) -> bytes:
@@ -54,6 +56,33 @@ class BitswapStore(LibBlockStore):
         self.store = store
         self.metrics = metrics
         self.wanted: Counter[bytes] = Counter()
+        # blocks a fetch attempt wanted and gave up on -> until when they are still welcome:
+        # on a busy machine a block often lands just after its attempt timed out, and the
+        # next attempt should find it rather than ask for it again
+        self.late: dict[bytes, float] = {}
+
+    def want(self, cids: list[bytes]) -> None:
+        self.wanted.update(cids)
+
+    def unwant(self, cids: list[bytes]) -> None:
+        """A fetch attempt is over: what it still lacks stays welcome for ``LATE_GRACE``."""
+        self.wanted.subtract(cids)
+        self.wanted += Counter()  # drop non-positive counts
+        now = trio.current_time()
+        for key in list(self.late):
+            if self.late[key] <= now:
+                del self.late[key]
+        for key in cids:
+            if len(self.late) >= MAX_LATE:
+                break
+            if not self.store.has(key):
+                self.late[key] = now + LATE_GRACE
+
+    def welcome(self, key: bytes) -> bool:
+        if key in self.wanted:
+            return True
+        until = self.late.get(key)
+        return until is not None and until > trio.current_time()
 
     async def get_block(self, cid: CIDInput) -> bytes | None:
         return self.store.get(_cid_bytes(cid))
@@ -62,15 +91,19 @@ class BitswapStore(LibBlockStore):
         key = _cid_bytes(cid)
         if self.store.has(key):
             return
-        if key not in self.wanted:
+        if not self.welcome(key):
             self.metrics["bitswap.rejected.unsolicited_block"] += 1
             log.debug("bitswap: dropped unsolicited block %s", cid_from_bytes(key))
             return
+        if key not in self.wanted:
+            self.metrics["bitswap.late_block"] += 1
         try:
             self.store.put(key, data)
         except ContentError as exc:
             self.metrics["bitswap.rejected.block_mismatch"] += 1
             log.warning("bitswap: rejected block: %s", exc)
+        else:
+            self.late.pop(key, None)
 
     async def has_block(self, cid: CIDInput) -> bool:
         return self.store.has(_cid_bytes(cid))

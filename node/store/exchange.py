@@ -281,7 +281,7 @@ class BlobExchange:
             missing = [c for c in cids if not self.store.has(c)]
             wanted = list(missing)
             race.bitswap_asked.update(wanted)
-            self._adapter.wanted.update(wanted)
+            self._adapter.want(wanted)
             try:
                 attempt = 0
                 while missing:
@@ -296,8 +296,7 @@ class BlobExchange:
                     missing = [c for c in missing if not self.store.has(c)]
                     attempt += 1
             finally:
-                self._adapter.wanted.subtract(wanted)
-                self._adapter.wanted += Counter()  # drop non-positive counts
+                self._adapter.unwant(wanted)
             out: dict[bytes, bytes] = {}
             for c in cids:
                 block = self.store.get(c)
