@@ -1,19 +1,21 @@
 """Heterogeneity benchmark: FedAvg vs FedProx vs FedNova under label skew and unequal work.
 
 10 nodes on digits-mlp with Dirichlet(alpha = 0.1) label-skewed partitions, which also
-gives them unequal data sizes (11 to 313 examples), and, by default, unequal local epochs
-(node i trains 1 + i % MAX_EPOCHS epochs: operators choose their own). Rounds are
+gives them unequal data sizes (11 to 313 examples), in two scenarios: every node trains
+one epoch (``max_epochs_1``: only the data sizes make the local step counts differ), and
+node i trains 1 + i % 5 epochs (``max_epochs_5``: operators choose their own). Rounds are
 simulated in-process over the node's real path: compute_delta (with FedProx's proximal
 term) -> update header with the local step count -> encode/decode -> norm check ->
 FedNova normalisation -> the deployment's rule -> apply_delta. Every algorithm starts from
 the same genesis model with the same partitions and seeds, so the FedAvg runs of this same
 invocation are the baseline.
 
-    python bench/heterogeneity.py                 # 3 seeds x 30 rounds, ~2 min on 2 cores
+    python bench/heterogeneity.py                 # 3 seeds x 30 rounds, ~8 min on 2 cores
     python bench/heterogeneity.py --rounds 3 --seeds 0 --out -   # smoke run
 
-Prints one JSON line (final and best accuracy, rounds to 0.85, per algorithm and rule;
-ratios against FedAvg) and writes it to docs/bench/heterogeneity.json.
+Prints one JSON line (final and best accuracy, rounds to 0.85, per scenario, rule and
+algorithm; differences and ratios against FedAvg) and writes it to
+docs/bench/heterogeneity.json.
 """
 
 from __future__ import annotations
@@ -150,7 +152,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rules", type=str, default="fedavg,trimmed_mean",
                         help="aggregation rules (robust ones with f = 1)")  # fmt: skip
     parser.add_argument("--algorithms", type=str, default=",".join(ALGORITHMS))
-    parser.add_argument("--max-epochs", type=int, default=5, help="1: every node 1 epoch")
+    parser.add_argument("--max-epochs", type=str, default="1,5",
+                        help="scenarios: node i trains 1 + i % M epochs")  # fmt: skip
     parser.add_argument("--prox-mu", type=str, default="0.01,0.1", help="FedProx mu values")
     parser.add_argument("--out", type=str, default=str(ROOT / "docs/bench/heterogeneity.json"),
                         help="'-' to print only")  # fmt: skip
@@ -162,25 +165,33 @@ def main(argv: list[str] | None = None) -> dict:
     rules = [s.strip() for s in args.rules.split(",")]
     runs = variants(args.algorithms.split(","), [float(m) for m in args.prox_mu.split(",")])
     started = time.monotonic()
-    curves: dict[tuple[str, str], list[list[float]]] = {}
-    for rule in rules:
-        for key, algorithm, mu in runs:
-            for seed in seeds:
-                run = Run(algorithm, rule, seed, args.rounds, args.max_epochs, mu)
-                curves.setdefault((rule, key), []).append(simulate(run))
-    results = summarize(curves, args.rounds)
+    results: dict = {}
+    for max_epochs in [int(m) for m in args.max_epochs.split(",")]:
+        curves: dict[tuple[str, str], list[list[float]]] = {}
+        for rule in rules:
+            for key, algorithm, mu in runs:
+                for seed in seeds:
+                    run = Run(algorithm, rule, seed, args.rounds, max_epochs, mu)
+                    curves.setdefault((rule, key), []).append(simulate(run))
+        results[f"max_epochs_{max_epochs}"] = {
+            "epochs_per_node": [1 + i % max_epochs for i in range(NODES)],
+            **summarize(curves, args.rounds),
+        }
     line = {
         "bench": "heterogeneity",
         "task": TASK,
         "nodes": NODES,
         "alpha": ALPHA,
-        "epochs_per_node": [1 + i % args.max_epochs for i in range(NODES)],
         "rounds": args.rounds,
         "seeds": seeds,
         "target": TARGET,
         "results": results,
-        # per rule: the variant with the best mean final accuracy, and its gain over FedAvg
-        "best": {rule: best_variant(res) for rule, res in results.items()},
+        # per scenario and rule: the variant with the best mean final accuracy, its gain
+        # over FedAvg
+        "best": {
+            scenario: {rule: best_variant(res) for rule, res in by_rule.items() if rule in rules}
+            for scenario, by_rule in results.items()
+        },
         "seconds": round(time.monotonic() - started, 1),
     }
     text = json.dumps(line, sort_keys=True)
