@@ -17,23 +17,27 @@ abstract contract CoordinatorParams is IFedCoordinator, Ownable2Step {
     /*                              CONSTANTS                             */
     /* ------------------------------------------------------------------ */
 
-    uint256 public constant BPS = 10_000;
+    uint256 internal constant BPS = 10_000;
 
     // Parameter bounds, enforced at deployment and by every setter.
-    uint256 public constant MIN_WINDOW = 10 seconds;
-    uint256 public constant MAX_WINDOW = 30 days;
-    uint256 public constant MAX_MIN_STAKE = 1e30;
-    uint256 public constant MAX_REWARD_PER_ROUND = 1e30;
-    uint256 public constant MAX_VOTER_SHARE_BPS = 5000;
-    uint256 public constant MAX_SLASH_BPS = 5000;
-    uint256 public constant MAX_MIN_PARTICIPANTS = 1000;
-    uint256 public constant MIN_COOLDOWN = 60 seconds;
-    uint256 public constant MAX_COOLDOWN = 90 days;
-    uint256 public constant MIN_CLAIM_PERIOD = 60 seconds;
-    uint256 public constant MAX_CLAIM_PERIOD = 365 days;
-    uint256 public constant MAX_INACTIVITY_ROUNDS = 1000;
-    uint256 public constant MAX_INACTIVITY_LEAK_BPS = 1000;
-    uint256 public constant MAX_COMMITTEE = 128;
+    uint256 internal constant MIN_WINDOW = 10 seconds;
+    uint256 internal constant MAX_WINDOW = 30 days;
+    uint256 internal constant MAX_MIN_STAKE = 1e30;
+    uint256 internal constant MAX_REWARD_PER_ROUND = 1e30;
+    uint256 internal constant MAX_VOTER_SHARE_BPS = 5000;
+    uint256 internal constant MAX_SLASH_BPS = 5000;
+    uint256 internal constant MAX_MIN_PARTICIPANTS = 1000;
+    uint256 internal constant MIN_COOLDOWN = 60 seconds;
+    uint256 internal constant MAX_COOLDOWN = 90 days;
+    uint256 internal constant MIN_CLAIM_PERIOD = 60 seconds;
+    uint256 internal constant MAX_CLAIM_PERIOD = 365 days;
+    uint256 internal constant MAX_INACTIVITY_ROUNDS = 1000;
+    uint256 internal constant MAX_INACTIVITY_LEAK_BPS = 1000;
+    uint256 internal constant MAX_COMMITTEE = 128;
+    /// @dev Storage slots of a `Params` (5: three full words, then the packed rest).
+    uint256 internal constant PARAMS_SLOTS = 5;
+    /// @dev Bound on `patience` and `maxRounds`.
+    uint256 internal constant MAX_STOP_ROUNDS = 1_000_000;
 
     /* ------------------------------------------------------------------ */
     /*                                STATE                               */
@@ -61,6 +65,9 @@ abstract contract CoordinatorParams is IFedCoordinator, Ownable2Step {
         _bound("inactivityRounds", params_.inactivityRounds, 1, MAX_INACTIVITY_ROUNDS);
         _bound("inactivityLeakBps", params_.inactivityLeakBps, 0, MAX_INACTIVITY_LEAK_BPS);
         _bound("committeeSize", params_.committeeSize, 0, MAX_COMMITTEE);
+        _bound("targetMetricBps", params_.targetMetricBps, 0, BPS);
+        _bound("patience", params_.patience, 0, MAX_STOP_ROUNDS);
+        _bound("maxRounds", params_.maxRounds, 0, MAX_STOP_ROUNDS);
         _params = params_;
         _pending = params_;
     }
@@ -191,6 +198,26 @@ abstract contract CoordinatorParams is IFedCoordinator, Ownable2Step {
         _pending.committeeSize = uint32(value);
     }
 
+    /// @notice Stage the stop rule of rounds opened from the next one on: the deployment
+    ///         finishes when a round finalizes with an agreed metric of at least
+    ///         `targetMetricBps`, after `patience` finalized rounds in a row without a better
+    ///         agreed metric, or with its `maxRounds`-th finalized round (0 turns each off).
+    ///         One setter for the three (the contract is near EIP-170's size limit).
+    /// @param targetMetricBps Basis points, in [0, BPS].
+    /// @param patience Rounds, in [0, MAX_STOP_ROUNDS].
+    /// @param maxRounds Rounds, in [0, MAX_STOP_ROUNDS].
+    function setStopRule(uint16 targetMetricBps, uint32 patience, uint32 maxRounds)
+        external
+        onlyOwner
+    {
+        _stage("targetMetricBps", _pending.targetMetricBps, targetMetricBps, 0, BPS);
+        _stage("patience", _pending.patience, patience, 0, MAX_STOP_ROUNDS);
+        _stage("maxRounds", _pending.maxRounds, maxRounds, 0, MAX_STOP_ROUNDS);
+        _pending.targetMetricBps = targetMetricBps;
+        _pending.patience = patience;
+        _pending.maxRounds = maxRounds;
+    }
+
     /* ------------------------------------------------------------------ */
     /*                               INTERNAL                             */
     /* ------------------------------------------------------------------ */
@@ -204,7 +231,17 @@ abstract contract CoordinatorParams is IFedCoordinator, Ownable2Step {
     function _applyPendingParams(uint256 round) internal {
         if (!_pendingChanged) return;
         _pendingChanged = false;
-        _params = _pending;
+        // `_params = _pending` slot by slot: the compiler's field-by-field copy of this
+        // 16-field struct cost 360 bytes of the contract's EIP-170 budget. PARAMS_SLOTS is
+        // checked by test_ParamsSlotCount (test/FedCoordinator.params.t.sol).
+        // slither-disable-next-line assembly
+        assembly ("memory-safe") {
+            let from := _pending.slot
+            let to := _params.slot
+            for { let i := 0 } lt(i, PARAMS_SLOTS) { i := add(i, 1) } {
+                sstore(add(to, i), sload(add(from, i)))
+            }
+        }
         emit ParamsApplied(round);
     }
 

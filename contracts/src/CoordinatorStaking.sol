@@ -23,9 +23,9 @@ abstract contract CoordinatorStaking is CoordinatorParams {
     /*                              CONSTANTS                             */
     /* ------------------------------------------------------------------ */
 
-    uint256 public constant MAX_ADDRS = 8;
-    uint256 public constant MAX_ADDR_LENGTH = 256;
-    uint256 public constant MAX_PEER_ID_LENGTH = 64;
+    uint256 internal constant MAX_ADDRS = 8;
+    uint256 internal constant MAX_ADDR_LENGTH = 256;
+    uint256 internal constant MAX_PEER_ID_LENGTH = 64;
 
     /* ------------------------------------------------------------------ */
     /*                                STATE                               */

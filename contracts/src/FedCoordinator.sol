@@ -44,8 +44,8 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
     /* ------------------------------------------------------------------ */
 
     uint256 public constant MAX_SLASH = 16;
-    uint256 public constant MAX_CID_LENGTH = 128;
-    uint256 public constant MAX_CLAIM_BATCH = 32;
+    uint256 internal constant MAX_CID_LENGTH = 128;
+    uint256 internal constant MAX_CLAIM_BATCH = 32;
 
     /* ------------------------------------------------------------------ */
     /*                                STATE                               */
@@ -56,7 +56,8 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
     ///      reported, 32 bits hold it to 2106, so `commit` reads one slot). Slot 1: snapshot and winning key (votes, finalization).
     ///      Slot 2: everything a contributor claim reads and writes. Slot 3: the same for
     ///      voter claims (`claimPeriod` is stored in both so each claim reads one slot).
-    ///      Pools fit 104 bits: each is at most `MAX_REWARD_PER_ROUND` = 1e30 < 2^100.
+    ///      Pools fit 104 bits: each is at most `MAX_REWARD_PER_ROUND` = 1e30 < 2^100; claim
+    ///      periods fit 32 bits (at most `MAX_CLAIM_PERIOD` = 365 days).
     struct Round {
         RoundStatus status;
         bool sampled;
@@ -71,10 +72,11 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
         bytes16 outcomeKey; // first 16 bytes of the winning outcome id
         uint104 contributorPool;
         uint104 contributorClaimed;
-        uint40 claimPeriod; // the claim period in force when the round opened
+        uint32 claimPeriod; // the claim period in force when the round opened
         uint104 voterPool;
         uint104 voterClaimed;
-        uint40 voterClaimPeriod; // equal to `claimPeriod`
+        uint32 voterClaimPeriod; // equal to `claimPeriod`
+        uint16 agreedMetric; // set at finalization (see `agreedMetric`)
         bytes32 rewardRoot;
     }
 
@@ -86,6 +88,21 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
         bool rewardClaimed;
     }
 
+    /// @dev What voted for one outcome: total weight and the sum of weight * metricBps / BPS
+    ///      (each term rounded down: less than one token unit per vote), so the stake-weighted
+    ///      mean metric is `metricMass * BPS / weight`. Both fit 128 bits: the weights sum to
+    ///      at most the round's `uint128` snapshot, and `metricMass <= weight`.
+    struct Tally {
+        uint128 weight;
+        uint128 metricMass;
+    }
+
+    /// @dev Stop-rule bookkeeping in one word (packed by hand: the compiler's struct code
+    ///      cost 300 bytes more of the EIP-170 budget). Bits 0-31: finalized rounds; 32-47:
+    ///      best agreed metric; 48-79: finalized rounds since it improved; 80-111: the round
+    ///      that finished the deployment (0: running). Each is at most the round number.
+    uint256 private _stopWord;
+
     /// @notice Identifier of the learning task this coordinator runs.
     bytes32 public immutable taskId;
 
@@ -95,7 +112,7 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
     mapping(uint256 round => Round) private _rounds;
     mapping(uint256 round => mapping(address author => bytes32 cidHash)) private _commitments;
     mapping(uint256 round => mapping(address voter => Vote)) private _votes;
-    mapping(uint256 round => mapping(bytes16 outcomeKey => uint256 weight)) private _votesFor;
+    mapping(uint256 round => mapping(bytes16 outcomeKey => Tally tally)) private _votesFor;
     mapping(address account => BitMaps.BitMap rounds) private _claimedRounds;
 
     /// @param token_ The staking and reward token.
@@ -144,7 +161,8 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
         info.contributorPool = rd.contributorPool;
         info.voterPool = rd.voterPool;
         info.outcomeKey = rd.outcomeKey;
-        info.winningWeight = rd.outcomeKey == bytes16(0) ? 0 : _votesFor[round][rd.outcomeKey];
+        info.winningWeight =
+            rd.outcomeKey == bytes16(0) ? 0 : _votesFor[round][rd.outcomeKey].weight;
         info.contributorClaimed = rd.contributorClaimed;
         info.voterClaimed = rd.voterClaimed;
         info.finalizedAt = rd.finalizedAt;
@@ -192,7 +210,25 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
     function votesFor(uint256 round, bytes32 outcomeId) external view returns (uint256) {
         // Outcomes are keyed by the first 16 bytes of their id, on purpose.
         // forge-lint: disable-next-line(unsafe-typecast)
-        return _votesFor[round][bytes16(outcomeId)];
+        return _votesFor[round][bytes16(outcomeId)].weight;
+    }
+
+    /// @notice Whether the stop rule fired: no round opens any more.
+    function finished() external view returns (bool) {
+        return _finishedRound() != 0;
+    }
+
+    /// @notice Binary CID of the final model (the round that finished the deployment); empty
+    ///         while the deployment runs.
+    function finalModelCid() external view returns (bytes memory) {
+        return _finishedRound() != 0 ? _latestModelCid : bytes("");
+    }
+
+    /// @notice `round`'s agreed metric in basis points: the stake-weighted mean of the
+    ///         metrics its winning voters submitted up to finalization (0 unless finalized).
+    /// @param round The round.
+    function agreedMetric(uint256 round) external view returns (uint256) {
+        return _rounds[round].agreedMetric;
     }
 
     /// @notice Whether `account` claimed its contributor reward for `round`.
@@ -227,6 +263,8 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
     ///      nothing (`EnforcedPause`). Reverts when there is nothing to do.
     /// @return round The round current after the call.
     function advance() external returns (uint256 round) {
+        uint256 finishedRound = _finishedRound();
+        if (finishedRound != 0) revert DeploymentOver(finishedRound);
         round = currentRound;
         bool failed = false;
         if (round != 0) {
@@ -305,18 +343,23 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
     /// @param modelCid Binary CID of the aggregated model (1..128 bytes).
     /// @param rewardRoot Merkle root of the contributor rewards (OpenZeppelin leaf format).
     /// @param slash Participants to slash, strictly ascending, at most 16.
+    /// @param metricBps The caller's evaluation of the model `modelCid` on its own validation
+    ///        data, in basis points (at most BPS); the winning voters' stake-weighted mean
+    ///        at finalization is the round's agreed metric, which the stop rule reads.
     function submitOutcome(
         uint256 round,
         bytes calldata modelCid,
         bytes32 rewardRoot,
-        address[] calldata slash
+        address[] calldata slash,
+        uint16 metricBps
     ) external {
         _checkCidCalldata(modelCid);
         _checkSlashList(slash);
+        if (metricBps > BPS) revert InvalidMetric(metricBps);
         Round storage rd = _rounds[round];
         RoundStatus status = _checkVoteWindow(round, rd);
         bytes32 outcomeId = outcomeIdOf(modelCid, rewardRoot, slash);
-        uint256 votes = _recordVote(round, rd.sampled, outcomeId);
+        uint256 votes = _recordVote(round, rd.sampled, outcomeId, metricBps);
         if (status == RoundStatus.Open && votes * 3 >= uint256(rd.stakeSnapshot) * 2) {
             _finalize(round, rd, modelCid, rewardRoot, outcomeId, slash);
         }
@@ -374,7 +417,7 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
         if (v.outcomeKey != winning) revert NotWinningVoter(round, msg.sender);
         if (v.rewardClaimed) revert AlreadyClaimed(round, msg.sender);
 
-        uint256 amount = uint256(rd.voterPool) * v.weight / _votesFor[round][winning];
+        uint256 amount = uint256(rd.voterPool) * v.weight / _votesFor[round][winning].weight;
         v.rewardClaimed = true;
         // amount <= voterPool - voterClaimed (weights sum to the winning weight), 104 bits.
         // forge-lint: disable-next-line(unsafe-typecast)
@@ -442,7 +485,7 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
         uint256 voteDeadline = rd.voteDeadline;
         if (until > voteDeadline) until = voteDeadline;
         if (block.timestamp >= until) return;
-        if (_votesFor[round][rd.outcomeKey] >= rd.stakeSnapshot) return;
+        if (_votesFor[round][rd.outcomeKey].weight >= rd.stakeSnapshot) return;
         revert GraceActive(round, until);
     }
 
@@ -462,8 +505,9 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
         if (block.timestamp >= rd.voteDeadline) revert VoteWindowClosed(round);
     }
 
-    /// @dev Records the caller's vote for `outcomeId`; returns the outcome's total weight.
-    function _recordVote(uint256 round, bool sampled, bytes32 outcomeId)
+    /// @dev Records the caller's vote for `outcomeId` with its metric; returns the outcome's
+    ///      total weight.
+    function _recordVote(uint256 round, bool sampled, bytes32 outcomeId, uint16 metricBps)
         private
         returns (uint256 votes)
     {
@@ -482,9 +526,14 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
         // round == currentRound: 2^40 is out of reach (see Participant).
         // forge-lint: disable-next-line(unsafe-typecast)
         p.lastVotedRound = uint40(round);
-        votes = _votesFor[round][key] + weight;
-        _votesFor[round][key] = votes;
-        emit OutcomeSubmitted(round, msg.sender, outcomeId, weight);
+        Tally storage t = _votesFor[round][key];
+        votes = t.weight + weight;
+        // votes <= stakeSnapshot (uint128); the mass grows by at most the weight.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        t.weight = uint128(votes);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        t.metricMass += uint128(weight * metricBps / BPS);
+        emit OutcomeSubmitted(round, msg.sender, outcomeId, weight, metricBps);
     }
 
     /// @dev Opens `round`: everyone active takes part, unless `committeeSize` is set and
@@ -500,7 +549,7 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
             SafeCast.toUint128(sampled ? _drawCommittee(round, committee) : activeStake);
         // claimPeriod <= MAX_CLAIM_PERIOD (365 days).
         // forge-lint: disable-next-line(unsafe-typecast)
-        uint40 claimPeriod = uint40(_params.claimPeriod);
+        uint32 claimPeriod = uint32(_params.claimPeriod);
         Round storage rd = _rounds[round];
         rd.status = RoundStatus.Open;
         // Reported only; wraps in 2106.
@@ -564,10 +613,56 @@ contract FedCoordinator is CoordinatorCommittee, Pausable {
             treasury += refund;
         }
         emit Finalized(round, modelCid, rewardRoot, outcomeId, slash, refund);
+        _applyStopRule(round, rd, modelCid);
 
         for (uint256 i; i < slash.length; ++i) {
             _slash(round, slash[i]);
         }
+    }
+
+    /// @dev Records `round`'s agreed metric (the winning voters' stake-weighted mean so far)
+    ///      and finishes the deployment when the stop rule fires: target reached, first;
+    ///      then `patience` finalized rounds in a row without a better metric; then
+    ///      `maxRounds` finalized rounds.
+    function _applyStopRule(uint256 round, Round storage rd, bytes calldata modelCid) private {
+        Tally storage t = _votesFor[round][rd.outcomeKey];
+        // metricMass <= weight, so the mean is at most BPS; weight > 0 at a quorum.
+        uint256 metric = uint256(t.metricMass) * BPS / t.weight;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        rd.agreedMetric = uint16(metric);
+        uint256 w = _stopWord;
+        uint256 count = (w & 0xffffffff) + 1;
+        uint256 best = (w >> 32) & 0xffff;
+        uint256 sinceBest = metric > best ? 0 : ((w >> 48) & 0xffffffff) + 1;
+        if (sinceBest == 0) best = metric;
+        StopReason reason = _stopReason(metric, sinceBest, count);
+        uint256 finishedRound = reason == StopReason.None ? 0 : round;
+        _stopWord = count | (best << 32) | (sinceBest << 48) | (finishedRound << 80);
+        if (finishedRound != 0) {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            emit DeploymentFinished(round, reason, uint16(metric), modelCid);
+        }
+    }
+
+    /// @dev Which stop condition holds, in priority order (None: keep going).
+    function _stopReason(uint256 metric, uint256 sinceBest, uint256 count)
+        private
+        view
+        returns (StopReason)
+    {
+        Params storage p = _params;
+        uint256 target = p.targetMetricBps;
+        uint256 patience = p.patience;
+        uint256 maxRounds = p.maxRounds;
+        if (target != 0 && metric >= target) return StopReason.TargetReached;
+        if (patience != 0 && sinceBest >= patience) return StopReason.NoImprovement;
+        if (maxRounds != 0 && count >= maxRounds) return StopReason.MaxRounds;
+        return StopReason.None;
+    }
+
+    /// @dev The round whose finalization finished the deployment (0 while it runs).
+    function _finishedRound() private view returns (uint256) {
+        return _stopWord >> 80;
     }
 
     /// @dev Slashes `slashBps` of the stake `account` had when `round` opened (the stake that

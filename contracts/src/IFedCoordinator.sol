@@ -29,6 +29,12 @@ interface IFedCoordinator {
     /// @param committeeSize K: participants drawn per round, stake-weighted without replacement
     ///        from randomness fixed at the round's opening; only they commit and vote, and the
     ///        quorum is 2/3 of their stake. 0, or K at least the active count: everyone active.
+    /// @param targetMetricBps Stop rule: the deployment finishes when a round finalizes with an
+    ///        agreed metric (basis points) at least this. 0: off.
+    /// @param patience Stop rule: the deployment finishes when this many finalized rounds in a
+    ///        row did not improve on the best agreed metric. 0: off.
+    /// @param maxRounds Stop rule: the deployment finishes with its `maxRounds`-th finalized
+    ///        round. 0: off.
     struct Params {
         uint256 minStake;
         uint64 commitWindow;
@@ -43,6 +49,9 @@ interface IFedCoordinator {
         uint32 inactivityRounds;
         uint16 inactivityLeakBps;
         uint32 committeeSize;
+        uint16 targetMetricBps;
+        uint32 patience;
+        uint32 maxRounds;
     }
 
     /// @notice Lifecycle of a round. `None` is a round that was never opened.
@@ -51,6 +60,14 @@ interface IFedCoordinator {
         Open,
         Finalized,
         Failed
+    }
+
+    /// @notice Why a deployment finished (`None` while it runs).
+    enum StopReason {
+        None,
+        TargetReached,
+        NoImprovement,
+        MaxRounds
     }
 
     /// @notice Everything recorded about one round.
@@ -123,6 +140,8 @@ interface IFedCoordinator {
     error NothingToSweep(uint256 round);
     error NotInactive(address account, uint256 missed, uint256 required);
     error NotSelected(uint256 round, address account);
+    error InvalidMetric(uint256 metricBps);
+    error DeploymentOver(uint256 finishedRound);
 
     /* ------------------------------------------------------------------ */
     /*                                EVENTS                              */
@@ -148,8 +167,14 @@ interface IFedCoordinator {
     event CommitteeSelected(uint256 indexed round, bytes32 seed, address[] members);
     event Committed(uint256 indexed round, address indexed author, bytes cid);
     event CommitClosed(uint256 indexed round, uint64 closedAt, uint64 voteDeadline);
+    /// @notice `metricBps`: the voter's evaluation of the outcome's model on its own validation
+    ///         data, in basis points.
     event OutcomeSubmitted(
-        uint256 indexed round, address indexed voter, bytes32 indexed outcomeId, uint256 weight
+        uint256 indexed round,
+        address indexed voter,
+        bytes32 indexed outcomeId,
+        uint256 weight,
+        uint16 metricBps
     );
     event Finalized(
         uint256 indexed round,
@@ -160,6 +185,11 @@ interface IFedCoordinator {
         uint256 contributorRefund
     );
     event RoundFailed(uint256 indexed round, uint256 refund);
+    /// @notice The stop rule fired when `round` finalized: no round opens any more; `modelCid`
+    ///         is the final model, `metricBps` the round's agreed metric.
+    event DeploymentFinished(
+        uint256 indexed round, StopReason reason, uint16 metricBps, bytes modelCid
+    );
     event Swept(uint256 indexed round, uint256 contributorAmount, uint256 voterAmount);
     event ReportedInactive(
         address indexed account, address indexed reporter, uint256 missed, uint256 leaked

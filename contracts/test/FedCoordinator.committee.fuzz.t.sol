@@ -78,7 +78,7 @@ contract CommitteeFuzzTest is CommitteeFixture {
                 if (may && (r >> (8 + i)) & 1 == 1) {
                     vm.prank(who);
                     coord.submitOutcome(
-                        round, cidOf(who, round), bytes32(uint256(i + 1)), new address[](0)
+                        round, cidOf(who, round), bytes32(uint256(i + 1)), new address[](0), METRIC
                     );
                     lastVoted[i] = round;
                 }

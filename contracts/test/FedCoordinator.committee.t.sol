@@ -100,7 +100,7 @@ contract CommitteeTest is CommitteeFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IFedCoordinator.NotSelected.selector, round, outsider)
         );
-        coord.submitOutcome(round, MODEL, bytes32(0), new address[](0));
+        coord.submitOutcome(round, MODEL, bytes32(0), new address[](0), METRIC);
     }
 
     function test_IneligibleBeatsNotSelected() public {

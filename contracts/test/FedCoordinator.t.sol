@@ -114,7 +114,10 @@ contract ConstructorTest is Fixture {
             claimPeriod: 60,
             inactivityRounds: 1,
             inactivityLeakBps: 0,
-            committeeSize: 0
+            committeeSize: 0,
+            targetMetricBps: 0,
+            patience: 0,
+            maxRounds: 0
         });
         FedCoordinator c = new FedCoordinator(token, TASK, GENESIS, p);
         vm.assertEq(c.params().unstakeCooldown, 60);
@@ -519,7 +522,7 @@ contract OutcomeTest is Fixture {
         vm.assertEq(outcome, keccak256(abi.encode(keccak256(MODEL), root, none)));
 
         vm.expectEmit(address(coord));
-        emit IFedCoordinator.OutcomeSubmitted(round, alice, outcome, MIN_STAKE);
+        emit IFedCoordinator.OutcomeSubmitted(round, alice, outcome, MIN_STAKE, METRIC);
         vm.recordLogs();
         vote(alice, round, MODEL, root);
         vm.assertEq(coord.votesFor(round, outcome), MIN_STAKE);

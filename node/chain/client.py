@@ -43,13 +43,16 @@ ROUND_EVENTS = (
     "Swept",
     "ParamsApplied",
     "ReportedInactive",  # an account event: no round (``ChainEvent.round`` is 0)
+    "DeploymentFinished",
 )
-_CID_ARGS = {("Committed", "cid"), ("Finalized", "modelCid")}
+_CID_ARGS = {("Committed", "cid"), ("Finalized", "modelCid"), ("DeploymentFinished", "modelCid")}
+MAX_METRIC_BPS = 10_000
 FINALIZE_GAS = 150_000  # headroom for the finalizing path of submitOutcome
 SLASH_GAS = 40_000  # per slashed address
 # advance() reverts that mean "not now": another node advanced first, too few participants,
-# or the finalized round's late-vote grace is still running.
-_NOTHING_TO_ADVANCE = ("RoundInProgress", "NotEnoughParticipants", "GraceActive")
+# or the finalized round's late-vote grace is still running; or the stop rule finished the
+# deployment (``finished``: no round opens any more).
+_NOTHING_TO_ADVANCE = ("RoundInProgress", "NotEnoughParticipants", "GraceActive", "DeploymentOver")
 
 
 class RoundStatus(IntEnum):
@@ -153,6 +156,10 @@ class ChainParams:
     inactivity_rounds: int
     inactivity_leak_bps: int
     committee_size: int = 0  # K drawn per round; 0 (or K >= active count): everyone
+    # the stop rule (0 = off each): agreed metric target, rounds without improvement, cap
+    target_metric_bps: int = 0
+    patience: int = 0
+    max_rounds: int = 0
 
     @property
     def contributor_pool_per_round(self) -> int:
@@ -167,6 +174,7 @@ class VoteRecord:
     voter: str
     outcome_id: bytes
     weight: int
+    metric_bps: int = 0  # the voter's evaluation of the outcome's model (basis points)
 
     @property
     def outcome_key(self) -> bytes:
@@ -190,6 +198,27 @@ PARAM_SETTERS = {
     "inactivity_leak_bps": "setInactivityLeakBps",
     "committee_size": "setCommitteeSize",
 }
+# The stop rule's three parameters share one setter, ``setStopRule(target, patience, max)``.
+STOP_RULE_PARAMS = ("target_metric_bps", "patience", "max_rounds")
+
+
+class StopReason(IntEnum):
+    """``IFedCoordinator.StopReason``: why the deployment finished."""
+
+    NONE = 0
+    TARGET_REACHED = 1
+    NO_IMPROVEMENT = 2
+    MAX_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class DeploymentEnd:
+    """The ``DeploymentFinished`` event: the stop rule fired when ``round`` finalized."""
+
+    round: int
+    reason: StopReason
+    metric_bps: int  # the round's agreed metric
+    model_cid: str  # the final model
 
 
 @dataclass(frozen=True)
@@ -375,6 +404,7 @@ class ChainClient:
                 to_checksum_address(e["args"]["voter"]),
                 bytes(e["args"]["outcomeId"]),
                 int(e["args"]["weight"]),
+                int(e["args"]["metricBps"]),
             )
             for e in events
         ]
@@ -440,6 +470,37 @@ class ChainClient:
             return None
         events = self._logs("Committed", {"round": r, "author": author})
         return _cid_str(events[-1]["args"]["cid"]) if events else None
+
+    def finished(self) -> bool:
+        """Whether the stop rule finished the deployment (no round opens any more)."""
+        return bool(self._view("finished"))
+
+    def final_model_cid(self) -> str | None:
+        """The final model's CID once the deployment finished; None while it runs."""
+        raw = bytes(self._view("finalModelCid"))
+        return _cid_str(raw) if raw else None
+
+    def deployment_end(self) -> DeploymentEnd | None:
+        """How the deployment finished (its ``DeploymentFinished`` event); None while it runs."""
+        if not self.finished():
+            return None
+        events = self._logs("DeploymentFinished", {})
+        if not events:
+            raise ChainError(
+                "the deployment is finished but its DeploymentFinished event is missing"
+            )
+        args = events[-1]["args"]
+        return DeploymentEnd(
+            round=int(args["round"]),
+            reason=StopReason(int(args["reason"])),
+            metric_bps=int(args["metricBps"]),
+            model_cid=_cid_str(args["modelCid"]),
+        )
+
+    def agreed_metric(self, r: int) -> int:
+        """Round ``r``'s agreed metric in basis points: its winning voters' stake-weighted
+        mean evaluation at finalization (0 unless finalized)."""
+        return int(self._view("agreedMetric", r))
 
     def has_voted(self, r: int, address: str | None = None) -> bool:
         return bool(self._view("hasVoted", r, self._addr(address)))
@@ -582,6 +643,7 @@ class ChainClient:
                     "model_cid": _cid_str(params["modelCid"]),
                     "reward_root": "0x" + bytes(params["rewardRoot"]).hex(),
                     "slash": [to_checksum_address(a) for a in params["slash"]],
+                    "metric_bps": int(params["metricBps"]),
                 }
             )
         return out
@@ -651,11 +713,23 @@ class ChainClient:
         return self._transact("withdraw", self._coord.functions.withdraw())
 
     def set_param(self, name: str, value: int) -> TxReceipt:
-        """Owner only: set one bounded parameter (``PARAM_SETTERS`` names)."""
-        setter = PARAM_SETTERS.get(name) or PARAM_SETTERS.get(_snake_case(name))
+        """Owner only: stage one bounded parameter (``PARAM_SETTERS`` or
+        ``STOP_RULE_PARAMS`` names)."""
+        snake = name if name in PARAM_SETTERS or name in STOP_RULE_PARAMS else _snake_case(name)
+        if snake in STOP_RULE_PARAMS:
+            pending = self.pending_params()
+            rule = {k: getattr(pending, k) for k in STOP_RULE_PARAMS} | {snake: value}
+            return self.set_stop_rule(**rule)
+        setter = PARAM_SETTERS.get(snake)
         if setter is None:
-            raise ChainError(f"unknown parameter {name!r}; one of {', '.join(PARAM_SETTERS)}")
+            known = ", ".join((*PARAM_SETTERS, *STOP_RULE_PARAMS))
+            raise ChainError(f"unknown parameter {name!r}; one of {known}")
         return self._transact(setter, self._coord.functions[setter](value))
+
+    def set_stop_rule(self, target_metric_bps: int, patience: int, max_rounds: int) -> TxReceipt:
+        """Owner only: stage the stop rule (0 turns each condition off)."""
+        fn = self._coord.functions.setStopRule(target_metric_bps, patience, max_rounds)
+        return self._transact("setStopRule", fn)
 
     def pause(self) -> TxReceipt:
         """Owner only: stop new rounds from opening."""
@@ -685,11 +759,17 @@ class ChainClient:
         return self._transact("commit", self._coord.functions.commit(r, cid_to_bytes(cid)))
 
     def submit_outcome(
-        self, r: int, model_cid: str, reward_root: bytes, slash: list[str]
+        self, r: int, model_cid: str, reward_root: bytes, slash: list[str], metric_bps: int = 0
     ) -> TxReceipt:
-        """Vote for round ``r``'s outcome (``slash`` is sorted here as the contract requires)."""
+        """Vote for round ``r``'s outcome (``slash`` is sorted here as the contract requires)
+        with this node's evaluation of the outcome's model, ``metric_bps`` (0..10000: e.g.
+        validation accuracy x 10,000), from which the chain's stop rule reads."""
+        if not 0 <= metric_bps <= MAX_METRIC_BPS:
+            raise ChainError(
+                f"metric must be in [0, {MAX_METRIC_BPS}] basis points, got {metric_bps}"
+            )
         fn = self._coord.functions.submitOutcome(
-            r, cid_to_bytes(model_cid), reward_root, _sorted_addrs(slash)
+            r, cid_to_bytes(model_cid), reward_root, _sorted_addrs(slash), metric_bps
         )
         # Votes race: estimated while it would not finalize, this vote may be the one
         # that does once mined (finalization plus slashes; unused gas is not charged).

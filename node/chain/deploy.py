@@ -16,7 +16,8 @@ Deployment file (``version`` 1)::
                  "reward_per_round": ..., "voter_share_bps": ..., "slash_bps": ...,
                  "min_participants": ..., "unstake_cooldown": ..., "late_vote_grace": ...,
                  "claim_period": ..., "inactivity_rounds": ..., "inactivity_leak_bps": ...,
-                 "committee_size": ..., "treasury": ..., "supply": ...}
+                 "committee_size": ..., "target_metric_bps": ..., "patience": ...,
+                 "max_rounds": ..., "treasury": ..., "supply": ...}
     }
 
 ``task``, ``rule`` and ``byzantine_f`` are optional (files written before they existed
@@ -62,6 +63,8 @@ MAX_INACTIVITY_ROUNDS = 1000
 MAX_INACTIVITY_LEAK_BPS = 1000
 MAX_COMMITTEE = 128
 MAX_SUPPLY = 10**36
+MAX_METRIC_BPS = 10_000
+MAX_STOP_ROUNDS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,12 @@ class DeployParams:
     # K participants drawn per round, stake-weighted (docs/committee.md); 0 or K at least
     # the active count: everyone active takes part
     committee_size: int = 0
+    # The stop rule (0 turns each off): the deployment finishes when a round finalizes with
+    # an agreed validation metric >= target_metric_bps, after `patience` finalized rounds
+    # without a better one, or with its `max_rounds`-th finalized round.
+    target_metric_bps: int = 0
+    patience: int = 0
+    max_rounds: int = 0
     treasury: int = 100_000 * TOKEN  # moved from the deployer's supply into the treasury
     supply: int = 10_000_000 * TOKEN  # the token's whole supply, minted once to the deployer
 
@@ -102,6 +111,9 @@ class DeployParams:
             self.inactivity_rounds,
             self.inactivity_leak_bps,
             self.committee_size,
+            self.target_metric_bps,
+            self.patience,
+            self.max_rounds,
         )
 
     def problems(self) -> list[str]:
@@ -126,6 +138,9 @@ class DeployParams:
                 "basis points",
             ),
             ("--committee-size", self.committee_size, 0, MAX_COMMITTEE, "participants"),
+            ("--target-accuracy", self.target_metric_bps, 0, MAX_METRIC_BPS, "basis points"),
+            ("--patience", self.patience, 0, MAX_STOP_ROUNDS, "rounds"),
+            ("--max-rounds", self.max_rounds, 0, MAX_STOP_ROUNDS, "rounds"),
             ("--treasury", self.treasury, 0, MAX_REWARD * 10**6, "token units"),
             ("--supply", self.supply, 0, MAX_SUPPLY, "token units"),
         ]

@@ -20,7 +20,7 @@ from node.chain.client import ChainClient, RoundStatus
 from node.chain.deploy import TOKEN, Deployment, DeployParams, deploy, fund_accounts
 from node.chain.errors import ChainUnreachable, InsufficientFunds, TransactionRejected
 from node.chain.merkle import build_reward_tree
-from node.errors import FedchainError
+from node.errors import ChainError, FedchainError
 from node.types import cid_from_bytes
 from tests.integration.ports import free_port
 
@@ -159,11 +159,19 @@ def test_commit_and_early_close(env: Env) -> None:
 def test_vote_finalizes_at_two_thirds(env: Env) -> None:
     amounts = {n.address: (i + 1) * 100 * TOKEN for i, n in enumerate(env.nodes)}
     tree = build_reward_tree(1, amounts)
-    env.nodes[0].submit_outcome(1, cid("model-1"), tree.root, [])
+    with pytest.raises(ChainError, match=r"metric must be in \[0, 10000\]"):
+        env.nodes[0].submit_outcome(1, cid("model-1"), tree.root, [], 10_001)
+    env.nodes[0].submit_outcome(1, cid("model-1"), tree.root, [], 8000)
     assert env.nodes[0].has_voted(1)
     assert env.deployer.round_info(1).status is RoundStatus.OPEN
     assert env.deployer.finalized_outcome(1) is None
-    env.nodes[1].submit_outcome(1, cid("model-1"), tree.root, [])
+    assert env.deployer.agreed_metric(1) == 0
+    env.nodes[1].submit_outcome(1, cid("model-1"), tree.root, [], 9000)
+    # the stop rule's agreed metric: the finalizing voters' stake-weighted mean (equal stakes)
+    assert env.deployer.agreed_metric(1) == 8500
+    assert [v.metric_bps for v in env.deployer.votes(1)] == [8000, 9000]
+    assert not env.deployer.finished()  # no stop rule deployed
+    assert env.deployer.final_model_cid() is None and env.deployer.deployment_end() is None
     info = env.deployer.round_info(1)
     assert info.status is RoundStatus.FINALIZED
     assert info.vote_opens_at <= info.finalized_at <= env.deployer.chain_time()
@@ -288,6 +296,11 @@ def test_staged_params_and_inactivity_report(env: Env) -> None:
     owner, reporter, idle = env.deployer, env.nodes[1], env.nodes[0]
     assert owner.params().inactivity_rounds == 5
     owner.set_param("inactivity_rounds", 1)
+    owner.set_param("patience", 40)  # the stop rule's three parameters share one setter
+    owner.set_param("maxRounds", 50)
+    pending = owner.pending_params()
+    assert (pending.target_metric_bps, pending.patience, pending.max_rounds) == (0, 40, 50)
+    assert owner.params().max_rounds == 0
     assert owner.params().inactivity_rounds == 5  # staged until the next round opens
     assert owner.pending_params().inactivity_rounds == 1
     assert owner.missed_rounds_of([n.address for n in env.nodes]) == dict.fromkeys(
@@ -297,6 +310,7 @@ def test_staged_params_and_inactivity_report(env: Env) -> None:
     devnet.increase_time(env.net.rpc_url, info.vote_deadline - owner.chain_time())
     assert reporter.advance() is True
     assert owner.params().inactivity_rounds == 1  # applied by round 5's opening
+    assert (owner.params().patience, owner.params().max_rounds) == (40, 50)
     assert owner.missed_rounds(idle.address) == 1
     stake = idle.stake_info().stake
     reporter.report_inactive(idle.address)

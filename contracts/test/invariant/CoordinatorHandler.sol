@@ -719,7 +719,7 @@ contract CoordinatorHandler is HandlerBase {
             c.held[i] = _held(b.slash[i]);
         }
         vm.prank(who);
-        try coord.submitOutcome(round, b.model, b.root, b.slash) {
+        try coord.submitOutcome(round, b.model, b.root, b.slash, 5000) {
             if (!c.wellFormed) _flag(V.MalformedSlashList);
             if (!c.expect) _flag(V.VoteByIneligible);
             _recordVote(who, round, c.key);

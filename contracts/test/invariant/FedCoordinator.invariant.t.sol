@@ -40,7 +40,10 @@ contract FedCoordinatorInvariantTest is Test {
                 claimPeriod: 7200,
                 inactivityRounds: 2,
                 inactivityLeakBps: 100,
-                committeeSize: 0
+                committeeSize: 0,
+                targetMetricBps: 0,
+                patience: 0,
+                maxRounds: 0
             })
         );
         address[] memory actors = new address[](ACTORS);

@@ -31,6 +31,8 @@ abstract contract Fixture is Test {
     uint64 internal constant CLAIM_PERIOD = 1 days;
     uint32 internal constant INACTIVITY_ROUNDS = 5;
     uint16 internal constant LEAK_BPS = 100;
+    /// @dev The metric the helpers vote with.
+    uint16 internal constant METRIC = 9000;
     uint256 internal constant SUPPLY = 10_000_000e18;
     uint256 internal constant VOTER_POOL = REWARD * VOTER_BPS / 10_000;
     uint256 internal constant CONTRIBUTOR_POOL = REWARD - VOTER_POOL;
@@ -84,7 +86,10 @@ abstract contract Fixture is Test {
             claimPeriod: CLAIM_PERIOD,
             inactivityRounds: INACTIVITY_ROUNDS,
             inactivityLeakBps: LEAK_BPS,
-            committeeSize: 0
+            committeeSize: 0,
+            targetMetricBps: 0,
+            patience: 0,
+            maxRounds: 0
         });
     }
 
@@ -122,12 +127,12 @@ abstract contract Fixture is Test {
 
     function vote(address who, uint256 round, bytes memory model, bytes32 root) internal {
         vm.prank(who);
-        coord.submitOutcome(round, model, root, new address[](0));
+        coord.submitOutcome(round, model, root, new address[](0), METRIC);
     }
 
     function voteSlash(address who, uint256 round, bytes32 root, address[] memory slash) internal {
         vm.prank(who);
-        coord.submitOutcome(round, MODEL, root, slash);
+        coord.submitOutcome(round, MODEL, root, slash, METRIC);
     }
 
     /// @dev Round 1 with alice, bob, carol: all commit, alice+bob finalize with `root`.
