@@ -254,9 +254,11 @@ async def unfinished_rounds(ctx: NodeContext, current: int) -> list[int]:
 async def round_loop(ctx: NodeContext) -> None:
     with ctx.rounds_scope:  # cancelled by the first stop signal (see stop_on_signal)
         await take_rounds(ctx)
+        if not finished_phase(ctx):  # stopped by max_rounds: say if the chain finished too
+            await deployment_finished(ctx)
         if ctx.cfg.linger:
             # Done taking part, still serving blobs (others may be fetching ours) until stopped.
-            write_status(ctx, "lingering")
+            write_status(ctx, ctx.phase if finished_phase(ctx) else "lingering")
             await trio.sleep_forever()
     if ctx.rounds_scope.cancel_called:
         await trio.sleep_forever()  # still serving; stop_on_signal ends the node
@@ -279,12 +281,39 @@ async def chores(ctx: NodeContext, r: int) -> None:
         log.warning("round %d upkeep: %s", r, exc)
 
 
+def finished_phase(ctx: NodeContext) -> bool:
+    """Whether the status says the deployment finished (kept when the node lingers/stops)."""
+    return ctx.phase.startswith("finished")
+
+
+async def deployment_finished(ctx: NodeContext) -> bool:
+    """Whether the chain's stop rule finished the deployment (no round opens any more); if
+    so, say how in the log and the status (the node then lingers or stops)."""
+    try:
+        end = await ctx.call(ctx.chain.deployment_end)
+    except ChainError as exc:
+        log.debug("stop rule: %s", exc)
+        return False
+    if end is None:
+        return False
+    reason = end.reason.name.lower().replace("_", " ")
+    text = (
+        f"finished: round {end.round} ({reason}, agreed metric {end.metric_bps / 100:.2f}%), "
+        f"final model {end.model_cid}"
+    )
+    log.info("deployment %s", text)
+    ctx.metrics.set("deployment_finished", 1)
+    write_status(ctx, text)
+    return True
+
+
 async def take_rounds(ctx: NodeContext) -> None:
     taken_part = 0
     reconciled = -1
     upkept = 0  # the round after whose part the chores ran
     grace: dict[int, int] = {}
     recheck = Recheck(ctx)  # when to read back our vote in a round we finished
+    finished_checked = 0  # the last finalized round after which we asked whether it was the last
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
         seen = block_seen(ctx)
         r = await ctx.call(ctx.chain.current_round)
@@ -319,6 +348,10 @@ async def take_rounds(ctx: NodeContext) -> None:
         if upkept != r:
             upkept = r
             await chores(ctx, r)
+        if row.done and info.status is RoundStatus.FINALIZED and finished_checked != r:
+            finished_checked = r
+            if await deployment_finished(ctx):
+                return
         wait = await late_vote_grace(ctx, r, grace) if info.status is RoundStatus.FINALIZED else 0
         if ready_to_advance(info, now, wait):
             await advance(ctx)
@@ -451,7 +484,7 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
         nursery.start_soon(listen_announcements, ctx, channel)
         await round_loop(ctx)
         nursery.cancel_scope.cancel()
-    write_status(ctx, "stopped")
+    write_status(ctx, f"stopped ({ctx.phase})" if finished_phase(ctx) else "stopped")
     log.info("node stopped")
 
 

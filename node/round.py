@@ -44,6 +44,7 @@ from node.learning.train import local_steps
 from node.operator.format import fed
 from node.privacy import step as privacy
 from node.slashing import slash_list
+from node.stoprule import metric_bps_of
 from node.store.cid import compute_cid
 from node.update.codec import UpdateHeader, decode_model, encode_model, encode_update
 from node.waits import (
@@ -309,8 +310,12 @@ def reward_weights(
     return {author: 0 if i in copied else w for i, (author, w) in pairs}
 
 
-async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str]) -> None:
+async def vote(
+    ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: list[str], metric_bps: int = 0
+) -> None:
     """Submit this node's outcome until the chain shows the vote or the vote window closes.
+    ``metric_bps``: this node's evaluation of the outcome's model (the stop rule reads the
+    winning voters' stake-weighted mean).
 
     Only the chain's ``hasVoted`` marks the vote done in the journal: a send that failed
     because the RPC endpoint was down is read back and sent again while the window is open.
@@ -327,7 +332,9 @@ async def vote(ctx: NodeContext, r: int, model_cid: str, root: bytes, slash: lis
             log.warning("round %d: the vote window closed before our vote reached the chain", r)
             return
         try:
-            receipt = await ctx.send(ctx.chain.submit_outcome, r, model_cid, root, slash)
+            receipt = await ctx.send(
+                ctx.chain.submit_outcome, r, model_cid, root, slash, metric_bps
+            )
         except ChainUnreachable:
             log.info("round %d: vote not confirmed (RPC down): reading the chain back", r)
             continue
@@ -355,14 +362,19 @@ async def keep_commit(ctx: NodeContext, r: int, info: RoundInfo, now: int) -> No
 
 
 async def keep_vote(
-    ctx: NodeContext, r: int, info: RoundInfo, now: int, outcome: tuple[str, bytes, list[str]]
+    ctx: NodeContext,
+    r: int,
+    info: RoundInfo,
+    now: int,
+    outcome: tuple[str, bytes, list[str]],
+    metric_bps: int = 0,
 ) -> None:
     """While the vote window is open, send our vote again if the chain lost it."""
     if not ctx.state.get(r).voted or not info.vote_open(now):
         return
     if not await ctx.call(ctx.chain.has_voted, r):
         lost(ctx, r, "voted")
-        await vote(ctx, r, *outcome)
+        await vote(ctx, r, *outcome, metric_bps=metric_bps)
 
 
 async def keep_finished_vote(ctx: NodeContext, r: int) -> None:
@@ -380,7 +392,8 @@ async def keep_finished_vote(ctx: NodeContext, r: int) -> None:
     slash = record.get("slash")
     if slash is None:  # a record written before slash lists were capped
         slash = await choose_slash(ctx, r, record["rejected"])
-    await vote(ctx, r, record["model_cid"], bytes.fromhex(row.reward_root), slash)
+    metric = int(record.get("metric_bps", 0))
+    await vote(ctx, r, record["model_cid"], bytes.fromhex(row.reward_root), slash, metric)
 
 
 async def forget_lost_claim(ctx: NodeContext, r: int) -> None:
@@ -485,6 +498,9 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     lap("aggregate")
     slash = await choose_slash(ctx, r, rejected)
     outcome = (model_cid, tree.root, slash)
+    # The vote carries our evaluation of the model it votes for (the chain's stop rule).
+    accuracy = accuracy_of(ctx.task, new_params, ctx.test_data)
+    metric_bps = metric_bps_of(accuracy)
     held_elsewhere = await missing_verified_updates(ctx, r, rejected)
     abstained: dict[str, Any] | None = None
     if held_elsewhere:
@@ -497,8 +513,9 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     if abstained is not None:
         final = await settle(ctx, r)
     else:
-        await vote(ctx, r, *outcome)
-        final = await settle(ctx, r, partial(keep_vote, ctx, r, outcome=outcome))
+        await vote(ctx, r, *outcome, metric_bps=metric_bps)
+        keep = partial(keep_vote, ctx, r, outcome=outcome, metric_bps=metric_bps)
+        final = await settle(ctx, r, keep)
     lap("vote_finalize")
     record = new_record(r, final.status)
     if committee is not None:
@@ -511,6 +528,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         slash=slash,  # what this node voted to slash (capped): re-sent as is if lost
         aggregation_f=ctx.rule.after_invalid(invalid).f,
         model_cid=model_cid,
+        metric_bps=metric_bps,  # sent with the vote (re-sent as is if lost)
         timings=timings,
         # this node's view per author, for `fedchain round show --node-dir`
         verified_authors=[u.author for u in updates],
@@ -527,8 +545,11 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     if final.status is RoundStatus.FINALIZED:
         finalized_cid = await ctx.call(ctx.chain.latest_model_cid_of, r)
         record["finalized_cid"] = finalized_cid
-        params = new_params if finalized_cid == model_cid else await load_model(ctx, finalized_cid)
-        record["accuracy"] = accuracy_of(ctx.task, params, ctx.test_data)
+        if finalized_cid == model_cid:
+            record["accuracy"] = accuracy
+        else:
+            params = await load_model(ctx, finalized_cid)
+            record["accuracy"] = accuracy_of(ctx.task, params, ctx.test_data)
         crash_point("finalized", r)
         mine = amounts.get(ctx.address, 0)
         if finalized_cid == model_cid and mine > 0:

@@ -27,6 +27,8 @@ DEMO_EXAMPLES = """Examples:
   fedchain demo --task digits-mlp --alpha 0.1 --algorithm fednova
 
   fedchain demo --dp distributed --dp-clip 0.1 --dp-noise 1.0   # differential privacy
+
+  fedchain demo --task digits-mlp --rounds 20 --target-accuracy 0.9 --patience 3
 """
 
 
@@ -82,6 +84,19 @@ def demo(
     dp_noise: Annotated[
         float | None, typer.Option(help="DP: noise multiplier z, std z*C (default: 1.0)")
     ] = None,
+    target_accuracy: Annotated[
+        float,
+        typer.Option(
+            help="the chain's stop rule: finish once a round's agreed accuracy reaches this "
+            "(0.9 or 90; 0: off); --rounds is the rule's round cap"
+        ),
+    ] = 0.0,
+    patience: Annotated[
+        int,
+        typer.Option(
+            min=0, help="stop rule: finish after N finalized rounds without a better accuracy"
+        ),
+    ] = 0,
 ) -> None:
     """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized.
 
@@ -114,6 +129,8 @@ def demo(
         dp=dp,
         dp_clip=dp_clip,
         dp_noise=dp_noise,
+        target_accuracy=target_accuracy,
+        patience=patience,
     )
     expected_errors(lambda: check_options(opts))
     from node.demo.run import run_demo  # torch: only once the options are fine

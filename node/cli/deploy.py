@@ -124,6 +124,25 @@ CommitteeSize = Annotated[
     ),
 ]
 
+TargetAccuracy = Annotated[
+    float | None,
+    typer.Option(
+        help="stop rule: the deployment finishes once a round's agreed validation accuracy "
+        "(the voters' stake-weighted mean) reaches this, as 0.9 or 90 (default: 0, off)"
+    ),
+]
+Patience = Annotated[
+    int | None,
+    typer.Option(
+        help="stop rule: finish after this many finalized rounds in a row without a better "
+        "agreed accuracy (default: 0, off)"
+    ),
+]
+MaxRounds = Annotated[
+    int | None,
+    typer.Option(help="stop rule: finish with this many finalized rounds (default: 0, off)"),
+]
+
 DEPLOY_EXAMPLES = """Examples:
 
   fedchain deploy --rpc-url http://127.0.0.1:8545 --keystore deployer.json
@@ -144,6 +163,9 @@ DEPLOY_EXAMPLES = """Examples:
   fedchain deploy --rpc-url $RPC --keystore k.json --algorithm fedprox --prox-mu 0.01
 
   fedchain deploy --rpc-url $RPC --keystore k.json --dp distributed --dp-clip 0.1 --dp-noise 1.0
+
+  fedchain deploy --rpc-url $RPC --keystore k.json --target-accuracy 0.95 --patience 5
+  --max-rounds 100
 """
 
 
@@ -171,6 +193,9 @@ def deploy_request(
     dp: str | None = None,
     dp_clip: float | None = None,
     dp_noise: float | None = None,
+    target_accuracy: float | None = None,
+    patience: int | None = None,
+    max_rounds: int | None = None,
 ) -> DeployRequest:
     from node.operator.deploy import DeployRequest
 
@@ -198,6 +223,9 @@ def deploy_request(
         dp=dp,
         dp_clip=dp_clip,
         dp_noise=dp_noise,
+        target_accuracy=target_accuracy,
+        patience=patience,
+        max_rounds=max_rounds,
     )
 
 
@@ -232,6 +260,9 @@ def deploy(
     dp: Dp = None,
     dp_clip: DpClip = None,
     dp_noise: DpNoise = None,
+    target_accuracy: TargetAccuracy = None,
+    patience: Patience = None,
+    max_rounds: MaxRounds = None,
 ) -> None:
     """Deploy the token and a coordinator for a task to any EVM chain.
 
@@ -269,6 +300,9 @@ def deploy(
         dp,
         dp_clip,
         dp_noise,
+        target_accuracy,
+        patience,
+        max_rounds,
     )
     expected_errors(
         lambda: deploy_to(

@@ -21,12 +21,15 @@ from node.cli.deploy import (
     InactivityLeak,
     InactivityRounds,
     LateVoteGrace,
+    MaxRounds,
     MinParticipants,
     MinStake,
+    Patience,
     ProxMu,
     Rule,
     Slash,
     Supply,
+    TargetAccuracy,
     Task,
     Treasury,
     VoterPool,
@@ -49,6 +52,8 @@ UP_EXAMPLES = """Examples:
   fedchain devnet up --algorithm fednova   # FedNova: updates normalised by local steps
 
   fedchain devnet up --dp distributed --dp-clip 0.1 --dp-noise 1.0   # differential privacy
+
+  fedchain devnet up --target-accuracy 0.9 --patience 3 --max-rounds 50   # stop rule
 """
 
 
@@ -82,6 +87,9 @@ def devnet_up(
     dp: Dp = None,
     dp_clip: DpClip = None,
     dp_noise: DpNoise = None,
+    target_accuracy: TargetAccuracy = None,
+    patience: Patience = None,
+    max_rounds: MaxRounds = None,
 ) -> None:
     """Start anvil (state in DATA_DIR), deploy if not yet deployed, print accounts.
 
@@ -114,6 +122,9 @@ def devnet_up(
         dp,
         dp_clip,
         dp_noise,
+        target_accuracy,
+        patience,
+        max_rounds,
     )
     expected_errors(lambda: up(data_dir, port, console, request=request, accounts=accounts))
 

@@ -47,6 +47,8 @@ EXPORT_EXAMPLES = """Examples:
 
   fedchain model export --round 3 --out model.safetensors
 
+  fedchain model export --final --out final.pt --node-dir nodes/a
+
   fedchain model export --latest --out model.onnx --peer /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW..
 
 Load model.pt: model = get_task(TASK).build_model();
@@ -96,6 +98,10 @@ def export(
     out: Out,
     round_id: Annotated[int | None, typer.Option("--round", help="a finalized round")] = None,
     latest: Annotated[bool, typer.Option("--latest", help="the latest finalized round")] = False,
+    final: Annotated[
+        bool,
+        typer.Option("--final", help="the final model (the deployment finished by its stop rule)"),
+    ] = False,
     fmt: Annotated[
         str | None,
         typer.Option("--format", help="pt, safetensors or onnx (default: from --out's suffix)"),
@@ -115,16 +121,24 @@ def export(
     Refused unless its bytes hash to the CID the chain finalized.
     """
     from node.operator.keys import client
-    from node.operator.model import Sources, fetch_verified, resolve_model
+    from node.operator.model import (
+        Sources,
+        fetch_verified,
+        resolve_final_model,
+        resolve_model,
+    )
     from node.operator.model_export import export_model, pick_format
     from node.operator.output import print_result
 
     def run() -> dict[str, Any]:
-        if latest == (round_id is not None):
-            raise ConfigError("give exactly one of --round N or --latest")
+        if latest + final + (round_id is not None) != 1:
+            raise ConfigError("give exactly one of --round N, --latest or --final")
         chosen = pick_format(fmt, out)
         chain = client(deployment, None, rpc_url)
-        ref = resolve_model(chain, None if latest else round_id)
+        if final:
+            ref = resolve_final_model(chain)
+        else:
+            ref = resolve_model(chain, None if latest else round_id)
         sources = Sources(node_dir, _peer_source(peer, chain), ipfs_api, timeout)
         blob, source = fetch_verified(ref.cid, sources)
         size = export_model(ref, blob, chosen, out)

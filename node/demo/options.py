@@ -42,6 +42,8 @@ class DemoOptions:
     dp: str = "off"  # differential privacy: off, local, distributed (docs/privacy.md)
     dp_clip: float | None = None  # None: the deploy default
     dp_noise: float | None = None
+    target_accuracy: float = 0.0  # the chain's stop rule (0: off); --rounds is its round cap
+    patience: int = 0
 
     @property
     def sampled(self) -> bool:
@@ -129,6 +131,14 @@ def check_options(opts: DemoOptions) -> None:
     """Everything about the options that can be wrong, before anything starts."""
     from node.chain.deploy import MAX_COMMITTEE
     from node.learning.tasks import get_task
+    from node.stoprule import accuracy_to_bps
+
+    try:
+        accuracy_to_bps(opts.target_accuracy)
+    except ValueError as exc:
+        raise ConfigError(f"--target-accuracy: {exc}") from None
+    if opts.patience < 0:
+        raise ConfigError(f"--patience must be >= 0, got {opts.patience}")
 
     if opts.nodes < 2:
         raise ConfigError(f"--nodes must be at least 2, got {opts.nodes}")

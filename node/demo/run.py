@@ -91,7 +91,14 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 def all_done(nodes: list[NodeProcess], rounds: int) -> bool:
-    return all(len(n.status().get("records", [])) >= rounds for n in nodes)
+    return all(_node_done(n.status(), rounds) for n in nodes)
+
+
+def _node_done(status: dict[str, Any], rounds: int) -> bool:
+    """``rounds`` recorded, or the chain's stop rule finished the deployment earlier
+    (--target-accuracy, --patience: the node says so in its status and stops)."""
+    finished = str(status.get("phase", "")).startswith("finished")
+    return finished or len(status.get("records", [])) >= rounds
 
 
 def run_demo(opts: DemoOptions, console: Console) -> int:
@@ -126,6 +133,10 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         dp=opts.dp,
         dp_clip=opts.dp_clip,
         dp_noise=opts.dp_noise,
+        # the chain's stop rule ends the demo: its last round is the last finalized one
+        target_accuracy=opts.target_accuracy or None,
+        patience=opts.patience or None,
+        max_rounds=opts.rounds,
     )
     net, deployment = devnet_up(
         opts.devnet_dir,
@@ -267,8 +278,12 @@ def finish(
         for n in nodes
         if _sends_invalid(opts.attack_of(n.index))
     }
+    end = chain.deployment_end()
+    expected = end.round if end is not None and end.round < opts.rounds else opts.rounds
+    if expected < opts.rounds:
+        console.print(f"the chain's stop rule finished the deployment at round {expected}")
     problems = verdict(
-        rows, genesis_accuracy, opts.rounds, honest, limit, share, must_be_slashed=invalid
+        rows, genesis_accuracy, expected, honest, limit, share, must_be_slashed=invalid
     )
     report: dict[str, Any] = {
         "ok": not problems,

@@ -19,6 +19,7 @@ from node.errors import ConfigError
 from node.learning.spec import TrainingSpec
 from node.operator.format import TOKEN, fed, in_words
 from node.privacy.bound import dp_problems
+from node.stoprule import accuracy_to_bps
 
 BPS = 10_000
 DEFAULT_TASK = "mnist5k-mlp"
@@ -56,6 +57,11 @@ class DeployRequest:
     dp: str | None = None  # differential privacy: off, local, distributed
     dp_clip: float | None = None  # L2 clip norm C of every update
     dp_noise: float | None = None  # noise multiplier z (std z * C)
+    # the chain's stop rule (0: off): agreed validation accuracy (0.9 or 90), rounds without
+    # a better one, finalized rounds
+    target_accuracy: float | None = None
+    patience: int | None = None
+    max_rounds: int | None = None
 
     def given(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
@@ -131,6 +137,8 @@ def plan_deployment(request: DeployRequest, defaults: DeployParams | None = None
         ("--claim-period", request.claim_period),
         ("--inactivity-rounds", request.inactivity_rounds),
         ("--committee-size", request.committee_size),
+        ("--patience", request.patience),
+        ("--max-rounds", request.max_rounds),
     ):
         if value is not None and value < 0:
             raise ConfigError(f"{flag} must be >= 0, got {value}")
@@ -155,6 +163,9 @@ def plan_deployment(request: DeployRequest, defaults: DeployParams | None = None
         inactivity_rounds=_pick(request.inactivity_rounds, defaults.inactivity_rounds),
         inactivity_leak_bps=leak_bps,
         committee_size=_pick(request.committee_size, defaults.committee_size),
+        target_metric_bps=_target_bps(request.target_accuracy, defaults.target_metric_bps),
+        patience=_pick(request.patience, defaults.patience),
+        max_rounds=_pick(request.max_rounds, defaults.max_rounds),
         treasury=_units(request.treasury, "--treasury", allow_zero=True)
         if request.treasury is not None
         else defaults.treasury,
@@ -227,6 +238,15 @@ def training_spec(request: DeployRequest) -> TrainingSpec:
 
 def _pick(value: int | None, default: int) -> int:
     return default if value is None else value
+
+
+def _target_bps(accuracy: float | None, default: int) -> int:
+    if accuracy is None:
+        return default
+    try:
+        return accuracy_to_bps(accuracy)
+    except ValueError as exc:
+        raise ConfigError(f"--target-accuracy: {exc} (e.g. 0.9 or 90; 0: off)") from None
 
 
 def _bps(percent: str | None, flag: str, default: int) -> int:
@@ -324,6 +344,12 @@ def differences(existing: Deployment, request: DeployRequest) -> list[str]:
         ),
         ({"supply"}, "supply", fed(have.supply), fed(want.supply)),
         ({"committee_size"}, "committee size", have.committee_size, want.committee_size),
+        (
+            {"target_accuracy", "patience", "max_rounds"},
+            "stop rule (target bps, patience, max rounds)",
+            (have.target_metric_bps, have.patience, have.max_rounds),
+            (want.target_metric_bps, want.patience, want.max_rounds),
+        ),
         (
             {"algorithm", "prox_mu", "dp", "dp_clip", "dp_noise"},
             "training",

@@ -93,6 +93,21 @@ def resolve_model(chain: ChainClient, round_id: int | None) -> ModelRef:
     )
 
 
+def resolve_final_model(chain: ChainClient) -> ModelRef:
+    """The final model: the one the round that finished the deployment (the chain's stop
+    rule) finalized to; ConfigError while the deployment still runs."""
+    end = chain.deployment_end()
+    if end is None:
+        raise ConfigError(
+            "the deployment has not finished: the chain's stop rule (target metric, "
+            "patience, max rounds) has not fired yet; use --latest or --round N"
+        )
+    deployment = chain.deployment
+    return ModelRef(
+        end.round, end.model_cid, deployment.task_id, chain.chain_id, deployment.coordinator
+    )
+
+
 def parse_peer(multiaddr: str) -> Peer:
     """``/ip4/1.2.3.4/tcp/4001/p2p/12D3KooW...`` as a peer id and its address."""
     addr, sep, peer_id = multiaddr.rpartition("/p2p/")

@@ -61,7 +61,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 
     root = tmp_path_factory.mktemp("export")
     opts = DemoOptions(nodes=3, rounds=ROUNDS, task=TASK, data_root=root, epochs=1)
-    params = DeployParams(commit_window=60, vote_window=60, min_participants=3)
+    # the chain's stop rule ends the deployment with round ROUNDS (test_the_chain_finished...)
+    params = DeployParams(commit_window=60, vote_window=60, min_participants=3, max_rounds=ROUNDS)
     net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True), opts.task,
                                 params)  # fmt: skip
     keys = net.accounts[1:4]
@@ -159,3 +160,37 @@ def test_a_round_that_does_not_exist_is_one_error_line(trained) -> None:  # type
         f"error: round 99 does not exist (rounds 1..{chain.current_round()}); try --latest"
     ]
     assert not (root / "x.pt").exists()
+
+
+def test_the_chain_finished_the_deployment_and_export_final_takes_its_model(trained) -> None:  # type: ignore[no-untyped-def]
+    from node.chain.client import StopReason
+    from node.stoprule import metric_bps_of
+
+    chain, nodes, deployment, root = trained
+    end = chain.deployment_end()
+    assert end is not None
+    assert (end.round, end.reason) == (ROUNDS, StopReason.MAX_ROUNDS)
+    assert end.model_cid == chain.latest_model_cid_of(ROUNDS) == chain.final_model_cid()
+    # every node evaluated the same model on the same test split: the agreed metric is it
+    metric = metric_bps_of(recorded_accuracy(nodes[0], ROUNDS))
+    assert chain.agreed_metric(ROUNDS) == end.metric_bps == metric
+    assert {v.metric_bps for v in chain.votes(ROUNDS)} == {metric}
+    assert chain.advance() is False  # DeploymentOver: no round opens any more
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not all(
+        n.status()["phase"].startswith("finished") for n in nodes
+    ):
+        time.sleep(0.5)
+    assert [n.status()["phase"].split(":")[0] for n in nodes] == ["finished"] * len(nodes)
+
+    from typer.testing import CliRunner
+
+    from node.cli import app
+
+    out = root / "final.pt"  # in-process: torch is loaded here already
+    result = CliRunner().invoke(app, ["model", "export", "--final", "--out", str(out),
+                                      "--deployment", str(deployment), "--node-dir",
+                                      str(nodes[1].data_dir), "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output[-3000:]
+    report = json.loads(result.stdout)
+    assert (report["round"], report["cid"]) == (ROUNDS, end.model_cid)
