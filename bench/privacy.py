@@ -130,7 +130,9 @@ def _simulate(run: Run) -> dict:
         accuracy.append(round(accuracy_of(task, base, test), 4))
         if run.mode in ("local", "distributed"):
             rounds = [DpRound(k, run.z, run.nodes, run.mode == "distributed") for k in range(r + 1)]
-            spent.append([round(e, 3) for e in epsilons(rounds, DELTA)])
+            spent.append(
+                [round(e, 3) if math.isfinite(e) else None for e in epsilons(rounds, DELTA)]
+            )
     return {**asdict(run), "accuracy": accuracy, "final": accuracy[-1], "epsilon_per_round": spent,
             "rejected": rejected, "bound": round(bound, 3)}  # fmt: skip
 
@@ -146,6 +148,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--f", type=int, default=2, help="ALIE attackers (0: skip)")
     parser.add_argument("--modes", default="local,distributed")
     parser.add_argument("--task", default=TASK)
+    parser.add_argument(
+        "--sweep", default="0.02,0.1,0.5", help="ALIE sweep: distributed-DP noise multipliers"
+    )
+    parser.add_argument("--sweep-clip", type=float, default=0.5, help="ALIE sweep: clip norm C")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="0: in-process")
     parser.add_argument("--out", default=str(ROOT / "docs" / "bench"))
     args = parser.parse_args(argv)
@@ -163,6 +169,13 @@ def main(argv: list[str] | None = None) -> dict:
             runs.append(Run("off", math.inf, 0.0, rule=rule, f=args.f, **common))  # type: ignore[arg-type]
             runs.append(Run("distributed", attack_eps, z_of[attack_eps], rule=rule, f=args.f,
                             **common))  # type: ignore[arg-type]  # fmt: skip
+        # which rules still work at which noise: ALIE against FedAvg and the robust rule as
+        # the distributed-DP noise grows (clipping only, then z = each sweep value)
+        swept = {**common, "clip": args.sweep_clip}
+        for z in [0.0, *(float(v) for v in args.sweep.split(",") if v)]:
+            mode, eps = ("clip", math.inf) if z == 0 else ("distributed", math.nan)
+            for rule in ("fedavg", ROBUST_RULE):
+                runs.append(Run(mode, eps, z, rule=rule, f=args.f, **swept))  # type: ignore[arg-type]
     started = time.perf_counter()
     if args.workers == 0:
         rows = [simulate(run) for run in runs]
@@ -174,6 +187,8 @@ def main(argv: list[str] | None = None) -> dict:
     results = {}
     for row in rows:
         key = f"{row['mode']}|eps={row['epsilon']:g}|{row['rule']}|f={row['f']}"
+        if row["clip"] != args.clip:
+            key = f"sweep|C={row['clip']:g}|z={row['z']:g}|{row['rule']}|f={row['f']}"
         results[key] = {
             "final_accuracy": row["final"],
             "vs_non_private": round(row["final"] / baseline, 4) if baseline else None,
@@ -183,7 +198,8 @@ def main(argv: list[str] | None = None) -> dict:
             "norm_bound": row["bound"],
             "rejected": row["rejected"],
         }
-    by_key = {(r["mode"], r["epsilon"], r["rule"], r["f"]): r["final"] for r in rows}
+    main_rows = [r for r in rows if r["clip"] == args.clip]
+    by_key = {(r["mode"], r["epsilon"], r["rule"], r["f"]): r["final"] for r in main_rows}
     targets_out: dict[str, object] = {"non_private_accuracy": baseline}
     dist3 = by_key.get(("distributed", 3.0, "fedavg", 0))
     if dist3 is not None:
@@ -199,6 +215,14 @@ def main(argv: list[str] | None = None) -> dict:
                 "fedavg": plain,
                 "robust_beats_fedavg": robust > plain,
             }
+    sweep: dict[str, dict] = {}
+    for r in rows:
+        if r["clip"] != args.clip:
+            cell = sweep.setdefault(f"z={r['z']:g}", {})
+            cell[r["rule"]] = r["final"]
+            cell["epsilon_after_rounds"] = r["epsilon_per_round"][-1][0] if r["z"] else None
+    if sweep:
+        targets_out[f"alie_f{args.f}_by_noise_C{args.sweep_clip:g}"] = sweep
     line = {
         "bench": "privacy",
         "task": args.task,
