@@ -113,7 +113,8 @@ class Driver:
             self.trees[r] = tree
             model = cid_to_bytes(fake_cid(f"model-{r}"))
             votes = [s.send(f.submitOutcome(r, model, tree.root, [], 0)) for s in signers[:2]]
-            votes.append(signers[2].send(f.submitOutcome(r, model, tree.root, [self.addresses[0]], 0)))
+            slash = [self.addresses[0]]
+            votes.append(signers[2].send(f.submitOutcome(r, model, tree.root, slash, 0)))
             _settle(chain, votes, f"round {r} votes")
             if r % 5 == 0:
                 a = self.addresses[0]
