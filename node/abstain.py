@@ -17,7 +17,10 @@ verified the update and serves it: the honest majority holds it and votes with i
 announcers may all be Byzantine (a withholding author's colluders): the update is then
 not known to be held by any honest node, so it counts as unavailable, as for every other
 honest node that lacks it. With f = 0 one announcer suffices. Abstaining never splits the
-vote; it only costs this node its vote (and its voter reward) in this round.
+vote; it only costs this node its vote (and its voter reward) in this round. A verifier
+stays quiet once a CID has f + max(f, 1) non-author announcers (node/exchange.py,
+``announcers_enough``): at least max(f, 1) of those are honest, so the rule sees as many as
+it needs, and a round costs O(K) announcements instead of K^2.
 
 Only signed senders count, never the provider lists inside announcements (a Byzantine
 peer could list honest peer ids there and make every honest node abstain), and only

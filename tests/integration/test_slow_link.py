@@ -119,9 +119,11 @@ def test_slow_link_node_abstains_and_the_round_finalizes(tmp_path: Path, case: s
     assert slow["rejected"] == {nodes[AUTHOR].address: "unavailable"}, slow
     assert slow["model_cid"] != outcome.model_cid  # the model it would have voted
     if case == "announced":
-        # announced by nodes 1 and 2 (its author's own announcement does not count)
-        want = {"reason": REASON, "announcers": {nodes[AUTHOR].address: 2}}
-        assert slow["abstained"] == want, slow
+        # announced by node 1 or 2 or both (its author's own announcement does not count;
+        # with f = 0 a verifier stays quiet once the author and one other announced)
+        assert slow["abstained"]["reason"] == REASON, slow
+        assert slow["abstained"]["announcers"].keys() == {nodes[AUTHOR].address}, slow
+        assert slow["abstained"]["announcers"][nodes[AUTHOR].address] in (1, 2), slow
         assert "deferred" not in slow, slow
         # none dropped as from an unknown peer (round.know_eligible: all staked just before)
         p2p = seen["status"][SLOW].get("p2p", {})

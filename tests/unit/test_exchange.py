@@ -17,7 +17,8 @@ import trio.testing
 
 import node.exchange as exchange_module
 from node.errors import UpdateRejected
-from node.exchange import Exchange, Verified
+from node.exchange import Exchange, Verified, announce_provider, announcers_enough
+from node.learning.spec import TrainingSpec
 from node.metrics import Metrics
 from node.verify.checks import Expectation
 from tests.unit.round_fixtures import OPEN_ROUND
@@ -31,6 +32,7 @@ INFO = replace(OPEN_ROUND, eligible_count=5)
 class Chain:
     committed: dict[str, str] = field(default_factory=dict)
     reads: int = 0
+    deployment: Any = field(default_factory=lambda: SimpleNamespace(training=TrainingSpec()))
 
     def commitments(self, r: int) -> dict[str, str]:
         self.reads += 1
@@ -44,6 +46,8 @@ class Ctx:
     deployment_id: str = "31337:0xC"
     cfg: Any = field(default_factory=lambda: SimpleNamespace(max_examples=100, norm_bound=1.0))
     metrics: Metrics = field(default_factory=Metrics)
+    announcers: dict[str, set[str]] = field(default_factory=dict)
+    rule: Any = field(default_factory=lambda: SimpleNamespace(f=1))
 
     async def call(self, fn: Any, *args: Any) -> Any:
         return fn(*args)
@@ -145,3 +149,21 @@ def test_the_deadline_cuts_a_fetch_started_before_it_was_known(fetches: Fetches)
     rejected, closed, ended = run(main)
     assert rejected == {A: "unavailable"}
     assert ended == closed + DEADLINE_IN
+
+
+@pytest.mark.parametrize(
+    ("f", "heard", "speaks"),
+    [(0, 1, True), (0, 2, False), (1, 2, True), (1, 3, False), (2, 4, True), (2, 5, False)],
+)
+def test_a_verifier_announces_only_while_too_few_have(
+    fetches: Fetches, f: int, heard: int, speaks: bool
+) -> None:
+    """A node that verified an update announces it holds it unless the CID already has
+    f + max(f, 1) non-author announcers besides its author (enough that max(f, 1) of them
+    are honest, which is what the abstain rule counts): K^2 announcements become O(K)."""
+    ctx = Ctx(Chain(), rule=SimpleNamespace(f=f))
+    ctx.announcers["cid-a"] = {f"peer{i}" for i in range(heard)}
+    assert announcers_enough(f) == f + max(f, 1) + 1
+    run(lambda: announce_provider(ctx, 1, A, "cid-a"))  # type: ignore[arg-type]
+    assert (fetches.announced == [A]) is speaks
+    assert ctx.metrics.get("announcements_skipped_total") == (0 if speaks else 1)
