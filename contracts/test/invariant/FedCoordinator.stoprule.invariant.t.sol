@@ -79,9 +79,10 @@ contract StopRuleHandler is Test {
 
     /// @dev The owner stages another stop rule (in force from the next opening).
     function setStopRule(uint16 target, uint32 patience, uint32 maxRounds) external {
-        target = uint16(bound(target, 0, BPS));
-        patience = uint32(bound(patience, 0, 4));
-        maxRounds = uint32(bound(maxRounds, 0, 12));
+        // Each condition is off two times in three, so each gets to decide some runs.
+        target = target % 3 == 0 ? uint16(bound(target, 0, BPS)) : 0;
+        patience = patience % 3 == 0 ? uint32(bound(patience, 0, 4)) : 0;
+        maxRounds = maxRounds % 3 == 0 ? uint32(bound(maxRounds, 0, 12)) : 0;
         coord.setStopRule(target, patience, maxRounds); // the handler deployed it: owner
         _staged = [uint256(target), patience, maxRounds];
     }
@@ -192,9 +193,9 @@ contract FedCoordinatorStopRuleInvariantTest is Test {
             inactivityRounds: 1000,
             inactivityLeakBps: 100,
             committeeSize: 0,
-            targetMetricBps: 9500,
-            patience: 3,
-            maxRounds: 10
+            targetMetricBps: 0,
+            patience: 0,
+            maxRounds: 6
         });
         coord = new FedCoordinator(
             token,
