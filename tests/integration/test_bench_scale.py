@@ -1,5 +1,5 @@
-"""bench/scale.py, short: 3 and 4 node processes on a real devnet, committees of 2, one
-round each. Asserts on its JSON line (shape, and figures consistent with a committee:
+"""bench/scale.py, short: 4 node processes on a real devnet, committees of 2, one
+round. Asserts on its JSON line (shape, and figures consistent with a committee:
 every round finalized, members agree, the others observed), never on wall time."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 pytestmark = pytest.mark.integration
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "scale.py"
 K = 2
-SIZES = (3, 4)
+SIZES = (4,)
 PHASES = {"train_commit", "wait_commit_close", "exchange", "aggregate", "vote_finalize"}
 
 
