@@ -179,7 +179,7 @@ def _node_pid(node_dir: Path) -> int | None:
         pid = int(status["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if status.get("phase") == "stopped":
+    if str(status.get("phase", "")).startswith("stopped"):  # also "stopped (finished: ...)"
         return None
     try:
         os.kill(pid, 0)

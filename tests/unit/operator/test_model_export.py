@@ -218,8 +218,9 @@ def test_format_and_peer_arguments() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["export", "--out", "m.pt"], "error: give exactly one of --round N or --latest"),
+        (["export", "--out", "m.pt"], "error: give exactly one of --round N, --latest or --final"),
         (["export", "--out", "m.pt", "--round", "1", "--latest"], "exactly one of"),
+        (["export", "--out", "m.pt", "--latest", "--final"], "exactly one of"),
         (["export", "--out", "m.bin", "--latest"], "error: cannot tell the format"),
         (["get", "bafyX", "--out", "m.bin"], "error: invalid CID"),
     ],
@@ -232,3 +233,17 @@ def test_cli_bad_input_is_one_error_line(
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+class _RunningChain:
+    """A chain whose stop rule has not fired (``resolve_final_model`` reads only this)."""
+
+    def deployment_end(self) -> None:
+        return None
+
+
+def test_export_final_before_the_end_says_the_rule_has_not_fired() -> None:
+    from node.operator.model import resolve_final_model
+
+    with pytest.raises(ConfigError, match="the deployment has not finished: the chain's stop rule"):
+        resolve_final_model(_RunningChain())  # type: ignore[arg-type]
