@@ -56,7 +56,7 @@ def test_files_without_the_incentive_parameters_load_their_defaults(tmp_path: Pa
 
 def test_defaults_are_within_the_contracts_bounds() -> None:
     assert DeployParams().problems() == []
-    assert len(DeployParams().as_tuple()) == 13
+    assert len(DeployParams().as_tuple()) == 16  # the Solidity Params, stop rule included
 
 
 def test_contributor_pool_per_round() -> None:
