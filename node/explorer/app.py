@@ -27,6 +27,7 @@ from node.explorer.views import NotFound, overview
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 SYNC_INTERVAL_S = 2.0
+CACHE_PAGES = 64
 
 
 @dataclass
@@ -49,6 +50,9 @@ class State:
     synced: bool = False  # one full sync succeeded since start
     db: sqlite3.Connection | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # page data of the index's current version (the sync bumps it when anything changed)
+    cache: dict[tuple[str, Any], dict[str, Any]] = field(default_factory=dict)
+    cache_version: Any = None
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -76,6 +80,21 @@ def create_app(settings: Settings) -> Starlette:
     def db() -> sqlite3.Connection:
         assert state.db is not None  # set by the lifespan before any request
         return state.db
+
+    def cached(kind: str, arg: Any, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``build()``, computed once per index version (a shallow copy to add to)."""
+        version = xdb.meta(db(), "version")
+        if version is None:
+            return build()
+        if version != state.cache_version:
+            state.cache.clear()
+            state.cache_version = version
+        key = (kind, arg)
+        if key not in state.cache:
+            if len(state.cache) >= CACHE_PAGES:
+                state.cache.pop(next(iter(state.cache)))
+            state.cache[key] = build()
+        return dict(state.cache[key])
 
     def chain_view() -> dict[str, Any]:
         return {
@@ -105,7 +124,7 @@ def create_app(settings: Settings) -> Starlette:
     async def overview_page(request: Request) -> Response:
         api = request.url.path.startswith("/api/")
         try:
-            data = overview(db())
+            data = cached("overview", None, lambda: overview(db()))
         except NotFound as exc:
             return unavailable(request, str(exc), api)
         data["chain"] = chain_view()
@@ -127,7 +146,7 @@ def create_app(settings: Settings) -> Starlette:
         if xdb.meta(db(), "deployment") is None:
             return unavailable(request, "no rounds yet", api)
         try:
-            data = build(db(), n)
+            data = cached("round", n, lambda: build(db(), n))
         except NotFound as exc:
             return error_page(request, 404, str(exc))
         data["chain"] = chain_view()
@@ -144,7 +163,9 @@ def create_app(settings: Settings) -> Starlette:
         if xdb.meta(db(), "deployment") is None:
             return unavailable(request, "no participants yet", api)
         try:
-            data = build(db(), address, settings.deployment_file)
+            data = cached(
+                "participant", address, lambda: build(db(), address, settings.deployment_file)
+            )
         except NotFound as exc:
             return error_page(request, 404, str(exc))
         data["chain"] = chain_view()

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 ROUND_BATCH = 200  # rounds per roundInfo / getTransaction batch on the first sync
 STAKE_EVENTS = ("Registered", "Staked", "UnstakeRequested", "Withdrawn", "Activated", "Deactivated")
 NODE_TIMEOUT_S = 3.0
+VIEWS_EVERY_S = 30.0
 SPLIT_MARK = "split"  # x_rewards kind: the round's contributor split is known in full
 
 
@@ -40,6 +41,8 @@ class Syncer:
         self.db = xdb.connect(path)
         self._coord: Any = None
         self._block = -1  # the latest block the previous step saw
+        self._views_due = 0.0  # when the registry and parameters are read again anyway
+        self._records: dict[str, str] = {}  # node URL -> its last status, as read
         self._dirty: set[int] = set()  # rounds whose rewards may have changed
 
     def close(self) -> None:
@@ -60,7 +63,9 @@ class Syncer:
         if current < before:  # the index started over: a new chain at the same address
             xdb.reset(self.db)
             self._block = -1
-        now = self.index.chain_time
+        if latest == self._block and not self._dirty and time.monotonic() < self._views_due:
+            return  # no new block: nothing on chain changed (an idle chain costs 2 requests)
+        self._views_due = time.monotonic() + VIEWS_EVERY_S
         self._stake_events(latest)
         xdb.put_participants(
             self.db,
@@ -76,8 +81,7 @@ class Syncer:
             ],
         )
         # what a round row holds changes only with the round's events (status, votes,
-        # early close): read again the rounds new blocks touched, the ones not stored yet
-        # and the current one
+        # early close): read again the rounds new blocks touched and the ones not stored
         stored = {int(r) for (r,) in self.db.execute("SELECT round FROM x_rounds")}
         touched = {
             int(r)
@@ -85,9 +89,7 @@ class Syncer:
                 "SELECT DISTINCT round FROM events WHERE block > ? AND round > 0", (self._block,)
             )
         }
-        todo = sorted(
-            ({r for r in range(1, current + 1) if r not in stored} | touched | {current}) - {0}
-        )
+        todo = sorted({r for r in range(1, current + 1) if r not in stored} | touched)
         for i in range(0, len(todo), ROUND_BATCH):
             self._rounds(todo[i : i + ROUND_BATCH])
         self._dirty.update(todo)
@@ -102,10 +104,11 @@ class Syncer:
                 {
                     "deployment": d.to_json(),
                     "params": params.__dict__,
-                    "chain_time": now,
+                    "chain_time": self.index.chain_time,
                     "latest_block": latest,
                     "current_round": current,
                     "synced_at": int(time.time()),
+                    "version": int(xdb.meta(self.db, "version") or 0) + 1,
                 },
             )
 
@@ -239,7 +242,8 @@ class Syncer:
     def sync_nodes(self) -> None:
         """Each node's /status: its records of the rounds it has not reported yet (and of
         its last two, which may still change), and whether it answered."""
-        seen = []
+        seen: list[dict[str, Any]] = []
+        changed = False
         for url in self.nodes:
             try:
                 status = fetch_json(url)
@@ -248,15 +252,6 @@ class Syncer:
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 seen.append({"url": url, "ok": False, "error": str(exc)})
                 continue
-            stored = xdb.node_rounds(self.db, address)
-            last = max(stored, default=0)
-            fresh = [
-                rec for rec in records if rec["round"] not in stored or rec["round"] >= last - 1
-            ]
-            with self.db:
-                self.db.execute("BEGIN IMMEDIATE")
-                xdb.put_node_records(self.db, address, fresh)
-            self._dirty.update(int(rec["round"]) for rec in fresh)
             seen.append(
                 {
                     "url": url,
@@ -266,8 +261,24 @@ class Syncer:
                     "phase": status.get("phase"),
                 }
             )
-        with self.db:
-            xdb.set_meta(self.db, {"nodes": seen})
+            text = json.dumps(records, sort_keys=True)
+            if self._records.get(url) == text:
+                continue
+            self._records[url] = text
+            stored = xdb.node_rounds(self.db, address)
+            last = max(stored, default=0)
+            fresh = [
+                rec for rec in records if rec["round"] not in stored or rec["round"] >= last - 1
+            ]
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                xdb.put_node_records(self.db, address, fresh)
+            self._dirty.update(int(rec["round"]) for rec in fresh)
+            changed = True
+        if changed or seen != xdb.meta(self.db, "nodes"):
+            with self.db:
+                version = int(xdb.meta(self.db, "version") or 0) + 1
+                xdb.set_meta(self.db, {"nodes": seen, "version": version})
 
 
 def status_endpoint(url: str) -> str:

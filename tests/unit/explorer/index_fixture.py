@@ -142,6 +142,7 @@ def build(path: Path) -> None:
             "latest_block": 99,
             "current_round": 3,
             "synced_at": now,
+            "version": 1,
             "nodes": [
                 {
                     "url": "http://127.0.0.1:9/status",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from node.explorer import db as xdb
 from node.explorer.app import Settings, create_app
 from tests.unit.explorer import index_fixture as fx
 from tests.unit.explorer.dom import parse
@@ -162,3 +163,17 @@ def test_nothing_indexed_answers_503(tmp_path: Path) -> None:
         assert "chain unreachable" in parse(page.text).by_id("error-message").text
         assert c.get("/rounds/1").status_code == 503
         assert c.get("/api/overview").status_code == 503
+
+
+def test_pages_are_computed_once_per_index_version(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    fx.build(path)
+    app = create_app(Settings(path, "d.json", "http://127.0.0.1:9"))
+    with TestClient(app) as c:
+        assert c.get("/api/overview").json()["current_round"] == 3
+        db = xdb.connect(path)
+        xdb.set_meta(db, {"current_round": 4})
+        assert c.get("/api/overview").json()["current_round"] == 3  # same version: cached
+        xdb.set_meta(db, {"version": 2})  # what a sync step that changed anything does
+        assert c.get("/api/overview").json()["current_round"] == 4
+        db.close()
