@@ -11,7 +11,7 @@ the K = 8 carries z*C/sqrt(8), so the sum carries z*C. Baseline: the same run wi
 f = 2 of the 8 nodes Byzantine (they add no noise and craft inside the DP norm bound): the
 robust rule vs FedAvg at epsilon = 3, distributed DP, and without DP for reference.
 
-    python bench/privacy.py                    # full profile (12 runs, ~5 CPU minutes)
+    python bench/privacy.py                    # full profile (20 runs, ~10 CPU minutes)
     python bench/privacy.py --task digits-mlp --rounds 1 --nodes 5 --epsilons 3 --f 1 \
         --workers 0 --out /tmp/x                 # tiny, in-process
 
