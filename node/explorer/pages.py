@@ -131,6 +131,7 @@ def round_page(db: sqlite3.Connection, n: int) -> dict[str, Any]:
         "chain_time": now,
         "opened_at": row["opened_at"],
         "commit_deadline": row["commit_deadline"],
+        "closed_at": row["closed_at"],
         "vote_deadline": row["vote_deadline"],
         "eligible": row["eligible"],
         "commits": row["commits"],
