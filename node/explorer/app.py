@@ -129,9 +129,10 @@ def create_app(settings: Settings) -> Starlette:
             return unavailable(request, str(exc), api)
         data["chain"] = chain_view()
         if api:
-            from node.explorer.chart import accuracy_svg
+            from node.explorer.chart import accuracy_svg, economy_svg
 
             data["accuracy_svg"] = accuracy_svg(data["accuracy"])
+            data["economy_svg"] = economy_svg(data["economy"])
             return JSONResponse(data)
         return HTMLResponse(render("overview.html", **data))
 

@@ -1,4 +1,4 @@
-"""The accuracy chart as inline SVG, drawn on the server (no chart library, no JS)."""
+"""The overview's charts as inline SVG, drawn on the server (no chart library, no JS)."""
 
 from __future__ import annotations
 
@@ -58,4 +58,50 @@ def accuracy_svg(points: Sequence[dict[str, Any]]) -> str:
         'text-anchor="middle">round</text>'
     )
     parts.append("</svg>")
+    return "".join(parts)
+
+
+def economy_svg(rounds: Sequence[dict[str, Any]]) -> str:
+    """Rewards and slashes over time: per finalized or failed round (``{"round", "pool",
+    "slashed"}``, wei as strings), a green bar for the round's reward pool and a red one for
+    the stake slashed in it, on one FED scale; each bar a ``rect.pool`` / ``rect.slashed``
+    with ``data-round`` and ``data-wei``."""
+    parts = [
+        f'<svg id="economy-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} '
+        f'{HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
+        'aria-label="reward pool and stake slashed per round">'
+    ]
+    x0, x1, y0, y1 = PAD, WIDTH - PAD / 2, HEIGHT - PAD, PAD / 2
+    parts.append(f'<line class="axis" x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}"/>')
+    if not rounds:
+        parts.append(
+            f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">'
+            "no settled round yet</text></svg>"
+        )
+        return "".join(parts)
+    top = max(max(int(r["pool"]), int(r["slashed"])) for r in rounds) or 1
+    slot = (x1 - x0) / len(rounds)
+    bar = max(1.0, slot * 0.4)
+    for i, r in enumerate(rounds):
+        for j, kind in enumerate(("pool", "slashed")):
+            wei = int(r[kind])
+            h = wei / top * (y0 - y1)
+            x = x0 + i * slot + j * bar
+            parts.append(
+                f'<rect class="{kind}" x="{x:.1f}" y="{y0 - h:.1f}" width="{bar:.1f}" '
+                f'height="{h:.1f}" data-round="{int(r["round"])}" data-wei="{wei}">'
+                f"<title>round {int(r['round'])}: {kind} {wei / 10**18:g} FED</title></rect>"
+            )
+    first, last = rounds[0]["round"], rounds[-1]["round"]
+    parts.append(f'<text class="tick" x="{x0}" y="{y0 + 16}" text-anchor="start">{first}</text>')
+    if last != first:
+        parts.append(f'<text class="tick" x="{x1}" y="{y0 + 16}" text-anchor="end">{last}</text>')
+    parts.append(
+        f'<text class="tick" x="{x0 - 4}" y="{y1 + 4}" text-anchor="end">'
+        f"{top / 10**18:g} FED</text>"
+    )
+    parts.append(
+        f'<text class="label" x="{(x0 + x1) / 2}" y="{HEIGHT - 4}" text-anchor="middle">'
+        "round: reward pool (green), stake slashed (red)</text></svg>"
+    )
     return "".join(parts)

@@ -53,7 +53,8 @@ def environment() -> Environment:
 
 def render(name: str, **context: Any) -> str:
     if "accuracy" in context and name == "overview.html":
-        from node.explorer.chart import accuracy_svg
+        from node.explorer.chart import accuracy_svg, economy_svg
 
         context["accuracy_svg"] = Markup(accuracy_svg(context["accuracy"]))  # noqa: S704 - built escaped
+        context["economy_svg"] = Markup(economy_svg(context["economy"]))  # noqa: S704 - built escaped
     return environment().get_template(name).render(**context)

@@ -12,6 +12,7 @@ from node.explorer import db as xdb
 
 CLAIM_EVENTS = ("RewardClaimed", "VoterRewardClaimed")
 RECENT_ROUNDS = 20
+ECONOMY_ROUNDS = 60  # settled rounds in the rewards-and-slashes chart (the newest)
 
 
 class NotFound(Exception):
@@ -104,6 +105,10 @@ def overview(db: sqlite3.Connection) -> dict[str, Any]:
     slashes = events(db, names=["Slashed"])
     slashed = _sum_by([(e["args"]["account"], int(e["args"]["amount"])) for e in slashes])
     pool = sum(r["contributor_pool"] + r["voter_pool"] for r in rows if r["status"] == "finalized")
+    slashed_in: dict[int, int] = {}
+    for e in slashes:
+        slashed_in[e["round"]] = slashed_in.get(e["round"], 0) + int(e["args"]["amount"])
+    settled = [r for r in rows if r["status"] in ("finalized", "failed")][-ECONOMY_ROUNDS:]
     participants = xdb.participants(db)
     return {
         "deployment": deployment,
@@ -131,6 +136,16 @@ def overview(db: sqlite3.Connection) -> dict[str, Any]:
         "pool_total": str(pool),
         "paid_total": str(sum(earned.values())),
         "slashed_total": str(sum(slashed.values())),
+        "economy": [
+            {
+                "round": r["round"],
+                "pool": str(r["contributor_pool"] + r["voter_pool"])
+                if r["status"] == "finalized"
+                else "0",
+                "slashed": str(slashed_in.get(r["round"], 0)),
+            }
+            for r in settled
+        ],
         "counts": {
             "finalized": sum(r["status"] == "finalized" for r in rows),
             "failed": sum(r["status"] == "failed" for r in rows),

@@ -146,6 +146,10 @@
     if (chart && chart.querySelectorAll("circle.point").length !== data.accuracy.length) {
       document.getElementById("accuracy-box").innerHTML = data.accuracy_svg;
     }
+    var economy = document.getElementById("economy-chart");
+    if (economy && economy.querySelectorAll("rect.pool").length !== data.economy.length) {
+      document.getElementById("economy-box").innerHTML = data.economy_svg;
+    }
     tick();
   }
 

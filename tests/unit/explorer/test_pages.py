@@ -60,6 +60,16 @@ def test_overview_follows_the_dom_contract(client: TestClient) -> None:
     assert 0 <= pool - paid <= 10  # floor-division dust of the splits
     assert int(page.by_id("slashed-total").attrs["data-wei"]) == fx.SLASHED
     assert "chain unreachable" not in page.by_id("chain-status").text
+    # rewards and slashes over time: one pool bar and one slash bar per settled round
+    economy = page.by_id("economy-chart")
+    pools = {
+        r.attrs["data-round"]: int(r.attrs["data-wei"]) for r in economy.all("rect", cls="pool")
+    }
+    cuts = {
+        r.attrs["data-round"]: int(r.attrs["data-wei"]) for r in economy.all("rect", cls="slashed")
+    }
+    assert pools == {"1": fx.CPOOL + fx.VPOOL, "2": fx.CPOOL + fx.VPOOL}
+    assert cuts.keys() == pools.keys() and sum(cuts.values()) == fx.SLASHED
 
 
 def test_round_page_shows_verdicts_rewards_slash_and_outcomes(client: TestClient) -> None:
