@@ -670,6 +670,8 @@ async def catch_up(ctx: NodeContext, r: int) -> dict[str, Any]:
     record["selected"] = selected
     if committee is not None:
         record["committee"] = committee
+    if not selected:
+        ctx.metrics.inc("rounds_not_selected_total")  # as if observed: the same count
     if info.status is RoundStatus.FINALIZED:
         cid = await ctx.call(ctx.chain.latest_model_cid_of, r)
         params = await load_model(ctx, cid)

@@ -97,6 +97,13 @@ def demo(
             min=0, help="stop rule: finish after N finalized rounds without a better accuracy"
         ),
     ] = 0,
+    chain_round_cap: Annotated[
+        bool,
+        typer.Option(
+            help="the chain finishes the deployment after --rounds rounds (with "
+            "--no-chain-round-cap its rounds go on once the demo's nodes stopped)"
+        ),
+    ] = True,
 ) -> None:
     """Devnet + N nodes + R rounds end to end; exit 0 only if every round finalized.
 
@@ -131,6 +138,7 @@ def demo(
         dp_noise=dp_noise,
         target_accuracy=target_accuracy,
         patience=patience,
+        chain_round_cap=chain_round_cap,
     )
     expected_errors(lambda: check_options(opts))
     from node.demo.run import run_demo  # torch: only once the options are fine

@@ -44,6 +44,7 @@ class DemoOptions:
     dp_noise: float | None = None
     target_accuracy: float = 0.0  # the chain's stop rule (0: off); --rounds is its round cap
     patience: int = 0
+    chain_round_cap: bool = True  # the stop rule's maxRounds = --rounds (else no cap on chain)
 
     @property
     def sampled(self) -> bool:

@@ -136,7 +136,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         # the chain's stop rule ends the demo: its last round is the last finalized one
         target_accuracy=opts.target_accuracy or None,
         patience=opts.patience or None,
-        max_rounds=opts.rounds,
+        max_rounds=opts.rounds if opts.chain_round_cap else None,
     )
     net, deployment = devnet_up(
         opts.devnet_dir,
