@@ -97,8 +97,8 @@ def economy_svg(rounds: Sequence[dict[str, Any]]) -> str:
     if last != first:
         parts.append(f'<text class="tick" x="{x1}" y="{y0 + 16}" text-anchor="end">{last}</text>')
     parts.append(
-        f'<text class="tick" x="{x0 - 4}" y="{y1 + 4}" text-anchor="end">'
-        f"{top / 10**18:g} FED</text>"
+        f'<text class="tick" x="{x0 + 4}" y="{y1 - 4}" text-anchor="start">'
+        f"top: {top / 10**18:g} FED</text>"
     )
     parts.append(
         f'<text class="label" x="{(x0 + x1) / 2}" y="{HEIGHT - 4}" text-anchor="middle">'

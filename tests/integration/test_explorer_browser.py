@@ -202,6 +202,17 @@ def test_overview_shows_rounds_accuracy_rewards_and_the_slash(demo_run: Demo, pa
         assert contributor == 0 if address == booster else contributor > 0
     slashed = sum(sum(chain.slashes(r).values()) for r in range(1, ROUNDS + 1))
     assert wei(page.locator("#slashed-total")) == slashed > 0
+    # rewards and slashes over time: each round's pool and the stake slashed in it
+    bars = {
+        kind: {
+            int(b.get_attribute("data-round")): int(b.get_attribute("data-wei"))
+            for b in page.locator(f"#economy-chart rect.{kind}").all()
+        }
+        for kind in ("pool", "slashed")
+    }
+    reward = chain.params().reward_per_round
+    assert bars["pool"] == {r: reward for r in range(1, ROUNDS + 1)}
+    assert bars["slashed"] == {r: sum(chain.slashes(r).values()) for r in range(1, ROUNDS + 1)}
 
 
 def test_round_pages_show_status_verdicts_rewards_and_slashes(demo_run: Demo, page: Any) -> None:
