@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from node.chain.deploy import TOKEN
+from node.chain.errors import PortInUse
 from tests.integration.ports import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -158,6 +160,17 @@ def test_rounds_show_rewards_claimed_per_address(driven: _rounds.Driver, tmp_pat
     assert sum(by_round[9]["rewards"][x]["voter"] for x in (a, b)) == TOKEN * 2000 // 10_000
 
 
+def _start_again(data_dir: Path, port: int) -> Any:
+    """A devnet on the port another one just left. Another test's process may hold the
+    port for a moment (the suite runs in two workers): retry for a while, then give up."""
+    for _ in range(40):
+        try:
+            return _rounds.start(data_dir, port)
+        except PortInUse:
+            time.sleep(0.5)
+    return _rounds.start(data_dir, port)
+
+
 def test_index_of_an_older_devnet_on_the_same_url_is_reset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -176,7 +189,7 @@ def test_index_of_an_older_devnet_on_the_same_url_is_reset(
         index.close()
     finally:
         first.stop()
-    second = _rounds.start(tmp_path / "second", port)
+    second = _start_again(tmp_path / "second", port)
     try:
         assert second.deployment.coordinator == first.deployment.coordinator
         second.drive(1)
