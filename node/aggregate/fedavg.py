@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from node.learning.fixedpoint import FixedParams, saturate_int32
+from node.update.fixedpoint import FixedParams, saturate_int32
 
 
 def fedavg(deltas: Sequence[Mapping[str, np.ndarray]], weights: Sequence[int]) -> FixedParams:

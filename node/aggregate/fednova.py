@@ -32,7 +32,7 @@ import numpy as np
 
 from node.aggregate.exact import max_abs
 from node.aggregate.vectors import AggregationError
-from node.learning.fixedpoint import FixedParams, saturate_int32
+from node.update.fixedpoint import FixedParams, saturate_int32
 
 STEP_SPREAD = 16  # claimed step counts count as at most 16x above or below the median
 _INT64_SAFE = 1 << 62

@@ -16,7 +16,7 @@ from node.aggregate import rules
 from node.aggregate.scores import scores_and_duplicates
 from node.aggregate.vectors import AggregationError, flatten, flatten_one, unflatten
 from node.errors import ConfigError
-from node.learning.fixedpoint import FixedParams
+from node.update.fixedpoint import FixedParams
 
 Matrix = np.ndarray
 FinalFn = Callable[[Matrix, Sequence[int], int], tuple[np.ndarray, rules.Selected]]

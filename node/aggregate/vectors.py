@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from node.learning.fixedpoint import INT32_MAX, INT32_MIN, FixedParams
+from node.update.fixedpoint import INT32_MAX, INT32_MIN, FixedParams
 
 
 class AggregationError(ValueError):

@@ -1,8 +1,8 @@
-"""Model parameters as fixed-point integers: the exact, reproducible representation.
+"""Float state dicts <-> fixed-point parameters (the torch side of ``node.update.fixedpoint``).
 
-Training runs in float32; everything that decides the shared model (deltas,
-aggregation, the encoded model bytes) is done on int32/int64 so that every node
-gets bit-identical results whatever its CPU, BLAS or thread count.
+The constants and the numpy-only helpers live in ``node.update.fixedpoint`` so that the
+codec, the verifier and the aggregation rules never import torch; they are re-exported
+here for the learning code.
 """
 
 from __future__ import annotations
@@ -12,13 +12,25 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-FRAC_BITS = 16
-SCALE = 1 << FRAC_BITS
-INT32_MIN = np.iinfo(np.int32).min
-INT32_MAX = np.iinfo(np.int32).max
+from node.update.fixedpoint import (
+    FRAC_BITS,
+    INT32_MAX,
+    INT32_MIN,
+    SCALE,
+    FixedParams,
+    saturate_int32,
+)
 
-FixedParams = dict[str, np.ndarray]
-"""Parameter name -> int32 array (value * 2**FRAC_BITS, rounded)."""
+__all__ = [
+    "FRAC_BITS",
+    "INT32_MAX",
+    "INT32_MIN",
+    "SCALE",
+    "FixedParams",
+    "from_fixed",
+    "saturate_int32",
+    "to_fixed",
+]
 
 
 def to_fixed(state: Mapping[str, torch.Tensor]) -> FixedParams:
@@ -36,8 +48,3 @@ def from_fixed(params: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
         name: torch.from_numpy(params[name].astype(np.float64) / SCALE).to(torch.float32)
         for name in sorted(params)
     }
-
-
-def saturate_int32(values: np.ndarray) -> np.ndarray:
-    """int64 array clipped into int32 range, as int32."""
-    return np.clip(values, INT32_MIN, INT32_MAX).astype(np.int32)

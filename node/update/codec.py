@@ -1,8 +1,10 @@
 """Byte formats for models and updates.
 
-Both are ``MAGIC | u32 header length | canonical JSON header | int32 LE tensors`` with the
-tensors in header order. The same parameters always encode to the same bytes, so a
-model's CID identifies it across nodes.
+Both are ``MAGIC | u32 header length | canonical JSON header | body``. A model's body, and
+an update's under the default codec ``fxp32-q16``, is the int32 LE tensors in header order;
+an update under a compressed codec ``topk-int8-p<P>`` (the deployment's choice) carries
+the body of ``node.update.sparse``. The same parameters always encode to the same bytes,
+so a model's CID identifies it across nodes.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from node.errors import UpdateRejected
-from node.learning.fixedpoint import FixedParams
+from node.update import sparse
+from node.update.fixedpoint import FixedParams
 
-CODEC = "fxp32-q16"
+CODEC = "fxp32-q16"  # dense: every int32 of the delta
 MODEL_MAGIC = b"FCM1"
 UPDATE_MAGIC = b"FCU1"
 MAX_HEADER = 64 * 1024
@@ -45,15 +48,38 @@ def _canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _encode(magic: bytes, header: dict[str, Any], params: Mapping[str, np.ndarray]) -> bytes:
+def codec_problem(codec: str) -> str | None:
+    """Why ``codec`` is not a known update codec (None when it is)."""
+    if codec == CODEC or sparse.permille_of(codec) is not None:
+        return None
+    return (
+        f"unknown update codec {codec!r}: {CODEC} (dense) or {sparse.PREFIX}<P> "
+        "(compressed: the top P per 1000 entries of each tensor, P in 1..999)"
+    )
+
+
+def _encode(
+    magic: bytes, header: dict[str, Any], params: Mapping[str, np.ndarray], codec: str = CODEC
+) -> bytes:
     names = sorted(params)
     header = {**header, "tensors": [[n, list(params[n].shape)] for n in names]}
     head = _canonical_json(header)
-    body = b"".join(np.ascontiguousarray(params[n], dtype="<i4").tobytes() for n in names)
+    permille = sparse.permille_of(codec)
+    if permille is None:
+        body = b"".join(np.ascontiguousarray(params[n], dtype="<i4").tobytes() for n in names)
+    else:
+        body = b"".join(sparse.encode_tensor(params[n], permille) for n in names)
     return magic + _LEN.pack(len(head)) + head + body
 
 
-def _decode(magic: bytes, blob: bytes) -> tuple[dict[str, Any], FixedParams]:
+def _decode(
+    magic: bytes,
+    blob: bytes,
+    codec: str = CODEC,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+) -> tuple[dict[str, Any], FixedParams]:
+    """Header and tensors of a blob whose header must name ``codec``; with ``shapes``, the
+    header's tensors must be exactly those before any of the body is read."""
     if len(blob) < 8 or blob[:4] != magic:
         raise UpdateRejected("malformed", f"bad magic, expected {magic!r}")
     (head_len,) = _LEN.unpack_from(blob, 4)
@@ -64,13 +90,22 @@ def _decode(magic: bytes, blob: bytes) -> tuple[dict[str, Any], FixedParams]:
         tensors = [(str(name), tuple(int(d) for d in shape)) for name, shape in header["tensors"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise UpdateRejected("malformed", f"unreadable header ({exc})") from None
-    if header.get("codec") != CODEC:
-        raise UpdateRejected("malformed", f"unknown codec {header.get('codec')!r}")
+    named = header.get("codec")
+    if named != codec:
+        if isinstance(named, str) and codec_problem(named) is None:
+            raise UpdateRejected("wrong_codec", f"update codec {named}, deployment's {codec}")
+        raise UpdateRejected("malformed", f"unknown codec {named!r}")
+    if shapes is not None and dict(tensors) != {n: tuple(s) for n, s in shapes.items()}:
+        raise UpdateRejected("bad_shape", "tensor names or shapes differ from the model's")
     params: FixedParams = {}
     offset = 8 + head_len
+    permille = sparse.permille_of(codec)
     for name, shape in tensors:
         if any(d < 0 for d in shape):
             raise UpdateRejected("malformed", f"negative dimension in {name}")
+        if permille is not None:
+            params[name], offset = sparse.decode_tensor(blob, offset, name, shape, permille)
+            continue
         count = int(np.prod(shape, dtype=np.int64))
         end = offset + 4 * count
         if end > len(blob):
@@ -91,10 +126,15 @@ def decode_model(blob: bytes) -> FixedParams:
 
 
 def encode_update(header: UpdateHeader, delta: Mapping[str, np.ndarray]) -> bytes:
+    """The update blob under ``header.codec``. A compressed codec encodes exactly the
+    deltas ``node.update.sparse.compress`` returns (ValueError for others)."""
+    problem = codec_problem(header.codec)
+    if problem:
+        raise ValueError(problem)
     fields = asdict(header)
     if not fields["local_steps"]:
         del fields["local_steps"]  # the pre-FedNova header, byte for byte
-    return _encode(UPDATE_MAGIC, fields, delta)
+    return _encode(UPDATE_MAGIC, fields, delta, header.codec)
 
 
 def _local_steps(raw: dict[str, Any]) -> int:
@@ -106,8 +146,12 @@ def _local_steps(raw: dict[str, Any]) -> int:
     return steps
 
 
-def decode_update(blob: bytes) -> tuple[UpdateHeader, FixedParams]:
-    raw, delta = _decode(UPDATE_MAGIC, blob)
+def decode_update(
+    blob: bytes, codec: str = CODEC, shapes: Mapping[str, tuple[int, ...]] | None = None
+) -> tuple[UpdateHeader, FixedParams]:
+    """Header and exact delta of an update blob whose header names ``codec`` (else
+    ``wrong_codec``; ``malformed`` for a codec nobody knows); ``shapes``: see ``_decode``."""
+    raw, delta = _decode(UPDATE_MAGIC, blob, codec, shapes)
     try:
         header = UpdateHeader(
             deployment=str(raw["deployment"]),

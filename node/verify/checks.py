@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from node.errors import UpdateRejected
-from node.learning.fixedpoint import SCALE
-from node.update.codec import UpdateHeader, decode_update
+from node.update.codec import CODEC, UpdateHeader, decode_update
+from node.update.fixedpoint import SCALE
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Expectation:
     shapes: Mapping[str, tuple[int, ...]]
     max_examples: int
     norm_bound: float
+    codec: str = CODEC  # the deployment's update codec; any other is refused (wrong_codec)
 
 
 def check_header(header: UpdateHeader, expect: Expectation) -> None:
@@ -84,8 +85,11 @@ def check_norm(delta: Mapping[str, np.ndarray], bound: float) -> None:
 
 
 def verify_update(blob: bytes, expect: Expectation) -> tuple[UpdateHeader, dict[str, np.ndarray]]:
-    """Decode and check one update blob (whose CID the caller already matched)."""
-    header, delta = decode_update(blob)
+    """Decode and check one update blob (whose CID the caller already matched).
+
+    A compressed update is decoded exactly first: the checks, the norm bound included,
+    apply to the delta every node aggregates."""
+    header, delta = decode_update(blob, expect.codec, expect.shapes)
     check_header(header, expect)
     check_shapes(delta, expect.shapes)
     check_norm(delta, expect.norm_bound)
