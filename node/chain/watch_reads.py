@@ -1,0 +1,170 @@
+"""Cheap reads for the loops that watch the chain: contract views and the latest block's time.
+
+A contract view through web3.py costs about 10 ms of CPU in the calling process (the
+function's ABI looked up and its selector hashed again on every call, argument
+validation, middleware, a ``requests`` round trip); a raw ``eth_call`` over a keep-alive
+connection costs about 0.4 ms. Every node reads the round every few seconds and the
+machines this runs on hold many nodes, so ``QuickReads`` does the common case itself:
+selector and ABI types computed once per function, arguments encoded and results decoded
+with eth_abi, one ``http.client`` connection per thread. Anything it is not sure of (an
+overloaded name, a revert, an error answer, a transport failure, a non-HTTP endpoint)
+raises ``QuickReadUnavailable`` and the caller takes the web3 path, which reports the
+failure as it always did (decoded revert, ``ChainUnreachable``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import eth_abi
+from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+
+TIMEOUT_S = 10.0
+
+
+class QuickReadUnavailable(Exception):
+    """The quick path cannot answer this read: take the web3 path."""
+
+
+def _type_of(entry: dict[str, Any]) -> str:
+    """The canonical ABI type string of an input/output entry (tuples spelled out)."""
+    kind = str(entry["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_type_of(c) for c in entry["components"])
+        return f"({inner}){kind[len('tuple') :]}"
+    return kind
+
+
+def _checksummed(entry: dict[str, Any], value: Any) -> Any:
+    """``value`` with its addresses checksummed, as web3 returns them (eth_abi gives them
+    in lower case)."""
+    kind = str(entry["type"])
+    if kind.endswith("]"):
+        item = {**entry, "type": kind[: kind.rindex("[")]}
+        return [_checksummed(item, v) for v in value]
+    if kind == "address":
+        return to_checksum_address(value)
+    if kind == "tuple":
+        return tuple(_checksummed(c, v) for c, v in zip(entry["components"], value, strict=True))
+    return value
+
+
+class _View:
+    def __init__(self, abi: Any) -> None:
+        self.selector = function_abi_to_4byte_selector(abi)
+        self.inputs = [_type_of(i) for i in abi.get("inputs", [])]
+        self.outputs: list[dict[str, Any]] = list(abi.get("outputs", []))
+        self.output_types = [_type_of(o) for o in self.outputs]
+
+    def calldata(self, args: Sequence[Any]) -> str:
+        try:
+            return "0x" + (self.selector + eth_abi.encode(self.inputs, list(args))).hex()
+        except Exception as exc:  # noqa: BLE001 - any encoding doubt: let web3 validate
+            raise QuickReadUnavailable(f"arguments: {exc}") from None
+
+    def result(self, hex_data: str) -> Any:
+        """The decoded result as web3 returns it: the value for one output, else a list."""
+        try:
+            values = eth_abi.decode(self.output_types, bytes.fromhex(hex_data.removeprefix("0x")))
+        except Exception as exc:  # noqa: BLE001 - e.g. empty return data: let web3 explain
+            raise QuickReadUnavailable(f"result: {exc}") from None
+        out = [_checksummed(o, v) for o, v in zip(self.outputs, values, strict=True)]
+        return out[0] if len(out) == 1 else out
+
+
+class QuickReads:
+    """Views of one contract (``abi`` at ``address``) read over raw JSON-RPC."""
+
+    def __init__(self, rpc_url: str, abi: Sequence[Any], address: str) -> None:
+        parts = urlsplit(rpc_url)
+        self._secure = parts.scheme == "https"
+        self._usable = parts.scheme in ("http", "https") and parts.hostname is not None
+        self._host = parts.hostname or ""
+        self._port = parts.port
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._address = to_checksum_address(address)
+        names = [e["name"] for e in abi if e.get("type") == "function"]
+        self._views = {
+            e["name"]: _View(e)
+            for e in abi
+            if e.get("type") == "function"
+            and e.get("stateMutability") in ("view", "pure")
+            and names.count(e["name"]) == 1  # overloaded: web3 picks by the arguments
+        }
+        self._local = threading.local()  # http.client connections are not thread-safe
+
+    def call(self, name: str, args: Sequence[Any], sender: str) -> Any:
+        """``name(*args)`` as ``sender`` at the latest block, decoded like web3's ``call()``."""
+        view = self._view(name)
+        (answer,) = self._post([self._eth_call(view, args, sender)])
+        return view.result(answer)
+
+    def call_and_time(self, name: str, args: Sequence[Any], sender: str) -> tuple[Any, int]:
+        """``call`` and the latest block's timestamp, in one request."""
+        view = self._view(name)
+        block = {"method": "eth_getBlockByNumber", "params": ["latest", False]}
+        answer, latest = self._post([self._eth_call(view, args, sender), block])
+        return view.result(answer), _timestamp(latest)
+
+    def latest_timestamp(self) -> int:
+        (latest,) = self._post([{"method": "eth_getBlockByNumber", "params": ["latest", False]}])
+        return _timestamp(latest)
+
+    def _view(self, name: str) -> _View:
+        view = self._views.get(name)
+        if view is None or not self._usable:
+            raise QuickReadUnavailable(name)
+        return view
+
+    def _eth_call(self, view: _View, args: Sequence[Any], sender: str) -> dict[str, Any]:
+        tx = {"from": sender, "to": self._address, "data": view.calldata(args)}
+        return {"method": "eth_call", "params": [tx, "latest"]}
+
+    def _post(self, requests: list[dict[str, Any]]) -> list[Any]:
+        """The results of ``requests`` (one JSON-RPC batch when more than one)."""
+        body = [{"jsonrpc": "2.0", "id": i, **q} for i, q in enumerate(requests)]
+        payload = json.dumps(body if len(body) > 1 else body[0]).encode()
+        conn = self._connection()
+        try:
+            conn.request("POST", self._path, payload, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            data = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            self._local.conn = None
+            raise QuickReadUnavailable(f"transport: {exc}") from None
+        if status != 200:
+            raise QuickReadUnavailable(f"HTTP {status}")
+        try:
+            answers = json.loads(data)
+        except ValueError:
+            raise QuickReadUnavailable("not JSON") from None
+        answers = answers if isinstance(answers, list) else [answers]
+        by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+        results = []
+        for i in range(len(requests)):
+            answer = by_id.get(i)
+            if answer is None or "error" in answer or "result" not in answer:
+                raise QuickReadUnavailable("error answer")  # e.g. a revert: web3 decodes it
+            results.append(answer["result"])
+        return results
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            kind = http.client.HTTPSConnection if self._secure else http.client.HTTPConnection
+            conn = kind(self._host, self._port, timeout=TIMEOUT_S)
+            self._local.conn = conn
+        return conn
+
+
+def _timestamp(block: Any) -> int:
+    if not isinstance(block, dict) or "timestamp" not in block:
+        raise QuickReadUnavailable("no latest block")
+    return int(block["timestamp"], 16)
