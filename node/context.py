@@ -15,6 +15,7 @@ from node.config import NodeConfig
 from node.learning.tasks import Dataset, Task
 from node.metrics import Metrics
 from node.p2p.network import PeerNetwork
+from node.ports import BlobStore, ChainPort
 from node.state import NodeState
 
 T = TypeVar("T")
@@ -52,7 +53,6 @@ class NodeContext:
     announcers: dict[str, set[str]] = field(default_factory=dict)
     rule: Rule = field(default_factory=lambda: build_rule("fedavg", 0))
     metrics: Metrics = field(default_factory=Metrics)
-    pin_queue: trio.MemorySendChannel[bytes] | None = None  # to the Kubo pinning task
     registered_peers: set[str] = field(default_factory=set)  # refreshed by peer discovery
     current_round: int = 0  # updated by the round loop; gossip round-window checks use it
     phase: str = "starting"
@@ -64,11 +64,15 @@ class NodeContext:
     claim_lock: trio.Lock = field(default_factory=trio.Lock)
 
     link: ChainLink = field(init=False)  # chain outage bookkeeping (retries, status)
+    chain_port: ChainPort = field(init=False)  # the chain, through ``link``
+    blobs: BlobStore = field(init=False)  # updates and models by CID (node/ports.py)
     # cancelled by the first stop signal: no more rounds, blobs still served a while
     rounds_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
     def __post_init__(self) -> None:
         self.link = ChainLink(self.metrics)
+        self.chain_port = ChainPort(self.chain, self.link)
+        self.blobs = BlobStore(self.net, self.metrics)
 
     @property
     def address(self) -> str:
@@ -76,7 +80,8 @@ class NodeContext:
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking chain call off the trio loop so libp2p keeps serving; retried
-        while the chain is unreachable (never raises ``ChainUnreachable``)."""
+        while the chain is unreachable (never raises ``ChainUnreachable``). Superseded by
+        ``chain_port``; kept until the last modules outside the round engine move over."""
         return await self.link.call(fn, *args)
 
     async def send(self, fn: Callable[..., T], *args: Any) -> T:

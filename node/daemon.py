@@ -18,6 +18,7 @@ import trio
 from node.aggregate.registry import build_rule
 from node.byzantine import attacker_pool, poisoned_data
 from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
+from node.claims import reconcile_claims
 from node.config import NodeConfig
 from node.context import NodeContext
 from node.control import operator_ops, serve_control
@@ -32,13 +33,14 @@ from node.p2p.network import GossipMessage, PeerNetwork, open_network
 from node.p2p.overlay import keep_overlay
 from node.pinning import KuboPinner
 from node.privacy.bound import dp_problems
-from node.round import keep_finished_vote, reconcile_claims, run_round
+from node.round import run_round
 from node.startup import open_account
 from node.state import NodeState
 from node.status_server import serve_status
 from node.store.cid import compute_cid
 from node.update.codec import encode_model
 from node.upkeep import upkeep
+from node.vote import keep_finished_vote
 from node.waits import Recheck, RoundLost, block_seen, next_block
 
 log = logging.getLogger(__name__)
@@ -88,10 +90,10 @@ async def discover_peers(ctx: NodeContext) -> None:
     participants: list[Participant] = []
     while True:
         try:
-            count = await ctx.call(ctx.chain.participant_count)
+            count = await ctx.chain_port.participant_count()
             stale = trio.current_time() - refreshed_at >= DISCOVERY_REFRESH
             if count != known_count or stale:
-                participants = await ctx.call(ctx.chain.participants)
+                participants = await ctx.chain_port.participants()
                 known_count, refreshed_at = count, trio.current_time()
                 ctx.registered_peers.clear()
                 ctx.registered_peers.update(p.peer_id for p in participants if p.active)
@@ -138,7 +140,7 @@ async def collect_garbage(ctx: NodeContext, r: int) -> None:
     keep.update(rec["finalized_cid"] for rec in ctx.state.records() if rec.get("finalized_cid"))
     for recent in (r - 1, r):
         if recent >= 1:
-            keep.update((await ctx.call(ctx.chain.commitments, recent)).values())
+            keep.update((await ctx.chain_port.commitments(recent)).values())
             row = ctx.state.get(recent)
             keep.update(c for c in (row.base_cid, row.model_cid, row.update_cid) if c)
     try:
@@ -164,11 +166,11 @@ async def advance(ctx: NodeContext) -> None:
     """Open the next round if the chain lets us; say so (log and status, once per change)
     when it waits for participants."""
     try:
-        if await ctx.call(ctx.chain.advance):
+        if await ctx.chain_port.advance():
             return
         # Rejected without a transaction: another node advanced first (RoundInProgress)
         # or NotEnoughParticipants(active, required). Discovery keeps the active peer ids.
-        need = (await ctx.call(ctx.chain.params)).min_participants
+        need = (await ctx.chain_port.params()).min_participants
     except ChainError as exc:  # e.g. the RPC endpoint is down: the loop retries
         log.debug("advance: %s", exc)
         return
@@ -185,12 +187,12 @@ async def register_again_if_lost(ctx: NodeContext) -> None:
     """Register again if the registry lacks this node: a chain restarted from a state
     saved before our registration lost it, and the round waits for us."""
     try:
-        if await ctx.call(ctx.chain.participant) is not None:
+        if await ctx.chain_port.participant() is not None:
             return
         log.warning("this node is not in the registry (the chain lost it): registering again")
         ctx.metrics.inc("registrations_lost_by_chain_total")
         addrs = ctx.net.listen_addrs()
-        await ctx.call(ctx.chain.ensure_registered, ctx.cfg.stake, ctx.net.peer_id, addrs)
+        await ctx.chain_port.ensure_registered(ctx.cfg.stake, ctx.net.peer_id, addrs)
     except ChainError as exc:
         log.warning("registering again: %s", exc)
 
@@ -227,7 +229,7 @@ async def take_part(ctx: NodeContext, info: RoundInfo) -> bool:
         ctx.metrics.inc("round_errors_total")
         return False
     count_round(ctx, record)
-    me = await ctx.call(ctx.chain.participant)
+    me = await ctx.chain_port.participant()
     if me is not None:
         ctx.metrics.set("stake_tokens", me.stake / 10**18)
     await collect_garbage(ctx, info.round)
@@ -269,7 +271,7 @@ async def late_vote_grace(ctx: NodeContext, r: int, cache: dict[int, int]) -> in
     opens: read once per round)."""
     if r not in cache:
         cache.clear()
-        cache[r] = (await ctx.call(ctx.chain.params)).late_vote_grace
+        cache[r] = (await ctx.chain_port.params()).late_vote_grace
     return cache[r]
 
 
@@ -290,7 +292,7 @@ async def deployment_finished(ctx: NodeContext) -> bool:
     """Whether the chain's stop rule finished the deployment (no round opens any more); if
     so, say how in the log and the status (the node then lingers or stops)."""
     try:
-        end = await ctx.call(ctx.chain.deployment_end)
+        end = await ctx.chain_port.deployment_end()
     except ChainError as exc:
         log.debug("stop rule: %s", exc)
         return False
@@ -319,19 +321,19 @@ async def take_rounds(ctx: NodeContext) -> None:
     finished_checked = 0  # the last finalized round after which we asked whether it was the last
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
         seen = block_seen(ctx)
-        r = await ctx.call(ctx.chain.current_round)
+        r = await ctx.chain_port.current_round()
         ctx.current_round = r
         if r != reconciled:  # at start-up and once per round: claims the chain lost
             await reconcile_claims(ctx, r)
             reconciled = r
         for past in await unfinished_rounds(ctx, r):  # after a crash or downtime
-            if await take_part(ctx, await ctx.call(ctx.chain.round_info, past)):
+            if await take_part(ctx, await ctx.chain_port.round_info(past)):
                 taken_part += 1
         if r == 0:
             await advance(ctx)
             await next_block(ctx, seen)
             continue
-        info, now = await ctx.call(ctx.chain.round_view, r)
+        info, now = await ctx.chain_port.round_view(r)
         row = ctx.state.get(r)
         resumable = info.status is RoundStatus.FINALIZED and row.base_cid is not None
         live = info.status is RoundStatus.OPEN and now < info.vote_deadline
@@ -452,7 +454,7 @@ async def run_node(cfg: NodeConfig, chain: ChainClient | None = None) -> None:
 
 async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
     ctx.registered_peers.update(
-        p.peer_id for p in await ctx.call(ctx.chain.participants) if p.active
+        p.peer_id for p in await ctx.chain_port.participants() if p.active
     )
     net.set_gossip_policy(ctx.topic, gossip_policy(ctx))
     net.set_registered(ctx.registered_peers.__contains__)  # block-stream slots: registry only
@@ -474,7 +476,7 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
         await nursery.start(partial(serve_control, ctx.cfg.data_dir, ops))
         if ctx.cfg.ipfs_api:
             send, receive = trio.open_memory_channel[bytes](PIN_QUEUE)
-            ctx.pin_queue = send
+            ctx.blobs.pin_queue = send
             pinner = KuboPinner(ctx.cfg.ipfs_api, metrics=net.metrics)
             nursery.start_soon(pin_blobs, pinner, receive)
         if ctx.cfg.chain_watch:
@@ -544,9 +546,9 @@ async def serving_left(ctx: NodeContext, r: int) -> tuple[int, int] | None:
     row = ctx.state.get(r)
     if r < 1 or row.done or row.update_cid is None:
         return None
-    if await ctx.call(ctx.chain.commitment_cid, r, ctx.address) is None:
+    if await ctx.chain_port.commitment_cid(r, ctx.address) is None:
         return None
-    info, now = await ctx.call(ctx.chain.round_view, r)
+    info, now = await ctx.chain_port.round_view(r)
     if info.status not in (RoundStatus.OPEN, RoundStatus.FINALIZED):
         return None
     end = info.vote_opens_at + (info.vote_deadline - info.vote_opens_at) // 2

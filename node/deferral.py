@@ -35,9 +35,9 @@ async def defer_vote(
     log.info("round %d: lacking an update: vote deferred to 3/4 of the vote window", r)
     info = await wait_until(ctx, r, past_defer_point)
     weights: dict[bytes, int] = {}
-    for v in await ctx.call(ctx.chain.votes, r):
+    for v in await ctx.chain_port.votes(r):
         weights[v.outcome_key] = weights.get(v.outcome_key, 0) + v.weight
-    ours = (await ctx.call(ctx.chain.outcome_id, model_cid, root, list(slash)))[:16]
+    ours = (await ctx.chain_port.outcome_id(model_cid, root, list(slash)))[:16]
     finalized = info.outcome_key if info.status is RoundStatus.FINALIZED else None
     reason = deferred_decision(ours, weights, info.stake_snapshot, finalized)
     if reason is None:

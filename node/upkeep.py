@@ -16,7 +16,7 @@ from node.chain.errors import TransactionRejected
 from node.errors import ChainError
 
 if TYPE_CHECKING:
-    from node.round import NodeContext
+    from node.context import NodeContext
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +27,18 @@ async def report_inactive(ctx: NodeContext, r: int) -> int:
     and deactivates it, so the next snapshot excludes it). Returns how many it reported."""
     if r < 2:
         return 0
-    if (await ctx.call(ctx.chain.round_info, r - 1)).status is not RoundStatus.FAILED:
+    if (await ctx.chain_port.round_info(r - 1)).status is not RoundStatus.FAILED:
         return 0
-    required = (await ctx.call(ctx.chain.params)).inactivity_rounds
-    participants = await ctx.call(ctx.chain.participants)
+    required = (await ctx.chain_port.params()).inactivity_rounds
+    participants = await ctx.chain_port.participants()
     others = [p.address for p in participants if p.active and p.address != ctx.address]
-    missed = await ctx.call(ctx.chain.missed_rounds_of, others) if others else {}
+    missed = await ctx.chain_port.missed_rounds_of(others) if others else {}
     reported = 0
     for address, count in missed.items():
         if count < required:
             continue
         try:
-            await ctx.call(ctx.chain.report_inactive, address)
+            await ctx.chain_port.report_inactive(address)
         except TransactionRejected as exc:
             if exc.error == "NotInactive":  # another node reported it first
                 ctx.metrics.inc("inactive_reports_lost_total")
@@ -60,17 +60,17 @@ async def sweep_ended(ctx: NodeContext) -> list[int]:
     round whose claim period still runs: later rounds' periods end later, unless the owner
     shortened the claim period since, which only delays their sweep. Returns the rounds
     this node swept."""
-    now = await ctx.call(ctx.chain.chain_time)
+    now = await ctx.chain_port.chain_time()
     swept = []
     for record in ctx.state.records():
         if record.get("status") != "finalized" or record.get("swept"):
             continue
         r = int(record["round"])
-        deadline = await ctx.call(ctx.chain.claim_deadline, r)
+        deadline = await ctx.chain_port.claim_deadline(r)
         if now < deadline:
             break
         try:
-            await ctx.call(ctx.chain.sweep, r)
+            await ctx.chain_port.sweep(r)
         except TransactionRejected as exc:
             if exc.error == "ClaimPeriodActive":  # the latest block is older than `now`
                 break

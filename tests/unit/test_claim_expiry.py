@@ -6,7 +6,6 @@ are retried. The chain is scripted: the contract's side is covered by forge
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,10 @@ import pytest
 import trio
 
 from node.chain.errors import TransactionRejected
+from node.chainlink import ChainLink
+from node.claims import claim_voter_rewards, reconcile_claims
 from node.metrics import Metrics
-from node.round import claim_voter_rewards, reconcile_claims
+from node.ports import ChainPort
 from node.state import NodeState
 
 ME = "0xMe"
@@ -64,8 +65,9 @@ class FakeCtx:
     address: str = ME
     claim_lock: trio.Lock = field(default_factory=trio.Lock)
 
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return fn(*args)
+    @property
+    def chain_port(self) -> ChainPort:
+        return ChainPort(self.chain, ChainLink(Metrics()))  # type: ignore[arg-type]
 
 
 @pytest.fixture

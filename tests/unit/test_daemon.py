@@ -47,7 +47,7 @@ def test_no_grace_advances_at_finalization() -> None:
 
 
 def test_reward_weights_fall_back_to_examples_when_no_update_scores() -> None:
-    from node.round import reward_weights
+    from node.aggregate.step import reward_weights
 
     assert reward_weights(["a", "b"], [5, 0], [10, 20]) == {"a": 5, "b": 0}
     assert reward_weights(["a", "b"], [0, 0], [10, 20]) == {"a": 10, "b": 20}

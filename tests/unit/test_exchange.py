@@ -73,7 +73,7 @@ class Fetches:
             await trio.sleep_until(deadline)
             raise UpdateRejected("unavailable", "test: too slow")
         if how == "bad":
-            raise UpdateRejected("bad_header", "test: invalid")
+            raise UpdateRejected("wrong_round", "test: invalid")
         return Verified(expect.author, cid, None, None)  # type: ignore[arg-type]
 
     async def announce(self, ctx: Any, r: int, author: str, cid: str) -> None:
@@ -125,7 +125,7 @@ def test_fetches_start_as_commitments_land_and_the_deadline_cuts_the_rest(
     assert fetches.started["b"] == fetches.started["gone"] == 5.0
     assert fetches.started["c"] == closed == 10.0
     assert [v.author for v in verified] == [A, ME]  # author order (lower case)
-    assert rejected == {B: "unavailable", C: "bad_header"}  # D is not in the round
+    assert rejected == {B: "unavailable", C: "wrong_round"}  # D is not in the round
     assert chain.reads == 3  # two changes of the commit count, and the final read
     assert fetches.announced.count(ME) == 1 and A in fetches.announced
     assert B not in fetches.announced and C not in fetches.announced

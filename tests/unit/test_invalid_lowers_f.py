@@ -18,14 +18,17 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 
 from node.aggregate.registry import FINAL, build_rule
+from node.aggregate.step import round_step
 from node.errors import UpdateRejected
+from node.exchange import Verified
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, genesis_params, shapes_of
 from node.learning.partition import SPLIT_SEED, iid_partition, train_test_split
 from node.learning.tasks import Dataset, Task, get_task
-from node.round import Verified, aggregate, offenders
+from node.round import contributions
 from node.update.codec import UpdateHeader, decode_update, encode_model, encode_update
 from node.verify.checks import Expectation, verify_update
+from node.vote import offenders
 
 F = 2
 MAX_HONEST = 10  # bulyan at f = 2 needs 11
@@ -72,7 +75,7 @@ def node_step(
     withheld: tuple[str, ...] = (),
     lower: bool = True,
 ) -> tuple[FixedParams, dict[str, int], dict[str, str]]:
-    """What round.exchange then round.aggregate do with the blobs a node received
+    """What round.exchange then the round step do with the blobs a node received
     (``withheld``: authors who committed but served nothing)."""
     shapes = shapes_of(base)
     verified: list[Verified] = []
@@ -88,8 +91,9 @@ def node_step(
         verified.append(Verified(header.author, "cid", header, delta))
     verified.sort(key=lambda v: v.author.lower())
     invalid = len(offenders(rejected)) if lower else 0
-    new, scores = aggregate(build_rule(spec, F), base, verified, MAX_EXAMPLES, None, invalid)
-    return new, scores, rejected
+    rule = build_rule(spec, F)
+    step = round_step(rule, base, contributions(verified), cap=MAX_EXAMPLES, invalid=invalid)
+    return step.model, step.rewards, rejected
 
 
 def honest_count(spec: str) -> int:

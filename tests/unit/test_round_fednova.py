@@ -9,7 +9,9 @@ import pytest
 
 from node.aggregate import build_rule, fednova
 from node.aggregate.fedavg import apply_delta, capped_weights
-from node.round import Verified, aggregate
+from node.aggregate.step import round_step
+from node.exchange import Verified
+from node.round import contributions
 from node.update.codec import UpdateHeader, decode_update, encode_model, encode_update
 from node.verify.checks import Expectation, verify_update
 
@@ -47,8 +49,12 @@ def test_fednova_round_uses_the_header_steps_and_agrees_across_nodes(spec: str, 
     blobs = _blobs()
     shuffled = blobs[:]
     random.Random(1).shuffle(shuffled)
-    one, _ = aggregate(rule, base, _node_view(blobs), 10_000, None, algorithm="fednova")
-    two, _ = aggregate(rule, base, _node_view(shuffled), 10_000, None, algorithm="fednova")
+    one = round_step(
+        rule, base, contributions(_node_view(blobs)), cap=10_000, algorithm="fednova"
+    ).model
+    two = round_step(
+        rule, base, contributions(_node_view(shuffled)), cap=10_000, algorithm="fednova"
+    ).model
     assert encode_model(one) == encode_model(two)
     updates = _node_view(blobs)
     weights = capped_weights(EXAMPLES, 10_000)
@@ -56,5 +62,5 @@ def test_fednova_round_uses_the_header_steps_and_agrees_across_nodes(spec: str, 
         base, rule(fednova.normalise([u.delta for u in updates], STEPS, weights), weights).delta
     )
     assert encode_model(one) == encode_model(expected)
-    plain, _ = aggregate(rule, base, updates, 10_000, None)
+    plain = round_step(rule, base, contributions(updates), cap=10_000).model
     assert encode_model(plain) != encode_model(one)  # FedAvg ignores the step counts

@@ -14,7 +14,9 @@ import trio
 
 from node.chain.client import Participant, RoundStatus
 from node.chain.errors import TransactionRejected
+from node.chainlink import ChainLink
 from node.metrics import Metrics
+from node.ports import ChainPort
 from node.state import NodeState
 from node.upkeep import report_inactive, sweep_ended
 
@@ -71,8 +73,9 @@ class FakeCtx:
     metrics: Metrics = field(default_factory=Metrics)
     address: str = ME
 
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return fn(*args)
+    @property
+    def chain_port(self) -> ChainPort:
+        return ChainPort(self.chain, ChainLink(Metrics()))  # type: ignore[arg-type]
 
 
 @pytest.fixture

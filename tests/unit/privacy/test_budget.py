@@ -11,13 +11,15 @@ import pytest
 import trio
 
 from node.chain.client import StakeInfo
+from node.chainlink import ChainLink
+from node.commit import train_and_commit
 from node.learning.fixedpoint import SCALE
 from node.learning.spec import TrainingSpec
 from node.metrics import Metrics
+from node.ports import ChainPort
 from node.privacy import ledger
 from node.privacy import step as privacy
 from node.privacy.accountant import multiplier_for, rdp_epsilon
-from node.round import train_and_commit
 from node.state import RoundRow
 from tests.unit.round_fixtures import OPEN_ROUND
 
@@ -56,8 +58,10 @@ def fake_ctx(tmp_path: Path, spec: TrainingSpec, budget: float, committee=None) 
     async def call(fn: Any, *args: Any) -> Any:
         return fn(*args)
 
+    chain = Chain(spec, committee)
     return SimpleNamespace(
-        chain=Chain(spec, committee),
+        chain=chain,
+        chain_port=ChainPort(chain, ChainLink(Metrics())),  # type: ignore[arg-type]
         cfg=SimpleNamespace(
             data_dir=tmp_path, dp_epsilon_budget=budget, norm_bound=20.0, attack=""
         ),

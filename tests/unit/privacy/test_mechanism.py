@@ -128,8 +128,9 @@ def aggregate_as_a_node(
     import torch
 
     from node.aggregate.registry import build_rule
+    from node.aggregate.step import round_step
     from node.exchange import Verified
-    from node.round import aggregate
+    from node.round import contributions
     from node.store.cid import compute_cid
     from node.update.codec import decode_model, encode_model
     from node.verify.checks import Expectation, verify_update
@@ -145,7 +146,8 @@ def aggregate_as_a_node(
         updates.append(Verified(author, compute_cid(blob), header, delta))
     out = []
     for rule_spec in RULES:
-        new, scores = aggregate(build_rule(rule_spec, 1), base, updates, 10_000, None)
+        step = round_step(build_rule(rule_spec, 1), base, contributions(updates), cap=10_000)
+        new, scores = step.model, step.rewards
         assert any(not np.array_equal(new[n], base[n]) for n in base)  # it moved
         out.append(compute_cid(encode_model(new)) + str(sorted(scores.items())))
     return out

@@ -1,0 +1,187 @@
+"""Train and commit: this node's update of a round, committed until the chain shows it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import partial
+from typing import Any
+
+import trio
+
+from node.byzantine import crafted_delta, is_withholding
+from node.chain.client import RoundInfo
+from node.chain.errors import ChainUnreachable
+from node.context import NodeContext
+from node.errors import ChainError
+from node.faults import crash_point
+from node.learning.local import compute_delta
+from node.learning.train import local_steps
+from node.models import load_model
+from node.privacy import step as privacy
+from node.store.cid import compute_cid
+from node.update.codec import UpdateHeader, encode_update
+from node.waits import commit_closed, round_info
+
+log = logging.getLogger(__name__)
+
+
+async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> str | None:
+    """Train on local data from the round's base model and commit the update's CID."""
+    r = info.round
+    chain = ctx.chain_port
+    row = ctx.state.get(r)
+    if row.update_cid is not None:
+        # Trust the chain, not the journal: the node may have crashed between recording
+        # the intent and the receipt, or a restarted chain may have lost the commit.
+        on_chain = await chain.commitment_cid(r, ctx.address)
+        if on_chain is not None:
+            ctx.state.update(r, committed=True)
+            return on_chain
+        if row.committed:
+            lost(ctx, r, "committed")
+    if commit_closed(info, await chain.chain_time()):
+        log.info("round %d: commit window already closed; sitting this round out", r)
+        return None
+    me = await chain.stake_info()
+    if not me.active or not 0 < me.active_from <= r:
+        # e.g. slashed below the minimum stake: the contract would refuse the commit
+        log.warning(
+            "round %d: not an active participant (stake %s FED%s); sitting this round out "
+            "(`fedchain stake` tops the stake up)",
+            r,
+            me.stake / 10**18,
+            f", active from round {me.active_from}" if me.active else ", inactive",
+        )
+        ctx.metrics.inc("rounds_sat_out_total", reason="inactive")
+        return None
+    if row.update_cid is not None and (
+        ctx.blobs.has(row.update_cid) or is_withholding(ctx.cfg.attack)
+    ):
+        return await send_commit(ctx, r, row.update_cid)  # trained before a crash: reuse
+    may_train, dp = await privacy.plan(ctx, r)
+    if not may_train:
+        return None  # this node's privacy budget is spent (logged and counted)
+    base = await load_model(ctx, base_cid)
+    training = chain.deployment.training
+    started = time.monotonic()
+    delta = await trio.to_thread.run_sync(
+        lambda: compute_delta(
+            ctx.task,
+            base,
+            ctx.train_data,
+            epochs=ctx.cfg.epochs,
+            lr=ctx.cfg.lr,
+            batch_size=ctx.cfg.batch_size,
+            seed=ctx.cfg.data_seed * 1_000_003 + r,
+            prox_mu=training.prox_mu if training.algorithm == "fedprox" else 0.0,
+        )
+    )
+    ctx.metrics.inc("phase_seconds_total", time.monotonic() - started, phase="train")
+    if ctx.cfg.attack:
+        delta = await trio.to_thread.run_sync(
+            lambda: crafted_delta(
+                ctx.cfg.attack,
+                delta,
+                ctx.train_data,
+                lambda data, seed: compute_delta(
+                    ctx.task,
+                    base,
+                    data,
+                    epochs=ctx.cfg.epochs,
+                    lr=ctx.cfg.lr,
+                    batch_size=ctx.cfg.batch_size,
+                    seed=seed,
+                ),  # fmt: skip
+                ctx.rule,
+                ctx.cfg.norm_bound,
+                r,
+                None,
+                pool=ctx.attack_pool,
+            )
+        )
+    elif dp is not None:
+        delta = await trio.to_thread.run_sync(partial(privacy.publish, ctx, delta, dp))
+    header = UpdateHeader(
+        deployment=ctx.deployment_id,
+        round=r,
+        author=ctx.address,
+        base_cid=base_cid,
+        num_examples=len(ctx.train_data),
+        local_steps=local_steps(
+            len(ctx.train_data), epochs=ctx.cfg.epochs, batch_size=ctx.cfg.batch_size
+        )
+        if training.algorithm == "fednova"
+        else 0,
+    )
+    blob = encode_update(header, delta)
+    if is_withholding(ctx.cfg.attack):
+        cid = compute_cid(blob)  # committed, never stored where peers can fetch it
+    else:
+        cid = await ctx.blobs.put(blob)
+    crash_point("trained", r)
+    now = await chain.chain_time()
+    if now >= info.commit_deadline:
+        log.warning("round %d: training finished after the commit deadline; sitting out", r)
+        ctx.metrics.inc("commits_missed_total")
+        return None
+    ctx.state.update(r, update_cid=cid)
+    return await send_commit(ctx, r, cid)
+
+
+def count_gas(ctx: NodeContext, action: str, receipt: Any) -> None:
+    ctx.metrics.inc("gas_used_total", int(receipt["gasUsed"]), action=action)
+
+
+_ACTIONS = {"committed": "commit", "voted": "vote", "claimed": "claim"}
+
+
+def lost(ctx: NodeContext, r: int, flag: str) -> None:
+    """The journal has ``flag`` set but the chain does not show the action (e.g. anvil
+    restarted from an older state dump): it counts as not done, to be sent again while
+    its window is open."""
+    action = _ACTIONS[flag]
+    log.warning("round %d: the chain lost our %s; sending it again if still in time", r, action)
+    ctx.metrics.inc("chain_lost_actions_total", action=action)
+    ctx.state.update(r, **{flag: False})
+
+
+async def send_commit(ctx: NodeContext, r: int, cid: str) -> str | None:
+    """Commit ``cid`` until the chain shows it (receipt, then read back); None if the
+    commit window closed first."""
+    crash_point("commit_intent", r)
+    while True:
+        await round_info(ctx, r)  # never into a reopened round: its base may differ
+        error: ChainError | None = None
+        try:
+            receipt = await ctx.chain_port.commit(r, cid)
+        except ChainUnreachable:
+            pass  # it may have reached the chain all the same: read it back below
+        except ChainError as exc:  # e.g. AlreadyCommitted after a resend, or too late
+            error = exc
+        else:
+            count_gas(ctx, "commit", receipt)
+            crash_point("committed", r)
+        if await ctx.chain_port.commitment_cid(r, ctx.address) is not None:
+            ctx.state.update(r, committed=True)
+            log.info("round %d: committed update %s", r, cid)
+            return cid
+        info = await round_info(ctx, r)
+        if not info.commit_open(await ctx.chain_port.chain_time()):
+            why = f" ({error})" if error else ""
+            log.warning("round %d: commit not on chain and the window closed%s", r, why)
+            ctx.metrics.inc("commits_missed_total")
+            return None
+        if error is not None:
+            raise error
+        log.info("round %d: commit not on chain after an RPC failure; sending it again", r)
+
+
+async def keep_commit(ctx: NodeContext, r: int, info: RoundInfo, now: int) -> None:
+    """While the commit window is open, send our commit again if the chain lost it."""
+    row = ctx.state.get(r)
+    if not row.committed or row.update_cid is None or not info.commit_open(now):
+        return
+    if await ctx.chain_port.commitment_cid(r, ctx.address) is None:
+        lost(ctx, r, "committed")
+        await send_commit(ctx, r, row.update_cid)
