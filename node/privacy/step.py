@@ -7,6 +7,7 @@ Joins the pure privacy functions with the node (context, chain reads, metrics); 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from node.context import NodeContext
@@ -18,6 +19,7 @@ from node.privacy.bound import update_norm_bound
 from node.privacy.mechanism import privatize
 
 log = logging.getLogger(__name__)
+_warming: threading.Thread | None = None
 
 
 async def participants(ctx: NodeContext, r: int) -> int:
@@ -36,6 +38,7 @@ async def plan(ctx: NodeContext, r: int) -> tuple[bool, DpRound | None]:
     spec = ctx.chain.deployment.training
     if spec.dp_mode == "off":
         return True, None
+    _warm_accountant()
     entry = dp_round(spec, r, await participants(ctx, r))
     spent = [e for e in ledger.load(ctx.cfg.data_dir) if e.round != r]
     if exceeds_budget(spent, entry, spec.dp_delta, ctx.cfg.dp_epsilon_budget):
@@ -53,25 +56,40 @@ async def plan(ctx: NodeContext, r: int) -> tuple[bool, DpRound | None]:
     return True, entry
 
 
+def _warm_accountant() -> None:
+    """Import opacus on a side thread while the node trains (once per process), so that
+    ``report`` does not stall the node's event loop on the import."""
+    global _warming
+    if _warming is None:
+        _warming = threading.Thread(target=_import_accountant, name="opacus-import", daemon=True)
+        _warming.start()
+
+
+def _import_accountant() -> None:
+    from opacus.accountants import RDPAccountant  # noqa: F401
+
+
 def publish(ctx: NodeContext, delta: FixedParams, entry: DpRound) -> FixedParams:
-    """Record the spend (before anything leaves the node), then clip and noise ``delta``."""
+    """Record the spend (before anything leaves the node), then clip and noise ``delta``.
+    The epsilons are worked out by ``report`` after the vote: the accountant (and its
+    first import of opacus, seconds on a loaded machine) stays off the way to the commit."""
     spec = ctx.chain.deployment.training
-    rounds = ledger.record(ctx.cfg.data_dir, entry)
-    eps, eps_update = epsilons(rounds, spec.dp_delta)
-    ctx.metrics.set("dp_epsilon", eps)
-    ctx.metrics.set("dp_epsilon_update", eps_update)
-    ctx.metrics.set("dp_rounds", len(rounds))
+    ledger.record(ctx.cfg.data_dir, entry)
     bound = update_norm_bound(spec, shapes_of(delta), ctx.cfg.norm_bound)
     return privatize(delta, spec, entry.participants, bound)
 
 
 def report(ctx: NodeContext) -> dict[str, Any] | None:
-    """This node's privacy spend so far (for the round record), None when DP is off."""
+    """This node's privacy spend so far (for the round record; also the ``dp_*`` gauges),
+    None when DP is off."""
     spec = ctx.chain.deployment.training
     if spec.dp_mode == "off":
         return None
     rounds = ledger.load(ctx.cfg.data_dir)
     eps, eps_update = epsilons(rounds, spec.dp_delta)
+    ctx.metrics.set("dp_epsilon", eps)
+    ctx.metrics.set("dp_epsilon_update", eps_update)
+    ctx.metrics.set("dp_rounds", len(rounds))
     return {
         "mode": spec.dp_mode,
         "epsilon": eps,

@@ -92,13 +92,14 @@ def test_node_stops_at_its_budget(tmp_path: Path, mode: str) -> None:
         published.append(r)
     assert published == [1, 2, 3, 4]
     assert ctx.metrics.get("rounds_sat_out_total", reason="privacy_budget") == 3
-    assert ctx.metrics.get("dp_rounds") == 4
-    assert ctx.metrics.get("dp_epsilon") == pytest.approx(rdp_epsilon([z] * 4, DELTA))
-    assert ctx.metrics.get("dp_epsilon") <= 3.0
     entries = ledger.load(tmp_path)
     assert {e.participants for e in entries} == {5}  # no committee: the active participants
-    report = privacy.report(ctx)
+    report = privacy.report(ctx)  # the round record; sets the gauges too
     assert report is not None
+    assert ctx.metrics.get("dp_rounds") == 4
+    assert ctx.metrics.get("dp_epsilon") == pytest.approx(rdp_epsilon([z] * 4, DELTA))
+    assert ctx.metrics.get("dp_epsilon") == report["epsilon"] <= 3.0
+    assert ctx.metrics.get("dp_epsilon_update") == report["epsilon_update"]
     assert report["rounds"] == 4 and report["epsilon"] <= 3.0
     if mode == "distributed":  # each blob carries z / sqrt(5): more epsilon against peers
         assert report["epsilon_update"] > report["epsilon"]
