@@ -13,7 +13,8 @@ SOL_STAMP := contracts/out/.built
 SOURCES := node tests scripts bench
 DEMO_OUT ?= out/demo
 
-.PHONY: setup browser demo demo-byzantine test lint forge-test slither pytest clean
+.PHONY: setup browser demo demo-byzantine test lint forge-test slither pytest clean \
+	bench-flower-env
 
 setup: $(PY_STAMP) $(SOL_STAMP)
 
@@ -81,6 +82,21 @@ slither: $(SLITHER_STAMP) $(PY_STAMP)
 	cd contracts && PATH="$(CURDIR)/devnet/node_modules/.bin:$$PATH" \
 	  $(CURDIR)/$(VENV)/bin/slither . --compile-force-framework foundry --fail-medium
 
+# Flower (flwr 1.42) for bench/vs_flower.py, in its own venv: its protobuf/grpc pins clash
+# with libp2p's. Its app trains with torch: the CPU build from this disk, pinned as in
+# .venv (a bare `torch` would fetch a CUDA build). Not needed by `make test`: the install
+# takes ~2 min of CPU (6.5 min wall on the loaded 2-core machine).
+FLOWER_VENV := .venv-flower
+FLOWER_STAMP := $(FLOWER_VENV)/.installed
+
+bench-flower-env: $(FLOWER_STAMP)
+
+$(FLOWER_STAMP): Makefile
+	test -x $(FLOWER_VENV)/bin/python || $(PYTHON) -m venv $(FLOWER_VENV)
+	$(FLOWER_VENV)/bin/pip install -q torch==2.13.0
+	$(FLOWER_VENV)/bin/pip install -q flwr==1.42.0
+	touch $@
+
 # Two workers, one test file each at a time (module fixtures stay in one worker): most
 # integration tests wait on round windows, so two overlap well on a 2-core machine.
 PYTEST_WORKERS ?= 2
@@ -90,4 +106,4 @@ pytest: setup browser
 test: lint forge-test slither pytest
 
 clean:
-	rm -rf $(VENV) devnet/node_modules contracts/out contracts/cache .data out
+	rm -rf $(VENV) $(FLOWER_VENV) devnet/node_modules contracts/out contracts/cache .data out
