@@ -10,9 +10,12 @@ import logging
 import threading
 from typing import Any
 
+import trio
+
 from node.context import NodeContext
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import shapes_of
+from node.learning.spec import TrainingSpec
 from node.privacy import ledger
 from node.privacy.accountant import DpRound, dp_round, epsilons, exceeds_budget
 from node.privacy.bound import update_norm_bound
@@ -38,10 +41,12 @@ async def plan(ctx: NodeContext, r: int) -> tuple[bool, DpRound | None]:
     spec = ctx.chain.deployment.training
     if spec.dp_mode == "off":
         return True, None
-    _warm_accountant()
+    warm_accountant(spec)
     entry = dp_round(spec, r, await participants(ctx, r))
     spent = [e for e in ledger.load(ctx.cfg.data_dir) if e.round != r]
-    if exceeds_budget(spent, entry, spec.dp_delta, ctx.cfg.dp_epsilon_budget):
+    budget = ctx.cfg.dp_epsilon_budget
+    # off the event loop: the accountant's first use waits for opacus' import
+    if await trio.to_thread.run_sync(exceeds_budget, spent, entry, spec.dp_delta, budget):
         eps = epsilons(spent, spec.dp_delta)[0]
         log.warning(
             "round %d: privacy budget: epsilon %.3f after %d rounds, one more would exceed "
@@ -56,11 +61,11 @@ async def plan(ctx: NodeContext, r: int) -> tuple[bool, DpRound | None]:
     return True, entry
 
 
-def _warm_accountant() -> None:
-    """Import opacus on a side thread while the node trains (once per process), so that
-    ``report`` does not stall the node's event loop on the import."""
+def warm_accountant(spec: TrainingSpec) -> None:
+    """With DP on, import opacus on a side thread (once per process; the daemon calls this
+    at start, ``plan`` again in case), so that the accountant does not hold up a round."""
     global _warming
-    if _warming is None:
+    if _warming is None and spec.dp_mode != "off":
         _warming = threading.Thread(target=_import_accountant, name="opacus-import", daemon=True)
         _warming.start()
 
