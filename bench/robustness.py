@@ -2,7 +2,7 @@
 
 10 honest nodes with Dirichlet(alpha) label-skewed partitions + f Byzantine ones, rounds
 simulated in-process over the real fixed-point path (compute_delta -> verification norm
-check -> rule -> apply_delta). Byzantine inputs come first in canonical order (ties break
+check -> the node's round step). Byzantine inputs come first in canonical order (ties break
 towards them: the pessimistic placement). Metric per cell: min over attacks of (mean over
 seeds of the best test accuracy reached). Also attacker_reward_share: the Byzantine share
 of the contribution scores summed over all rounds (the reward split follows the scores).
@@ -31,14 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench._partition import dirichlet_partition  # noqa: E402
 from node.aggregate import build_rule  # noqa: E402
-from node.aggregate.fedavg import apply_delta, capped_weights  # noqa: E402
+from node.aggregate.fedavg import capped_weights  # noqa: E402
+from node.aggregate.step import Contribution, round_step, within_norm  # noqa: E402
 from node.attacks import AttackContext, attack_names, get_attack  # noqa: E402
-from node.errors import UpdateRejected  # noqa: E402
 from node.learning.fixedpoint import SCALE  # noqa: E402
 from node.learning.local import accuracy_of, compute_delta, genesis_params  # noqa: E402
 from node.learning.partition import train_test_split  # noqa: E402
 from node.learning.tasks import Dataset, get_task  # noqa: E402
-from node.verify.checks import check_norm  # noqa: E402
 
 HONEST = 10
 NORM_BOUND = 20.0  # node default (config norm_bound)
@@ -106,31 +105,28 @@ def simulate(cell: Cell) -> dict:
                                 previous=previous, visible=prev_honest,
                                 norm_bound=int(NORM_BOUND * SCALE))  # fmt: skip
             byz = attack.craft(ctx)
-        accepted = []
-        for b in byz:  # verification, as every node runs it
-            try:
-                check_norm(b, NORM_BOUND)
-                accepted.append(b)
-            except UpdateRejected:
-                rejected += 1
-        inputs = [*accepted, *honest]
-        weights = capped_weights([MAX_EXAMPLES] * len(accepted) + hw, MAX_EXAMPLES)
-        # as in the node (round.aggregate): rejected authors are known Byzantine (f is
-        # lowered by their count); still too few verified updates for the rule, so every
-        # honest node keeps the base model and pays no contributions
-        round_rule = rule.after_invalid(len(byz) - len(accepted))
-        if len(inputs) < round_rule.min_inputs:
-            skipped += 1
-            best = max(best, accuracy_of(task, base, test))
-            continue
+        # verification, as every node runs it, then the node's round step: rejected authors
+        # are known Byzantine (f is lowered by their count); too few verified updates for
+        # the rule, and every honest node keeps the base model and pays no contributions
+        crafted = [Contribution(f"byz{k}", b, MAX_EXAMPLES) for k, b in enumerate(byz)]
+        accepted, invalid = within_norm(crafted, NORM_BOUND)
+        rejected += invalid
+        inputs = [
+            *accepted,
+            *(Contribution(f"h{i}", h, w) for i, (h, w) in enumerate(zip(honest, hw, strict=True))),
+        ]
         refs = [] if previous is None else [previous]
         if cell.reference == "updates":
             refs += prev_inputs
-        result = round_rule(inputs, weights, refs)
-        byz_score += sum(result.scores[: len(accepted)])
-        total_score += sum(result.scores)
-        base = apply_delta(base, result.delta)
-        previous, prev_honest, prev_inputs = result.delta, honest, inputs
+        step = round_step(rule, base, inputs, cap=MAX_EXAMPLES, invalid=invalid, reference=refs)
+        if step.skipped is not None:
+            skipped += 1
+            best = max(best, accuracy_of(task, base, test))
+            continue
+        byz_score += sum(step.scores[: len(accepted)])
+        total_score += sum(step.scores)
+        base = step.model
+        previous, prev_honest, prev_inputs = step.delta, honest, [c.delta for c in inputs]
         best = max(best, accuracy_of(task, base, test))
     return {
         **cell.__dict__,

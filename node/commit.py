@@ -9,13 +9,14 @@ from typing import Any
 
 import trio
 
-from node.byzantine import crafted_delta, is_withholding
 from node.chain.client import RoundInfo
 from node.chain.errors import ChainUnreachable
 from node.context import NodeContext
 from node.errors import ChainError
 from node.faults import crash_point
+from node.learning.fixedpoint import FixedParams
 from node.learning.local import compute_delta
+from node.learning.tasks import Dataset
 from node.learning.train import local_steps
 from node.models import load_model
 from node.privacy import step as privacy
@@ -55,9 +56,7 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         )
         ctx.metrics.inc("rounds_sat_out_total", reason="inactive")
         return None
-    if row.update_cid is not None and (
-        ctx.blobs.has(row.update_cid) or is_withholding(ctx.cfg.attack)
-    ):
+    if row.update_cid is not None and (ctx.blobs.has(row.update_cid) or not ctx.behaviour.serves):
         return await send_commit(ctx, r, row.update_cid)  # trained before a crash: reuse
     may_train, dp = await privacy.plan(ctx, r)
     if not may_train:
@@ -78,28 +77,10 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         )
     )
     ctx.metrics.inc("phase_seconds_total", time.monotonic() - started, phase="train")
-    if ctx.cfg.attack:
-        delta = await trio.to_thread.run_sync(
-            lambda: crafted_delta(
-                ctx.cfg.attack,
-                delta,
-                ctx.train_data,
-                lambda data, seed: compute_delta(
-                    ctx.task,
-                    base,
-                    data,
-                    epochs=ctx.cfg.epochs,
-                    lr=ctx.cfg.lr,
-                    batch_size=ctx.cfg.batch_size,
-                    seed=seed,
-                ),  # fmt: skip
-                ctx.rule,
-                ctx.cfg.norm_bound,
-                r,
-                None,
-                pool=ctx.attack_pool,
-            )
-        )
+    if ctx.behaviour.crafts:  # a simulated attacker (node/attacks): no DP noise either
+        retrain = partial(retrain_from, ctx, base)
+        craft = partial(ctx.behaviour.craft, delta, retrain, ctx.rule, ctx.cfg.norm_bound, r)
+        delta = await trio.to_thread.run_sync(craft)
     elif dp is not None:
         delta = await trio.to_thread.run_sync(partial(privacy.publish, ctx, delta, dp))
     header = UpdateHeader(
@@ -115,7 +96,7 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         else 0,
     )
     blob = encode_update(header, delta)
-    if is_withholding(ctx.cfg.attack):
+    if not ctx.behaviour.serves:
         cid = compute_cid(blob)  # committed, never stored where peers can fetch it
     else:
         cid = await ctx.blobs.put(blob)
@@ -127,6 +108,15 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         return None
     ctx.state.update(r, update_cid=cid)
     return await send_commit(ctx, r, cid)
+
+
+def retrain_from(ctx: NodeContext, base: FixedParams, data: Dataset, seed: int) -> FixedParams:
+    """A delta trained from ``base`` on ``data`` (plain SGD): what a crafting behaviour
+    estimates the honest updates with."""
+    return compute_delta(
+        ctx.task, base, data, epochs=ctx.cfg.epochs, lr=ctx.cfg.lr,
+        batch_size=ctx.cfg.batch_size, seed=seed,
+    )  # fmt: skip
 
 
 def count_gas(ctx: NodeContext, action: str, receipt: Any) -> None:

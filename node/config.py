@@ -43,10 +43,6 @@ class NodeConfig:
     max_examples: int = 10_000
     rule: str = "fedavg"  # aggregation rule, e.g. nnm+trimmed_mean (see docs/aggregation.md)
     byzantine_f: int = 0  # Byzantine updates the rule must tolerate
-    attack: str = ""  # simulation only: make this node Byzantine (see node/attacks)
-    # simulation only: partition indices of colluding attackers (this node's included);
-    # they pool that data and all send the same crafted update (see node/byzantine.py)
-    attack_group: tuple[int, ...] = ()
     norm_bound: float = 20.0
     # differential privacy: stop publishing updates once epsilon would pass this (0: no budget)
     dp_epsilon_budget: float = 0.0
@@ -91,16 +87,6 @@ class NodeConfig:
             (self.poll_interval > 0, "poll_interval", "must be > 0"),
             (self.max_rounds >= 0, "max_rounds", "must be >= 0"),
             (self.byzantine_f >= 0, "byzantine_f", "must be >= 0"),
-            (
-                all(0 <= i < self.partition_count for i in self.attack_group),
-                "attack_group",
-                f"must list partition indices in [0, {self.partition_count})",
-            ),
-            (
-                not self.attack_group or bool(self.attack),
-                "attack_group",
-                "needs an attack (it only applies to Byzantine simulation nodes)",
-            ),
         ]
         for ok, key, message in checks:
             if not ok:
@@ -164,7 +150,9 @@ def read_toml(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    table = _from_mapping(data.get("node", data), str(path))
+    # [simulation] (attacks) is read by node/attacks/simulation.py only
+    node_table = data.get("node", {k: v for k, v in data.items() if k != "simulation"})
+    table = _from_mapping(node_table, str(path))
     # paths in a config file are relative to the file, not to where the node was started
     return {k: (path.parent / v).resolve() if isinstance(v, Path) else v for k, v in table.items()}
 

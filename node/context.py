@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 import trio
 
 from node.aggregate.registry import Rule, build_rule
+from node.behaviour import UpdateBehaviour
 from node.chain.client import ChainClient
 from node.chainlink import ChainLink
 from node.config import NodeConfig
@@ -59,7 +60,7 @@ class NodeContext:
     # a new phase for status.json (set by the daemon)
     report: Callable[[str], None] = field(default=_no_report)
     watch: BlockWatch | None = None  # new blocks wake the waits (node/waits.py)
-    attack_pool: Dataset | None = None  # simulation only: the colluding group's pooled data
+    behaviour: UpdateBehaviour = field(default_factory=UpdateBehaviour)  # honest by default
     # held by operator commands run through the control endpoint and by automatic claims
     claim_lock: trio.Lock = field(default_factory=trio.Lock)
 

@@ -16,7 +16,7 @@ from typing import Any
 import trio
 
 from node.aggregate.registry import build_rule
-from node.byzantine import attacker_pool, poisoned_data
+from node.behaviour import UpdateBehaviour
 from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
 from node.claims import reconcile_claims
 from node.config import NodeConfig
@@ -32,6 +32,7 @@ from node.p2p.messages import decode as decode_announcement
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
 from node.p2p.overlay import keep_overlay
 from node.pinning import KuboPinner
+from node.privacy import step as privacy_step
 from node.privacy.bound import dp_problems
 from node.round import run_round
 from node.startup import open_account
@@ -389,8 +390,12 @@ def remember_port(data_dir: Path, addrs: list[str]) -> None:
             return
 
 
-async def run_node(cfg: NodeConfig, chain: ChainClient | None = None) -> None:
-    """Run the node until stopped; ``chain`` when the caller already unlocked the key."""
+async def run_node(
+    cfg: NodeConfig, chain: ChainClient | None = None, behaviour: UpdateBehaviour | None = None
+) -> None:
+    """Run the node until stopped; ``chain`` when the caller already unlocked the key;
+    ``behaviour``: honest unless a simulation's composition root (node/attacks) passes one."""
+    behaviour = behaviour or UpdateBehaviour()
     if chain is None:
         chain = open_account(cfg)
     deployment = chain.deployment
@@ -405,11 +410,12 @@ async def run_node(cfg: NodeConfig, chain: ChainClient | None = None) -> None:
     problems = deployment.training.problems() + dp_problems(deployment.training)
     if problems:
         raise ConfigError("deployment file: " + "; ".join(problems))
+    privacy_step.warm_accountant(deployment.training)  # opacus' import, while data loads
     train, test = train_test_split(task.load_all(), SPLIT_SEED)
     local = partition_by_spec(
         train, cfg.partition, cfg.partition_index, cfg.partition_count, cfg.partition_seed
     )
-    pool = attacker_pool(cfg, train)
+    local = behaviour.training_data(train, local)
     del train  # the node keeps its own partition only (~12 MB less for MNIST 5k)
     state = NodeState(cfg.data_dir / "state.sqlite")
     served = False
@@ -431,8 +437,8 @@ async def run_node(cfg: NodeConfig, chain: ChainClient | None = None) -> None:
                 net=net,
                 state=state,
                 task=task,
-                train_data=poisoned_data(cfg.attack, local),
-                attack_pool=pool,
+                train_data=local,
+                behaviour=behaviour,
                 test_data=test,
                 deployment_id=f"{deployment.chain_id}:{deployment.coordinator}",
                 genesis_cid=deployment.genesis_model_cid,
@@ -453,9 +459,7 @@ async def run_node(cfg: NodeConfig, chain: ChainClient | None = None) -> None:
 
 
 async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
-    ctx.registered_peers.update(
-        p.peer_id for p in await ctx.chain_port.participants() if p.active
-    )
+    ctx.registered_peers.update(p.peer_id for p in await ctx.chain_port.participants() if p.active)
     net.set_gossip_policy(ctx.topic, gossip_policy(ctx))
     net.set_registered(ctx.registered_peers.__contains__)  # block-stream slots: registry only
     channel = await net.subscribe(ctx.topic)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,20 @@ class NodeProcess:
 
 
 def start_node(
-    index: int, address: str, data_dir: Path, config: Path, extra_env: dict[str, str] | None = None
+    index: int,
+    address: str,
+    data_dir: Path,
+    config: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> NodeProcess:
+    """A node process: `fedchain node run`, or the simulation entry point (python -m
+    node.attacks) when its config has a [simulation] table naming an attack."""
+    entry = ["node.attacks"] if simulated(config) else ["node", "node", "run"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     env.update(extra_env or {})
     log = (data_dir / "node.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "node", "node", "run", "--config", str(config)],
+        [sys.executable, "-m", *entry, "--config", str(config)],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -57,6 +65,15 @@ def start_node(
     )
     log.close()
     return NodeProcess(index, address, data_dir, process)
+
+
+def simulated(config: Path) -> bool:
+    """Whether ``config`` makes a Byzantine simulation node (an attack in [simulation])."""
+    try:
+        table = tomllib.loads(config.read_text()).get("simulation", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return False  # the node itself reports an unreadable config
+    return bool(table.get("attack"))
 
 
 def stop_all(nodes: list[NodeProcess], timeout: float = 15.0, grace: float = 2.0) -> None:

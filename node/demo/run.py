@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.progress import Progress
 
 from node.attacks import get_attack
+from node.attacks.simulation import load_simulation
 from node.chain import devnet
 from node.chain.client import ChainClient
 from node.chain.deploy import Deployment, DeployParams, fund_accounts
@@ -65,6 +66,15 @@ linger = true
 rule = "{opts.rule}"
 byzantine_f = {opts.byzantine}
 partition = "{f"dirichlet:{opts.alpha}" if opts.alpha > 0 else "iid"}"
+""" + _simulation_table(index, opts)
+
+
+def _simulation_table(index: int, opts: DemoOptions) -> str:
+    """An attacker's [simulation] table (read by its entry point, python -m node.attacks)."""
+    if not opts.attack_of(index):
+        return ""
+    return f"""
+[simulation]
 attack = "{opts.attack_of(index)}"
 attack_group = {list(opts.attack_group(index))}
 """
@@ -133,6 +143,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         dp=opts.dp,
         dp_clip=opts.dp_clip,
         dp_noise=opts.dp_noise,
+        update_codec=opts.update_codec,
         # the chain's stop rule ends the demo: its last round is the last finalized one
         target_accuracy=opts.target_accuracy or None,
         patience=opts.patience or None,
@@ -231,11 +242,15 @@ def fedavg_baseline(
     for runs where a robust rule faces attackers."""
     if not opts.byzantine or opts.rule == "fedavg":
         return None
-    configs = [load_config(n.data_dir / "config.toml", environ={}) for n in nodes]
+    paths = [n.data_dir / "config.toml" for n in nodes]
+    configs = [load_config(path, environ={}) for path in paths]
+    sims = [
+        load_simulation(path, cfg, environ={}) for path, cfg in zip(paths, configs, strict=True)
+    ]
     with Progress(console=console, transient=True) as progress:
         job = progress.add_task("FedAvg under the same attack (simulated)", total=opts.rounds)
         return simulate_rule(
-            configs,
+            list(zip(configs, sims, strict=True)),
             opts.rounds,
             "fedavg",
             lambda r: progress.update(job, completed=r),

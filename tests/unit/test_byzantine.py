@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from node.aggregate import build_rule
-from node.byzantine import attacker_pool, crafted_delta
+from node.attacks.byzantine import attacker_pool, crafted_delta
 from node.config import NodeConfig
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import compute_delta, genesis_params
@@ -21,7 +20,7 @@ BASE = genesis_params(TASK)
 RULE = build_rule("nnm+trimmed_mean", 2)
 
 
-def _cfg(index: int, group: tuple[int, ...]) -> NodeConfig:
+def _cfg(index: int) -> NodeConfig:
     return NodeConfig(
         data_dir=Path("."),
         deployment=Path("."),
@@ -31,8 +30,6 @@ def _cfg(index: int, group: tuple[int, ...]) -> NodeConfig:
         partition_index=index,
         partition_count=6,
         data_seed=index,
-        attack="alie",
-        attack_group=group,
     )
 
 
@@ -40,10 +37,10 @@ def _train(data: Dataset, seed: int) -> FixedParams:
     return compute_delta(TASK, BASE, data, epochs=1, lr=0.05, batch_size=32, seed=seed)
 
 
-def _crafted(cfg: NodeConfig) -> FixedParams:
+def _crafted(cfg: NodeConfig, group: tuple[int, ...]) -> FixedParams:
     local = partition_by_spec(TRAIN, cfg.partition, cfg.partition_index, 6, 0)
     own = _train(local, cfg.data_seed)
-    pool = attacker_pool(cfg, TRAIN)
+    pool = attacker_pool(group, cfg, TRAIN)
     return crafted_delta("alie", own, local, _train, RULE, 20.0, 3, None, pool=pool)
 
 
@@ -52,16 +49,16 @@ def _equal(a: FixedParams, b: FixedParams) -> bool:
 
 
 def test_pool_is_the_union_of_the_group_partitions() -> None:
-    pool = attacker_pool(_cfg(4, (5, 4)), TRAIN)
+    pool = attacker_pool((5, 4), _cfg(4), TRAIN)
     parts = [partition_by_spec(TRAIN, "dirichlet:0.5", i, 6, 0) for i in (4, 5)]
     assert pool is not None and len(pool) == sum(len(p) for p in parts)
-    assert attacker_pool(replace(_cfg(4, (4,)), attack_group=()), TRAIN) is None
+    assert attacker_pool((), _cfg(4), TRAIN) is None
 
 
 def test_colluding_attackers_send_the_same_update_lone_ones_do_not() -> None:
     group = (4, 5)
-    together = [_crafted(_cfg(i, group)) for i in group]
-    alone = [_crafted(_cfg(i, ())) for i in group]
+    together = [_crafted(_cfg(i), group) for i in group]
+    alone = [_crafted(_cfg(i), ()) for i in group]
     assert _equal(together[0], together[1])
     assert not _equal(alone[0], alone[1])
     assert not _equal(together[0], alone[0])

@@ -39,16 +39,6 @@ def config_file(tmp_path: Path) -> Path:
         ({"FEDCHAIN_LR": "0.1", "OTHER": "x"}, {}, {"lr": 0.1}),
         ({"FEDCHAIN_LOG_LEVEL": "DEBUG"}, {}, {"log_level": "DEBUG"}),
         ({}, {"overlay_degree": 3}, {"overlay_degree": 3, "log_level": "INFO"}),
-        (
-            {"FEDCHAIN_ATTACK": "alie", "FEDCHAIN_PARTITION_COUNT": "4"},
-            {"attack_group": [3, 2]},
-            {"attack_group": (3, 2)},
-        ),
-        (
-            {"FEDCHAIN_ATTACK_GROUP": "0, 1", "FEDCHAIN_ATTACK": "ipm"},
-            {"partition_count": 2},
-            {"attack_group": (0, 1)},
-        ),
     ],
 )
 def test_layers(config_file: Path, env: dict, flags: dict, expected: dict) -> None:
@@ -67,9 +57,7 @@ def test_layers(config_file: Path, env: dict, flags: dict, expected: dict) -> No
         ({}, {"partition_index": 5}, "'partition_index' must be in"),
         ({}, {"bogus": 1}, "unknown config key 'bogus'"),
         ({"FEDCHAIN_AUTO_CLAIM": "maybe"}, {}, "'auto_claim'"),
-        ({"FEDCHAIN_ATTACK_GROUP": "1,x"}, {"attack": "alie"}, "'attack_group' from environment"),
-        ({}, {"attack": "alie", "attack_group": [0, 1]}, "'attack_group' must list partition"),
-        ({}, {"attack_group": [0]}, "'attack_group' needs an attack"),
+        ({}, {"attack": "alie"}, "unknown config key 'attack'"),  # see tests/unit/attacks
         ({"FEDCHAIN_LOG_LEVEL": "chatty"}, {}, "'log_level' must be DEBUG, INFO"),
         ({}, {"overlay_degree": 0}, "'overlay_degree' must be >= 1"),
     ],

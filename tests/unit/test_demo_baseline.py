@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from node.attacks.simulation import SimulationConfig
 from node.config import NodeConfig
 from node.demo.baseline import simulate_rule
 
 
-def _configs(attack: str, nodes: int = 4) -> list[NodeConfig]:
+def _configs(attack: str, nodes: int = 4) -> list[tuple[NodeConfig, SimulationConfig]]:
     return [
-        NodeConfig(
-            data_dir=Path("."),
-            deployment=Path("."),
-            key_file=Path("."),
-            task="digits-mlp",
-            partition_index=i,
-            partition_count=nodes,
-            data_seed=i,
-            epochs=1,
-            attack=attack if i == nodes - 1 else "",
+        (
+            NodeConfig(
+                data_dir=Path("."),
+                deployment=Path("."),
+                key_file=Path("."),
+                task="digits-mlp",
+                partition_index=i,
+                partition_count=nodes,
+                data_seed=i,
+                epochs=1,
+            ),
+            SimulationConfig(attack if i == nodes - 1 else ""),
         )
         for i in range(nodes)
     ]

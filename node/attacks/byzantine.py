@@ -1,4 +1,4 @@
-"""Byzantine node behaviour for simulations (`attack = "..."` in a node's config).
+"""Byzantine node behaviour for simulations (``attack`` in a node config's [simulation] table).
 
 A Byzantine node sees only its own data (commit-reveal hides the others' updates until
 it has committed), so model attacks that need honest statistics (ALIE, IPM, mimic ...)
@@ -40,13 +40,14 @@ def poisoned_data(attack: str, data: Dataset) -> Dataset:
     return Dataset(data.features, spec.labels(data.labels))
 
 
-def attacker_pool(cfg: NodeConfig, train: Dataset) -> Dataset | None:
-    """The pooled data of this node's colluding group (None: it attacks alone)."""
-    if not cfg.attack_group:
+def attacker_pool(group: Sequence[int], cfg: NodeConfig, train: Dataset) -> Dataset | None:
+    """The pooled data of this node's colluding ``group`` (partition indices; empty: it
+    attacks alone, None)."""
+    if not group:
         return None
     parts = [
         partition_by_spec(train, cfg.partition, i, cfg.partition_count, cfg.partition_seed)
-        for i in sorted(set(cfg.attack_group))
+        for i in sorted(set(group))
     ]
     return Dataset(
         np.concatenate([p.features for p in parts]), np.concatenate([p.labels for p in parts])
