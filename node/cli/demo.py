@@ -29,6 +29,8 @@ DEMO_EXAMPLES = """Examples:
   fedchain demo --dp distributed --dp-clip 0.1 --dp-noise 1.0   # differential privacy
 
   fedchain demo --task digits-mlp --rounds 20 --target-accuracy 0.9 --patience 3
+
+  fedchain demo --update-codec topk-int8-p100   # compressed updates, error feedback
 """
 
 
@@ -97,6 +99,13 @@ def demo(
             min=0, help="stop rule: finish after N finalized rounds without a better accuracy"
         ),
     ] = 0,
+    update_codec: Annotated[
+        str,
+        typer.Option(
+            help="how updates travel: fxp32-q16 (dense) or topk-int8-p<P> (top P per 1000 "
+            "entries as int8, error feedback; e.g. topk-int8-p100)"
+        ),
+    ] = "fxp32-q16",
     chain_round_cap: Annotated[
         bool,
         typer.Option(
@@ -139,6 +148,7 @@ def demo(
         target_accuracy=target_accuracy,
         patience=patience,
         chain_round_cap=chain_round_cap,
+        update_codec=update_codec,
     )
     expected_errors(lambda: check_options(opts))
     from node.demo.run import run_demo  # torch: only once the options are fine

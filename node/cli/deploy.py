@@ -68,6 +68,14 @@ Dp = Annotated[
         "(default: off)",
     ),
 ]
+UpdateCodec = Annotated[
+    str | None,
+    typer.Option(
+        help="how updates travel: fxp32-q16 (dense) or topk-int8-p<P> (the top P per 1000 "
+        "entries of each tensor as int8, with error feedback; topk-int8-p100: about 17x "
+        "fewer bytes) (docs/bench/compression.json) (default: fxp32-q16)"
+    ),
+]
 DpClip = Annotated[
     float | None, typer.Option(help="DP: L2 norm C every update is clipped to (default: 0.1)")
 ]
@@ -152,6 +160,8 @@ DEPLOY_EXAMPLES = """Examples:
   fedchain deploy --rpc-url $RPC --keystore k.json --min-participants 5
   --commit-window 300 --vote-window 120 --contributor-pool 400 --voter-pool 100
 
+  fedchain deploy --rpc-url $RPC --keystore k.json --update-codec topk-int8-p100
+
   fedchain deploy --rpc-url $RPC --private-key-file key.hex --byzantine-f 1
   --rule nnm+trimmed_mean --min-participants 4
 
@@ -196,6 +206,7 @@ def deploy_request(
     target_accuracy: float | None = None,
     patience: int | None = None,
     max_rounds: int | None = None,
+    update_codec: str | None = None,
 ) -> DeployRequest:
     from node.operator.deploy import DeployRequest
 
@@ -226,6 +237,7 @@ def deploy_request(
         target_accuracy=target_accuracy,
         patience=patience,
         max_rounds=max_rounds,
+        update_codec=update_codec,
     )
 
 
@@ -263,6 +275,7 @@ def deploy(
     target_accuracy: TargetAccuracy = None,
     patience: Patience = None,
     max_rounds: MaxRounds = None,
+    update_codec: UpdateCodec = None,
 ) -> None:
     """Deploy the token and a coordinator for a task to any EVM chain.
 
@@ -303,6 +316,7 @@ def deploy(
         target_accuracy,
         patience,
         max_rounds,
+        update_codec=update_codec,
     )
     expected_errors(
         lambda: deploy_to(

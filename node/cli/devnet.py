@@ -32,6 +32,7 @@ from node.cli.deploy import (
     TargetAccuracy,
     Task,
     Treasury,
+    UpdateCodec,
     VoterPool,
     VoteWindow,
     deploy_request,
@@ -90,6 +91,7 @@ def devnet_up(
     target_accuracy: TargetAccuracy = None,
     patience: Patience = None,
     max_rounds: MaxRounds = None,
+    update_codec: UpdateCodec = None,
 ) -> None:
     """Start anvil (state in DATA_DIR), deploy if not yet deployed, print accounts.
 
@@ -125,6 +127,7 @@ def devnet_up(
         target_accuracy,
         patience,
         max_rounds,
+        update_codec=update_codec,
     )
     expected_errors(lambda: up(data_dir, port, console, request=request, accounts=accounts))
 

@@ -42,6 +42,7 @@ class DemoOptions:
     dp: str = "off"  # differential privacy: off, local, distributed (docs/privacy.md)
     dp_clip: float | None = None  # None: the deploy default
     dp_noise: float | None = None
+    update_codec: str = "fxp32-q16"  # how updates travel (node/update/names.py)
     target_accuracy: float = 0.0  # the chain's stop rule (0: off); --rounds is its round cap
     patience: int = 0
     chain_round_cap: bool = True  # the stop rule's maxRounds = --rounds (else no cap on chain)
@@ -175,6 +176,7 @@ def check_options(opts: DemoOptions) -> None:
             dp=opts.dp,
             dp_clip=opts.dp_clip,
             dp_noise=opts.dp_noise,
+            update_codec=opts.update_codec,
         )
     )
     check_demo_dir(opts)

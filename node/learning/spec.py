@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from node.update.names import CODEC, codec_problem
+
 ALGORITHMS = ("fedavg", "fedprox", "fednova")
 DP_MODES = ("off", "local", "distributed")
 
@@ -27,6 +29,8 @@ class TrainingSpec:
     dp_clip_norm: L2 bound every update is clipped to before noise (model units).
     dp_noise_multiplier: noise std as a multiple of the clip norm.
     dp_delta: the delta of the reported (epsilon, delta) guarantee.
+    update_codec: how updates travel (``node.update.codec``): ``fxp32-q16`` (dense) or
+        ``topk-int8-p<P>`` (compressed with error feedback); a node refuses any other.
     """
 
     algorithm: str = "fedavg"
@@ -35,6 +39,7 @@ class TrainingSpec:
     dp_clip_norm: float = 0.0
     dp_noise_multiplier: float = 0.0
     dp_delta: float = 1e-5
+    update_codec: str = CODEC
 
     def problems(self) -> list[str]:
         """What is wrong with these settings, one message each (empty when valid)."""
@@ -52,6 +57,9 @@ class TrainingSpec:
                 out.append("training.dp_noise_multiplier must be >= 0")
             if not 0 < self.dp_delta < 1:
                 out.append("training.dp_delta must be in (0, 1)")
+        codec = codec_problem(self.update_codec)
+        if codec:
+            out.append(f"training.update_codec: {codec}")
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -73,4 +81,5 @@ class TrainingSpec:
             dp_clip_norm=float(data.get("dp_clip_norm", 0.0)),
             dp_noise_multiplier=float(data.get("dp_noise_multiplier", 0.0)),
             dp_delta=float(data.get("dp_delta", 1e-5)),
+            update_codec=str(data.get("update_codec", CODEC)),
         )

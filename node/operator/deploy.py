@@ -20,6 +20,7 @@ from node.learning.spec import TrainingSpec
 from node.operator.format import TOKEN, fed, in_words
 from node.privacy.bound import dp_problems
 from node.stoprule import accuracy_to_bps
+from node.update.names import CODEC
 
 BPS = 10_000
 DEFAULT_TASK = "mnist5k-mlp"
@@ -62,6 +63,7 @@ class DeployRequest:
     target_accuracy: float | None = None
     patience: int | None = None
     max_rounds: int | None = None
+    update_codec: str | None = None  # how updates travel: fxp32-q16 or topk-int8-p<P>
 
     def given(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
@@ -211,6 +213,7 @@ def training_spec(request: DeployRequest) -> TrainingSpec:
         raise ConfigError("--dp-clip and --dp-noise apply with --dp local or --dp distributed")
     dp_on = dp_mode != "off"
     spec = TrainingSpec(
+        update_codec=request.update_codec or CODEC,
         algorithm=algorithm,
         prox_mu=mu,
         dp_mode=dp_mode,
@@ -228,6 +231,7 @@ def training_spec(request: DeployRequest) -> TrainingSpec:
                 p.replace("training.dp_mode", "--dp")
                 .replace("training.dp_clip_norm", "--dp-clip")
                 .replace("training.dp_noise_multiplier", "--dp-noise")
+                .replace("training.update_codec:", "--update-codec:")
                 .replace("training.", "--")
                 .replace("_", "-")
                 for p in problems
@@ -351,7 +355,7 @@ def differences(existing: Deployment, request: DeployRequest) -> list[str]:
             (want.target_metric_bps, want.patience, want.max_rounds),
         ),
         (
-            {"algorithm", "prox_mu", "dp", "dp_clip", "dp_noise"},
+            {"algorithm", "prox_mu", "dp", "dp_clip", "dp_noise", "update_codec"},
             "training",
             _training_text(existing.training),
             _training_text(plan.training),
@@ -377,6 +381,8 @@ def _training_text(spec: TrainingSpec) -> str:
             f", {spec.dp_mode} DP (clip {spec.dp_clip_norm:g}, noise multiplier "
             f"{spec.dp_noise_multiplier:g}, delta {spec.dp_delta:g})"
         )
+    if spec.update_codec != CODEC:
+        text += f", updates compressed ({spec.update_codec}, error feedback)"
     return text
 
 

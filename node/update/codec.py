@@ -20,8 +20,17 @@ import numpy as np
 from node.errors import UpdateRejected
 from node.update import sparse
 from node.update.fixedpoint import FixedParams
+from node.update.names import CODEC, codec_problem
 
-CODEC = "fxp32-q16"  # dense: every int32 of the delta
+__all__ = [
+    "CODEC",
+    "UpdateHeader",
+    "codec_problem",
+    "decode_model",
+    "decode_update",
+    "encode_model",
+    "encode_update",
+]
 MODEL_MAGIC = b"FCM1"
 UPDATE_MAGIC = b"FCU1"
 MAX_HEADER = 64 * 1024
@@ -46,16 +55,6 @@ class UpdateHeader:
 
 def _canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-
-
-def codec_problem(codec: str) -> str | None:
-    """Why ``codec`` is not a known update codec (None when it is)."""
-    if codec == CODEC or sparse.permille_of(codec) is not None:
-        return None
-    return (
-        f"unknown update codec {codec!r}: {CODEC} (dense) or {sparse.PREFIX}<P> "
-        "(compressed: the top P per 1000 entries of each tensor, P in 1..999)"
-    )
 
 
 def _encode(

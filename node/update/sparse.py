@@ -15,7 +15,6 @@ the author carries into its next update (``node.update.feedback``).
 from __future__ import annotations
 
 import math
-import re
 import struct
 from collections.abc import Mapping
 
@@ -23,23 +22,15 @@ import numpy as np
 
 from node.errors import UpdateRejected
 from node.update.fixedpoint import INT32_MAX, FixedParams
+from node.update.names import PREFIX, permille_of
 
-PREFIX = "topk-int8-p"
-_NAME = re.compile(r"topk-int8-p([1-9][0-9]{0,2})")
+__all__ = ["PREFIX", "compress", "decode_tensor", "encode_tensor", "kept", "permille_of"]
 Q_MAX = 127
 MAX_SCALE = INT32_MAX // Q_MAX  # q * scale always fits int32
 _SCALE = struct.Struct("<I")
 # compress() aims this far below the norm limit so float rounding of the norm never lets
 # a compressed delta exceed the verifier's exact integer bound
 _NORM_MARGIN = 1e-6
-
-
-def permille_of(codec: str) -> int | None:
-    """Kept entries per 1000 of a ``topk-int8-p<P>`` codec (1..999), None for another name."""
-    match = _NAME.fullmatch(codec)
-    if match is None or int(match.group(1)) >= 1000:
-        return None
-    return int(match.group(1))
 
 
 def kept(size: int, permille: int) -> int:
