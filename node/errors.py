@@ -38,6 +38,7 @@ class Rejection(StrEnum):
     WRONG_ROUND = "wrong_round"
     WRONG_AUTHOR = "wrong_author"  # the header names someone other than the committer
     WRONG_BASE = "wrong_base"  # trained on another model than the round's base
+    WRONG_CODEC = "wrong_codec"  # another update codec than the deployment's
     BAD_EXAMPLES = "bad_examples"
     BAD_SHAPE = "bad_shape"
     OUT_OF_RANGE = "out_of_range"
