@@ -31,7 +31,7 @@ from node.faults import crash_point
 from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, shapes_of
 from node.models import load_model, store_model
-from node.observer import catch_up, observe, selection
+from node.observer import base_holders, catch_up, observe, selection
 from node.privacy import step as privacy
 from node.record import Laps, new_record
 from node.stoprule import metric_bps_of
@@ -53,7 +53,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     selected, committee = await selection(ctx, r)
     if not selected and committee is not None:
         return await observe(ctx, r, committee)
-    base = await load_model(ctx, base_cid)
+    base = await load_model(ctx, base_cid, await base_holders(ctx, r, base_cid))
     await know_eligible(ctx, info)
     own_cid = await train_and_commit(ctx, info, base_cid)
     lap("train_commit")
