@@ -50,8 +50,9 @@ MAX_BYZANTINE_SHARE = 0.05
 
 
 def node_config_text(index: int, opts: DemoOptions, deployment: Path) -> str:
+    # [simulation] first: callers append [node] keys to this text
     return f"""# fedchain node {index} (written by `fedchain demo`)
-[node]
+{_simulation_table(index, opts)}[node]
 data_dir = "."
 deployment = "{deployment}"
 key_file = "key.hex"
@@ -66,17 +67,17 @@ linger = true
 rule = "{opts.rule}"
 byzantine_f = {opts.byzantine}
 partition = "{f"dirichlet:{opts.alpha}" if opts.alpha > 0 else "iid"}"
-""" + _simulation_table(index, opts)
+"""
 
 
 def _simulation_table(index: int, opts: DemoOptions) -> str:
     """An attacker's [simulation] table (read by its entry point, python -m node.attacks)."""
     if not opts.attack_of(index):
         return ""
-    return f"""
-[simulation]
+    return f"""[simulation]
 attack = "{opts.attack_of(index)}"
 attack_group = {list(opts.attack_group(index))}
+
 """
 
 
