@@ -15,13 +15,15 @@ from node.context import NodeContext
 from node.errors import ChainError
 from node.faults import crash_point
 from node.learning.fixedpoint import FixedParams
-from node.learning.local import compute_delta
+from node.learning.local import compute_delta, shapes_of
 from node.learning.tasks import Dataset
 from node.learning.train import local_steps
 from node.models import load_model
 from node.privacy import step as privacy
+from node.privacy.bound import update_norm_bound
 from node.store.cid import compute_cid
 from node.update.codec import UpdateHeader, encode_update
+from node.update.feedback import outgoing
 from node.waits import commit_closed, round_info
 
 log = logging.getLogger(__name__)
@@ -83,12 +85,17 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         delta = await trio.to_thread.run_sync(craft)
     elif dp is not None:
         delta = await trio.to_thread.run_sync(partial(privacy.publish, ctx, delta, dp))
+    # under a compressed codec: error feedback, the residual saved in the data dir first
+    bound = update_norm_bound(training, shapes_of(delta), ctx.cfg.norm_bound)
+    send = partial(outgoing, ctx.cfg.data_dir, ctx.deployment_id, r, delta, training.update_codec)
+    delta = await trio.to_thread.run_sync(partial(send, None if ctx.behaviour.crafts else bound))
     header = UpdateHeader(
         deployment=ctx.deployment_id,
         round=r,
         author=ctx.address,
         base_cid=base_cid,
         num_examples=len(ctx.train_data),
+        codec=training.update_codec,
         local_steps=local_steps(
             len(ctx.train_data), epochs=ctx.cfg.epochs, batch_size=ctx.cfg.batch_size
         )

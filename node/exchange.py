@@ -212,6 +212,7 @@ class Exchange:
             norm_bound=update_norm_bound(
                 ctx.chain.deployment.training, self.shapes, ctx.cfg.norm_bound
             ),
+            codec=ctx.chain.deployment.training.update_codec,
         )
         with fetch.scope:  # cancelled at the exchange deadline: the default outcome
             try:
