@@ -511,6 +511,18 @@ class ChainClient:
         mean evaluation at finalization (0 unless finalized)."""
         return int(self._view("agreedMetric", r))
 
+    def agreed_metrics(self, rounds: Sequence[int]) -> list[int]:
+        """``agreed_metric`` of each round, in one batch."""
+        f = self._coord.functions
+        return [int(m) for m in self._batch([partial(f.agreedMetric, r) for r in rounds])]
+
+    def storage_word(self, slot: int) -> int:
+        """One 32-byte storage slot of the coordinator, as an integer (for state that has
+        no view, e.g. the stop rule's bookkeeping word; node/operator/stopstate.py)."""
+        with rpc_errors(self.rpc_url):
+            raw = self.w3.eth.get_storage_at(self._coord.address, slot)
+        return int.from_bytes(bytes(raw), "big")
+
     def has_voted(self, r: int, address: str | None = None) -> bool:
         return bool(self._view("hasVoted", r, self._addr(address)))
 
@@ -877,7 +889,20 @@ class ChainClient:
             timestamp=int(stamp, 16) if isinstance(stamp, str) else stamp,
         )
 
+    def _quick_logs(self, event: str, filters: dict[str, Any]) -> list[Any]:
+        latest = self._quick.block_number()
+        found: list[Any] = []
+        start = self.deployment.deploy_block
+        while start <= latest:
+            end = min(start + LOG_CHUNK_BLOCKS - 1, latest)
+            found += self._quick.logs(event, filters, start, end)
+            start = end + 1
+        return found
+
     def _logs(self, event: str, filters: dict[str, Any]) -> list[Any]:
+        if event in QUICK_EVENTS:  # the round engine's per-round reads: raw JSON-RPC
+            with contextlib.suppress(QuickReadUnavailable):
+                return self._quick_logs(event, filters)
         latest = self.block_number()
         found: list[Any] = []
         start = self.deployment.deploy_block
@@ -889,6 +914,9 @@ class ChainClient:
                 )
                 start = end + 1
         return found
+
+
+QUICK_EVENTS = frozenset({"CommitteeSelected", "Committed", "Finalized"})
 
 
 def _snake_case(name: str) -> str:

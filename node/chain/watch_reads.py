@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import eth_abi
-from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector, to_checksum_address
 
 TIMEOUT_S = 10.0
 
@@ -77,6 +77,65 @@ class _View:
         return out[0] if len(out) == 1 else out
 
 
+def _indexed_static(abi: dict[str, Any]) -> bool:
+    """Whether every indexed argument is a static type (a dynamic one is only its hash)."""
+    static = ("uint", "int", "address", "bool", "bytes")
+    return all(
+        _type_of(i) != "bytes" and _type_of(i).startswith(static) and "[" not in _type_of(i)
+        for i in abi.get("inputs", [])
+        if i.get("indexed")
+    )
+
+
+class _Event:
+    def __init__(self, abi: Any) -> None:
+        self.topic0 = "0x" + event_abi_to_log_topic(abi).hex()
+        inputs = list(abi.get("inputs", []))
+        self.inputs = inputs
+        self.indexed = [str(i["name"]) for i in inputs if i.get("indexed")]
+        self.data = [i for i in inputs if not i.get("indexed")]
+        self.data_types = [_type_of(i) for i in self.data]
+
+    def topics(self, filters: dict[str, Any]) -> list[str | None]:
+        out: list[str | None] = [self.topic0]
+        for entry in self.inputs:
+            if not entry.get("indexed"):
+                continue
+            value = filters.get(entry["name"])
+            if value is None:
+                out.append(None)
+                continue
+            try:
+                out.append("0x" + eth_abi.encode([_type_of(entry)], [value]).hex())
+            except Exception as exc:  # noqa: BLE001 - let web3 validate
+                raise QuickReadUnavailable(f"filter: {exc}") from None
+        while out and out[-1] is None:
+            out.pop()
+        return out
+
+    def decode(self, entry: Any) -> dict[str, Any]:
+        try:
+            topics = [bytes.fromhex(t.removeprefix("0x")) for t in entry["topics"][1:]]
+            data = bytes.fromhex(str(entry["data"]).removeprefix("0x"))
+            values = iter(eth_abi.decode(self.data_types, data))
+            indexed = iter(topics)
+            args: dict[str, Any] = {}
+            for i in self.inputs:
+                if i.get("indexed"):
+                    (raw,) = eth_abi.decode([_type_of(i)], next(indexed))
+                else:
+                    raw = next(values)
+                args[i["name"]] = _checksummed(i, raw)
+            return {
+                "args": args,
+                "blockNumber": int(entry["blockNumber"], 16),
+                "logIndex": int(entry["logIndex"], 16),
+                "transactionHash": bytes.fromhex(entry["transactionHash"].removeprefix("0x")),
+            }
+        except Exception as exc:  # noqa: BLE001 - anything odd: web3 decodes it
+            raise QuickReadUnavailable(f"log: {exc}") from None
+
+
 class QuickReads:
     """Views of one contract (``abi`` at ``address``) read over raw JSON-RPC."""
 
@@ -96,6 +155,11 @@ class QuickReads:
             and e.get("stateMutability") in ("view", "pure")
             and names.count(e["name"]) == 1  # overloaded: web3 picks by the arguments
         }
+        self._events = {
+            e["name"]: _Event(e)
+            for e in abi
+            if e.get("type") == "event" and not e.get("anonymous") and _indexed_static(e)
+        }
         self._local = threading.local()  # http.client connections are not thread-safe
 
     def call(self, name: str, args: Sequence[Any], sender: str) -> Any:
@@ -110,6 +174,30 @@ class QuickReads:
         block = {"method": "eth_getBlockByNumber", "params": ["latest", False]}
         answer, latest = self._post([self._eth_call(view, args, sender), block])
         return view.result(answer), _timestamp(latest)
+
+    def block_number(self) -> int:
+        (number,) = self._post([{"method": "eth_blockNumber", "params": []}])
+        return int(number, 16)
+
+    def logs(
+        self, name: str, filters: dict[str, Any], from_block: int, to_block: int
+    ) -> list[dict[str, Any]]:
+        """Event ``name``'s logs of this contract in the block range whose indexed
+        arguments equal ``filters``, as web3's ``get_logs`` gives them: ``args`` (addresses
+        checksummed), ``blockNumber``, ``logIndex``, ``transactionHash``."""
+        event = self._events.get(name)
+        if event is None or not self._usable or set(filters) - set(event.indexed):
+            raise QuickReadUnavailable(name)
+        query = {
+            "address": self._address,
+            "fromBlock": hex(from_block),
+            "toBlock": hex(to_block),
+            "topics": event.topics(filters),
+        }
+        (found,) = self._post([{"method": "eth_getLogs", "params": [query]}])
+        if not isinstance(found, list):
+            raise QuickReadUnavailable("logs: not a list")
+        return [event.decode(entry) for entry in found]
 
     def latest_timestamp(self) -> int:
         (latest,) = self._post([{"method": "eth_getBlockByNumber", "params": ["latest", False]}])

@@ -23,6 +23,27 @@ ABI = load_artifact("FedCoordinator").abi
 ROUND_INFO = (2, 100, 160, 130, 400, 4, 3, 10**20, b"r" * 32, 7, 8, b"k" * 16, 9, 1, 2, 150)
 
 
+def _topic(type_: str, value: Any) -> str:
+    return "0x" + eth_abi.encode([type_], [value]).hex()
+
+
+COMMITTED_LOG = {
+    "address": COORD,
+    "topics": [
+        "0x" + Web3.keccak(text="Committed(uint256,address,bytes)").hex().removeprefix("0x"),
+        _topic("uint256", 3),
+        _topic("address", MEMBER),
+    ],
+    "data": "0x" + eth_abi.encode(["bytes"], [b"\x01cid"]).hex(),
+    "blockNumber": "0x7",
+    "logIndex": "0x1",
+    "transactionIndex": "0x0",
+    "transactionHash": "0x" + "ab" * 32,
+    "blockHash": "0x" + "cd" * 32,
+    "removed": False,
+}
+
+
 def _outputs(name: str) -> list[str]:
     entry = next(e for e in ABI if e.get("type") == "function" and e["name"] == name)
     return [_canonical(o) for o in entry["outputs"]]
@@ -57,6 +78,11 @@ class Chain(BaseHTTPRequestHandler):
             return out | {"result": "0x7a69"}
         if q["method"] == "eth_getBlockByNumber":
             return out | {"result": {"number": "0x10", "timestamp": hex(1234)}}
+        if q["method"] == "eth_blockNumber":
+            return out | {"result": "0x10"}
+        if q["method"] == "eth_getLogs":
+            Chain.calls.append(q["params"][0])
+            return out | {"result": [COMMITTED_LOG]}
         assert q["method"] == "eth_call", q
         Chain.calls.append(q["params"][0])
         if Chain.mode == "revert":
@@ -124,3 +150,20 @@ def test_transport_failure_then_recovery(server: str) -> None:
     assert quick.call("currentRound", (), ME) == 7
     quick._connection().close()  # a dropped keep-alive connection is reopened
     assert quick.call("currentRound", (), ME) == 7
+
+
+def test_logs_as_web3_decodes_them(server: str) -> None:
+    quick = QuickReads(server, ABI, COORD)
+    coord = Web3(Web3.HTTPProvider(server)).eth.contract(address=COORD, abi=ABI)
+    (mine,) = quick.logs("Committed", {"round": 3}, 1, 16)
+    (theirs,) = coord.events.Committed().get_logs(
+        argument_filters={"round": 3}, from_block=1, to_block=16
+    )
+    assert mine["args"] == dict(theirs["args"])
+    assert mine["args"]["author"] == Web3.to_checksum_address(MEMBER)
+    assert mine["blockNumber"] == theirs["blockNumber"] == 7
+    query = Chain.calls[0]
+    assert query["topics"][1] == _topic("uint256", 3) and len(query["topics"]) == 2
+    assert quick.block_number() == 16
+    with pytest.raises(QuickReadUnavailable):
+        quick.logs("Committed", {"cid": b"x"}, 1, 16)  # not indexed: web3 filters it
