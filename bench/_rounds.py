@@ -12,6 +12,7 @@ each round ends with one check that it finalized. Used by bench/cli_latency.py a
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,10 @@ class Driver:
     def rounds_done(self) -> int:
         return self.nodes[0].current_round()
 
-    def drive(self, count: int) -> None:
-        """Open and finalize ``count`` more rounds."""
+    def drive(self, count: int, metric: Callable[[int, int], int] | None = None) -> None:
+        """Open and finalize ``count`` more rounds; ``metric(round, voter index)``: the
+        evaluation (basis points) each vote carries (default 0)."""
+        bps = metric or (lambda r, i: 0)
         coord = self.nodes[0].w3.eth.contract(
             address=to_checksum_address(self.deployment.coordinator),
             abi=load_artifact("FedCoordinator").abi,
@@ -112,9 +115,12 @@ class Driver:
             tree = build_reward_tree(r, {a: pool // 3 for a in self.addresses})
             self.trees[r] = tree
             model = cid_to_bytes(fake_cid(f"model-{r}"))
-            votes = [s.send(f.submitOutcome(r, model, tree.root, [], 0)) for s in signers[:2]]
+            votes = [
+                s.send(f.submitOutcome(r, model, tree.root, [], bps(r, i)))
+                for i, s in enumerate(signers[:2])
+            ]
             slash = [self.addresses[0]]
-            votes.append(signers[2].send(f.submitOutcome(r, model, tree.root, slash, 0)))
+            votes.append(signers[2].send(f.submitOutcome(r, model, tree.root, slash, bps(r, 2))))
             _settle(chain, votes, f"round {r} votes")
             if r % 5 == 0:
                 a = self.addresses[0]
@@ -130,8 +136,9 @@ class Driver:
         devnet.down(self.data_dir)
 
 
-def start(data_dir: Path, port: int, treasury_rounds: int = 1000) -> Driver:
-    """Start a devnet in ``data_dir``, deploy, fund and register three participants."""
+def start(data_dir: Path, port: int, treasury_rounds: int = 1000, **stop_rule: int) -> Driver:
+    """Start a devnet in ``data_dir``, deploy, fund and register three participants;
+    ``stop_rule``: ``target_metric_bps``, ``patience``, ``max_rounds`` (default: off)."""
     net = devnet.up(data_dir, port=port)
     try:
         reward = TOKEN
@@ -145,6 +152,7 @@ def start(data_dir: Path, port: int, treasury_rounds: int = 1000) -> Driver:
             min_participants=3,
             late_vote_grace=0,  # the losing third vote never joins: open the next round at once
             treasury=reward * treasury_rounds,
+            **stop_rule,
         )
         deployer_key = net.accounts[0][1]
         out = data_dir / "deployment.json"

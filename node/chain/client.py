@@ -336,9 +336,15 @@ class ChainClient:
         JSON-RPC batches)."""
         fns = self._coord.functions
         count = self.participant_count()
-        accounts = self._batch([partial(fns.participantAt, i) for i in range(count)])
-        checksums = [to_checksum_address(a) for a in accounts]
-        entries = self._batch([partial(fns.participant, a) for a in checksums])
+        try:
+            me = self.address
+            accounts = self._quick.calls("participantAt", [(i,) for i in range(count)], me)
+            checksums = [to_checksum_address(a) for a in accounts]
+            entries = self._quick.calls("participant", [(a,) for a in checksums], me)
+        except QuickReadUnavailable:
+            accounts = self._batch([partial(fns.participantAt, i) for i in range(count)])
+            checksums = [to_checksum_address(a) for a in accounts]
+            entries = self._batch([partial(fns.participant, a) for a in checksums])
         return [
             Participant(a, int(stake), _peer_str(bytes(peer_raw)), list(addrs), active)
             for a, (stake, peer_raw, addrs, active) in zip(checksums, entries, strict=True)

@@ -131,7 +131,7 @@ def create_app(settings: Settings) -> Starlette:
         if api:
             from node.explorer.chart import accuracy_svg, economy_svg
 
-            data["accuracy_svg"] = accuracy_svg(data["accuracy"])
+            data["accuracy_svg"] = accuracy_svg(data["accuracy"], data["agreed"])
             data["economy_svg"] = economy_svg(data["economy"])
             return JSONResponse(data)
         return HTMLResponse(render("overview.html", **data))

@@ -9,9 +9,11 @@ from xml.sax.saxutils import quoteattr
 WIDTH, HEIGHT, PAD = 640, 220, 36
 
 
-def accuracy_svg(points: Sequence[dict[str, Any]]) -> str:
+def accuracy_svg(points: Sequence[dict[str, Any]], agreed: Sequence[dict[str, Any]] = ()) -> str:
     """One ``circle.point`` per ``{"round", "accuracy"}`` (x: round, y: accuracy 0..1),
-    joined by a line; axes with the first and last round and 0 / 0.5 / 1."""
+    joined by a line; with ``agreed`` (``{"round", "bps"}``: the chain's agreed metric),
+    one ``circle.agreed`` per round on a dashed line, on the same scale; axes with the
+    first and last round and 0 / 0.5 / 1."""
     parts = [
         f'<svg id="accuracy-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} '
         f'{HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
@@ -25,37 +27,45 @@ def accuracy_svg(points: Sequence[dict[str, Any]]) -> str:
         parts.append(
             f'<text class="tick" x="{x0 - 4}" y="{y + 4:.1f}" text-anchor="end">{level:g}</text>'
         )
-    if not points:
+    if not points and not agreed:
         parts.append(
             f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">'
             "no accuracy reported yet (give --node STATUS_URL)</text></svg>"
         )
         return "".join(parts)
-    first, last = points[0]["round"], points[-1]["round"]
+    rounds = [int(p["round"]) for p in [*points, *agreed]]
+    first, last = min(rounds), max(rounds)
     span = max(1, last - first)
 
-    def xy(p: dict[str, Any]) -> tuple[float, float]:
-        x = x0 + (p["round"] - first) / span * (x1 - x0) if last > first else (x0 + x1) / 2
-        return x, y0 - float(p["accuracy"]) * (y0 - y1)
+    def xy(r: int, value: float) -> tuple[float, float]:
+        x = x0 + (r - first) / span * (x1 - x0) if last > first else (x0 + x1) / 2
+        return x, y0 - value * (y0 - y1)
 
-    coords = [xy(p) for p in points]
-    if len(coords) > 1:
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-        parts.append(f'<polyline class="line" points="{path}"/>')
-    for p, (x, y) in zip(points, coords, strict=True):
-        acc = f"{float(p['accuracy']):.4f}"
-        parts.append(
-            f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="3" data-round="{int(p["round"])}" '
-            f"data-accuracy={quoteattr(acc)}><title>round {int(p['round'])}: {acc}</title></circle>"
-        )
+    series = [
+        ("point", "line", "accuracy", [(int(p["round"]), float(p["accuracy"])) for p in points]),
+        ("agreed", "agreed-line", "bps", [(int(p["round"]), int(p["bps"]) / 1e4) for p in agreed]),
+    ]
+    for cls, line, attr, values in series:
+        coords = [xy(r, v) for r, v in values]
+        if len(coords) > 1:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+            parts.append(f'<polyline class="{line}" points="{path}"/>')
+        for (r, v), (x, y) in zip(values, coords, strict=True):
+            shown = f"{v:.4f}" if attr == "accuracy" else str(round(v * 1e4))
+            title = f"round {r}: " + (shown if attr == "accuracy" else f"agreed {v:.2%}")
+            parts.append(
+                f'<circle class="{cls}" cx="{x:.1f}" cy="{y:.1f}" r="3" data-round="{r}" '
+                f"data-{attr}={quoteattr(shown)}><title>{title}</title></circle>"
+            )
     parts.append(f'<text class="tick" x="{x0}" y="{y0 + 16}" text-anchor="middle">{first}</text>')
     if last != first:
         parts.append(
             f'<text class="tick" x="{x1}" y="{y0 + 16}" text-anchor="middle">{last}</text>'
         )
+    label = "round: nodes' accuracy (blue)" + (", chain's agreed metric (orange)" if agreed else "")
     parts.append(
         f'<text class="label" x="{(x0 + x1) / 2}" y="{HEIGHT - 4}" '
-        'text-anchor="middle">round</text>'
+        f'text-anchor="middle">{label}</text>'
     )
     parts.append("</svg>")
     return "".join(parts)

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from node.explorer import db as xdb
-from node.explorer.views import CLAIM_EVENTS, NotFound, events, phase_of
+from node.explorer.views import CLAIM_EVENTS, NotFound, agreed_bps, events, phase_of
 
 # chain event -> the round timeline's data-event
 TIMELINE = {
@@ -109,6 +109,8 @@ def round_page(db: sqlite3.Connection, n: int) -> dict[str, Any]:
         )
         o["stake"] += int(e["args"]["weight"])
         o["voters"].append(e["args"]["voter"])
+        # each voter's evaluation of the model it voted for (None: calldata not readable)
+        o.setdefault("metrics", {})[e["args"]["voter"]] = (call or {}).get("metric_bps")
     timeline = [
         {
             "event": TIMELINE[e["name"]],
@@ -139,6 +141,7 @@ def round_page(db: sqlite3.Connection, n: int) -> dict[str, Any]:
         "contributor_pool": str(row["contributor_pool"]),
         "voter_pool": str(row["voter_pool"]),
         "model_cid": model_cid,
+        "agreed_bps": agreed_bps(row),  # the chain's agreed metric (finalized rounds)
         "returned": {k: str(v) for k, v in row["detail"].get("returned", {}).items()},
         "timeline": timeline,
         "authors": authors,

@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from node.operator.format import fed, in_words
+from node.operator.stopstate import percent
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -46,7 +47,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fed=fed_text, utc=utc, short=short)
+    env.filters.update(fed=fed_text, utc=utc, short=short, pct=percent)
     env.globals.update(until=until)
     return env
 
@@ -55,6 +56,7 @@ def render(name: str, **context: Any) -> str:
     if "accuracy" in context and name == "overview.html":
         from node.explorer.chart import accuracy_svg, economy_svg
 
-        context["accuracy_svg"] = Markup(accuracy_svg(context["accuracy"]))  # noqa: S704 - built escaped
+        chart = accuracy_svg(context["accuracy"], context.get("agreed", ()))
+        context["accuracy_svg"] = Markup(chart)  # noqa: S704 - built escaped
         context["economy_svg"] = Markup(economy_svg(context["economy"]))  # noqa: S704 - built escaped
     return environment().get_template(name).render(**context)

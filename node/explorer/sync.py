@@ -116,6 +116,9 @@ class Syncer:
         facts = gather(self.chain, self.index, rounds)
         # cache the voters' calldata (their slash lists) for the round pages
         self.index.outcome_calls(self.chain, [v["tx"] for f in facts.values() for v in f.votes])
+        finalized = [r for r, f in facts.items() if f.finalized]
+        # the chain's agreed metric (set once, at finalization): the stop rule replays it
+        metrics = dict(zip(finalized, self.chain.agreed_metrics(finalized), strict=True))
         rows, rewards = [], []
         for r, f in facts.items():
             info = f.info
@@ -134,7 +137,11 @@ class Syncer:
                     "eligible": info.eligible_count,
                     "commits": info.commit_count,
                     "model_cid": f.finalized["args"]["modelCid"] if f.finalized else None,
-                    "detail": {"returned": f.returned(), "winning_weight": info.winning_weight},
+                    "detail": {
+                        "returned": f.returned(),
+                        "winning_weight": info.winning_weight,
+                        "agreed_metric_bps": metrics.get(r),
+                    },
                 }
             )
             rewards += [(r, a, "voter", amount) for a, amount in f.voter_rewards().items()]

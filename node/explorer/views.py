@@ -110,9 +110,10 @@ def overview(db: sqlite3.Connection) -> dict[str, Any]:
         slashed_in[e["round"]] = slashed_in.get(e["round"], 0) + int(e["args"]["amount"])
     settled = [r for r in rows if r["status"] in ("finalized", "failed")][-ECONOMY_ROUNDS:]
     participants = xdb.participants(db)
+    params = xdb.meta(db, "params") or {}
     return {
         "deployment": deployment,
-        "params": xdb.meta(db, "params") or {},
+        "params": params,
         "chain_time": now,
         "latest_block": xdb.meta(db, "latest_block"),
         "synced_at": xdb.meta(db, "synced_at"),
@@ -124,6 +125,13 @@ def overview(db: sqlite3.Connection) -> dict[str, Any]:
             for p in participants
         ],
         "accuracy": points,
+        # the chain's agreed metric of each finalized round (its winning voters' mean)
+        "agreed": [
+            {"round": r["round"], "bps": agreed_bps(r)}
+            for r in rows
+            if r["status"] == "finalized" and agreed_bps(r) is not None
+        ],
+        "stop_rule": stop_rule(db, rows, params),
         "rewards": [
             {
                 "address": a,
@@ -155,9 +163,30 @@ def overview(db: sqlite3.Connection) -> dict[str, Any]:
     }
 
 
+def agreed_bps(row: dict[str, Any]) -> int | None:
+    """A round row's agreed metric (None: not finalized, or indexed before it was kept)."""
+    value = row["detail"].get("agreed_metric_bps")
+    return None if value is None else int(value)
+
+
+def stop_rule(
+    db: sqlite3.Connection, rows: Sequence[dict[str, Any]], params: dict[str, Any]
+) -> dict[str, Any]:
+    """Where the chain's stop rule stands, replayed from the finalized rounds' agreed
+    metrics (node/operator/stopstate.py); unknown while a finalized round lacks its."""
+    from node.operator.stopstate import end_of, replay, stop_rule_view
+
+    metrics = [agreed_bps(r) for r in rows if r["status"] == "finalized"]
+    known = [m for m in metrics if m is not None]
+    state = replay(known) if len(known) == len(metrics) else None
+    end = end_of(events(db, names=["DeploymentFinished"]))
+    return stop_rule_view(params, state, end)
+
+
 def _round_summary(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "round": row["round"],
+        "agreed_bps": agreed_bps(row),
         "status": row["status"],
         "commits": row["commits"],
         "eligible": row["eligible"],

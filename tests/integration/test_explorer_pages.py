@@ -4,7 +4,9 @@ the pages show what the chain and the node recorded, then the last data with a b
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -30,6 +32,16 @@ import explorer as bench  # noqa: E402
 pytestmark = pytest.mark.integration
 FEDCHAIN = str(Path(sys.executable).with_name("fedchain"))
 ROUNDS = 5
+# each round's votes' metrics (bps): the two winning voters, then the losing one, which the
+# agreed metric leaves out. Agreed: 60, 71, 70, 71 (no better than 71), 50 %: the third
+# round in a row without improvement finishes the deployment (patience 3) with round 5.
+METRICS = {1: (6000, 6000), 2: (7000, 7200), 3: (6900, 7100), 4: (7100, 7100), 5: (5000, 5000)}
+LOSER_METRIC = 9999
+STOP_RULE = {"target_metric_bps": 9500, "patience": 3, "max_rounds": 10}
+
+
+def metric(r: int, voter: int) -> int:
+    return METRICS[r][voter] if voter < 2 else LOSER_METRIC
 
 
 class FakeNodeStatus:
@@ -98,9 +110,9 @@ def get(url: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     data = tmp_path_factory.mktemp("explorer")
-    driver = _rounds.start(data, free_port())
+    driver = _rounds.start(data, free_port(), **STOP_RULE)
     try:
-        driver.drive(ROUNDS)
+        driver.drive(ROUNDS, metric)
         node = FakeNodeStatus(driver.addresses[1], records(driver))
         port = free_port()
         proc = subprocess.Popen(
@@ -189,6 +201,73 @@ def test_round_page_reads_votes_and_verdicts(env: Env) -> None:
     person = json.loads(get(f"{env.base}/api/participants/{a}")[1])
     assert int(person["claimed"]) == env.split[a]
     assert get(f"{env.base}/rounds/{ROUNDS + 1}")[0] == 404
+
+
+def test_agreed_metric_and_stop_rule_match_the_chain(env: Env) -> None:
+    from rich.console import Console
+
+    from node.chain.client import StopReason
+    from node.operator.round_show import print_round
+    from node.operator.stopstate import read_word, replay, stop_rule_view
+
+    chain = env.driver.nodes[0]
+    agreed = {r: chain.agreed_metric(r) for r in range(1, ROUNDS + 1)}
+    assert agreed == {r: sum(METRICS[r]) // 2 for r in agreed}  # equal stakes: the mean
+    end = chain.deployment_end()
+    assert end is not None and chain.finished()
+    assert (end.round, end.reason, end.metric_bps) == (ROUNDS, StopReason.NO_IMPROVEMENT, 5000)
+    # the contract's own bookkeeping word, and the replay of the agreed metrics, agree
+    word = read_word(chain)
+    assert word is not None and word.finished_round == ROUNDS
+    assert replay(agreed.values()) == dataclasses.replace(word, finished_round=0)
+    assert (word.finalized, word.best_bps, word.since_best) == (ROUNDS, 7100, 3)
+    expected = stop_rule_view(vars(chain.params()), word, end)
+    assert expected["final_model_cid"] == chain.final_model_cid()
+
+    overview = json.loads(get(env.base + "/api/overview")[1])
+    assert overview["stop_rule"] == expected
+    assert {p["round"]: p["bps"] for p in overview["agreed"]} == agreed
+    page = parse(get(env.base + "/")[1])
+    assert page.by_id("stop-state").attrs["data-finished"] == "true"
+    assert "no improvement" in page.by_id("stop-state").text
+    assert page.by_id("final-model-cid").text == end.model_cid
+    assert page.by_id("stop-best").attrs["data-bps"] == "7100"
+    assert page.by_id("stop-without-improvement").text == "3"
+    points = page.by_id("accuracy-chart").all("circle", cls="agreed")
+    assert {int(c.attrs["data-round"]): int(c.attrs["data-bps"]) for c in points} == agreed
+    recent = page.by_id("recent-rounds").all("tr", attr="data-round")
+    assert {
+        int(tr.attrs["data-round"]): int(tr.one("td", cls="metric").attrs["data-bps"])
+        for tr in recent
+    } == agreed
+
+    round_page = parse(get(f"{env.base}/rounds/{ROUNDS}")[1])
+    assert round_page.by_id("agreed-metric").attrs["data-bps"] == str(agreed[ROUNDS])
+    voted = {
+        span.attrs["data-voter"]: int(span.attrs["data-bps"])
+        for span in round_page.by_id("outcomes").all("span", cls="metric")
+    }
+    a, b, c = (x.lower() for x in env.driver.addresses)
+    assert voted == {a: 5000, b: 5000, c: LOSER_METRIC}
+    events = [li.attrs["data-event"] for li in round_page.by_id("timeline").all("li")]
+    assert "finished" in events
+
+    # `fedchain round show`: the same numbers, read from the chain (the bookkeeping word)
+    cli_env = {**os.environ, "FEDCHAIN_CACHE_DIR": str(env.driver.data_dir)}
+    show = subprocess.run(
+        [FEDCHAIN, "round", "show", str(ROUNDS), "--json", "--deployment",
+         str(env.driver.deployment_file)],
+        capture_output=True, text=True, timeout=120, check=True, env=cli_env,
+    )  # fmt: skip
+    detail = json.loads(show.stdout)
+    assert detail["agreed_metric_bps"] == agreed[ROUNDS]
+    assert detail["stop_rule"] == expected
+    assert {v["voter"].lower(): v["metric_bps"] for v in detail["votes"]} == voted
+    console = Console(record=True, width=250)
+    print_round(detail, console, as_json=False)
+    text = console.export_text()
+    assert "agreed metric    50.00%" in text
+    assert "best 71.00%, 3 without improvement; finished at round 5 (no improvement" in text
 
 
 def test_bench_measures_pages_against_static(env: Env) -> None:

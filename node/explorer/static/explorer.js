@@ -137,13 +137,18 @@
       tr.appendChild(cell("td", "status", r.status));
       tr.appendChild(cell("td", "", r.commits + "/" + r.eligible));
       tr.appendChild(cell("td", "", short(r.model_cid)));
+      var metric = cell("td", "metric", percent(r.agreed_bps));
+      metric.setAttribute("data-bps", r.agreed_bps === null ? "" : r.agreed_bps);
+      tr.appendChild(metric);
       tr.appendChild(cell("td", "", utc(r.opened_at)));
       return tr;
     });
+    stopRule(data.stop_rule);
     text("count-finalized", data.counts.finalized);
     text("count-failed", data.counts.failed);
     var chart = document.getElementById("accuracy-chart");
-    if (chart && chart.querySelectorAll("circle.point").length !== data.accuracy.length) {
+    if (chart && (chart.querySelectorAll("circle.point").length !== data.accuracy.length ||
+        chart.querySelectorAll("circle.agreed").length !== data.agreed.length)) {
       document.getElementById("accuracy-box").innerHTML = data.accuracy_svg;
     }
     var economy = document.getElementById("economy-chart");
@@ -151,6 +156,34 @@
       document.getElementById("economy-box").innerHTML = data.economy_svg;
     }
     tick();
+  }
+
+  function percent(bps) {
+    return bps === null || bps === undefined ? "-" : (bps / 100).toFixed(2) + "%";
+  }
+
+  // the chain's stop rule (same text as the server renders; see overview.html)
+  function stopRule(s) {
+    var box = document.getElementById("stop-rule");
+    if (!box || !s) return;
+    text("stop-finalized", s.finalized_rounds === null ? "?" : s.finalized_rounds);
+    var best = document.getElementById("stop-best");
+    if (best) {
+      best.setAttribute("data-bps", s.best_metric_bps === null ? "" : s.best_metric_bps);
+      best.textContent = percent(s.best_metric_bps);
+    }
+    text("stop-without-improvement",
+      s.rounds_without_improvement === null ? "?" : s.rounds_without_improvement);
+    var state = document.getElementById("stop-state");
+    if (state) {
+      state.setAttribute("data-finished", s.finished ? "true" : "false");
+      state.textContent = s.finished
+        ? "finished at round " + s.finished_round + " (" + s.reason + ", agreed metric " +
+          percent(s.final_metric_bps) + ")"
+        : "running";
+    }
+    var final = document.getElementById("final-model-cid");
+    if (final) final.textContent = s.final_model_cid || "-";
   }
 
   function poll() {

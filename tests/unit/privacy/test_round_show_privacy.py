@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from node.operator.round_show import _node_view, _privacy_text
+from node.operator.round_show import _node_view
+from node.operator.round_text import _privacy_text
 
 SPENT = {"mode": "local", "epsilon": 1.5, "epsilon_update": 1.5, "delta": 1e-5, "rounds": 3}
 
