@@ -25,6 +25,7 @@ import eth_abi
 from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector, to_checksum_address
 
 TIMEOUT_S = 10.0
+BATCH = 100  # requests per JSON-RPC batch
 
 
 class QuickReadUnavailable(Exception):
@@ -167,6 +168,15 @@ class QuickReads:
         view = self._view(name)
         (answer,) = self._post([self._eth_call(view, args, sender)])
         return view.result(answer)
+
+    def calls(self, name: str, args: Sequence[Sequence[Any]], sender: str) -> list[Any]:
+        """``call`` for each argument tuple, in JSON-RPC batches of ``BATCH``."""
+        view = self._view(name)
+        out: list[Any] = []
+        for start in range(0, len(args), BATCH):
+            chunk = [self._eth_call(view, a, sender) for a in args[start : start + BATCH]]
+            out += [view.result(answer) for answer in self._post(chunk)] if chunk else []
+        return out
 
     def call_and_time(self, name: str, args: Sequence[Any], sender: str) -> tuple[Any, int]:
         """``call`` and the latest block's timestamp, in one request."""

@@ -124,6 +124,8 @@ def test_same_values_as_web3(server: str) -> None:
     info, now = quick.call_and_time("roundInfo", (3,), ME)
     assert info == coord.functions.roundInfo(3).call() and now == 1234
     assert quick.latest_timestamp() == 1234
+    assert quick.calls("currentRound", [(), ()], ME) == [7, 7]  # one batch
+    assert quick.calls("currentRound", [], ME) == []
     sent = Chain.calls[0]
     assert sent["from"] == ME and sent["to"] == COORD  # as this account, like web3's reads
 
