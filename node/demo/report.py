@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from node.chain.client import ChainClient
 
 
 def round_rows(
@@ -43,6 +46,19 @@ def round_rows(
             }
         )
     return rows
+
+
+def chain_stop_rule(chain: ChainClient, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Each finalized row gets the chain's agreed metric (``agreed_metric_bps``: its
+    winning voters' stake-weighted mean evaluation); returns the stop rule's state as the
+    chain keeps it (node/operator/stopstate.py)."""
+    from node.operator.stopstate import read_word, stop_rule_view
+
+    finalized = [int(row["round"]) for row in rows if row["model_cid"]]
+    agreed = dict(zip(finalized, chain.agreed_metrics(finalized), strict=True))
+    for row in rows:
+        row["agreed_metric_bps"] = agreed.get(int(row["round"]))
+    return stop_rule_view(vars(chain.params()), read_word(chain), chain.deployment_end())
 
 
 def node_summaries(

@@ -24,6 +24,7 @@ from node.demo.options import DemoOptions, check_options, mark_demo_dir
 from node.demo.processes import NodeProcess, start_node, stop_all
 from node.demo.report import (
     byzantine_reward_share,
+    chain_stop_rule,
     committed_rounds,
     node_summaries,
     plot_accuracy,
@@ -279,6 +280,7 @@ def finish(
         finalized[r] = outcome.model_cid if outcome else None
         slashed[r] = chain.slashes(r) if outcome else {}
     rows = round_rows(opts.rounds, statuses, finalized, slashed)
+    stop_rule = chain_stop_rule(chain, rows)  # and each row's agreed metric
     roles = {n.address: opts.role(n.index) for n in nodes}
     attacks = {n.address: opts.attack_of(n.index) for n in nodes if opts.attack_of(n.index)}
     summaries = node_summaries(roles, statuses, rows)
@@ -314,6 +316,7 @@ def finish(
         "attacks": attacks,
         "nodes": summaries,
         "rounds": rows,
+        "stop_rule": stop_rule,
     }  # fmt: skip
     if opts.dp != "off":
         report["privacy"] = privacy_per_node(statuses)  # epsilon per node per round

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -92,3 +93,26 @@ def test_nodes_outside_the_committee_do_not_count_as_disagreeing() -> None:
     statuses["0xB"] = {"records": [{**observed, "selected": True}]}
     problems = verdict(round_rows(1, statuses, {1: "bafyM"}), 0.1, 1, set(statuses))
     assert problems == ["round 1: honest nodes disagree on the model CID"]
+
+
+def test_report_rows_get_the_chains_agreed_metric_and_the_stop_rule() -> None:
+    from types import SimpleNamespace
+
+    from node.chain.client import ChainParams, DeploymentEnd, StopReason
+    from node.demo.report import chain_stop_rule
+
+    end = DeploymentEnd(2, StopReason.MAX_ROUNDS, 9100, "bafy2")
+    word = 2 | (9100 << 32) | (2 << 80)  # 2 finalized, best 9100, 0 since, finished at 2
+    params = ChainParams(*([0] * len(ChainParams.__dataclass_fields__)))
+    chain = SimpleNamespace(
+        agreed_metrics=lambda rounds: [{1: 8000, 2: 9100}[r] for r in rounds],
+        params=lambda: dataclasses.replace(params, max_rounds=2),
+        storage_word=lambda slot: word,
+        deployment_end=lambda: end,
+    )
+    rows = round_rows(3, {"0xA": _status("bafy1", 1)}, {1: "bafy1", 2: "bafy2", 3: None})
+    stop = chain_stop_rule(chain, rows)  # type: ignore[arg-type]
+    assert [row["agreed_metric_bps"] for row in rows] == [8000, 9100, None]
+    assert stop["max_rounds"] == 2 and stop["finalized_rounds"] == 2
+    assert (stop["finished"], stop["finished_round"], stop["reason"]) == (True, 2, "max rounds")
+    assert stop["final_model_cid"] == "bafy2" and stop["rounds_without_improvement"] == 0
