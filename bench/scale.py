@@ -28,6 +28,14 @@ per N (under ``runs``):
   sampled every second while it runs; ``cpu_busy``: node processes' CPU time over
   wall time times CPUs.
 
+* ``cpu_s_per_member_round`` / ``cpu_s_per_observer_round``: CPU seconds (utime + stime
+  from /proc) a node process spent per round, between the moments its records of rounds
+  r - 1 and r appeared (rounds 2..: start-up excluded, the time between rounds included),
+  mean over (node, round) pairs by the node's role in round r; ``cpu_s_per_round_anvil``
+  the same for anvil (between the rounds every node had recorded), and
+  ``cpu_s_per_round_nodes`` all node processes together. CPU seconds hold up on a shared
+  machine where wall times do not: they explain the growth (K members, N - K observers).
+
 ``growth_32_over_8`` = mean_round_s(32) / mean_round_s(8) (null unless both ran);
 ``cycle_growth_32_over_8`` the same for cycle_s. A failed N reports its ``error`` and the
 bench goes on with the next.
@@ -111,8 +119,14 @@ class Sampler:
     nodes_dir: Path
     nodes: int
     rounds: int
+    devnet_dir: Path | None = None  # anvil's pid file is read from there once it exists
+    anvil_pid: int | None = None
     peak_kb: dict[int, int] = field(default_factory=dict)  # node index -> VmHWM
     cpu_s: dict[int, float] = field(default_factory=dict)  # node index -> last CPU seconds
+    # node index -> round -> the node's CPU seconds when its record of the round appeared
+    cpu_at_record: dict[int, dict[int, float]] = field(default_factory=dict)
+    # round -> anvil's CPU seconds when every node had recorded the round
+    anvil_at_round: dict[int, float] = field(default_factory=dict)
     records: int = 0
     phases: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
@@ -131,7 +145,18 @@ class Sampler:
                 self.peak_kb[i] = max(self.peak_kb.get(i, 0), hwm)
                 if cpu:
                     self.cpu_s[i] = cpu
+                    seen = self.cpu_at_record.setdefault(i, {})
+                    for record in status.get("records", []):
+                        seen.setdefault(int(record["round"]), cpu)
         self.records = records
+        if self.anvil_pid is None and self.devnet_dir is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.anvil_pid = int((self.devnet_dir / "anvil.pid").read_text())
+        if self.anvil_pid is not None:
+            done = [set(self.cpu_at_record.get(i, {})) for i in range(self.nodes)]
+            anvil_cpu = _proc_status(self.anvil_pid)[1]
+            for r in set.intersection(*done) if done else set():
+                self.anvil_at_round.setdefault(r, anvil_cpu)
         self.phases = ", ".join(f"{n} {p}" for p, n in sorted(phases.items()))
 
     def run(self, on_sample: Any) -> None:
@@ -177,7 +202,7 @@ def run_one(args: argparse.Namespace, n: int, progress: Any) -> dict[str, Any]:
             timeout_per_round=float(args.commit_window + args.vote_window + 60),
             committee_size=k,
         )
-        sampler = Sampler(opts.nodes_dir, n, args.rounds)
+        sampler = Sampler(opts.nodes_dir, n, args.rounds, opts.devnet_dir)
 
         def show(s: Sampler) -> None:
             progress.update(job, completed=s.records, description=f"N={n} K={k or 'all'}: "
@@ -214,6 +239,41 @@ def run_one(args: argparse.Namespace, n: int, progress: Any) -> dict[str, Any]:
     return summarize(
         n, args.rounds, infos, finalized, committees, statuses, addresses, sampler, elapsed
     ) | {"demo_exit": exit_code}
+
+
+def cpu_per_round(
+    cpu_at_record: dict[int, dict[int, float]],
+    statuses: Sequence[dict[str, Any]],
+    anvil_at_round: dict[int, float],
+) -> dict[str, Any]:
+    """CPU seconds a node process spent on a round (between its records of round r - 1 and
+    r, so the time between rounds counts and start-up does not: rounds 2..), mean per
+    member round and per observer round (the record says ``selected: false``), and anvil's
+    per round (between the rounds every node had recorded)."""
+    member: list[float] = []
+    observer: list[float] = []
+    per_round: dict[int, float] = {}  # all node processes together
+    for i, status in enumerate(statuses):
+        seen = cpu_at_record.get(i, {})
+        for record in status.get("records", []):
+            r = int(record["round"])
+            if r in seen and r - 1 in seen:
+                spent = seen[r] - seen[r - 1]
+                (observer if record.get("selected") is False else member).append(spent)
+                per_round[r] = per_round.get(r, 0.0) + spent
+    done = sorted(anvil_at_round)
+    anvil = (
+        (anvil_at_round[done[-1]] - anvil_at_round[done[0]]) / (done[-1] - done[0])
+        if len(done) >= 2
+        else None
+    )
+    return {
+        "cpu_s_per_member_round": _mean(member),
+        "cpu_s_per_observer_round": _mean(observer),
+        "cpu_s_per_round_anvil": round(anvil, 3) if anvil is not None else None,
+        "cpu_s_per_round_nodes": _mean(list(per_round.values())),
+        "cpu_rounds_sampled": {"member": len(member), "observer": len(observer)},
+    }
 
 
 def summarize(
@@ -302,6 +362,7 @@ def summarize(
         "peak_rss_mb_max": round(max(peaks), 1) if peaks else None,
         "peak_rss_mb_mean": round(sum(peaks) / len(peaks), 1) if peaks else None,
         "cpu_busy": round(sum(sampler.cpu_s.values()) / (elapsed * (os.cpu_count() or 1)), 2),
+        **cpu_per_round(sampler.cpu_at_record, statuses, sampler.anvil_at_round),
         "seconds_total": round(elapsed, 1),
     }
 

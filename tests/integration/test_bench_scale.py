@@ -51,6 +51,8 @@ def test_short_scale_bench_finalizes_with_committees_in_agreement() -> None:
         assert run_n["mean_round_s"] > 0 and run_n["cycle_s"] is not None, run_n
         assert run_n["peak_rss_mb_max"] > 0, run_n
         assert run_n["demo_exit"] == 0, run_n
+        # one round: no round after start-up to take CPU per round from
+        assert run_n["cpu_s_per_member_round"] is None and "cpu_s_per_round_anvil" in run_n
 
 
 def _load_bench() -> Any:
@@ -91,3 +93,21 @@ def test_summary_catches_disagreement_and_differing_committee_views() -> None:
     assert blind["agreement"] is False and blind["committee_views_differ"] == 1, blind
     intruder = summary([member, member, member])
     assert intruder["agreement"] is False and intruder["committee_views_differ"] == 1
+
+
+def test_cpu_per_round_splits_members_observers_and_anvil() -> None:
+    """CPU seconds between a node's records of rounds r - 1 and r, by its role in round r;
+    round 1 (start-up) is never counted."""
+    bench = _load_bench()
+    statuses = [
+        {"records": [{"round": 1}, {"round": 2}, {"round": 3, "selected": False}]},
+        {"records": [{"round": 1, "selected": False}, {"round": 2, "selected": False}]},
+    ]
+    cpu = {0: {1: 10.0, 2: 11.5, 3: 12.0}, 1: {1: 9.0, 2: 9.25}}
+    out = bench.cpu_per_round(cpu, statuses, {1: 100.0, 3: 101.0})
+    assert out["cpu_s_per_member_round"] == 1.5
+    assert out["cpu_s_per_observer_round"] == 0.375  # (0.5 + 0.25) / 2
+    assert out["cpu_s_per_round_anvil"] == 0.5
+    assert out["cpu_s_per_round_nodes"] == 1.125  # round 2: 1.75, round 3: 0.5
+    assert out["cpu_rounds_sampled"] == {"member": 1, "observer": 2}
+    assert bench.cpu_per_round({}, [], {})["cpu_s_per_member_round"] is None
