@@ -8,7 +8,7 @@ apply_delta. The same run does it twice from the same genesis model, partitions 
 seeds: with the default dense codec (the baseline) and with the compressed one.
 
     python bench/compression.py                               # ~5 CPU minutes on 2 cores
-    python bench/compression.py --task digits-mlp --nodes 2 --rounds 2 --out -   # smoke
+    python bench/compression.py --task digits-mlp --nodes 2 --rounds 2 --workers 0 --out -
 
 Prints one JSON line (bytes per update both ways, their ratio, final accuracy both ways
 and the difference) and writes it to docs/bench/compression.json.
@@ -22,6 +22,7 @@ import os
 import resource
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,9 @@ MAX_EXAMPLES = 10_000
 
 def simulate(task_name: str, nodes: int, rounds: int, codec: str, seed: int) -> dict:
     """Test accuracy per round and mean bytes per update for one codec."""
+    import torch
+
+    torch.set_num_threads(1)
     task = get_task(task_name)
     train, test = train_test_split(task.load_all(), seed)
     parts = [iid_partition(train, i, nodes, seed) for i in range(nodes)]
@@ -87,12 +91,20 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--codec", default=COMPRESSED, help="the compressed codec to measure")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2, help="processes (0: in-process)")
     ap.add_argument("--out", default=str(ROOT / "docs/bench/compression.json"),
                     help="JSON file to write, or - for none")  # fmt: skip
     args = ap.parse_args(argv)
-    dense = simulate(args.task, args.nodes, args.rounds, CODEC, args.seed)
-    packed = simulate(args.task, args.nodes, args.rounds, args.codec, args.seed)
-    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    runs = [(args.task, args.nodes, args.rounds, c, args.seed) for c in (CODEC, args.codec)]
+    if args.workers:
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            dense, packed = pool.map(simulate, *zip(*runs, strict=True))
+    else:
+        dense, packed = (simulate(*run) for run in runs)
+    cpu = sum(
+        u.ru_utime + u.ru_stime
+        for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
     out = {
         "bench": "compression",
         "task": args.task,
@@ -108,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
         "final_acc_diff": round(packed["accuracy"][-1] - dense["accuracy"][-1], 4),
         "curve_dense": dense["accuracy"],
         "curve_compressed": packed["accuracy"],
-        "cpu_s": round(cpu.ru_utime + cpu.ru_stime, 1),
+        "cpu_s": round(cpu, 1),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     line = json.dumps(out)
