@@ -6,6 +6,9 @@ under dag-pb UnixFS file nodes (CIDv1, codec ``dag-pb``) arranged by go-unixfs'
 *balanced* layout (at most 174 links a node, the tree grown by making the full root
 the first child of a new root). ``compute_cid`` is a pure function of the bytes.
 
+Binary CIDs, multihashes and base58 come from the multiformats libraries libp2p
+installs (py-cid, py-multihash, py-multicodec, base58); this module keeps only what
+fedchain adds: sha2-256 only, strict parsing, canonical strings, the balanced layout.
 CIDs travel as strings (base32 ``b...``); see ``node.types`` for the conversions.
 """
 
@@ -14,6 +17,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import TypeAlias
+
+import base58
+import multicodec
+import multihash
+import varint
+from cid import CIDv0, from_bytes_strict
+from cid import make_cid as _build_cid
 
 from node.errors import ContentError
 from node.store import dagpb
@@ -24,6 +34,7 @@ MAX_LINKS = 174
 
 CODEC_RAW = 0x55
 CODEC_DAG_PB = 0x70
+_CODEC_NAMES = {CODEC_RAW: "raw", CODEC_DAG_PB: "dag-pb"}
 _SHA2_256 = 0x12
 _SHA2_256_LEN = 32
 
@@ -35,16 +46,14 @@ Tree: TypeAlias = int | list["Tree"]
 
 
 def multihash_sha256(block: bytes) -> bytes:
-    return bytes([_SHA2_256, _SHA2_256_LEN]) + hashlib.sha256(block).digest()
+    return bytes(multihash.encode(hashlib.sha256(block).digest(), _SHA2_256))
 
 
 def make_cid(codec: int, block: bytes, *, version: int = 1) -> bytes:
     """Binary CID of ``block``: CIDv1 (``01 <codec> <multihash>``) or CIDv0 (multihash)."""
-    if version == 0:
-        if codec != CODEC_DAG_PB:
-            raise ValueError("CIDv0 is dag-pb only")
-        return multihash_sha256(block)
-    return b"\x01" + dagpb.encode_varint(codec) + multihash_sha256(block)
+    if version == 0 and codec != CODEC_DAG_PB:
+        raise ValueError("CIDv0 is dag-pb only")
+    return bytes(_build_cid(version, _CODEC_NAMES[codec], multihash_sha256(block)).buffer)
 
 
 @dataclass(frozen=True)
@@ -54,34 +63,28 @@ class ParsedCid:
     digest: bytes
 
 
+def _sha256_digest(mh: bytes, cid: bytes) -> bytes:
+    try:
+        decoded = multihash.decode(mh)
+    except (ValueError, KeyError) as exc:
+        raise ContentError(f"malformed multihash in CID {cid.hex()}: {exc}") from None
+    if decoded.code != _SHA2_256 or len(decoded.digest) != _SHA2_256_LEN:
+        raise ContentError(f"unsupported multihash 0x{decoded.code:x}/{decoded.length} in CID")
+    return bytes(decoded.digest)
+
+
 def parse_cid(cid: bytes) -> ParsedCid:
     """Split a binary CID; only sha2-256 CIDs are accepted."""
     if len(cid) == 34 and cid[0] == _SHA2_256 and cid[1] == _SHA2_256_LEN:
-        return ParsedCid(version=0, codec=CODEC_DAG_PB, digest=cid[2:])
+        return ParsedCid(version=0, codec=CODEC_DAG_PB, digest=_sha256_digest(cid, cid))
     if not cid or cid[0] != 0x01:
         raise ContentError(f"not a CIDv1: {cid.hex()}")
-    codec, pos = _read_varint(cid, 1)
-    hash_code, pos = _read_varint(cid, pos)
-    length, pos = _read_varint(cid, pos)
-    if hash_code != _SHA2_256 or length != _SHA2_256_LEN:
-        raise ContentError(f"unsupported multihash 0x{hash_code:x}/{length} in CID")
-    digest = cid[pos:]
-    if len(digest) != _SHA2_256_LEN:
-        raise ContentError("CID digest has the wrong length")
-    return ParsedCid(version=1, codec=codec, digest=digest)
-
-
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while pos < len(buf) and shift < 64:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-    raise ContentError("malformed varint in CID")
+    try:
+        parsed = from_bytes_strict(cid)
+        codec = varint.decode_bytes(multicodec.get_prefix(parsed.codec))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ContentError(f"malformed CID {cid.hex()}: {exc}") from None
+    return ParsedCid(version=1, codec=codec, digest=_sha256_digest(parsed.multihash, cid))
 
 
 def block_matches(cid: bytes, block: bytes) -> bool:
@@ -105,21 +108,16 @@ def parse_cid_str(cid: str) -> bytes:
     return raw
 
 
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
 def cid_v0_to_v1(cid: str) -> Cid:
     """The CIDv1 (dag-pb, base32) naming the same block as a CIDv0 ``Qm...`` string."""
-    n = 0
     try:
-        for char in cid:
-            n = n * 58 + _B58.index(char)
+        raw = base58.b58decode(cid)
     except ValueError as exc:
         raise ContentError(f"invalid CIDv0 {cid!r}") from exc
-    raw = n.to_bytes(34, "big") if n.bit_length() <= 34 * 8 else b""
-    if len(cid) != 46 or raw[:2] != bytes([_SHA2_256, _SHA2_256_LEN]):
+    if len(cid) != 46 or len(raw) != 34 or raw[:2] != bytes([_SHA2_256, _SHA2_256_LEN]):
         raise ContentError(f"invalid CIDv0 {cid!r}")
-    return cid_from_bytes(b"\x01" + dagpb.encode_varint(CODEC_DAG_PB) + raw)
+    _sha256_digest(raw, raw)
+    return cid_from_bytes(bytes(CIDv0(raw).to_v1().buffer))
 
 
 # -- balanced layout ------------------------------------------------------------------
