@@ -21,7 +21,6 @@ from typing import TypeAlias
 import base58
 import multicodec
 import multihash
-import varint
 from cid import CIDv0, from_bytes_strict
 from cid import make_cid as _build_cid
 
@@ -81,7 +80,7 @@ def parse_cid(cid: bytes) -> ParsedCid:
         raise ContentError(f"not a CIDv1: {cid.hex()}")
     try:
         parsed = from_bytes_strict(cid)
-        codec = varint.decode_bytes(multicodec.get_prefix(parsed.codec))
+        codec = multicodec.extract_prefix(multicodec.get_prefix(parsed.codec))
     except (ValueError, KeyError, TypeError) as exc:
         raise ContentError(f"malformed CID {cid.hex()}: {exc}") from None
     return ParsedCid(version=1, codec=codec, digest=_sha256_digest(parsed.multihash, cid))
