@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from node.aggregate import build_rule  # noqa: E402
 from node.aggregate.vectors import flatten, unflatten  # noqa: E402
-from node.learning.fixedpoint import SCALE  # noqa: E402
+from node.update.fixedpoint import SCALE  # noqa: E402
 
 F = 3
 RULES = ["fedavg", "median", "trimmed_mean", "krum", "multi_krum", "geometric_median",

@@ -34,10 +34,10 @@ from node.aggregate import build_rule  # noqa: E402
 from node.aggregate.fedavg import capped_weights  # noqa: E402
 from node.aggregate.step import Contribution, round_step, within_norm  # noqa: E402
 from node.attacks import AttackContext, attack_names, get_attack  # noqa: E402
-from node.learning.fixedpoint import SCALE  # noqa: E402
 from node.learning.local import accuracy_of, compute_delta, genesis_params  # noqa: E402
 from node.learning.partition import train_test_split  # noqa: E402
 from node.learning.tasks import Dataset, get_task  # noqa: E402
+from node.update.fixedpoint import SCALE  # noqa: E402
 
 HONEST = 10
 NORM_BOUND = 20.0  # node default (config norm_bound)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from node.aggregate.registry import Rule
-from node.learning.fixedpoint import FixedParams
 from node.learning.tasks import Dataset
+from node.update.fixedpoint import FixedParams
 
 Trainer = Callable[[Dataset, int], FixedParams]  # (data, seed) -> a delta trained from the base
 

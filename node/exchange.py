@@ -17,12 +17,12 @@ from node.chain.client import RoundInfo
 from node.context import NodeContext
 from node.errors import FedchainError, UpdateRejected
 from node.fetch import fetch_with_retries, slow_link, stalled_until
-from node.learning.fixedpoint import FixedParams
 from node.p2p.messages import Announcement
 from node.p2p.messages import encode as encode_announcement
 from node.privacy.bound import update_norm_bound
 from node.store.cid import compute_cid
 from node.update.codec import UpdateHeader
+from node.update.fixedpoint import FixedParams
 from node.verify.checks import Expectation, verify_update
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from node.context import NodeContext
-from node.learning.fixedpoint import FixedParams
 from node.update.codec import decode_model, encode_model
+from node.update.fixedpoint import FixedParams
 
 
 async def load_model(ctx: NodeContext, cid: str, holders: Sequence[str] = ()) -> FixedParams:

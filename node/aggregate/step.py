@@ -17,7 +17,7 @@ from node.aggregate import fednova
 from node.aggregate.fedavg import apply_delta, capped_weights
 from node.aggregate.registry import PreconditionError, Rule
 from node.errors import UpdateRejected
-from node.learning.fixedpoint import FixedParams
+from node.update.fixedpoint import FixedParams
 from node.verify.checks import check_norm
 
 Reference = Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]] | None

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 
 from node.errors import ConfigError
-from node.learning.fixedpoint import FixedParams
+from node.update.fixedpoint import FixedParams
 
 Aggregator = Callable[[Sequence[FixedParams]], FixedParams]
 """Runs the deployment's rule on (byzantine deltas + the honest ones) -> aggregate delta."""

@@ -20,9 +20,9 @@ import numpy as np
 from node.aggregate.registry import Rule
 from node.attacks import AttackContext, get_attack
 from node.config import NodeConfig
-from node.learning.fixedpoint import SCALE, FixedParams
 from node.learning.partition import partition_by_spec
 from node.learning.tasks import Dataset
+from node.update.fixedpoint import SCALE, FixedParams
 
 ESTIMATION_SLICES = 4
 Trainer = Callable[[Dataset, int], FixedParams]  # (data, seed) -> honest delta

@@ -9,7 +9,7 @@ import numpy as np
 
 from node.aggregate.vectors import Layout, flatten, flatten_one, unflatten
 from node.attacks.base import Attack, AttackContext, register
-from node.learning.fixedpoint import FixedParams
+from node.update.fixedpoint import FixedParams
 
 NUM_CLASSES = 10
 ALIE_GRID = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)

@@ -21,8 +21,8 @@ from node.attacks.byzantine import attacker_pool, crafted_delta, is_withholding,
 from node.behaviour import Trainer, UpdateBehaviour
 from node.config import NodeConfig
 from node.errors import ConfigError
-from node.learning.fixedpoint import FixedParams
 from node.learning.tasks import Dataset
+from node.update.fixedpoint import FixedParams
 
 
 @dataclass(frozen=True)

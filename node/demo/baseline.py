@@ -17,12 +17,12 @@ from node.aggregate.step import Contribution, round_step, within_norm
 from node.attacks.simulation import SimulationConfig, behaviour_for
 from node.behaviour import UpdateBehaviour
 from node.config import NodeConfig
-from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, genesis_params
 from node.learning.partition import SPLIT_SEED, partition_by_spec, train_test_split
 from node.learning.spec import TrainingSpec
 from node.learning.tasks import Dataset, Task, get_task
 from node.learning.train import local_steps
+from node.update.fixedpoint import FixedParams
 
 Progress = Callable[[int], None]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from node.learning.fixedpoint import SCALE
 from node.learning.spec import TrainingSpec
+from node.update.fixedpoint import SCALE
 from node.verify.checks import MAX_ABS_ELEMENT
 
 TAIL = 1e-12

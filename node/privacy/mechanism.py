@@ -14,8 +14,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from node.learning.fixedpoint import SCALE, FixedParams, saturate_int32
 from node.learning.spec import TrainingSpec
+from node.update.fixedpoint import SCALE, FixedParams, saturate_int32
 from node.verify.checks import fixed_sum_of_squares
 
 

@@ -13,13 +13,13 @@ from typing import Any
 import trio
 
 from node.context import NodeContext
-from node.learning.fixedpoint import FixedParams
 from node.learning.local import shapes_of
 from node.learning.spec import TrainingSpec
 from node.privacy import ledger
 from node.privacy.accountant import DpRound, dp_round, epsilons, exceeds_budget
 from node.privacy.bound import update_norm_bound
 from node.privacy.mechanism import privatize
+from node.update.fixedpoint import FixedParams
 
 log = logging.getLogger(__name__)
 _warming: threading.Thread | None = None

@@ -28,10 +28,10 @@ import trio
 from node.chain.client import ChainClient, RoundInfo
 from node.chain.deploy import Deployment
 from node.errors import ChainError
-from node.learning.fixedpoint import SCALE
 from node.p2p.network import PeerNetwork, open_network
 from node.store.cid import compute_cid
 from node.update.codec import UPDATE_MAGIC, UpdateHeader, encode_update
+from node.update.fixedpoint import SCALE
 
 log = logging.getLogger("sybil_swarm")
 T = TypeVar("T")

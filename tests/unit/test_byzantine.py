@@ -9,10 +9,10 @@ import numpy as np
 from node.aggregate import build_rule
 from node.attacks.byzantine import attacker_pool, crafted_delta
 from node.config import NodeConfig
-from node.learning.fixedpoint import FixedParams
 from node.learning.local import compute_delta, genesis_params
 from node.learning.partition import SPLIT_SEED, partition_by_spec, train_test_split
 from node.learning.tasks import Dataset, get_task
+from node.update.fixedpoint import FixedParams
 
 TASK = get_task("digits-mlp")
 TRAIN, _ = train_test_split(TASK.load_all(), SPLIT_SEED)

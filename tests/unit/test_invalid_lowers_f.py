@@ -21,12 +21,12 @@ from node.aggregate.registry import FINAL, build_rule
 from node.aggregate.step import round_step
 from node.errors import UpdateRejected
 from node.exchange import Verified
-from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, compute_delta, genesis_params, shapes_of
 from node.learning.partition import SPLIT_SEED, iid_partition, train_test_split
 from node.learning.tasks import Dataset, Task, get_task
 from node.round import contributions
 from node.update.codec import UpdateHeader, decode_update, encode_model, encode_update
+from node.update.fixedpoint import FixedParams
 from node.verify.checks import Expectation, verify_update
 from node.vote import offenders
 

@@ -7,7 +7,7 @@ import numpy as np
 from node.aggregate import build_rule
 from node.aggregate.fedavg import apply_delta, capped_weights
 from node.aggregate.step import Contribution, round_step, within_norm
-from node.learning.fixedpoint import SCALE, FixedParams
+from node.update.fixedpoint import SCALE, FixedParams
 
 BASE: FixedParams = {"w": np.zeros(6, dtype=np.int32)}
 

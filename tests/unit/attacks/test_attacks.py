@@ -7,7 +7,7 @@ from node.aggregate import build_rule
 from node.attacks import AttackContext, attack_names, flip_labels, get_attack
 from node.attacks.model import IPM_GRID, alie_default_z
 from node.errors import ConfigError, UpdateRejected
-from node.learning.fixedpoint import SCALE
+from node.update.fixedpoint import SCALE
 from node.verify.checks import check_norm
 
 

@@ -13,7 +13,6 @@ import trio
 from node.chain.client import StakeInfo
 from node.chainlink import ChainLink
 from node.commit import train_and_commit
-from node.learning.fixedpoint import SCALE
 from node.learning.spec import TrainingSpec
 from node.metrics import Metrics
 from node.ports import ChainPort
@@ -21,6 +20,7 @@ from node.privacy import ledger
 from node.privacy import step as privacy
 from node.privacy.accountant import multiplier_for, rdp_epsilon
 from node.state import RoundRow
+from node.update.fixedpoint import SCALE
 from tests.unit.round_fixtures import OPEN_ROUND
 
 DELTA = 1e-5

@@ -8,10 +8,10 @@ import multiprocessing
 import numpy as np
 import pytest
 
-from node.learning.fixedpoint import SCALE
 from node.learning.spec import TrainingSpec
 from node.privacy.bound import dp_norm_bound, dp_problems, model_size, update_norm_bound
 from node.privacy.mechanism import add_noise, clip_fixed, noise_std, privatize
+from node.update.fixedpoint import SCALE
 from node.verify.checks import fixed_sum_of_squares
 
 SHAPES = {"a.weight": (64, 32), "a.bias": (32,), "b.weight": (10, 32)}

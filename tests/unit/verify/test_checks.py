@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from node.errors import UpdateRejected
-from node.learning.fixedpoint import SCALE
 from node.update.codec import UpdateHeader, encode_update
+from node.update.fixedpoint import SCALE
 from node.verify.checks import Expectation, fixed_sum_of_squares, verify_update
 
 SHAPES = {"w": (2, 2), "b": (2,)}
