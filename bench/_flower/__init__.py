@@ -1,0 +1,1 @@
+"""The Flower side of bench/vs_flower.py and what both sides share (model, data files)."""

