@@ -65,20 +65,9 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         return None  # this node's privacy budget is spent (logged and counted)
     base = await load_model(ctx, base_cid)
     training = chain.deployment.training
-    started = time.monotonic()
-    delta = await trio.to_thread.run_sync(
-        lambda: compute_delta(
-            ctx.task,
-            base,
-            ctx.train_data,
-            epochs=ctx.cfg.epochs,
-            lr=ctx.cfg.lr,
-            batch_size=ctx.cfg.batch_size,
-            seed=ctx.cfg.data_seed * 1_000_003 + r,
-            prox_mu=training.prox_mu if training.algorithm == "fedprox" else 0.0,
-        )
-    )
-    ctx.metrics.inc("phase_seconds_total", time.monotonic() - started, phase="train")
+    # overlapped rounds: trained while the previous round finished (node/ahead.py)
+    ahead = None if ctx.ahead is None else await ctx.ahead.take(r, base_cid)
+    delta = ahead if ahead is not None else await train_delta(ctx, base, r)
     if ctx.behaviour.crafts:  # a simulated attacker (node/attacks): no DP noise either
         retrain = partial(retrain_from, ctx, base)
         craft = partial(ctx.behaviour.craft, delta, retrain, ctx.rule, ctx.cfg.norm_bound, r)
@@ -115,6 +104,35 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         return None
     ctx.state.update(r, update_cid=cid)
     return await send_commit(ctx, r, cid)
+
+
+async def train_delta(
+    ctx: NodeContext, base: FixedParams, r: int, abandon_on_cancel: bool = False
+) -> FixedParams:
+    """Round ``r``'s local training from ``base`` on a worker thread (seeded by round)."""
+    training = ctx.chain_port.deployment.training
+    started = time.monotonic()
+    delta = await trio.to_thread.run_sync(
+        lambda: compute_delta(
+            ctx.task,
+            base,
+            ctx.train_data,
+            epochs=ctx.cfg.epochs,
+            lr=ctx.cfg.lr,
+            batch_size=ctx.cfg.batch_size,
+            seed=ctx.cfg.data_seed * 1_000_003 + r,
+            prox_mu=training.prox_mu if training.algorithm == "fedprox" else 0.0,
+        ),
+        abandon_on_cancel=abandon_on_cancel,  # type: ignore[call-arg]  # stale trio stubs
+    )
+    ctx.metrics.inc("phase_seconds_total", time.monotonic() - started, phase="train")
+    return delta
+
+
+async def train_ahead(ctx: NodeContext, r: int, base_cid: str) -> FixedParams:
+    """Round ``r``'s delta trained before the round opens (node/ahead.py)."""
+    base = await load_model(ctx, base_cid)
+    return await train_delta(ctx, base, r, abandon_on_cancel=True)
 
 
 def retrain_from(ctx: NodeContext, base: FixedParams, data: Dataset, seed: int) -> FixedParams:

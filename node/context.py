@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 import trio
 
 from node.aggregate.registry import Rule, build_rule
+from node.ahead import AheadTraining
 from node.behaviour import UpdateBehaviour
 from node.chain.client import ChainClient
 from node.chainlink import ChainLink
@@ -63,6 +64,8 @@ class NodeContext:
     behaviour: UpdateBehaviour = field(default_factory=UpdateBehaviour)  # honest by default
     # held by operator commands run through the control endpoint and by automatic claims
     claim_lock: trio.Lock = field(default_factory=trio.Lock)
+    # overlapped rounds: updates trained ahead of their round (set by the round loop)
+    ahead: AheadTraining | None = None
 
     link: ChainLink = field(init=False)  # chain outage bookkeeping (retries, status)
     chain_port: ChainPort = field(init=False)  # the chain, through ``link``

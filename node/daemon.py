@@ -16,13 +16,15 @@ from typing import Any
 import trio
 
 from node.aggregate.registry import build_rule
+from node.ahead import AheadTraining
 from node.behaviour import UpdateBehaviour
 from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
 from node.claims import reconcile_claims
+from node.commit import train_ahead
 from node.config import NodeConfig
 from node.context import NodeContext
 from node.control import operator_ops, serve_control
-from node.errors import ChainError, ConfigError, FedchainError
+from node.errors import ChainError, ConfigError, FedchainError, one_error
 from node.learning.local import genesis_params
 from node.learning.partition import SPLIT_SEED, partition_by_spec, train_test_split
 from node.learning.tasks import get_task
@@ -256,7 +258,13 @@ async def unfinished_rounds(ctx: NodeContext, current: int) -> list[int]:
 
 async def round_loop(ctx: NodeContext) -> None:
     with ctx.rounds_scope:  # cancelled by the first stop signal (see stop_on_signal)
-        await take_rounds(ctx)
+        with one_error():
+            async with trio.open_nursery() as ahead:  # overlapped rounds (node/ahead.py)
+                staleness = ctx.chain_port.deployment.training.staleness
+                train = partial(train_ahead, ctx)
+                ctx.ahead = AheadTraining(ahead, train, ctx.metrics.inc, staleness)
+                await take_rounds(ctx)
+                ahead.cancel_scope.cancel()
         if not finished_phase(ctx):  # stopped by max_rounds: say if the chain finished too
             await deployment_finished(ctx)
         if ctx.cfg.linger:

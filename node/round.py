@@ -19,6 +19,7 @@ import trio
 from node.abstain import REASON as ABSTAIN_REASON
 from node.aggregate.rewards import split_pool
 from node.aggregate.step import Contribution, round_step
+from node.ahead import training_base
 from node.chain.client import RoundInfo, RoundStatus
 from node.chain.merkle import RewardTree, build_reward_tree
 from node.claims import claim, claim_voter_rewards, forget_lost_claim
@@ -52,12 +53,18 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         base_cid = await record_base(ctx, r)
     selected, committee = await selection(ctx, r)
     if not selected and committee is not None:
+        if ctx.ahead is not None:  # trained for a committee without this node
+            ctx.ahead.discard(r, "not_selected")
         return await observe(ctx, r, committee)
     base = await load_model(ctx, base_cid, await base_holders(ctx, r, base_cid))
+    # the model updates are trained on: the base, or the previous round's (staleness 1)
+    trained_on = await training_base(ctx.chain_port, ctx.state, ctx.genesis_cid, r, base_cid)
     await know_eligible(ctx, info)
-    own_cid = await train_and_commit(ctx, info, base_cid)
+    own_cid = await train_and_commit(ctx, info, trained_on)
+    if ctx.ahead is not None:  # overlapped rounds: round r + 1's update, meanwhile
+        ctx.ahead.follow(r, base_cid)
     lap("train_commit")
-    updates, rejected, own_cid = await exchange(ctx, r, base_cid, base, own_cid, lap)
+    updates, rejected, own_cid = await exchange(ctx, r, trained_on, base, own_cid, lap)
     crash_point("exchanged", r)
     lap("exchange")
     # Scores without projecting out the previous global delta: as training converges,
@@ -89,6 +96,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     record.update(
         selected=selected,
         committed=own_cid is not None,
+        trained_ahead=ctx.ahead is not None and r in ctx.ahead.used,
         verified=len(updates),
         rejected=rejected,
         slash=outcome[2],  # what this node voted to slash (capped): re-sent as is if lost

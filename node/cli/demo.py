@@ -31,6 +31,8 @@ DEMO_EXAMPLES = """Examples:
   fedchain demo --task digits-mlp --rounds 20 --target-accuracy 0.9 --patience 3
 
   fedchain demo --update-codec topk-int8-p100   # compressed updates, error feedback
+
+  fedchain demo --staleness 1   # overlapped rounds: train round r+1 while r is voted
 """
 
 
@@ -106,6 +108,15 @@ def demo(
             "entries as int8, error feedback; e.g. topk-int8-p100)"
         ),
     ] = "fxp32-q16",
+    staleness: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=1,
+            help="overlapped rounds: 1 trains round r+1's update on the previous round's "
+            "base while round r is exchanged and voted; 0 on the round's base (default: 0)",
+        ),
+    ] = None,
     chain_round_cap: Annotated[
         bool,
         typer.Option(
@@ -149,6 +160,7 @@ def demo(
         patience=patience,
         chain_round_cap=chain_round_cap,
         update_codec=update_codec,
+        staleness=staleness,
     )
     expected_errors(lambda: check_options(opts))
     from node.demo.run import run_demo  # torch: only once the options are fine

@@ -76,6 +76,16 @@ UpdateCodec = Annotated[
         "fewer bytes) (docs/bench/compression.json) (default: fxp32-q16)"
     ),
 ]
+Staleness = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        max=1,
+        help="overlapped rounds: 1 trains round r+1's update on the previous round's base "
+        "while round r is exchanged and voted (one round of bounded staleness); 0 trains on "
+        "the round's base (docs/bench/staleness.json) (default: 0)",
+    ),
+]
 DpClip = Annotated[
     float | None, typer.Option(help="DP: L2 norm C every update is clipped to (default: 0.1)")
 ]
@@ -162,6 +172,8 @@ DEPLOY_EXAMPLES = """Examples:
 
   fedchain deploy --rpc-url $RPC --keystore k.json --update-codec topk-int8-p100
 
+  fedchain deploy --rpc-url $RPC --keystore k.json --staleness 1   # overlapped rounds
+
   fedchain deploy --rpc-url $RPC --private-key-file key.hex --byzantine-f 1
   --rule nnm+trimmed_mean --min-participants 4
 
@@ -207,6 +219,7 @@ def deploy_request(
     patience: int | None = None,
     max_rounds: int | None = None,
     update_codec: str | None = None,
+    staleness: int | None = None,
 ) -> DeployRequest:
     from node.operator.deploy import DeployRequest
 
@@ -238,6 +251,7 @@ def deploy_request(
         patience=patience,
         max_rounds=max_rounds,
         update_codec=update_codec,
+        staleness=staleness,
     )
 
 
@@ -276,6 +290,7 @@ def deploy(
     patience: Patience = None,
     max_rounds: MaxRounds = None,
     update_codec: UpdateCodec = None,
+    staleness: Staleness = None,
 ) -> None:
     """Deploy the token and a coordinator for a task to any EVM chain.
 
@@ -317,6 +332,7 @@ def deploy(
         patience,
         max_rounds,
         update_codec=update_codec,
+        staleness=staleness,
     )
     expected_errors(
         lambda: deploy_to(

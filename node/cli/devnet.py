@@ -28,6 +28,7 @@ from node.cli.deploy import (
     ProxMu,
     Rule,
     Slash,
+    Staleness,
     Supply,
     TargetAccuracy,
     Task,
@@ -92,6 +93,7 @@ def devnet_up(
     patience: Patience = None,
     max_rounds: MaxRounds = None,
     update_codec: UpdateCodec = None,
+    staleness: Staleness = None,
 ) -> None:
     """Start anvil (state in DATA_DIR), deploy if not yet deployed, print accounts.
 
@@ -128,6 +130,7 @@ def devnet_up(
         patience,
         max_rounds,
         update_codec=update_codec,
+        staleness=staleness,
     )
     expected_errors(lambda: up(data_dir, port, console, request=request, accounts=accounts))
 

@@ -43,6 +43,7 @@ class DemoOptions:
     dp_clip: float | None = None  # None: the deploy default
     dp_noise: float | None = None
     update_codec: str = "fxp32-q16"  # how updates travel (node/update/names.py)
+    staleness: int | None = None  # overlapped rounds (node/staleness.py); None: deploy default
     target_accuracy: float = 0.0  # the chain's stop rule (0: off); --rounds is its round cap
     patience: int = 0
     chain_round_cap: bool = True  # the stop rule's maxRounds = --rounds (else no cap on chain)
@@ -177,6 +178,7 @@ def check_options(opts: DemoOptions) -> None:
             dp_clip=opts.dp_clip,
             dp_noise=opts.dp_noise,
             update_codec=opts.update_codec,
+            staleness=opts.staleness,
         )
     )
     check_demo_dir(opts)

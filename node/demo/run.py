@@ -146,6 +146,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         dp_clip=opts.dp_clip,
         dp_noise=opts.dp_noise,
         update_codec=opts.update_codec,
+        staleness=opts.staleness,
         # the chain's stop rule ends the demo: its last round is the last finalized one
         target_accuracy=opts.target_accuracy or None,
         patience=opts.patience or None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from node.staleness import staleness_problem
 from node.update.names import CODEC, codec_problem
 
 ALGORITHMS = ("fedavg", "fedprox", "fednova")
@@ -31,6 +32,8 @@ class TrainingSpec:
     dp_delta: the delta of the reported (epsilon, delta) guarantee.
     update_codec: how updates travel (``node.update.codec``): ``fxp32-q16`` (dense) or
         ``topk-int8-p<P>`` (compressed with error feedback); a node refuses any other.
+    staleness: 0 (updates trained on the round's base) or 1 (overlapped rounds: trained on
+        the previous round's base while that round finishes; node/staleness.py).
     """
 
     algorithm: str = "fedavg"
@@ -40,6 +43,7 @@ class TrainingSpec:
     dp_noise_multiplier: float = 0.0
     dp_delta: float = 1e-5
     update_codec: str = CODEC
+    staleness: int = 0
 
     def problems(self) -> list[str]:
         """What is wrong with these settings, one message each (empty when valid)."""
@@ -60,6 +64,9 @@ class TrainingSpec:
         codec = codec_problem(self.update_codec)
         if codec:
             out.append(f"training.update_codec: {codec}")
+        stale = staleness_problem(self.staleness)
+        if stale:
+            out.append(f"training.{stale}")
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -82,4 +89,5 @@ class TrainingSpec:
             dp_noise_multiplier=float(data.get("dp_noise_multiplier", 0.0)),
             dp_delta=float(data.get("dp_delta", 1e-5)),
             update_codec=str(data.get("update_codec", CODEC)),
+            staleness=int(data.get("staleness", 0)),
         )

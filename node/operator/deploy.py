@@ -19,6 +19,7 @@ from node.errors import ConfigError
 from node.learning.spec import TrainingSpec
 from node.operator.format import TOKEN, fed, in_words
 from node.privacy.bound import dp_problems
+from node.staleness import DEFAULT_STALENESS
 from node.stoprule import accuracy_to_bps
 from node.update.names import CODEC
 
@@ -64,6 +65,7 @@ class DeployRequest:
     patience: int | None = None
     max_rounds: int | None = None
     update_codec: str | None = None  # how updates travel: fxp32-q16 or topk-int8-p<P>
+    staleness: int | None = None  # overlapped rounds: 1 trains on the previous round's base
 
     def given(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
@@ -214,6 +216,7 @@ def training_spec(request: DeployRequest) -> TrainingSpec:
     dp_on = dp_mode != "off"
     spec = TrainingSpec(
         update_codec=request.update_codec or CODEC,
+        staleness=DEFAULT_STALENESS if request.staleness is None else request.staleness,
         algorithm=algorithm,
         prox_mu=mu,
         dp_mode=dp_mode,
@@ -355,7 +358,7 @@ def differences(existing: Deployment, request: DeployRequest) -> list[str]:
             (want.target_metric_bps, want.patience, want.max_rounds),
         ),
         (
-            {"algorithm", "prox_mu", "dp", "dp_clip", "dp_noise", "update_codec"},
+            {"algorithm", "prox_mu", "dp", "dp_clip", "dp_noise", "update_codec", "staleness"},
             "training",
             _training_text(existing.training),
             _training_text(plan.training),
@@ -383,6 +386,8 @@ def _training_text(spec: TrainingSpec) -> str:
         )
     if spec.update_codec != CODEC:
         text += f", updates compressed ({spec.update_codec}, error feedback)"
+    if spec.staleness:
+        text += f", overlapped rounds (staleness {spec.staleness})"
     return text
 
 

@@ -1,0 +1,128 @@
+"""Overlapped rounds on real nodes: 3 node processes, deployment staleness 1, 2 rounds.
+
+Real anvil, real libp2p + Bitswap (digits task). Once a node committed round r it trains
+round r + 1's update on round r's base while round r is exchanged and voted, and commits
+it when round r + 1 opens; every node verifies that round r + 1's updates name round r's
+base (the rule of node/staleness.py) and applies their aggregate to round r's finalized
+model: one model CID per round on every node and on chain.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from node.chain import devnet
+from node.chain.client import ChainClient, RoundStatus
+from node.chain.deploy import DeployParams, fund_accounts
+from node.demo.processes import NodeProcess, start_node, stop_all
+from node.demo.run import DemoOptions, all_done, prepare_nodes
+from node.operator.deploy import DeployRequest
+from node.operator.devnet import deployment_path, devnet_up
+from tests.integration.chain_faults import TOKEN, records
+from tests.integration.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+NODES, ROUNDS = 3, 2
+TIMEOUT = 180  # seconds; a guard against hangs, not a performance assertion
+
+
+def blob_of(node: NodeProcess, cid: str) -> bytes:
+    import trio
+
+    from node.store.blobs import read_blob
+    from node.store.blockstore import BlockStore
+    from node.store.cid import parse_cid_str
+
+    data = trio.run(read_blob, BlockStore(node.data_dir / "blocks"), parse_cid_str(cid), 1 << 24)
+    assert data is not None, f"{cid} not in node {node.index}'s blockstore"
+    return bytes(data)
+
+
+@pytest.fixture(scope="module")
+def overlapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run the deployment to its last round; what the chain and the nodes hold after it."""
+    from rich.console import Console
+
+    from node.update.codec import decode_update
+
+    opts = DemoOptions(nodes=NODES, rounds=ROUNDS, task="digits-mlp",
+                       data_root=tmp_path_factory.mktemp("overlap"))  # fmt: skip
+    params = DeployParams(commit_window=30, vote_window=30, min_participants=NODES)
+    nodes: list[NodeProcess] = []
+    try:
+        net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True),
+                                    params=params,
+                                    request=DeployRequest(task=opts.task, staleness=1))  # fmt: skip
+        keys = net.accounts[1 : NODES + 1]
+        fund_accounts(net.rpc_url, deployment, net.accounts[0][1], [a for a, _ in keys],
+                      1000 * TOKEN)  # fmt: skip
+        for index, (address, config) in enumerate(
+            prepare_nodes(opts, deployment_path(opts.devnet_dir), keys)
+        ):
+            nodes.append(start_node(index, address, config.parent, config))
+        chain = ChainClient(net.rpc_url, deployment, net.accounts[0][1])
+        deadline = time.monotonic() + TIMEOUT
+        while chain.round_info(ROUNDS).status is not RoundStatus.FINALIZED or not all_done(
+            nodes, ROUNDS
+        ):
+            for node in nodes:
+                assert node.running(), f"node {node.index} exited:\n{node.log_tail(30)}"
+            assert time.monotonic() < deadline, f"timed out waiting for round {ROUNDS}"
+            time.sleep(0.2)
+        rounds = range(1, ROUNDS + 1)
+        commits = {r: chain.commitments(r) for r in rounds}
+        return {
+            "staleness": deployment.training.staleness,
+            "genesis": deployment.genesis_model_cid,
+            "outcomes": {r: chain.finalized_outcome(r) for r in rounds},
+            "commits": commits,
+            "records": {n.index: records(n) for n in nodes},
+            "metrics": {n.index: metrics_of(n) for n in nodes},
+            "headers": {
+                (r, a): decode_update(blob_of(nodes[0], cid))[0]
+                for r in rounds
+                for a, cid in commits[r].items()
+            },
+            "addresses": {n.address for n in nodes},
+        }
+    finally:
+        stop_all(nodes)
+        devnet.down(opts.devnet_dir)
+
+
+def metrics_of(node: NodeProcess) -> dict[str, float]:
+    status = json.loads((node.data_dir / "status.json").read_text())
+    return dict(status.get("metrics", {}))
+
+
+def test_every_round_finalizes_with_all_nodes_on_the_same_model(overlapped: dict) -> None:
+    assert overlapped["staleness"] == 1
+    for r, outcome in overlapped["outcomes"].items():
+        assert outcome is not None, f"round {r} did not finalize"
+        assert set(overlapped["commits"][r]) == overlapped["addresses"]
+        for index, mine in overlapped["records"].items():
+            record = mine[r]
+            assert record["rejected"] == {}, (r, index, record["rejected"])
+            assert record["model_cid"] == outcome.model_cid, (r, index)
+            assert record["finalized_cid"] == outcome.model_cid, (r, index)
+
+
+def test_updates_were_trained_during_the_previous_round(overlapped: dict) -> None:
+    outcomes, headers = overlapped["outcomes"], overlapped["headers"]
+    # round 2's updates were trained on round 1's base (genesis), not on round 2's base
+    # (round 1's model), and applied to round 2's base all the same
+    assert outcomes[1].model_cid != overlapped["genesis"]
+    for (r, author), header in headers.items():
+        assert header.base_cid == overlapped["genesis"], (r, author)
+    assert {r for r, _ in headers} == {1, 2}
+    ahead = [(i, r) for i, mine in overlapped["records"].items() for r in mine
+             if mine[r].get("trained_ahead")]  # fmt: skip
+    assert ahead, "no update was trained during the previous round"
+    assert all(r >= 2 for _, r in ahead)
+    used = sum(m.get("updates_trained_ahead_total", 0) for m in overlapped["metrics"].values())
+    assert used >= 1  # the nodes' metric says so too
