@@ -59,3 +59,29 @@ def test_tiny_run(
     assert set(sweep) == {"z=0", "z=0.1"}
     assert sweep["z=0"]["epsilon_after_rounds"] is None
     assert sweep["z=0.1"]["epsilon_after_rounds"] > 50  # noise that small protects little
+
+
+def test_tiny_variants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = importlib.util.spec_from_file_location("bench_privacy", BENCH)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)
+    spec.loader.exec_module(bench)
+    args = ["--variants", "--task", "digits-mlp", "--nodes", "3", "--rounds", "1"]
+    args += ["--users-per-node", "2", "--user-epochs", "1", "--workers", "0"]
+    args += ["--out", str(tmp_path)]
+    line = bench.main(args)
+    assert json.loads((tmp_path / "privacy_variants.json").read_text()) == line
+    results = line["results"]
+    assert set(results) == {
+        "node|off",
+        "node|clip",
+        "node|eps3",
+        "node|eps3|momentum",
+        "users|off|momentum",
+        "users|eps3",
+        "users|eps3|momentum",
+    }
+    assert results["node|off"]["gap_points"] == 0
+    # one round at the epsilon-3 multiplier of a 1-round deployment: epsilon 3, per user
+    assert 2.9 <= results["users|eps3"]["epsilon_after_rounds"] <= 3.0
