@@ -89,6 +89,8 @@ def _decode(
         tensors = [(str(name), tuple(int(d) for d in shape)) for name, shape in header["tensors"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise UpdateRejected("malformed", f"unreadable header ({exc})") from None
+    if len({name for name, _ in tensors}) != len(tensors):
+        raise UpdateRejected("malformed", "a tensor name appears twice in the header")
     named = header.get("codec")
     if named != codec:
         if isinstance(named, str) and codec_problem(named) is None:

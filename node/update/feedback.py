@@ -12,6 +12,7 @@ starts from the residual it had before round r, not from the one round r produce
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,7 @@ def load(data_dir: Path) -> Residual | None:
             return Residual(
                 str(data["__deployment"]), int(data["__round"]), parts["before"], parts["after"]
             )
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
 
 
@@ -104,16 +105,18 @@ def outgoing(
     r: int,
     delta: Mapping[str, np.ndarray],
     codec: str,
-    norm_bound: float,
+    norm_bound: float | None,
 ) -> FixedParams:
     """The delta a node sends in round ``r`` under ``codec``: ``delta`` itself for the dense
     codec; else the compressed delta plus the kept residual (saved before it returns, so
     the residual is on disk before the update can be committed). ``norm_bound``: the
-    verifier's bound (model units), which the compressed delta never exceeds."""
+    verifier's bound (model units), which the compressed delta never exceeds (None: no
+    limit, for a simulated attacker whose crafted delta is meant to be what it is)."""
     permille = sparse.permille_of(codec)
     if permille is None:
         return dict(delta)
     residual = residual_for(load(data_dir), deployment, r)
-    sent, left = step(delta, residual, permille, int(norm_bound * SCALE))
+    limit = None if norm_bound is None else int(norm_bound * SCALE)
+    sent, left = step(delta, residual, permille, limit)
     save(data_dir, Residual(deployment, r, residual, left))
     return sent

@@ -84,6 +84,8 @@ def test_residual_survives_a_restart_and_a_retrained_round(tmp_path) -> None:  #
     sent, _ = feedback.step(delta(21), saved.after, 100, 20 * SCALE)
     assert all(np.array_equal(nxt[n], sent[n]) for n in SHAPES)
     assert feedback.residual_for(feedback.load(tmp_path), "other", 3) == {}
+    (tmp_path / feedback.FILE_NAME).write_bytes(b"PK\x03\x04 torn")  # a torn write
+    assert feedback.load(tmp_path) is None
     assert feedback.outgoing(tmp_path, "d", 3, delta(22), CODEC, 20.0)["conv.bias"] is not None
 
 
