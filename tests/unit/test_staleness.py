@@ -131,3 +131,23 @@ def test_deltas_trained_ahead_are_taken_once_on_their_base_or_discarded() -> Non
         ("updates_trained_ahead_discarded_total", {"reason": "other_base"}),
         ("updates_trained_ahead_discarded_total", {"reason": "stale"}),
     ]
+
+
+def test_verification_accepts_exactly_the_base_the_rule_allows(tmp_path: Path) -> None:
+    from node.errors import Rejection, UpdateRejected
+    from node.update.codec import UpdateHeader, encode_update
+    from node.verify.checks import Expectation, verify_update
+
+    state = NodeState(tmp_path / "state.db")
+    state.update(2, base_cid="m1")  # round 2's base; round 3's is m2
+    port = Port(1, {}, {})
+    allowed = base_of(port, state, 3, "m2")
+    expect = Expectation("31337:0xd", 3, "0xa", allowed, {"w": (2,)}, 100, 10.0)
+    for trained_on, ok in (("m1", True), ("m2", False), ("genesis", False)):
+        blob = encode_update(UpdateHeader("31337:0xd", 3, "0xa", trained_on, 10), delta(1))
+        if ok:
+            assert verify_update(blob, expect)[0].base_cid == "m1"
+            continue
+        with pytest.raises(UpdateRejected) as rejected:
+            verify_update(blob, expect)
+        assert rejected.value.reason is Rejection.WRONG_BASE
