@@ -58,10 +58,11 @@ def run_nodes(
     epochs: int = 1,
     extra_env: dict[str, str] | None = None,
     update_codec: str | None = None,
+    staleness: int = 0,
 ) -> NodesRun:
-    """Run ``nodes`` real nodes for ``rounds`` rounds of ``task`` (deployed with
-    ``update_codec``, None: the default); RuntimeError if one exits or the rounds are not
-    done in time."""
+    """Run ``nodes`` real nodes for ``rounds`` rounds of ``task``, deployed with
+    ``update_codec`` (None: the default) and ``staleness`` (0: no overlap); RuntimeError
+    if one exits or the rounds are not done in time."""
     from rich.console import Console
 
     from node.chain import devnet
@@ -88,7 +89,11 @@ def run_nodes(
                 Console(quiet=True),
                 task,
                 params,
-                request=DeployRequest(task=task, update_codec=update_codec),
+                request=DeployRequest(
+                    task=task,
+                    update_codec=update_codec,
+                    **({"staleness": staleness} if staleness else {}),  # type: ignore[arg-type]
+                ),
                 accounts=nodes + 1,
                 show_accounts=0,
             )

@@ -13,12 +13,14 @@ one epoch of a node's 500 images took ~0.55 s with 8 nodes training side by side
   over the rounds, averaged over nodes.
 - final accuracy: the last round's finalized model on the shared test split.
 
-Columns: without overlap (today's engine) and with compression (the deployment's
-``update_codec``, COMPRESSED, measured in the same run). With overlap stays null, with its
-reason, until overlapped rounds exist.
+Columns, each its own run of the same task in the same invocation: without overlap and
+dense (today's default), with compression (the deployment's ``update_codec``, COMPRESSED)
+and with overlap (the deployment's ``staleness`` 1). A column stays null, with its reason,
+while its feature does not exist or when skipped.
 
     .venv/bin/python bench/utilization.py                      # 20 rounds, both columns
     .venv/bin/python bench/utilization.py --rounds 3 --no-compression --no-save
+    .venv/bin/python bench/utilization.py --epochs auto        # calibrate, then run
     .venv/bin/python bench/utilization.py --calibrate          # seconds per local epoch
 """
 
@@ -53,11 +55,23 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 3) if values else None
 
 
+def overlap_available() -> bool:
+    """Overlapped rounds exist once the deployment has a staleness setting."""
+    from node.operator.deploy import DeployRequest
+
+    return "staleness" in DeployRequest.__dataclass_fields__
+
+
 def measure(
-    task: str, nodes: int, rounds: int, epochs: int, codec: str | None = None
+    task: str,
+    nodes: int,
+    rounds: int,
+    epochs: int,
+    codec: str | None = None,
+    staleness: int = 0,
 ) -> dict[str, Any]:
     """One run of real nodes; its utilization, bytes and accuracy figures."""
-    run = run_nodes(task, nodes, rounds, epochs=epochs, update_codec=codec)
+    run = run_nodes(task, nodes, rounds, epochs=epochs, update_codec=codec, staleness=staleness)
     metrics = [s.get("metrics", {}) for s in run.statuses]
     train = _mean([float(m.get(TRAIN_METRIC, 0.0)) / rounds for m in metrics])
     fetched = _mean([float(m.get("bytes_fetched_total", 0.0)) / rounds for m in metrics])
@@ -67,6 +81,7 @@ def measure(
     last = per_node[0].get(rounds, {})
     return {
         "update_codec": codec or "default (dense)",
+        "staleness": staleness,
         "utilization": round(train / round_s, 4) if train is not None and round_s else None,
         "train_s_per_round": train,
         "round_s": round_s,
@@ -107,10 +122,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--nodes", type=int, default=NODES)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument(
+        "--epochs", default=str(EPOCHS), help="local epochs, or auto: calibrate first"
+    )
     parser.add_argument("--task", default=TASK)
     parser.add_argument("--codec", default=COMPRESSED, help="the compressed update codec")
     parser.add_argument("--no-compression", action="store_true", help="skip that column")
+    parser.add_argument("--no-overlap", action="store_true", help="skip that column")
     parser.add_argument("--no-save", action="store_true", help=f"do not write {OUT.name}")
     parser.add_argument("--calibrate", action="store_true", help="time one local epoch")
     args = parser.parse_args()
@@ -121,10 +139,16 @@ def main() -> None:
         parser.error("--rounds must be >= 2 (round 1 is left out of the round time)")
     if args.nodes < 3:
         parser.error("--nodes must be >= 3 (the deployment's minimum participants)")
-    dense = measure(args.task, args.nodes, args.rounds, args.epochs)
-    compressed = None
+    calibration = calibrate(args.task) if args.epochs == "auto" else None
+    epochs = int(calibration["epochs_for_target"] or 1) if calibration else int(args.epochs)
+    dense = measure(args.task, args.nodes, args.rounds, epochs)
+    compressed = overlapped = None
     if not args.no_compression:
-        compressed = measure(args.task, args.nodes, args.rounds, args.epochs, args.codec)
+        compressed = measure(args.task, args.nodes, args.rounds, epochs, args.codec)
+    overlap_reason = "skipped (--no-overlap)" if args.no_overlap else NO_OVERLAP
+    if not args.no_overlap and overlap_available():
+        overlapped = measure(args.task, args.nodes, args.rounds, epochs, staleness=1)
+        overlap_reason = None
     ratio = None
     if compressed and compressed["bytes_per_node_per_round"]:
         ratio = round(dense["bytes_per_node_per_round"] / compressed["bytes_per_node_per_round"], 2)
@@ -136,13 +160,15 @@ def main() -> None:
         "task": args.task,
         "nodes": args.nodes,
         "rounds": args.rounds,
-        "epochs": args.epochs,
+        "epochs": epochs,
+        "calibration": calibration,
         "cpus": os.cpu_count(),
         "goal_utilization": GOAL_UTILIZATION,
         "goal_bytes_ratio": GOAL_BYTES_RATIO,
         "utilization_without_overlap": dense["utilization"],
-        "utilization_with_overlap": None,
-        "with_overlap_reason": NO_OVERLAP,
+        "utilization_with_overlap": overlapped and overlapped["utilization"],
+        "with_overlap_reason": overlap_reason,
+        "final_accuracy_overlap": overlapped and overlapped["final_accuracy"],
         "bytes_per_node_per_round_dense": dense["bytes_per_node_per_round"],
         "bytes_per_node_per_round_compressed": compressed
         and compressed["bytes_per_node_per_round"],
@@ -153,6 +179,7 @@ def main() -> None:
         "with_compression_reason": None if compressed else "skipped (--no-compression)",
         "without_overlap": dense,
         "with_compression": compressed,
+        "with_overlap": overlapped,
     }
     line = json.dumps(out)
     print(line)
