@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -76,9 +76,11 @@ def _decode(
     blob: bytes,
     codec: str = CODEC,
     shapes: Mapping[str, tuple[int, ...]] | None = None,
+    check_head: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], FixedParams]:
-    """Header and tensors of a blob whose header must name ``codec``; with ``shapes``, the
-    header's tensors must be exactly those before any of the body is read."""
+    """Header and tensors of a blob whose header must name ``codec``; ``check_head`` sees
+    the header next, and with ``shapes`` the header's tensors must be exactly those, all
+    before any of the body is read."""
     if len(blob) < 8 or blob[:4] != magic:
         raise UpdateRejected("malformed", f"bad magic, expected {magic!r}")
     (head_len,) = _LEN.unpack_from(blob, 4)
@@ -96,6 +98,8 @@ def _decode(
         if isinstance(named, str) and codec_problem(named) is None:
             raise UpdateRejected("wrong_codec", f"update codec {named}, deployment's {codec}")
         raise UpdateRejected("malformed", f"unknown codec {named!r}")
+    if check_head is not None:
+        check_head(header)
     if shapes is not None and dict(tensors) != {n: tuple(s) for n, s in shapes.items()}:
         raise UpdateRejected("bad_shape", "tensor names or shapes differ from the model's")
     params: FixedParams = {}
@@ -148,13 +152,27 @@ def _local_steps(raw: dict[str, Any]) -> int:
 
 
 def decode_update(
-    blob: bytes, codec: str = CODEC, shapes: Mapping[str, tuple[int, ...]] | None = None
+    blob: bytes,
+    codec: str = CODEC,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    check_header: Callable[[UpdateHeader], None] | None = None,
 ) -> tuple[UpdateHeader, FixedParams]:
     """Header and exact delta of an update blob whose header names ``codec`` (else
-    ``wrong_codec``; ``malformed`` for a codec nobody knows); ``shapes``: see ``_decode``."""
-    raw, delta = _decode(UPDATE_MAGIC, blob, codec, shapes)
+    ``wrong_codec``; ``malformed`` for a codec nobody knows); ``check_header`` runs on the
+    header before its tensors are compared with ``shapes`` (see ``_decode``), so a header
+    for the wrong round or base is refused as that, whatever tensors it lists."""
+
+    def check_head(raw: dict[str, Any]) -> None:
+        if check_header is not None:
+            check_header(_header_of(raw))
+
+    raw, delta = _decode(UPDATE_MAGIC, blob, codec, shapes, check_head)
+    return _header_of(raw), delta
+
+
+def _header_of(raw: dict[str, Any]) -> UpdateHeader:
     try:
-        header = UpdateHeader(
+        return UpdateHeader(
             deployment=str(raw["deployment"]),
             round=int(raw["round"]),
             author=str(raw["author"]),
@@ -165,4 +183,3 @@ def decode_update(
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UpdateRejected("malformed", f"incomplete update header ({exc})") from None
-    return header, delta

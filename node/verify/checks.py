@@ -89,8 +89,9 @@ def verify_update(blob: bytes, expect: Expectation) -> tuple[UpdateHeader, dict[
 
     A compressed update is decoded exactly first: the checks, the norm bound included,
     apply to the delta every node aggregates."""
-    header, delta = decode_update(blob, expect.codec, expect.shapes)
-    check_header(header, expect)
+    header, delta = decode_update(
+        blob, expect.codec, expect.shapes, lambda head: check_header(head, expect)
+    )
     check_shapes(delta, expect.shapes)
     check_norm(delta, expect.norm_bound)
     return header, delta

@@ -52,6 +52,18 @@ def test_header_binding(change: dict, reason: str) -> None:
     assert info.value.reason == reason
 
 
+def test_header_binding_is_checked_before_the_tensor_list() -> None:
+    """A forged header over tensors the model lacks is refused for its header (what the
+    sybil swarm and the explorer report), not as a shape mismatch."""
+    foreign = {"sybil": np.zeros(16, dtype=np.int32)}
+    with pytest.raises(UpdateRejected) as info:
+        verify_update(encode_update(dataclasses.replace(GOOD, round=9), foreign), EXPECT)
+    assert info.value.reason == "wrong_round"
+    with pytest.raises(UpdateRejected) as info:
+        verify_update(encode_update(GOOD, foreign), EXPECT)
+    assert info.value.reason == "bad_shape"
+
+
 def test_shape_and_norm() -> None:
     wrong = {"w": np.zeros((3, 2), dtype=np.int32), "b": np.zeros(2, dtype=np.int32)}
     with pytest.raises(UpdateRejected, match="bad_shape"):
