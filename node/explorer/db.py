@@ -209,6 +209,7 @@ RECORD_FIELDS = (
     "accuracy",
     "earned",
     "reward",
+    "privacy",  # the node's DP spend after the round (docs/privacy.md)
 )
 
 

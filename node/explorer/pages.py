@@ -152,6 +152,8 @@ def round_page(db: sqlite3.Connection, n: int) -> dict[str, Any]:
         "reporting_nodes": [node for node, _ in records],
         "split_from_node": split is not None,
         "accuracy": {node: rec.get("accuracy") for node, rec in records},
+        # each reporting node's DP spend after this round (records without DP: left out)
+        "privacy": {node: rec["privacy"] for node, rec in records if rec.get("privacy")},
     }
 
 

@@ -24,6 +24,11 @@ CONTRIB = {1: {A: CPOOL // 3, B: CPOOL // 3, C: CPOOL // 3}, 2: {A: CPOOL // 2, 
 ACCURACY = {1: 0.81234, 2: 0.9}
 
 
+AGREED = {1: 8100, 2: 9000}  # the chain's agreed metric of the finalized rounds
+PRIVACY = {"mode": "distributed", "epsilon": 1.25, "epsilon_update": 2.5, "delta": 1e-5,
+           "rounds": 2, "budget": 0.0}  # fmt: skip
+
+
 def build(path: Path) -> None:
     index = RoundIndex(path, deploy_block=1)
     rows = []
@@ -71,7 +76,7 @@ def build(path: Path) -> None:
                 "eligible": 3,
                 "commits": 3,
                 "model_cid": MODEL.get(r),
-                "detail": {"returned": {}},
+                "detail": {"returned": {}, "agreed_metric_bps": AGREED.get(r)},
             }
             for r in (1, 2, 3)
         ],
@@ -121,6 +126,7 @@ def build(path: Path) -> None:
                 "model_cid": MODEL[r],
                 "accuracy": ACCURACY[r],
                 "proof": ["00" * 32],
+                "privacy": PRIVACY if r == 2 else None,
             }
             for r in (1, 2)
         ],

@@ -93,6 +93,17 @@ def test_round_page_shows_verdicts_rewards_slash_and_outcomes(client: TestClient
     (outcome,) = page.by_id("outcomes").all("tr", attr="data-outcome")
     assert int(outcome.one("td", cls="stake").attrs["data-wei"]) == 3 * fx.STAKE
     assert page.by_id("model-download").attrs["href"].startswith("/rounds/2/model")
+    assert page.by_id("agreed-metric").attrs["data-bps"] == "9000"
+    (spend,) = page.by_id("privacy").all("tr", attr="data-node")
+    assert spend.attrs["data-node"] == fx.A.lower()
+    assert spend.one("td", cls="epsilon").attrs["data-epsilon"] == "1.25"
+    assert spend.one("td", cls="epsilon-update").text == "2.500"
+    with pytest.raises(LookupError):  # no node reported DP for round 1
+        parse(client.get("/rounds/1").text).by_id("privacy")
+    overview = client.get("/api/overview").json()
+    assert overview["agreed"] == [{"round": 1, "bps": 8100}, {"round": 2, "bps": 9000}]
+    assert overview["stop_rule"]["best_metric_bps"] == 9000
+    assert overview["stop_rule"]["rounds_without_improvement"] == 0
 
 
 def test_open_round_and_participant_page(client: TestClient) -> None:
