@@ -1,6 +1,6 @@
 """End to end: `fedchain demo --explorer` as a user runs it, then the explorer in a browser.
 
-One demo run (real anvil, 4 real node processes over libp2p + Bitswap, 3 rounds, node 3 a
+One demo run (real anvil, 4 real node processes over libp2p + Bitswap, 2 rounds, node 3 a
 Byzantine booster) serves two sets of checks: the demo's outcome against the chain itself,
 and what a person sees in the round explorer the demo leaves running, in headless Debian
 chromium driven by Playwright. Screenshots go to the test's directory; with
@@ -33,7 +33,7 @@ from tests.integration.ports import free_port
 pytestmark = pytest.mark.integration
 
 NODES = 4
-ROUNDS = 3
+ROUNDS = 2
 FUNDED = 1000 * TOKEN
 STAKE = 100 * TOKEN
 PHASES = {"open", "committing", "voting", "finalized", "failed", "idle"}
