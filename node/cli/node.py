@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -109,6 +111,13 @@ def node_run(
         flags["log_json"] = True
     cfg = expected_errors(lambda: load_config(config, flags))
     setup_logging(cfg.log_json, cfg.log_level)
+    if config is not None and "simulation" in tomllib.loads(config.read_text()):
+        logging.getLogger("node.cli").warning(
+            "%s has a [simulation] table (attack settings): `fedchain node run` runs an honest "
+            "node and ignores it; simulation nodes start with `python -m node.attacks --config %s`",
+            config,
+            config,
+        )
     chain = expected_errors(lambda: open_account(cfg))  # before torch and the data load
     from node.daemon import run_node
 

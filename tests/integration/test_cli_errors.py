@@ -93,9 +93,13 @@ def test_bad_config_value_names_the_key(tmp_path: Path, dead_rpc_deployment: Pat
 
 
 def test_unreachable_rpc(tmp_path: Path, dead_rpc_deployment: Path) -> None:
+    """Also: an honest `node run` says it ignores a config's [simulation] table."""
     config = write_node(tmp_path / "n", dead_rpc_deployment)
+    config.write_text(config.read_text() + '\n[simulation]\nattack = "sign_flip"\n')
     result = fedchain("node", "run", "--config", str(config))
     assert_one_line_error(result, "cannot reach the chain")
+    assert "[simulation] table" in result.stderr
+    assert "python -m node.attacks" in result.stderr
 
 
 def test_listen_port_in_use(tmp_path: Path, live_deployment: Path) -> None:
