@@ -1,9 +1,11 @@
 """Compute utilization of real fedchain nodes (issue 14); prints ONE JSON line.
 
 8 real node processes on a fresh devnet (bench/_nodes.py) train mnist5k-cnn with IID
-partitions, with local work sized to about 10 s per round on the 2-core machine (EPOCHS:
-one epoch of a node's 500 images took ~0.55 s with 8 nodes training side by side, see
---calibrate). Per run:
+partitions, with local work sized to about 10 s per round on the shared 2-core machine
+(EPOCHS: 8 nodes trained an epoch of their 500 images in ~1.05 s each at load ~30, in a
+20-round run of this bench; 0.54 s on a quiet machine, docs/bench/round_overhead.json).
+--calibrate times an epoch with 8 trainers alone (it swings several-fold with the load:
+5 s at the same load); --epochs auto runs with its answer. Per run:
 
 - utilization = local training seconds per round / round seconds. Training seconds: each
   node's ``phase_seconds_total{phase="train"}`` over the rounds, averaged over nodes.
@@ -18,7 +20,7 @@ dense (today's default), with compression (the deployment's ``update_codec``, CO
 and with overlap (the deployment's ``staleness`` 1). A column stays null, with its reason,
 while its feature does not exist or when skipped.
 
-    .venv/bin/python bench/utilization.py                      # 20 rounds, both columns
+    .venv/bin/python bench/utilization.py                      # 20 rounds, every column
     .venv/bin/python bench/utilization.py --rounds 3 --no-compression --no-save
     .venv/bin/python bench/utilization.py --epochs auto        # calibrate, then run
     .venv/bin/python bench/utilization.py --calibrate          # seconds per local epoch
@@ -41,7 +43,7 @@ from bench._nodes import cycle_seconds, load_avg, records_of, run_nodes  # noqa:
 
 TASK = "mnist5k-cnn"
 NODES = 8
-EPOCHS = 18  # ~10 s of local training per round (see the docstring and --calibrate)
+EPOCHS = 10  # ~10 s of local training per round here (see the docstring)
 TARGET_TRAIN_S = 10.0
 COMPRESSED = "topk-int8-p100"  # bench/compression.py's codec: the top 10 % as int8
 GOAL_UTILIZATION = 0.9

@@ -15,10 +15,13 @@ a fedchain node's seeds (fedchain has no plain-SGD option: it is SGD with moment
     evaluations. Needs .venv-flower: `make bench-flower-env`.
 
 Round 1 is left out of both means (fedchain's nodes start up in it); both accuracy
-trajectories are listed per round. ratio = fedchain s/round / Flower s/round.
+trajectories are listed per round. ratio = fedchain s/round / Flower s/round. --tuned
+adds a second fedchain run with overlapped rounds (deployment staleness 1) and compressed
+updates (TUNED_CODEC) and its ratio (issue 14's goal: <= 0.05 with those).
 
     make bench-flower-env
     .venv/bin/python bench/vs_flower.py               # 5 rounds, saves docs/bench/vs_flower.json
+    .venv/bin/python bench/vs_flower.py --tuned       # + fedchain with overlap + compression
     .venv/bin/python bench/vs_flower.py --rounds 3 --no-save
 """
 
@@ -46,14 +49,23 @@ EPOCHS = 1
 LR = 0.05
 BATCH = 32
 OUT = ROOT / "docs" / "bench" / "vs_flower.json"
+TUNED_CODEC = "topk-int8-p100"
 
 
 def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 3) if values else None
 
 
-def fedchain_side(rounds: int) -> dict[str, Any]:
-    run = run_nodes(TASK_SPEC, NODES, rounds, epochs=EPOCHS, extra_env={"PYTHONPATH": str(ROOT)})
+def fedchain_side(rounds: int, codec: str | None = None, staleness: int = 0) -> dict[str, Any]:
+    run = run_nodes(
+        TASK_SPEC,
+        NODES,
+        rounds,
+        epochs=EPOCHS,
+        extra_env={"PYTHONPATH": str(ROOT)},
+        update_codec=codec,
+        staleness=staleness,
+    )
     per_node = [records_of(s) for s in run.statuses]
     first = per_node[0]
     cycles = cycle_seconds(run.all_recorded_at)
@@ -64,6 +76,8 @@ def fedchain_side(rounds: int) -> dict[str, Any]:
         if r > 1
     ]
     return {
+        "update_codec": codec or "default (dense)",
+        "staleness": staleness,
         "s_per_round": _mean(cycles),
         "per_round_s": [round(c, 3) for c in cycles],
         "phase_sum_s_per_round": _mean(phase_sums),
@@ -118,6 +132,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-save", action="store_true", help=f"do not write {OUT.name}")
+    parser.add_argument(
+        "--tuned",
+        action="store_true",
+        help=f"also run fedchain with overlapped rounds (staleness 1) and {TUNED_CODEC}",
+    )
     args = parser.parse_args()
     if args.rounds < 2:
         parser.error("--rounds must be >= 2 (round 1 is left out of the means)")
@@ -125,6 +144,7 @@ def main() -> None:
         data_dir = Path(tmp) / "data"
         inputs = write_inputs(data_dir, TASK_SPEC, NODES)
         fedchain = fedchain_side(args.rounds)
+        tuned = fedchain_side(args.rounds, TUNED_CODEC, staleness=1) if args.tuned else None
         flower = flower_side(data_dir, Path(tmp), args.rounds)
     out = {
         "bench": "vs_flower",
@@ -140,7 +160,9 @@ def main() -> None:
         "inputs": inputs,
         "cpus": os.cpu_count(),
         **compare(fedchain, flower),
+        "ratio_tuned_over_flower": tuned and compare(tuned, flower)["ratio_fedchain_over_flower"],
         "fedchain": fedchain,
+        "fedchain_tuned": tuned,
         "flower": flower,
     }
     line = json.dumps(out)
