@@ -39,7 +39,6 @@ from node.aggregate import build_rule  # noqa: E402
 from node.aggregate.fedavg import apply_delta, capped_weights  # noqa: E402
 from node.attacks import AttackContext, get_attack  # noqa: E402
 from node.errors import UpdateRejected  # noqa: E402
-from node.learning.fixedpoint import SCALE, FixedParams  # noqa: E402
 from node.learning.local import accuracy_of, compute_delta, genesis_params  # noqa: E402
 from node.learning.partition import iid_partition, train_test_split  # noqa: E402
 from node.learning.spec import TrainingSpec  # noqa: E402
@@ -47,6 +46,7 @@ from node.learning.tasks import Dataset, Task, get_task  # noqa: E402
 from node.privacy.accountant import DpRound, epsilons, multiplier_for  # noqa: E402
 from node.privacy.bound import update_norm_bound  # noqa: E402
 from node.privacy.mechanism import privatize  # noqa: E402
+from node.update.fixedpoint import SCALE, FixedParams  # noqa: E402
 from node.verify.checks import check_norm  # noqa: E402
 
 TASK = "mnist5k-cnn"
@@ -203,6 +203,9 @@ def variants(args: argparse.Namespace) -> dict:
         "users|eps3": Run("distributed", 3.0, z, **users),  # type: ignore[arg-type]
         "users|eps3|momentum": Run("distributed", 3.0, z, momentum=m, **users),  # type: ignore[arg-type]
     }
+    if args.only:
+        keep = {"node|off", *args.only.split(",")}  # the reference always runs
+        runs = {k: run for k, run in runs.items() if k in keep}
     started = time.perf_counter()
     if args.workers == 0:
         rows = {k: simulate(run) for k, run in runs.items()}
@@ -270,6 +273,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--variant-clip", type=float, default=1.0, help="variants: node C")
     parser.add_argument("--user-clip", type=float, default=0.3, help="variants: user C")
     parser.add_argument("--user-epochs", type=int, default=3, help="variants: user epochs")
+    parser.add_argument("--only", default="", help="variants: comma-separated keys to run")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="0: in-process")
     parser.add_argument("--out", default=str(ROOT / "docs" / "bench"))
     args = parser.parse_args(argv)
