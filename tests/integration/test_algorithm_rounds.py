@@ -1,6 +1,6 @@
 """FedProx and FedNova on real nodes: two deployments on one anvil, 2 node processes each.
 
-Real anvil, real libp2p + Bitswap (digits task), 2 rounds per deployment, both swarms at
+Real anvil, real libp2p + Bitswap (digits task), 1 round per deployment, both swarms at
 once. One deployment trains with FedProx (the proximal term pulls local training towards
 the round's base), the other with FedNova, its two nodes doing unequal local work (2
 epochs and 1): each update's header carries its author's step count and every node
@@ -28,7 +28,7 @@ from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-NODES, ROUNDS = 2, 2  # per deployment
+NODES, ROUNDS = 2, 1  # per deployment
 TIMEOUT = 180  # seconds; a guard against hangs, not a performance assertion
 PROX_MU = 0.1
 

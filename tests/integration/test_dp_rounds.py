@@ -83,7 +83,7 @@ def test_noised_updates_verify_aggregate_alike_and_the_budget_stops_a_node(
     budget = (opacus_epsilon(1) + opacus_epsilon(2)) / 2  # room for one round, not two
     opts = DemoOptions(nodes=NODES, rounds=ROUNDS, task="digits-mlp", data_root=tmp_path)
     # round 2 waits out its commit window (node 2 does not commit): keep it short
-    params = DeployParams(commit_window=12, vote_window=20, min_participants=NODES,
+    params = DeployParams(commit_window=10, vote_window=20, min_participants=NODES,
                           late_vote_grace=1)  # fmt: skip
     request = DeployRequest(task=opts.task, dp="distributed", dp_clip=CLIP, dp_noise=NOISE)
     nodes: list[NodeProcess] = []
