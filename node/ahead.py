@@ -21,10 +21,10 @@ import trio
 
 from node.chain.client import RoundStatus
 from node.errors import FedchainError
-from node.learning.fixedpoint import FixedParams
 from node.ports import ChainPort
 from node.staleness import trained_round
 from node.state import NodeState
+from node.update.fixedpoint import FixedParams
 
 log = logging.getLogger(__name__)
 

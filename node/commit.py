@@ -14,7 +14,6 @@ from node.chain.errors import ChainUnreachable
 from node.context import NodeContext
 from node.errors import ChainError
 from node.faults import crash_point
-from node.learning.fixedpoint import FixedParams
 from node.learning.local import compute_delta, shapes_of
 from node.learning.tasks import Dataset
 from node.learning.train import local_steps
@@ -24,6 +23,7 @@ from node.privacy.bound import update_norm_bound
 from node.store.cid import compute_cid
 from node.update.codec import UpdateHeader, encode_update
 from node.update.feedback import outgoing
+from node.update.fixedpoint import FixedParams
 from node.waits import commit_closed, round_info
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import trio
 
@@ -81,13 +81,3 @@ class NodeContext:
     @property
     def address(self) -> str:
         return self.chain.address
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking chain call off the trio loop so libp2p keeps serving; retried
-        while the chain is unreachable (never raises ``ChainUnreachable``). Superseded by
-        ``chain_port``; kept until the last modules outside the round engine move over."""
-        return await self.link.call(fn, *args)
-
-    async def send(self, fn: Callable[..., T], *args: Any) -> T:
-        """One attempt at a transaction that must be read back before it is sent again."""
-        return await self.link.send(fn, *args)

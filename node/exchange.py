@@ -88,7 +88,7 @@ async def fetch_blob_until(ctx: NodeContext, cid: str, author: str, deadline: fl
 
 
 async def refresh_author(ctx: NodeContext, author: str) -> str | None:
-    peer = await ctx.call(ctx.chain.participant, author)
+    peer = await ctx.chain_port.participant(author)
     if peer is None:
         return None
     if peer.peer_id not in ctx.net.connected_peers() and peer.addrs:
@@ -116,8 +116,8 @@ async def exchange_deadline(ctx: NodeContext, r: int) -> float:
     Every honest node waits the same chain-time span, so a blob any of them can get by
     then (from its author or from another node that fetched it) is included by all.
     """
-    info = await ctx.call(ctx.chain.round_info, r)
-    now = await ctx.call(ctx.chain.chain_time)
+    info = await ctx.chain_port.round_info(r)
+    now = await ctx.chain_port.chain_time()
     chain_end = info.vote_opens_at + (info.vote_deadline - info.vote_opens_at) / 2
     return trio.current_time() + max(ctx.cfg.fetch_timeout, chain_end - now)
 
@@ -163,7 +163,7 @@ class Exchange:
     async def landed(self, info: RoundInfo) -> None:
         if info.commit_count == self._commit_count:
             return
-        commitments = await self.ctx.call(self.ctx.chain.commitments, self.r)
+        commitments = await self.ctx.chain_port.commitments(self.r)
         self._commit_count = len(commitments)
         self.start(commitments)
 
@@ -171,7 +171,7 @@ class Exchange:
         """Fetch and verify every committed update; returns (verified, rejected author ->
         reason)."""
         ctx = self.ctx
-        commitments = await ctx.call(ctx.chain.commitments, self.r)
+        commitments = await ctx.chain_port.commitments(self.r)
         self.deadline = await exchange_deadline(ctx, self.r)
         final = set(commitments.items())
         for key, fetch in self.fetches.items():
@@ -239,7 +239,7 @@ async def know_eligible(ctx: NodeContext, info: RoundInfo) -> None:
     """
     if len(ctx.registered_peers) >= info.eligible_count:
         return
-    participants = await ctx.call(ctx.chain.participants)
+    participants = await ctx.chain_port.participants()
     ctx.registered_peers.clear()
     ctx.registered_peers.update(p.peer_id for p in participants if p.active)
 
@@ -252,9 +252,9 @@ async def missing_verified_updates(
     lacking = [author for author, why in rejected.items() if why == "unavailable"]
     if not lacking:
         return {}
-    commitments = await ctx.call(ctx.chain.commitments, r)
+    commitments = await ctx.chain_port.commitments(r)
     missing = {a: commitments[a] for a in lacking if a in commitments}
-    peers = {a: await ctx.call(ctx.chain.participant, a) for a in missing}
+    peers = {a: await ctx.chain_port.participant(a) for a in missing}
     author_peers = {a: p.peer_id if p else None for a, p in peers.items()}
     return verified_elsewhere(
         missing, ctx.announcers, author_peers, ctx.registered_peers, ctx.rule.f

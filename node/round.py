@@ -29,13 +29,13 @@ from node.deferral import defer_vote, lacks_updates
 from node.errors import one_error
 from node.exchange import Exchange, Verified, abstain, know_eligible, missing_verified_updates
 from node.faults import crash_point
-from node.learning.fixedpoint import FixedParams
 from node.learning.local import accuracy_of, shapes_of
 from node.models import load_model, store_model
 from node.observer import base_holders, catch_up, observe, selection
 from node.privacy import step as privacy
 from node.record import Laps, new_record
 from node.stoprule import metric_bps_of
+from node.update.fixedpoint import FixedParams
 from node.vote import Outcome, choose_slash, keep_vote, offenders, settle, vote
 from node.waits import RoundLost, commit_closed, round_info, wait_until
 

@@ -24,12 +24,12 @@ class RoundLost(ChainError):
 async def round_info(ctx: NodeContext, r: int) -> RoundInfo:
     """Round ``r`` as the chain has it now; ``RoundLost`` if the chain forgot it, or forgot
     and opened it again (another opening time than the journal's)."""
-    return known(ctx, await ctx.call(ctx.chain.round_info, r))
+    return known(ctx, await ctx.chain_port.round_info(r))
 
 
 async def round_view(ctx: NodeContext, r: int) -> tuple[RoundInfo, int]:
     """``round_info`` and the chain time, in one batched read."""
-    info, now = await ctx.call(ctx.chain.round_view, r)
+    info, now = await ctx.chain_port.round_view(r)
     return known(ctx, info), now
 
 

@@ -27,10 +27,10 @@ _warming: threading.Thread | None = None
 
 async def participants(ctx: NodeContext, r: int) -> int:
     """K of round ``r``: its committee's size, else the active participants' count."""
-    committee = await ctx.call(ctx.chain.committee, r)
+    committee = await ctx.chain_port.committee(r)
     if committee:
         return len(committee)
-    active = [p for p in await ctx.call(ctx.chain.participants) if p.active]
+    active = [p for p in await ctx.chain_port.participants() if p.active]
     return max(len(active), 1)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from node.chain.client import RoundInfo, RoundStatus
+from node.ports import ChainPort
 
 # Round 1, open: commit deadline 200, vote deadline 300 (chain time), nothing committed yet.
 OPEN_ROUND = RoundInfo(
@@ -24,3 +27,18 @@ OPEN_ROUND = RoundInfo(
     voter_claimed=0,
     finalized_at=0,
 )
+
+
+class InlineLink:
+    """A ChainLink stand-in that calls the scripted chain inline (no thread, no retry), so
+    tests under trio's MockClock keep their virtual time."""
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+    send = call
+
+
+def inline_port(chain: Any) -> ChainPort:
+    """The node's async chain port over a scripted chain."""
+    return ChainPort(chain, InlineLink())  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from node.attacks.simulation import SimulationConfig
 from node.config import NodeConfig
 from node.demo.baseline import simulate_rule
 from node.demo.options import DemoOptions, check_options
@@ -30,11 +31,11 @@ def test_bad_training_options(tmp_path: Path, kw: dict[str, object], needle: str
         check_options(DemoOptions(**{**base, **kw}))  # type: ignore[arg-type]
 
 
-def _configs(nodes: int = 3) -> list[NodeConfig]:
+def _configs(nodes: int = 3) -> list[tuple[NodeConfig, SimulationConfig]]:
     return [
-        NodeConfig(data_dir=Path("."), deployment=Path("."), key_file=Path("."),
+        (NodeConfig(data_dir=Path("."), deployment=Path("."), key_file=Path("."),
                    task="digits-mlp", partition="dirichlet:0.1", partition_index=i,
-                   partition_count=nodes, data_seed=i, epochs=1 + i)
+                   partition_count=nodes, data_seed=i, epochs=1 + i), SimulationConfig())
         for i in range(nodes)
     ]  # fmt: skip
 

@@ -20,8 +20,9 @@ from node.errors import UpdateRejected
 from node.exchange import Exchange, Verified, announce_provider, announcers_enough
 from node.learning.spec import TrainingSpec
 from node.metrics import Metrics
+from node.ports import ChainPort
 from node.verify.checks import Expectation
-from tests.unit.round_fixtures import OPEN_ROUND
+from tests.unit.round_fixtures import OPEN_ROUND, inline_port
 
 ME, A, B, C, D = "0xMe", "0xAa", "0xBb", "0xCc", "0xDd"
 DEADLINE_IN = 10.0  # the exchange deadline, seconds after the window closed
@@ -49,8 +50,9 @@ class Ctx:
     announcers: dict[str, set[str]] = field(default_factory=dict)
     rule: Any = field(default_factory=lambda: SimpleNamespace(f=1))
 
-    async def call(self, fn: Any, *args: Any) -> Any:
-        return fn(*args)
+    @property
+    def chain_port(self) -> ChainPort:
+        return inline_port(self.chain)
 
 
 @dataclass

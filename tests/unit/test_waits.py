@@ -14,9 +14,10 @@ import trio
 import trio.testing
 
 from node.chain.client import RoundInfo, RoundStatus
+from node.ports import ChainPort
 from node.state import NodeState
 from node.waits import RECHECK_S, WAKE_FALLBACK_S, RoundLost, commit_closed, wait_until
-from tests.unit.round_fixtures import OPEN_ROUND
+from tests.unit.round_fixtures import OPEN_ROUND, inline_port
 
 OPEN = OPEN_ROUND
 
@@ -65,8 +66,9 @@ class Ctx:
     cfg: Any = field(default_factory=lambda: SimpleNamespace(poll_interval=0.5))
     link: Any = field(default_factory=lambda: SimpleNamespace(outages=0))
 
-    async def call(self, fn: Any, *args: Any) -> Any:
-        return fn(*args)
+    @property
+    def chain_port(self) -> ChainPort:
+        return inline_port(self.chain)
 
 
 @pytest.fixture

@@ -55,9 +55,6 @@ class NoNetwork:
 
 
 def fake_ctx(tmp_path: Path, spec: TrainingSpec, budget: float, committee=None) -> Any:
-    async def call(fn: Any, *args: Any) -> Any:
-        return fn(*args)
-
     chain = Chain(spec, committee)
     return SimpleNamespace(
         chain=chain,
@@ -66,7 +63,6 @@ def fake_ctx(tmp_path: Path, spec: TrainingSpec, budget: float, committee=None) 
             data_dir=tmp_path, dp_epsilon_budget=budget, norm_bound=20.0, attack=""
         ),
         metrics=Metrics(),
-        call=call,
         net=NoNetwork(),
         state=SimpleNamespace(get=lambda r: RoundRow(r)),
     )
