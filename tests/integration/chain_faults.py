@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node.chain import devnet
-from node.chain.client import ChainClient
+from node.chain.client import ChainClient, RoundStatus
 from node.chain.deploy import Deployment, DeployParams, fund_accounts
 from node.demo.processes import NodeProcess, start_node, stop_all
 from node.demo.run import DemoOptions, all_done, prepare_nodes
+from node.operator.deploy import DeployRequest
 from node.operator.devnet import deployment_path, devnet_up
 from node.state import NodeState
 from tests.integration.ports import free_port
@@ -115,21 +116,30 @@ def network(
     commit_window: int = 30,
     vote_window: int = 30,
     before_nodes: Callable[[Network], None] | None = None,
+    count: int = NODES,
+    epochs: int = 1,
+    params: DeployParams | None = None,
+    request: DeployRequest | None = None,
+    config_lines: Callable[[int], str] | None = None,
 ) -> Iterator[Network]:
-    """Devnet, deployment and ``NODES`` digits-mlp nodes (``max_rounds = rounds``, linger);
+    """Devnet, deployment and ``count`` digits-mlp nodes (``max_rounds = rounds``, linger);
     ``rpc_url(anvil_port)`` points the nodes elsewhere, ``env`` adds variables per node,
-    ``before_nodes`` runs once the deployment is funded, before any node starts."""
+    ``before_nodes`` runs once the deployment is funded, before any node starts;
+    ``params``/``request`` replace the windows and the default deployment (task, training
+    options), ``config_lines(index)`` is appended to a node's config file."""
     from rich.console import Console
 
-    opts = DemoOptions(nodes=NODES, rounds=rounds, task="digits-mlp", data_root=root, epochs=1)
-    params = DeployParams(
-        commit_window=commit_window, vote_window=vote_window, min_participants=NODES
+    opts = DemoOptions(nodes=count, rounds=rounds, task="digits-mlp", data_root=root,
+                       epochs=epochs)  # fmt: skip
+    params = params or DeployParams(
+        commit_window=commit_window, vote_window=vote_window, min_participants=count
     )
-    net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True), opts.task,
-                                params)  # fmt: skip
+    request = request or DeployRequest(task=opts.task)
+    net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True),
+                                params=params, request=request)  # fmt: skip
     nodes: list[NodeProcess] = []
     try:
-        keys = net.accounts[1 : NODES + 1]
+        keys = net.accounts[1 : count + 1]
         owner = net.accounts[0][1]
         fund_accounts(net.rpc_url, deployment, owner, [a for a, _ in keys], 1000 * TOKEN)
         configs = prepare_nodes(opts, deployment_path(opts.devnet_dir), keys)
@@ -137,9 +147,11 @@ def network(
         if before_nodes is not None:
             before_nodes(running)
         for index, (address, config) in enumerate(configs):
-            if rpc_url is not None:
-                with config.open("a") as out:
+            with config.open("a") as out:
+                if rpc_url is not None:
                     out.write(f'rpc_url = "{rpc_url(net.port)}"\n')
+                if config_lines is not None:
+                    out.write(config_lines(index))
             nodes.append(start_node(index, address, config.parent, config, (env or {}).get(index)))
         yield running
     finally:
@@ -161,6 +173,31 @@ def wait_for(
 
 def wait_rounds(nodes: list[NodeProcess], rounds: int, timeout: float = 300) -> None:
     wait_for(nodes, lambda: all_done(nodes, rounds), f"{rounds} rounds", timeout)
+
+
+def wait_finalized(
+    chain: ChainClient, nodes: list[NodeProcess], rounds: int, timeout: float = 180
+) -> None:
+    """Until round ``rounds`` is finalized on chain and every node recorded it."""
+
+    def done() -> bool:
+        finalized = chain.round_info(rounds).status is RoundStatus.FINALIZED
+        return finalized and all_done(nodes, rounds)
+
+    wait_for(nodes, done, f"round {rounds}", timeout)
+
+
+def blob_of(node: NodeProcess, cid: str) -> bytes:
+    """A blob from ``node``'s blockstore on disk (the node may be stopped)."""
+    import trio
+
+    from node.store.blobs import read_blob
+    from node.store.blockstore import BlockStore
+    from node.store.cid import parse_cid_str
+
+    data = trio.run(read_blob, BlockStore(node.data_dir / "blocks"), parse_cid_str(cid), 1 << 24)
+    assert data is not None, f"{cid} not in node {node.index}'s blockstore"
+    return bytes(data)
 
 
 def records(node: NodeProcess) -> dict[int, dict]:

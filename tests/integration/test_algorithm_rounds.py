@@ -10,20 +10,19 @@ rule. In both, every round finalizes and every node computed the chain's model C
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from node.chain import devnet
-from node.chain.client import ChainClient, RoundStatus
+from node.chain.client import ChainClient
 from node.chain.deploy import DeployParams, deploy, fund_accounts
 from node.demo.processes import NodeProcess, start_node, stop_all
-from node.demo.run import DemoOptions, all_done, prepare_nodes
+from node.demo.run import DemoOptions, prepare_nodes
 from node.learning.spec import TrainingSpec
 from node.operator.deploy import DeployRequest
 from node.operator.devnet import deployment_path, devnet_up
-from tests.integration.chain_faults import TOKEN, records
+from tests.integration.chain_faults import TOKEN, records, wait_finalized
 from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -34,15 +33,9 @@ PROX_MU = 0.1
 
 
 def wait_for(swarms: list[tuple[ChainClient, list[NodeProcess]]]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    for chain, nodes in swarms:
-        while chain.round_info(ROUNDS).status is not RoundStatus.FINALIZED or not all_done(
-            nodes, ROUNDS
-        ):
-            for node in [n for _, ns in swarms for n in ns]:
-                assert node.running(), f"node {node.index} exited:\n{node.log_tail(30)}"
-            assert time.monotonic() < deadline, f"timed out waiting for round {ROUNDS}"
-            time.sleep(0.2)
+    everyone = [n for _, nodes in swarms for n in nodes]
+    for chain, _ in swarms:
+        wait_finalized(chain, everyone, ROUNDS, TIMEOUT)
 
 
 def test_fedprox_and_fednova_deployments_finalize_with_every_node_agreeing(
@@ -51,7 +44,7 @@ def test_fedprox_and_fednova_deployments_finalize_with_every_node_agreeing(
     from rich.console import Console
 
     from node.update.codec import decode_update
-    from tests.integration.test_dp_rounds import blob_of
+    from tests.integration.chain_faults import blob_of
 
     prox = DemoOptions(nodes=NODES, rounds=ROUNDS, task="digits-mlp", data_root=tmp_path / "p")
     nova = DemoOptions(nodes=NODES, rounds=ROUNDS, task="digits-mlp", data_root=tmp_path / "n")

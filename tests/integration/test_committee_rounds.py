@@ -9,35 +9,23 @@ K - 1 updates of the other member (its own is local), never all N - 1.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from node.chain import devnet
-from node.chain.client import ChainClient, RoundStatus
+from node.chain.client import ChainClient
 from node.chain.deploy import DeployParams, fund_accounts
 from node.demo.processes import NodeProcess, start_node, stop_all
-from node.demo.run import DemoOptions, all_done, prepare_nodes
+from node.demo.run import DemoOptions, prepare_nodes
 from node.operator.devnet import deployment_path, devnet_up
-from tests.integration.chain_faults import TOKEN, records
+from tests.integration.chain_faults import TOKEN, records, wait_finalized
 from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 NODES, K, ROUNDS = 4, 2, 2
 TIMEOUT = 180  # seconds; a guard against hangs, not a performance assertion
-
-
-def wait_for(chain: ChainClient, nodes: list[NodeProcess]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while chain.round_info(ROUNDS).status is not RoundStatus.FINALIZED or not all_done(
-        nodes, ROUNDS
-    ):
-        for node in nodes:
-            assert node.running(), f"node {node.index} exited:\n{node.log_tail(30)}"
-        assert time.monotonic() < deadline, f"timed out waiting for round {ROUNDS}"
-        time.sleep(0.2)
 
 
 def test_only_the_committee_trains_and_votes_and_everyone_agrees(tmp_path: Path) -> None:
@@ -60,7 +48,7 @@ def test_only_the_committee_trains_and_votes_and_everyone_agrees(tmp_path: Path)
                 out.write("fetch_timeout = 5\n")
             nodes.append(start_node(index, address, config.parent, config))
         chain = ChainClient(net.rpc_url, deployment, net.accounts[0][1])
-        wait_for(chain, nodes)
+        wait_finalized(chain, nodes, ROUNDS, TIMEOUT)
         rounds = range(1, ROUNDS + 1)
         committees = {r: chain.committee(r) for r in rounds}
         outcomes = {r: chain.finalized_outcome(r) for r in rounds}

@@ -13,28 +13,21 @@ round 2 still finalizes with the two other updates.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from node.chain import devnet
-from node.chain.client import ChainClient, RoundStatus
-from node.chain.deploy import DeployParams, fund_accounts
-from node.demo.processes import NodeProcess, start_node, stop_all
+from node.chain.deploy import DeployParams
 from node.demo.report import chain_stop_rule, round_rows
-from node.demo.run import DemoOptions, all_done, prepare_nodes
 from node.errors import UpdateRejected
 from node.operator.deploy import DeployRequest
-from node.operator.devnet import deployment_path, devnet_up
 from node.privacy.bound import dp_norm_bound
-from tests.integration.chain_faults import TOKEN, records
-from tests.integration.ports import free_port
+from tests.integration.chain_faults import NODES, blob_of, network, records, wait_finalized
 
 pytestmark = pytest.mark.integration
 
-NODES, ROUNDS = 3, 2
+ROUNDS = 2  # with chain_faults.NODES = 3 nodes
 CLIP, NOISE, DELTA = 0.5, 1.0, 1e-5
 TIMEOUT = 180  # seconds; a guard against hangs, not a performance assertion
 
@@ -49,60 +42,25 @@ def opacus_epsilon(rounds: int) -> float:
     return float(accountant.get_epsilon(DELTA))
 
 
-def blob_of(node: NodeProcess, cid: str) -> bytes:
-    import trio
-
-    from node.store.blobs import read_blob
-    from node.store.blockstore import BlockStore
-    from node.store.cid import parse_cid_str
-
-    data = trio.run(read_blob, BlockStore(node.data_dir / "blocks"), parse_cid_str(cid), 1 << 24)
-    assert data is not None, f"{cid} not in node {node.index}'s blockstore"
-    return bytes(data)
-
-
-def wait_for(chain: ChainClient, nodes: list[NodeProcess]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while chain.round_info(ROUNDS).status is not RoundStatus.FINALIZED or not all_done(
-        nodes, ROUNDS
-    ):
-        for node in nodes:
-            assert node.running(), f"node {node.index} exited:\n{node.log_tail(30)}"
-        assert time.monotonic() < deadline, f"timed out waiting for round {ROUNDS}"
-        time.sleep(0.2)
-
-
 def test_noised_updates_verify_aggregate_alike_and_the_budget_stops_a_node(
     tmp_path: Path,
 ) -> None:
-    from rich.console import Console
-
     from node.update.codec import decode_update
     from node.verify.checks import check_norm
 
     budget = (opacus_epsilon(1) + opacus_epsilon(2)) / 2  # room for one round, not two
-    opts = DemoOptions(nodes=NODES, rounds=ROUNDS, task="digits-mlp", data_root=tmp_path)
     # round 2 waits out its commit window (node 2 does not commit): keep it short
     params = DeployParams(commit_window=10, vote_window=20, min_participants=NODES,
                           late_vote_grace=1)  # fmt: skip
-    request = DeployRequest(task=opts.task, dp="distributed", dp_clip=CLIP, dp_noise=NOISE)
-    nodes: list[NodeProcess] = []
-    try:
-        net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True),
-                                    params=params, request=request)  # fmt: skip
-        keys = net.accounts[1 : NODES + 1]
-        fund_accounts(net.rpc_url, deployment, net.accounts[0][1], [a for a, _ in keys],
-                      1000 * TOKEN)  # fmt: skip
-        for index, (address, config) in enumerate(
-            prepare_nodes(opts, deployment_path(opts.devnet_dir), keys)
-        ):
-            with config.open("a") as out:
-                out.write("fetch_timeout = 5\n")
-                if index == 2:
-                    out.write(f"dp_epsilon_budget = {budget!r}\n")
-            nodes.append(start_node(index, address, config.parent, config))
-        chain = ChainClient(net.rpc_url, deployment, net.accounts[0][1])
-        wait_for(chain, nodes)
+    request = DeployRequest(task="digits-mlp", dp="distributed", dp_clip=CLIP, dp_noise=NOISE)
+
+    def config_lines(index: int) -> str:
+        return "fetch_timeout = 5\n" + (f"dp_epsilon_budget = {budget!r}\n" if index == 2 else "")
+
+    with network(tmp_path, ROUNDS, epochs=2, params=params, request=request,
+                 config_lines=config_lines) as net:  # fmt: skip
+        chain, nodes, deployment = net.chain(), net.nodes, net.deployment
+        wait_finalized(chain, nodes, ROUNDS, TIMEOUT)
         rounds = range(1, ROUNDS + 1)
         outcomes = {r: chain.finalized_outcome(r) for r in rounds}
         commits = {r: chain.commitments(r) for r in rounds}
@@ -113,9 +71,6 @@ def test_noised_updates_verify_aggregate_alike_and_the_budget_stops_a_node(
         finalized = {r: o.model_cid if o else None for r, o in outcomes.items()}
         rows = round_rows(ROUNDS, {n.address: statuses[n.index] for n in nodes}, finalized)
         stop_rule = chain_stop_rule(chain, rows)
-    finally:
-        stop_all(nodes)
-        devnet.down(opts.devnet_dir)
 
     assert deployment.training.dp_mode == "distributed"
     limited = nodes[2].address

@@ -10,70 +10,30 @@ model: one model CID per round on every node and on chain.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 
-from node.chain import devnet
-from node.chain.client import ChainClient, RoundStatus
-from node.chain.deploy import DeployParams, fund_accounts
-from node.demo.processes import NodeProcess, start_node, stop_all
-from node.demo.run import DemoOptions, all_done, prepare_nodes
+from node.demo.processes import NodeProcess
 from node.operator.deploy import DeployRequest
-from node.operator.devnet import deployment_path, devnet_up
-from tests.integration.chain_faults import TOKEN, records
-from tests.integration.ports import free_port
+from tests.integration.chain_faults import blob_of, network, records, wait_finalized
 
 pytestmark = pytest.mark.integration
 
-NODES, ROUNDS = 3, 2
+ROUNDS = 2  # with chain_faults.NODES = 3 nodes
 TIMEOUT = 180  # seconds; a guard against hangs, not a performance assertion
-
-
-def blob_of(node: NodeProcess, cid: str) -> bytes:
-    import trio
-
-    from node.store.blobs import read_blob
-    from node.store.blockstore import BlockStore
-    from node.store.cid import parse_cid_str
-
-    data = trio.run(read_blob, BlockStore(node.data_dir / "blocks"), parse_cid_str(cid), 1 << 24)
-    assert data is not None, f"{cid} not in node {node.index}'s blockstore"
-    return bytes(data)
 
 
 @pytest.fixture(scope="module")
 def overlapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run the deployment to its last round; what the chain and the nodes hold after it."""
-    from rich.console import Console
-
     from node.update.codec import decode_update
 
-    opts = DemoOptions(nodes=NODES, rounds=ROUNDS, task="digits-mlp",
-                       data_root=tmp_path_factory.mktemp("overlap"))  # fmt: skip
-    params = DeployParams(commit_window=30, vote_window=30, min_participants=NODES)
-    nodes: list[NodeProcess] = []
-    try:
-        net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True),
-                                    params=params,
-                                    request=DeployRequest(task=opts.task, staleness=1))  # fmt: skip
-        keys = net.accounts[1 : NODES + 1]
-        fund_accounts(net.rpc_url, deployment, net.accounts[0][1], [a for a, _ in keys],
-                      1000 * TOKEN)  # fmt: skip
-        for index, (address, config) in enumerate(
-            prepare_nodes(opts, deployment_path(opts.devnet_dir), keys)
-        ):
-            nodes.append(start_node(index, address, config.parent, config))
-        chain = ChainClient(net.rpc_url, deployment, net.accounts[0][1])
-        deadline = time.monotonic() + TIMEOUT
-        while chain.round_info(ROUNDS).status is not RoundStatus.FINALIZED or not all_done(
-            nodes, ROUNDS
-        ):
-            for node in nodes:
-                assert node.running(), f"node {node.index} exited:\n{node.log_tail(30)}"
-            assert time.monotonic() < deadline, f"timed out waiting for round {ROUNDS}"
-            time.sleep(0.2)
+    root = tmp_path_factory.mktemp("overlap")
+    request = DeployRequest(task="digits-mlp", staleness=1)
+    with network(root, ROUNDS, epochs=2, request=request) as net:
+        chain, nodes, deployment = net.chain(), net.nodes, net.deployment
+        wait_finalized(chain, nodes, ROUNDS, TIMEOUT)
         rounds = range(1, ROUNDS + 1)
         commits = {r: chain.commitments(r) for r in rounds}
         return {
@@ -90,9 +50,6 @@ def overlapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             },
             "addresses": {n.address for n in nodes},
         }
-    finally:
-        stop_all(nodes)
-        devnet.down(opts.devnet_dir)
 
 
 def metrics_of(node: NodeProcess) -> dict[str, float]:
