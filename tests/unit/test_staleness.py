@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import trio
+import trio.testing
 
 from node.ahead import AheadTraining, training_base
 from node.chain.client import RoundStatus
@@ -114,7 +115,9 @@ def test_deltas_trained_ahead_are_taken_once_on_their_base_or_discarded() -> Non
             assert got is not None and int(got["w"][0]) == 2 and 2 in ahead.used
             assert await ahead.take(2, "genesis") is None  # taken already
             ahead.follow(2, "m1")
+            await trio.testing.wait_all_tasks_blocked()  # round 3's training has started
             ahead.follow(3, "m2")
+            await trio.testing.wait_all_tasks_blocked()
             ahead.discard(3, "not_selected")  # round 3's committee lacks this node
             assert await ahead.take(4, "other") is None  # another base than it trained on
             ahead.follow(4, "m3")
@@ -124,7 +127,7 @@ def test_deltas_trained_ahead_are_taken_once_on_their_base_or_discarded() -> Non
         assert zero.jobs == {}
 
     trio.run(main)
-    assert trained[:2] == [(2, "genesis"), (3, "m1")]
+    assert trained[:3] == [(2, "genesis"), (3, "m1"), (4, "m2")]
     assert counted == [
         ("updates_trained_ahead_total", {}),
         ("updates_trained_ahead_discarded_total", {"reason": "not_selected"}),
