@@ -181,13 +181,14 @@ def check_options(opts: DemoOptions) -> None:
             staleness=opts.staleness,
         )
     )
+    if opts.explorer and opts.explorer_port == opts.port:
+        raise ConfigError(f"--explorer-port and --port are both {opts.port}: pick two")
+    # the arguments are consistent: now what this machine holds (directories, ports)
     check_demo_dir(opts)
     check_port(opts.port, opts.devnet_dir)
     if opts.explorer:
         from node.demo.explorer import check_explorer_port
 
-        if opts.explorer_port == opts.port:
-            raise ConfigError(f"--explorer-port and --port are both {opts.port}: pick two")
         check_explorer_port(opts.explorer_port, opts.nodes_dir)
 
 
