@@ -40,7 +40,6 @@ async def observe(ctx: NodeContext, r: int, committee: list[str]) -> dict[str, A
     started = time.monotonic()
     phase = f"round {r}: not selected (committee of {len(committee)})"
     log.info("%s", phase)
-    ctx.metrics.inc("rounds_not_selected_total")
     ctx.report(phase)
     final = await settle(ctx, r, every=OBSERVER_WAKE_S)
     record = new_record(r, final.status)
@@ -48,6 +47,7 @@ async def observe(ctx: NodeContext, r: int, committee: list[str]) -> dict[str, A
     if final.status is RoundStatus.FINALIZED:
         record["finalized_cid"] = await ctx.chain_port.latest_model_cid_of(r)
     record["timings"] = {"observe": round(time.monotonic() - started, 3)}
+    ctx.metrics.inc("rounds_not_selected_total")  # with the record: status.json shows both
     ctx.state.finish(r, record)
     return record
 
@@ -75,12 +75,12 @@ async def catch_up(ctx: NodeContext, r: int) -> dict[str, Any]:
     record["selected"] = selected
     if committee is not None:
         record["committee"] = committee
-    if not selected:
-        ctx.metrics.inc("rounds_not_selected_total")  # as if observed: the same count
     if info.status is RoundStatus.FINALIZED:
         cid = await ctx.chain_port.latest_model_cid_of(r)
         params = await load_model(ctx, cid)
         record.update(finalized_cid=cid, accuracy=accuracy_of(ctx.task, params, ctx.test_data))
     log.info("round %d: missed; caught up on its outcome (%s)", r, record["status"])
+    if not selected:
+        ctx.metrics.inc("rounds_not_selected_total")  # as if observed: the same count
     ctx.state.finish(r, record)
     return record
