@@ -23,6 +23,7 @@ updates (TUNED_CODEC) and its ratio (issue 14's goal: <= 0.05 with those).
     .venv/bin/python bench/vs_flower.py               # 5 rounds, saves docs/bench/vs_flower.json
     .venv/bin/python bench/vs_flower.py --tuned       # + fedchain with overlap + compression
     .venv/bin/python bench/vs_flower.py --rounds 3 --no-save
+    .venv/bin/python bench/vs_flower.py --fedchain-only --rounds 6   # no Flower, not saved
 """
 
 from __future__ import annotations
@@ -69,18 +70,26 @@ def fedchain_side(rounds: int, codec: str | None = None, staleness: int = 0) -> 
     per_node = [records_of(s) for s in run.statuses]
     first = per_node[0]
     cycles = cycle_seconds(run.all_recorded_at)
-    phase_sums = [
-        sum(float(v) for v in recs[r]["timings"].values())
-        for recs in per_node
-        for r in recs
-        if r > 1
-    ]
+    later = [recs[r]["timings"] for recs in per_node for r in recs if r > 1]
+    phase_sums = [sum(float(v) for v in t.values()) for t in later]
+    phases = sorted({name for t in later for name in t})
     return {
         "update_codec": codec or "default (dense)",
         "staleness": staleness,
         "s_per_round": _mean(cycles),
         "per_round_s": [round(c, 3) for c in cycles],
         "phase_sum_s_per_round": _mean(phase_sums),
+        # per phase, mean over nodes and rounds 2..: where a round's time goes
+        "phase_s": {p: _mean([float(t[p]) for t in later if p in t]) for p in phases},
+        # a node process's CPU seconds per round (all threads), where the records have it
+        "cpu_s_per_node_round": _mean(
+            [
+                float(recs[r]["cpu_s"])
+                for recs in per_node
+                for r in recs
+                if r > 1 and "cpu_s" in recs[r]
+            ]
+        ),
         "accuracy_per_round": [first[r].get("accuracy") for r in sorted(first)][:rounds],
         "all_finalized": all(
             rec.get("status") == "finalized" for recs in per_node for rec in recs.values()
@@ -137,7 +146,14 @@ def main() -> None:
         action="store_true",
         help=f"also run fedchain with overlapped rounds (staleness 1) and {TUNED_CODEC}",
     )
+    parser.add_argument(
+        "--fedchain-only",
+        action="store_true",
+        help="skip Flower (no ratio; prints fedchain's side only, never saved)",
+    )
     args = parser.parse_args()
+    if args.fedchain_only:
+        args.no_save = True
     if args.rounds < 2:
         parser.error("--rounds must be >= 2 (round 1 is left out of the means)")
     with tempfile.TemporaryDirectory(prefix="fedchain-vs-flower-") as tmp:
@@ -145,7 +161,10 @@ def main() -> None:
         inputs = write_inputs(data_dir, TASK_SPEC, NODES)
         fedchain = fedchain_side(args.rounds)
         tuned = fedchain_side(args.rounds, TUNED_CODEC, staleness=1) if args.tuned else None
-        flower = flower_side(data_dir, Path(tmp), args.rounds)
+        flower = None if args.fedchain_only else flower_side(data_dir, Path(tmp), args.rounds)
+    if flower is None:
+        print(json.dumps({"bench": "vs_flower", "fedchain": fedchain, "fedchain_tuned": tuned}))
+        return
     out = {
         "bench": "vs_flower",
         "task": TASK_SPEC,

@@ -1,10 +1,21 @@
 """Claims: this node's contributor and voter rewards, claimed once the chain allows and
-claimed again when a restarted chain lost them."""
+claimed again when a restarted chain lost them.
+
+With ``auto_claim`` the claims run in ``ClaimQueue``, a task beside the round loop, off the
+round's critical path: the next round can open and this node train and commit while its
+claim transactions of the round before are sent. The journal is the source of what is
+owed: a round's record keeps ``reward`` (with ``earned`` and ``proof``) before its claim
+is sent, and ``reconcile_claims`` (queued once per round, and at start-up) claims what the
+chain does not show, so a node killed in between still claims.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+
+import trio
 
 from node.chain.errors import TransactionRejected
 from node.commit import count_gas, lost
@@ -125,3 +136,83 @@ async def reconcile_claims(ctx: NodeContext, current: int) -> None:
             continue
         record["claim_confirmed"] = True
         ctx.state.update(r, record=json.dumps(record, sort_keys=True))
+
+
+HOLD_MAX_S = 10.0  # the longest a recorded round's claims wait for the next commit
+
+
+class ClaimQueue:
+    """Claims run one at a time in a task beside the round loop (``run``); the round loop
+    only queues rounds: ``finished(r)`` once round ``r``'s record is kept, and
+    ``reconcile(r)`` when round ``r`` is the chain's current round.
+
+    After ``finished`` the claims hold until ``resume`` (this node committed in the next
+    round) or ``HOLD_MAX_S``: between a round's last vote and the next round's commits
+    every node opens, trains and commits, and claim transactions there would compete with
+    that for the CPU, the chain and this account's nonce."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self._ctx = ctx
+        self._send, self._receive = trio.open_memory_channel[tuple[str, int]](math.inf)
+        self._done = trio.Event()
+        self._go = trio.Event()
+        self._go.set()
+
+    def finished(self, r: int) -> None:
+        """Round ``r`` is recorded: claim its contributor reward (if the record has one)
+        and the voter rewards of the rounds before it, once the next round's commit is
+        sent."""
+        if self._go.is_set():
+            self._go = trio.Event()
+        self._put("finished", r)
+
+    def resume(self) -> None:
+        """The claims held since the last ``finished`` may go."""
+        self._go.set()
+
+    def reconcile(self, current: int) -> None:
+        """Claim again what the chain lost of the rounds before ``current``."""
+        self._put("reconcile", current)
+
+    def _put(self, kind: str, r: int) -> None:
+        try:
+            self._send.send_nowait((kind, r))
+        except trio.ClosedResourceError:  # stopping: reconcile_claims claims it at restart
+            log.info("round %d: claims left for the next start", r)
+
+    async def run(self) -> None:
+        try:
+            async with self._receive:
+                async for kind, r in self._receive:
+                    with trio.move_on_after(HOLD_MAX_S):
+                        await self._go.wait()
+                    await self._one(kind, r)
+        finally:
+            self._done.set()
+
+    async def drain(self) -> None:
+        """Take no more requests and return once the queued ones are done."""
+        self._send.close()
+        self.resume()
+        await self._done.wait()
+
+    async def _one(self, kind: str, r: int) -> None:
+        ctx = self._ctx
+        try:
+            if kind == "reconcile":
+                await reconcile_claims(ctx, r)
+                return
+            await claim_recorded(ctx, r)
+            await claim_voter_rewards(ctx, r)
+        except ChainError as exc:  # claimed later: reconcile_claims reads the journal
+            log.warning("round %d: claims not done yet: %s", r, exc)
+
+
+async def claim_recorded(ctx: NodeContext, r: int) -> None:
+    """Claim the contributor reward that round ``r``'s record keeps for ``auto_claim``."""
+    record = json.loads(ctx.state.get(r).record or "{}")
+    if not record.get("reward"):
+        return
+    await forget_lost_claim(ctx, r)
+    proof = [bytes.fromhex(p) for p in record["proof"]]
+    await claim(ctx, r, int(record["earned"]), proof)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import trio
 
@@ -19,6 +19,9 @@ from node.metrics import Metrics
 from node.p2p.network import PeerNetwork
 from node.ports import BlobStore, ChainPort
 from node.state import NodeState
+
+if TYPE_CHECKING:  # node.claims imports this module
+    from node.claims import ClaimQueue
 
 T = TypeVar("T")
 
@@ -66,6 +69,8 @@ class NodeContext:
     claim_lock: trio.Lock = field(default_factory=trio.Lock)
     # overlapped rounds: updates trained ahead of their round (set by the round loop)
     ahead: AheadTraining | None = None
+    # claims sent beside the round loop, off the critical path (set by the round loop)
+    claims: ClaimQueue | None = None
 
     link: ChainLink = field(init=False)  # chain outage bookkeeping (retries, status)
     chain_port: ChainPort = field(init=False)  # the chain, through ``link``

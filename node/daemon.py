@@ -19,7 +19,7 @@ from node.aggregate.registry import build_rule
 from node.ahead import AheadTraining
 from node.behaviour import UpdateBehaviour
 from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
-from node.claims import reconcile_claims
+from node.claims import ClaimQueue, reconcile_claims
 from node.commit import train_ahead
 from node.config import NodeConfig
 from node.context import NodeContext
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 DISCOVERY_INTERVAL = 3.0  # seconds between cheap registry checks
 DISCOVERY_REFRESH = 120.0  # seconds between full registry reads (new registrations: at once)
 PIN_QUEUE = 16
+CLAIMS_DRAIN_S = 30.0  # on a stop signal, at most this long for queued claims (else at restart)
 
 
 async def listen_announcements(
@@ -264,6 +265,8 @@ async def round_loop(ctx: NodeContext) -> None:
                 train = partial(train_ahead, ctx)
                 ctx.ahead = AheadTraining(ahead, train, ctx.metrics.inc, staleness)
                 await take_rounds(ctx)
+                if ctx.claims is not None:
+                    await ctx.claims.drain()  # the last rounds' claims before lingering
                 ahead.cancel_scope.cancel()
         if not finished_phase(ctx):  # stopped by max_rounds: say if the chain finished too
             await deployment_finished(ctx)
@@ -333,7 +336,10 @@ async def take_rounds(ctx: NodeContext) -> None:
         r = await ctx.chain_port.current_round()
         ctx.current_round = r
         if r != reconciled:  # at start-up and once per round: claims the chain lost
-            await reconcile_claims(ctx, r)
+            if ctx.claims is not None:  # sent beside the round (node/claims.py)
+                ctx.claims.reconcile(r)
+            else:
+                await reconcile_claims(ctx, r)
             reconciled = r
         for past in await unfinished_rounds(ctx, r):  # after a crash or downtime
             if await take_part(ctx, await ctx.chain_port.round_info(past)):
@@ -497,6 +503,8 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
             watch = ChainWatch(ctx.chain.rpc_url, poll_interval=min(1.0, ctx.cfg.poll_interval))
             await nursery.start(watch.run)
             ctx.watch = watch
+        ctx.claims = ClaimQueue(ctx)  # claims beside the rounds, off their critical path
+        nursery.start_soon(ctx.claims.run)
         nursery.start_soon(discover_peers, ctx)
         nursery.start_soon(listen_announcements, ctx, channel)
         await round_loop(ctx)
@@ -548,6 +556,9 @@ async def serve_then_stop(ctx: NodeContext, scope: trio.CancelScope) -> None:
                 log.info("%s; signal again to stop now", phase)
                 write_status(ctx, phase)
             await next_block(ctx, seen)
+    if ctx.claims is not None:  # the claims of the rounds just recorded, if they go quickly
+        with trio.move_on_after(CLAIMS_DRAIN_S):
+            await ctx.claims.drain()
     scope.cancel()
 
 

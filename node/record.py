@@ -27,11 +27,16 @@ def new_record(r: int, status: RoundStatus) -> dict[str, Any]:
 
 
 class Laps:
-    """Seconds per phase of a round, each phase timed from the end of the one before."""
+    """Seconds per phase of a round, each phase timed from the end of the one before; and
+    the process's CPU seconds since the round began (all its threads and tasks)."""
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
         self._clock = time.monotonic()
+        self._cpu = time.process_time()
+
+    def cpu_seconds(self) -> float:
+        return round(time.process_time() - self._cpu, 3)
 
     def __call__(self, phase: str) -> None:
         now = time.monotonic()

@@ -22,7 +22,7 @@ from node.aggregate.step import Contribution, round_step
 from node.ahead import training_base
 from node.chain.client import RoundInfo, RoundStatus
 from node.chain.merkle import RewardTree, build_reward_tree
-from node.claims import claim, claim_voter_rewards, forget_lost_claim
+from node.claims import claim_recorded, claim_voter_rewards
 from node.commit import keep_commit, train_and_commit
 from node.context import NodeContext
 from node.deferral import defer_vote, lacks_updates
@@ -61,6 +61,8 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     trained_on = await training_base(ctx.chain_port, ctx.state, ctx.genesis_cid, r, base_cid)
     await know_eligible(ctx, info)
     own_cid = await train_and_commit(ctx, info, trained_on)
+    if ctx.claims is not None:  # the last round's claims, now that the commit is sent
+        ctx.claims.resume()
     if ctx.ahead is not None:  # overlapped rounds: round r + 1's update, meanwhile
         ctx.ahead.follow(r, base_cid)
     lap("train_commit")
@@ -118,10 +120,14 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         record["abstained"] = abstained
     if final.status is RoundStatus.FINALIZED:
         await take_outcome(ctx, record, accuracy, amounts, tree)
-    if ctx.cfg.auto_claim:
-        await claim_voter_rewards(ctx, r)
     lap("claim_evaluate")
-    ctx.state.finish(r, record)
+    record["cpu_s"] = lap.cpu_seconds()
+    ctx.state.finish(r, record)  # the reward owed is kept before its claim is sent
+    if ctx.cfg.auto_claim and ctx.claims is not None:
+        ctx.claims.finished(r)  # claimed beside the next round (node/claims.py)
+    elif ctx.cfg.auto_claim:  # no round loop (e.g. a round run alone)
+        await claim_recorded(ctx, r)
+        await claim_voter_rewards(ctx, r)
     return record
 
 
@@ -195,7 +201,7 @@ async def take_outcome(
     tree: RewardTree,
 ) -> None:
     """The round finalized: record its model's accuracy and, if it is the model this node
-    computed, this node's reward with its proof (claimed now with ``auto_claim``)."""
+    computed, this node's reward with its proof (owed, with ``auto_claim``: node/claims.py)."""
     r, model_cid = record["round"], record["model_cid"]
     finalized_cid = await ctx.chain_port.latest_model_cid_of(r)
     record["finalized_cid"] = finalized_cid
@@ -211,6 +217,4 @@ async def take_outcome(
         record["earned"] = mine
         record["proof"] = [p.hex() for p in proof]
         if ctx.cfg.auto_claim:
-            await forget_lost_claim(ctx, r)
-            await claim(ctx, r, mine, proof)
-            record["reward"] = mine
+            record["reward"] = mine  # owed: claimed once the record is kept

@@ -13,7 +13,7 @@ from node.context import NodeContext
 from node.errors import ChainError, Rejection
 from node.faults import crash_point
 from node.slashing import slash_list
-from node.waits import round_info, round_settled, wait_until
+from node.waits import round_settled, round_view, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ async def vote(
     ``metric_bps``: this node's evaluation of the outcome's model (the stop rule reads the
     winning voters' stake-weighted mean).
 
-    Only the chain's ``hasVoted`` marks the vote done in the journal: a send that failed
-    because the RPC endpoint was down is read back and sent again while the window is open.
+    Only the chain marks the vote done in the journal (a successful receipt, or
+    ``hasVoted``): a send that failed because the RPC endpoint was down is read back and
+    sent again while the window is open.
     """
     chain = ctx.chain_port
     ctx.state.update(r, model_cid=model_cid, reward_root=root.hex())
@@ -57,8 +58,8 @@ async def vote(
         if await chain.has_voted(r):
             ctx.state.update(r, voted=True)
             return
-        info = await round_info(ctx, r)
-        if not info.vote_open(await chain.chain_time()):
+        info, now = await round_view(ctx, r)  # one batched read
+        if not info.vote_open(now):
             ctx.metrics.inc("votes_missed_total")
             log.warning("round %d: the vote window closed before our vote reached the chain", r)
             return
@@ -77,7 +78,9 @@ async def vote(
             return
         count_gas(ctx, "submit_outcome", receipt)
         crash_point("voted", r)
+        ctx.state.update(r, voted=True)  # a successful receipt: the chain shows the vote
         log.info("round %d: voted model %s", r, model_cid)
+        return
 
 
 async def keep_vote(

@@ -191,14 +191,35 @@ class Sender:
         params: dict[str, Any] = {"from": self.address, "value": value}
         with self._lock, rpc_errors(self.rpc_url):
             try:
-                fn.call(params)
-                params["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
+                # the estimate is the simulation: a revert raises here, with its data
+                gas = int(fn.estimate_gas(params))
+                params.update(self._nonce_and_fees())
                 params["chainId"] = self.chain_id
+                params["gas"] = int(gas * GAS_MARGIN) + extra_gas
                 tx = fn.build_transaction(params)
-                tx["gas"] = int(tx["gas"] * GAS_MARGIN) + extra_gas
             except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as exc:
                 raise self.rejected(action, exc) from None
             return self._send(action, tx, retry_call=fn)
+
+    def _nonce_and_fees(self) -> dict[str, int]:
+        """The next nonce and EIP-1559 fees as web3 would fill them (tip, plus twice the
+        latest base fee), read in one JSON-RPC batch instead of three round trips; the
+        nonce alone on a chain without a base fee (web3 then fills the gas price)."""
+        eth = self.w3.eth
+        with self.w3.batch_requests() as batch:
+            batch.add(eth.get_transaction_count(self.address, "pending"))
+            batch.add(eth._max_priority_fee())
+            batch.add(eth.get_block("latest"))
+            found: list[Any] = list(batch.execute())
+        nonce, tip, block = found
+        base_fee = block.get("baseFeePerGas")
+        if base_fee is None:
+            return {"nonce": int(nonce)}
+        return {
+            "nonce": int(nonce),
+            "maxPriorityFeePerGas": int(tip),
+            "maxFeePerGas": int(tip) + 2 * int(base_fee),
+        }
 
     def deploy(self, action: str, artifact: Artifact, *args: Any) -> tuple[str, int]:
         """Deploy ``artifact`` with constructor ``args``; returns (address, block number)."""
