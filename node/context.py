@@ -21,6 +21,7 @@ from node.ports import BlobStore, ChainPort
 from node.state import NodeState
 
 if TYPE_CHECKING:  # node.claims imports this module
+    from node.announcements import AnnouncementFeed
     from node.claims import ClaimQueue
 
 T = TypeVar("T")
@@ -71,6 +72,8 @@ class NodeContext:
     ahead: AheadTraining | None = None
     # claims sent beside the round loop, off the critical path (set by the round loop)
     claims: ClaimQueue | None = None
+    # the announcement topic, subscribed while on a round's committee (set by the daemon)
+    announcements: AnnouncementFeed | None = None
 
     link: ChainLink = field(init=False)  # chain outage bookkeeping (retries, status)
     chain_port: ChainPort = field(init=False)  # the chain, through ``link``

@@ -17,6 +17,7 @@ import trio
 
 from node.aggregate.registry import build_rule
 from node.ahead import AheadTraining
+from node.announcements import AnnouncementFeed
 from node.behaviour import UpdateBehaviour
 from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
 from node.claims import ClaimQueue, reconcile_claims
@@ -29,10 +30,9 @@ from node.learning.local import genesis_params
 from node.learning.partition import SPLIT_SEED, partition_by_spec, train_test_split
 from node.learning.tasks import get_task
 from node.p2p.gossip import GossipPolicy
-from node.p2p.messages import MessageRejected
 from node.p2p.messages import decode as decode_announcement
-from node.p2p.network import GossipMessage, PeerNetwork, open_network
-from node.p2p.overlay import keep_overlay
+from node.p2p.network import PeerNetwork, open_network
+from node.p2p.overlay import DiscoveryPace, keep_overlay
 from node.pinning import KuboPinner
 from node.privacy import step as privacy_step
 from node.privacy.bound import dp_problems
@@ -48,24 +48,11 @@ from node.waits import Recheck, RoundLost, block_seen, next_block
 
 log = logging.getLogger(__name__)
 
-DISCOVERY_INTERVAL = 3.0  # seconds between cheap registry checks
+DISCOVERY_INTERVAL = 3.0  # seconds between cheap registry checks while peers change
+DISCOVERY_IDLE = 30.0  # ... once they stopped changing (and at each new round)
 DISCOVERY_REFRESH = 120.0  # seconds between full registry reads (new registrations: at once)
 PIN_QUEUE = 16
 CLAIMS_DRAIN_S = 30.0  # on a stop signal, at most this long for queued claims (else at restart)
-
-
-async def listen_announcements(
-    ctx: NodeContext, channel: trio.MemoryReceiveChannel[GossipMessage]
-) -> None:
-    """Providers learned from announcements (the gossip policy already validated them)."""
-    async for message in channel:
-        try:
-            msg = decode_announcement(message.data)
-        except MessageRejected as exc:  # the policy should have dropped it already
-            ctx.metrics.inc("gossip_rejected_total", reason=exc.reason)
-            continue
-        ctx.providers.setdefault(msg.cid, set()).update({message.sender, *msg.providers})
-        ctx.announcers.setdefault(msg.cid, set()).add(message.sender)  # signed: node/abstain.py
 
 
 def gossip_policy(ctx: NodeContext) -> GossipPolicy:
@@ -86,13 +73,17 @@ async def discover_peers(ctx: NodeContext) -> None:
     the event loops (blob fetches took seconds). So the registry is read in full only
     when its size changed or every ``DISCOVERY_REFRESH`` seconds (stake changes, new
     addresses); otherwise one call (``participantCount``) per ``DISCOVERY_INTERVAL``,
-    and disconnected peers are redialled from the cached entries (with backoff).
+    and disconnected peers are redialled from the cached entries (with backoff); once
+    neither the count nor the connected peers change, per ``DISCOVERY_IDLE`` or new round
+    (``node.p2p.overlay.DiscoveryPace``).
     ``fetch_blob_until`` also re-reads an author's entry before each fetch attempt.
     """
     known_count = -1
     refreshed_at = -math.inf
     participants: list[Participant] = []
+    pace = DiscoveryPace(DISCOVERY_INTERVAL, DISCOVERY_IDLE)
     while True:
+        settled = False
         try:
             count = await ctx.chain_port.participant_count()
             stale = trio.current_time() - refreshed_at >= DISCOVERY_REFRESH
@@ -102,9 +93,10 @@ async def discover_peers(ctx: NodeContext) -> None:
                 ctx.registered_peers.clear()
                 ctx.registered_peers.update(p.peer_id for p in participants if p.active)
             await connect_missing(ctx, participants)  # dials back off by themselves
+            settled = pace.settled(count, ctx.net.connected_peers())
         except ChainError as exc:
             log.warning("peer discovery: %s", exc)
-        await trio.sleep(DISCOVERY_INTERVAL)
+        await pace.pause(settled, lambda: ctx.current_round)
 
 
 async def connect_missing(ctx: NodeContext, participants: list[Participant]) -> None:
@@ -476,7 +468,6 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
     ctx.registered_peers.update(p.peer_id for p in await ctx.chain_port.participants() if p.active)
     net.set_gossip_policy(ctx.topic, gossip_policy(ctx))
     net.set_registered(ctx.registered_peers.__contains__)  # block-stream slots: registry only
-    channel = await net.subscribe(ctx.topic)
     log.info("node %s (peer %s) listening on %s", ctx.address, net.peer_id, net.listen_addrs())
     write_status(ctx, "starting")
     async with trio.open_nursery() as nursery:
@@ -506,7 +497,7 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
         ctx.claims = ClaimQueue(ctx)  # claims beside the rounds, off their critical path
         nursery.start_soon(ctx.claims.run)
         nursery.start_soon(discover_peers, ctx)
-        nursery.start_soon(listen_announcements, ctx, channel)
+        ctx.announcements = AnnouncementFeed(ctx, nursery)  # joined on a committee
         await round_loop(ctx)
         nursery.cancel_scope.cancel()
     write_status(ctx, f"stopped ({ctx.phase})" if finished_phase(ctx) else "stopped")

@@ -23,9 +23,18 @@ MODEL_HOLDERS = 2  # members asked first for a round's finalized model
 
 
 async def selection(ctx: NodeContext, r: int) -> tuple[bool, list[str] | None]:
-    """Whether this node may commit and vote in round ``r``, and the round's committee (in
-    draw order, from the chain's ``CommitteeSelected`` event; None when the round was not
-    sampled and every active participant takes part)."""
+    """Whether this node may commit and vote in the live round ``r``, and the round's
+    committee (in draw order, from the chain's ``CommitteeSelected`` event; None when the
+    round was not sampled and every active participant takes part). The node listens to
+    announcements only while it takes part (node/announcements.py)."""
+    selected, committee = await drawn(ctx, r)
+    if ctx.announcements is not None:
+        await ctx.announcements.follow(selected or committee is None)
+    return selected, committee
+
+
+async def drawn(ctx: NodeContext, r: int) -> tuple[bool, list[str] | None]:
+    """``selection`` of any round, read only."""
     selected = await ctx.chain_port.is_selected(r)
     return selected, await ctx.chain_port.committee(r)
 
@@ -71,7 +80,7 @@ async def catch_up(ctx: NodeContext, r: int) -> dict[str, Any]:
     """A round this node missed: fetch its finalized model (Bitswap) and record it."""
     info = await ctx.chain_port.round_info(r)
     record = new_record(r, info.status)
-    selected, committee = await selection(ctx, r)
+    selected, committee = await drawn(ctx, r)
     record["selected"] = selected
     if committee is not None:
         record["committee"] = committee

@@ -77,6 +77,8 @@ SCORE_RECOVERY = 0.5
 SEEN_LIMIT = 50_000
 MAX_RPC_SIZE = 1 << 20  # py-libp2p's limit on one inbound pubsub RPC frame
 PEER_STREAMS = 2  # inbound pubsub streams one peer may hold open at once
+UNSUBSCRIBE_BACK_OFF = 1  # s a peer that we left waits before grafting us again
+LEAVE_CHECK_S = 0.5  # how soon a topic whose receivers were all closed is left
 
 
 @dataclass
@@ -142,6 +144,10 @@ class Gossip:
             max_messages_per_topic_per_second=100.0,
             # IP diversity is meaningless when every peer is on one host (devnet)
             eclipse_protection_enabled=False,
+            # A node subscribes to the announcement topic only while it sits on a round's
+            # committee (node/announcements.py), so it may leave and join again a round
+            # later: peers hold off re-grafting it for 1 s after it left, not 10 s.
+            unsubscribe_back_off=UNSUBSCRIBE_BACK_OFF,
         )
         self.pubsub = _CheckedPubsub(
             self, host, self.router, strict_signing=True, max_inbound_rpc_size=MAX_RPC_SIZE
@@ -151,6 +157,7 @@ class Gossip:
         self._policies: dict[str, GossipPolicy] = {}
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._subscribers: dict[str, list[trio.MemorySendChannel[GossipMessage]]] = {}
+        self._joining = trio.Lock()  # one subscribe or unsubscribe at a time
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -249,30 +256,49 @@ class Gossip:
     async def subscribe(
         self, topic: str, nursery: trio.Nursery
     ) -> trio.MemoryReceiveChannel[GossipMessage]:
+        """A channel of ``topic``'s validated messages. Closing it (every channel of the
+        topic) leaves the topic: no more messages received or relayed for it."""
         send, receive = trio.open_memory_channel[GossipMessage](SUBSCRIBER_BUFFER)
-        first = topic not in self._subscribers
-        self._subscribers.setdefault(topic, []).append(send)
-        if first:
-            self.pubsub.set_topic_validator(
-                topic, self._make_pubsub_validator(topic), is_async_validator=False
-            )
-            subscription = await self.pubsub.subscribe(topic)
-            nursery.start_soon(self._pump, topic, subscription)
+        async with self._joining:
+            first = topic not in self._subscribers
+            self._subscribers.setdefault(topic, []).append(send)
+            if first:
+                self.pubsub.set_topic_validator(
+                    topic, self._make_pubsub_validator(topic), is_async_validator=False
+                )
+                subscription = await self.pubsub.subscribe(topic)
+                nursery.start_soon(self._pump, topic, subscription)
         return receive
+
+    def subscribed(self, topic: str) -> bool:
+        return topic in self.pubsub.topic_ids
 
     async def _pump(self, topic: str, subscription: object) -> None:
         get = subscription.get  # type: ignore[attr-defined]
         while True:
-            msg: rpc_pb2.Message = await get()
-            message = GossipMessage(topic=topic, sender=ID(msg.from_id).to_base58(), data=msg.data)
-            for send in list(self._subscribers.get(topic, [])):
-                try:
-                    send.send_nowait(message)
-                except trio.WouldBlock:
-                    self.metrics["gossip.dropped.slow_subscriber"] += 1
-                    log.warning("gossip: subscriber on %s is full; dropped a message", topic)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    self._subscribers[topic].remove(send)
+            with trio.move_on_after(LEAVE_CHECK_S):
+                msg: rpc_pb2.Message = await get()
+                self._deliver(
+                    GossipMessage(topic=topic, sender=ID(msg.from_id).to_base58(), data=msg.data)
+                )
+            async with self._joining:
+                senders = self._subscribers[topic]
+                senders[:] = [s for s in senders if s.statistics().open_receive_channels]
+                if not senders:  # every receiver closed: leave the topic
+                    del self._subscribers[topic]
+                    await self.pubsub.unsubscribe(topic)
+                    self.metrics["gossip.topics_left"] += 1
+                    return
+
+    def _deliver(self, message: GossipMessage) -> None:
+        for send in list(self._subscribers.get(message.topic, [])):
+            try:
+                send.send_nowait(message)
+            except trio.WouldBlock:
+                self.metrics["gossip.dropped.slow_subscriber"] += 1
+                log.warning("gossip: subscriber on %s is full; dropped a message", message.topic)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._subscribers[message.topic].remove(send)
 
     async def publish(self, topic: str, data: bytes) -> None:
         if len(data) > MAX_MESSAGE_SIZE:
@@ -315,6 +341,7 @@ class _CheckedPubsub(Pubsub):
         self._inbound: Counter[ID] = Counter()  # open inbound streams per peer
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        self._gossip.metrics["gossip.in.messages"] += 1
         if (
             msg_forwarder != self.my_id
             and not self.is_peer_blacklisted(msg_forwarder)
@@ -328,6 +355,11 @@ class _CheckedPubsub(Pubsub):
             self._gossip.reject(",".join(msg.topicIDs), msg_forwarder, sender, "bad_signature")
             return
         await super().push_msg(msg_forwarder, msg)
+
+    async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
+        self._gossip.metrics["gossip.out.rpcs"] += 1
+        self._gossip.metrics["gossip.out.messages"] += len(rpc_msg.publish)
+        return await super().write_msg(stream, rpc_msg)
 
     async def stream_handler(self, stream: INetStream) -> None:
         """At most ``PEER_STREAMS`` inbound pubsub streams per peer (one is the norm);
@@ -409,6 +441,16 @@ class _CheckedGossipSub(GossipSub):
         relays; go-libp2p only for messages of 1 KiB and more (IDontWantMessageThreshold),
         which none of ours is (announcements are a few hundred bytes): for them the
         IDONTWANTs cost more CPU than the duplicates they would save."""
+
+    async def handle_rpc(self, rpc: rpc_pb2.RPC, sender_peer_id: ID) -> None:
+        control = rpc.control
+        metrics = self._gossip.metrics
+        metrics["gossip.in.control"] += 1
+        for kind in ("ihave", "iwant", "graft", "prune", "idontwant"):
+            n = len(getattr(control, kind))
+            if n:
+                metrics[f"gossip.in.{kind}"] += n
+        await super().handle_rpc(rpc, sender_peer_id)
 
     def _check_spam_protection(self, peer_id: ID, msg: rpc_pb2.Message) -> bool:
         if super()._check_spam_protection(peer_id, msg):
