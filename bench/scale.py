@@ -17,6 +17,9 @@ per N (under ``runs``):
   metric) per node per round, mean and max over nodes; ``fetches_per_member_round``: all
   fetches over the (node, round) pairs drawn into the committee (at most K - 1: observers
   fetch no update); ``fetch_retries_per_node_round``;
+* ``gossip_in_per_node_round``: gossip message copies a node received (its own and
+  duplicates included: the ``gossip.in.messages`` counter) per round, mean and max over
+  nodes; a node subscribes to announcements only while on a round's committee;
 * ``rounds_finalized`` / ``rounds_total`` (read from the chain), ``committee_per_round``
   (members from CommitteeSelected, N when the round had no committee);
 * ``agreement``: in every round every selected node computed (and voted) the chain's
@@ -328,6 +331,7 @@ def summarize(
         member_rounds += expected
     fetches = [float(s.get("metrics", {}).get("fetch_seconds_count", 0)) for s in statuses]
     retries = [float(s.get("metrics", {}).get("fetch_retries_total", 0)) for s in statuses]
+    gossip_in = [float(s.get("p2p", {}).get("gossip.in.messages", 0)) for s in statuses]
     done = [i for i in infos if i.finalized_at]
     if len(done) >= 2:
         cycle = (done[-1].finalized_at - done[0].finalized_at) / (len(done) - 1)
@@ -350,6 +354,8 @@ def summarize(
         if member_rounds
         else None,
         "fetch_retries_per_node_round": round(sum(retries) / (n * rounds), 3),
+        "gossip_in_per_node_round": round(sum(gossip_in) / (n * rounds), 1),
+        "gossip_in_per_node_round_max": round(max(gossip_in, default=0) / rounds, 1),
         "rounds_finalized": len(finalized),
         "rounds_total": rounds,
         "committee_per_round": [len(c) if c is not None else n for c in committees.values()],

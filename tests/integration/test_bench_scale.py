@@ -73,7 +73,11 @@ def test_summary_catches_disagreement_and_differing_committee_views() -> None:
     timings = {"train_commit": 1.0, "exchange": 2.0}
 
     def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
-        statuses = [{"records": [r], "metrics": {"fetch_seconds_count": 1}} for r in records]
+        statuses = [
+            {"records": [r], "metrics": {"fetch_seconds_count": 1},
+             "p2p": {"gossip.in.messages": 0 if r.get("selected") is False else 4}}
+            for r in records
+        ]  # fmt: skip
         sampler = bench.Sampler(Path("."), 3, 1)
         return dict(
             bench.summarize(3, 1, [info], {1: "M"}, {1: ["0xA", "0xB"]}, statuses, nodes,
@@ -87,6 +91,7 @@ def test_summary_catches_disagreement_and_differing_committee_views() -> None:
     assert good["not_selected_records"] == 1 and good["committee_views_differ"] == 0
     assert good["mean_round_s"] == 3.0 and good["cycle_s"] == 7.0
     assert good["fetches_per_node_round"] == 1.0 and good["fetches_per_member_round"] == 1.5
+    assert good["gossip_in_per_node_round"] == 2.7 and good["gossip_in_per_node_round_max"] == 4
     split = summary([member, {**member, "model_cid": "X"}, observer])
     assert split["agreement"] is False and split["agreed"] == ["1/2"], split
     blind = summary([member, observer, observer])
