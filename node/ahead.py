@@ -3,7 +3,9 @@
 Once this node committed round r, it trains round r + 1's update on round r's base in a
 task of the round loop's nursery (the compute on a worker thread), while round r is
 exchanged, voted and claimed; when round r + 1 opens, the commit path takes that delta
-instead of training (``take``). The delta lives in memory only: a node that crashes
+instead of training (``take``). The training starts from round r's base plus the delta
+this node committed in round r (its eager start, node/learning/eager.py); the header
+names round r's base all the same. The delta lives in memory only: a node that crashes
 trains it again from the same base and seed (the journal and the chain decide the rest,
 as without overlap). A node not drawn for round r + 1's committee (known only when the
 round opens) discards it (``discard``), counted in
@@ -76,12 +78,18 @@ class AheadTraining:
         finally:
             job.done.set()
 
-    async def take(self, r: int, base_cid: str) -> FixedParams | None:
+    async def take(
+        self, r: int, base_cid: str, round_base: str | None = None
+    ) -> FixedParams | None:
         """Round ``r``'s delta trained ahead from ``base_cid`` (waiting for it if still
-        training), or None; deltas of earlier rounds are dropped."""
+        training), or None; deltas of earlier rounds are dropped. ``round_base``: round r's
+        own base; when it is ``base_cid`` the previous round did not finalize, so the own
+        delta the training started from (its eager start) was never applied: dropped."""
         for old in [k for k in self.jobs if k < r]:
             self.discard(old, "stale")
         self.used = {k for k in self.used if k >= r - 1}
+        if round_base == base_cid:
+            self.discard(r, "base_unchanged")
         job = self.jobs.pop(r, None)
         if job is None:
             return None

@@ -12,8 +12,9 @@ import trio
 from node.chain.client import RoundInfo
 from node.chain.errors import ChainUnreachable
 from node.context import NodeContext
-from node.errors import ChainError
+from node.errors import ChainError, FedchainError
 from node.faults import crash_point
+from node.learning.eager import eager_start
 from node.learning.local import compute_delta, shapes_of
 from node.learning.tasks import Dataset
 from node.learning.train import local_steps
@@ -21,7 +22,7 @@ from node.models import load_model
 from node.privacy import step as privacy
 from node.privacy.bound import update_norm_bound
 from node.store.cid import compute_cid
-from node.update.codec import UpdateHeader, encode_update
+from node.update.codec import UpdateHeader, decode_update, encode_update
 from node.update.feedback import outgoing
 from node.update.fixedpoint import FixedParams
 from node.waits import commit_closed, round_info
@@ -66,8 +67,8 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     base = await load_model(ctx, base_cid)
     training = chain.deployment.training
     # overlapped rounds: trained while the previous round finished (node/ahead.py)
-    ahead = None if ctx.ahead is None else await ctx.ahead.take(r, base_cid)
-    delta = ahead if ahead is not None else await train_delta(ctx, base, r)
+    ahead = None if ctx.ahead is None else await ctx.ahead.take(r, base_cid, row.base_cid)
+    delta = ahead if ahead is not None else await train_delta(ctx, await start_of(ctx, r, base), r)
     if ctx.behaviour.crafts:  # a simulated attacker (node/attacks): no DP noise either
         retrain = partial(retrain_from, ctx, base)
         craft = partial(ctx.behaviour.craft, delta, retrain, ctx.rule, ctx.cfg.norm_bound, r)
@@ -129,10 +130,35 @@ async def train_delta(
     return delta
 
 
+async def start_of(ctx: NodeContext, r: int, trained_on: FixedParams) -> FixedParams:
+    """Where round ``r``'s training starts once the round is open: its base, which under
+    staleness 1 is newer than ``trained_on`` (the base the header names; node/learning/eager.py)."""
+    round_base = ctx.state.get(r).base_cid
+    if ctx.chain_port.deployment.training.staleness == 0 or round_base is None:
+        return trained_on
+    return await load_model(ctx, round_base)
+
+
 async def train_ahead(ctx: NodeContext, r: int, base_cid: str) -> FixedParams:
-    """Round ``r``'s delta trained before the round opens (node/ahead.py)."""
+    """Round ``r``'s delta trained before the round opens (node/ahead.py), from round
+    r - 1's base ``base_cid`` plus the delta this node committed in round r - 1."""
     base = await load_model(ctx, base_cid)
-    return await train_delta(ctx, base, r, abandon_on_cancel=True)
+    start = eager_start(base, await committed_delta(ctx, r - 1))
+    return await train_delta(ctx, start, r, abandon_on_cancel=True)
+
+
+async def committed_delta(ctx: NodeContext, r: int) -> FixedParams | None:
+    """The delta this node committed in round ``r``, decoded from its own stored update
+    (exactly what the round aggregates from it), or None when it has none stored."""
+    cid = ctx.state.get(r).update_cid
+    if cid is None or not ctx.blobs.has(cid):
+        return None
+    try:
+        blob = await ctx.blobs.get(cid, what="own update")
+        return decode_update(blob, ctx.chain_port.deployment.training.update_codec)[1]
+    except FedchainError as exc:
+        log.warning("round %d: own update unreadable (%s); training ahead from the base", r, exc)
+        return None
 
 
 def retrain_from(ctx: NodeContext, base: FixedParams, data: Dataset, seed: int) -> FixedParams:
