@@ -11,7 +11,7 @@ import trio
 from node.aggregate.registry import Rule, build_rule
 from node.ahead import AheadTraining
 from node.behaviour import UpdateBehaviour
-from node.chain.client import ChainClient
+from node.chain.client import ChainClient, Participant
 from node.chainlink import ChainLink
 from node.config import NodeConfig
 from node.learning.tasks import Dataset, Task
@@ -60,6 +60,8 @@ class NodeContext:
     rule: Rule = field(default_factory=lambda: build_rule("fedavg", 0))
     metrics: Metrics = field(default_factory=Metrics)
     registered_peers: set[str] = field(default_factory=set)  # refreshed by peer discovery
+    # the current round's committee members' registry entries (node/committee_links.py)
+    committee_peers: dict[str, Participant] = field(default_factory=dict)
     current_round: int = 0  # updated by the round loop; gossip round-window checks use it
     phase: str = "starting"
     # a new phase for status.json (set by the daemon)

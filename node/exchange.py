@@ -13,7 +13,7 @@ import trio
 
 from node.abstain import REASON as ABSTAIN_REASON
 from node.abstain import verified_elsewhere
-from node.chain.client import RoundInfo
+from node.chain.client import Participant, RoundInfo
 from node.context import NodeContext
 from node.errors import FedchainError, UpdateRejected
 from node.fetch import fetch_with_retries, slow_link, stalled_until
@@ -72,12 +72,18 @@ async def announce_provider(ctx: NodeContext, r: int, author: str, cid: str) -> 
 async def fetch_blob_until(ctx: NodeContext, cid: str, author: str, deadline: float) -> bytes:
     """Fetch ``cid`` from its author and announced providers until ``deadline``.
 
-    Each attempt first re-dials the author at the addresses the registry holds now, so an
-    author that restarted on a new address, or came back late, is still reached.
+    The first attempt asks the author at the registry entry read when the committee was
+    drawn (``node/committee_links.py``; connected by then, or being dialled), if there is
+    one; each later attempt first re-dials the author at the addresses the registry holds
+    now, so an author that restarted on a new address, or came back late, is still reached.
     """
+    attempts = 0
 
     async def providers() -> list[str]:
-        author_peer = await refresh_author(ctx, author)
+        nonlocal attempts
+        attempts += 1
+        known = ctx.committee_peers.get(author) if attempts == 1 else None
+        author_peer = await refresh_author(ctx, author, known)
         others = sorted(ctx.providers.get(cid, set()) - {author_peer})
         # the author first; the exchange races several of them and Bitswap at once
         return [author_peer, *others] if author_peer else others
@@ -87,11 +93,17 @@ async def fetch_blob_until(ctx: NodeContext, cid: str, author: str, deadline: fl
     )
 
 
-async def refresh_author(ctx: NodeContext, author: str) -> str | None:
-    peer = await ctx.chain_port.participant(author)
+async def refresh_author(
+    ctx: NodeContext, author: str, known: Participant | None = None
+) -> str | None:
+    """``author``'s peer id, connected if it can be: from ``known`` (a registry entry read
+    this round) or else read from the registry now."""
+    peer = known or await ctx.chain_port.participant(author)
     if peer is None:
         return None
     if peer.peer_id not in ctx.net.connected_peers() and peer.addrs:
+        if not ctx.net.dialling(peer.peer_id):  # else connect() waits for that dial
+            ctx.metrics.inc("fetch_dials_total")  # none when committee_links got there first
         await ctx.net.connect(peer.peer_id, list(peer.addrs))
     return peer.peer_id
 

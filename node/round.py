@@ -24,6 +24,7 @@ from node.chain.client import RoundInfo, RoundStatus
 from node.chain.merkle import RewardTree, build_reward_tree
 from node.claims import claim_recorded, claim_voter_rewards
 from node.commit import keep_commit, train_and_commit
+from node.committee_links import meet_committee
 from node.context import NodeContext
 from node.deferral import defer_vote, lacks_updates
 from node.errors import one_error
@@ -56,6 +57,8 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         if ctx.ahead is not None:  # trained for a committee without this node
             ctx.ahead.discard(r, "not_selected")
         return await observe(ctx, r, committee)
+    if committee is not None:  # connections to the other members, before the fetches
+        meet_committee(ctx, committee)
     base = await load_model(ctx, base_cid, await base_holders(ctx, r, base_cid))
     # the model updates are trained on: the base, or the previous round's (staleness 1)
     trained_on = await training_base(ctx.chain_port, ctx.state, ctx.genesis_cid, r, base_cid)

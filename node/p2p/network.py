@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -50,6 +50,7 @@ PROVIDER_DIAL_TIMEOUT = 5.0
 MAX_CONNECTIONS = 64
 BACKOFF_INITIAL = 1.0  # seconds after a failed dial before connect() dials that peer again
 BACKOFF_MAX = 60.0  # the wait doubles with each further failure, up to this
+MAX_DIALS_AHEAD = 16  # background dials (``dial_soon``) in flight at once
 
 
 class _Backoff:
@@ -99,6 +100,11 @@ def _multiaddrs(peer_id: str, addrs: list[str]) -> list[multiaddr.Multiaddr]:
     return maddrs
 
 
+async def _wait_at_most(event: trio.Event, seconds: float) -> None:
+    with trio.move_on_after(seconds):
+        await event.wait()
+
+
 def _parse_peer_id(peer_id: str) -> ID:
     try:
         return ID.from_base58(peer_id)
@@ -131,6 +137,7 @@ class PeerNetwork:
         self._nursery = nursery
         self.max_connections = max_connections
         self._backoff = _Backoff(backoff_initial, backoff_max)
+        self._dialling: dict[str, trio.Event] = {}  # peer id -> set when its dial ended
 
     # -- peers -------------------------------------------------------------------------
 
@@ -145,6 +152,14 @@ class PeerNetwork:
         are connected already and ``peer_id`` is not one of them
         (``connect.refused_cap``).
         """
+        pending = self._dialling.get(peer_id)
+        if pending is not None:  # a background dial (dial_soon) is under way: wait for it
+            await pending.wait()
+            if peer_id in self.connected_peers():
+                return True
+        return await self._dial(peer_id, addrs)
+
+    async def _dial(self, peer_id: str, addrs: list[str]) -> bool:
         dialled = False
         try:
             pid = _parse_peer_id(peer_id)
@@ -189,6 +204,37 @@ class PeerNetwork:
             reason += f"; next dial in {wait:g}s at the earliest"
         log.warning("cannot connect to %s at %s: %s", peer_id, addrs, reason)
         return False
+
+    def dial_soon(self, peer_id: str, addrs: list[str]) -> bool:
+        """Dial ``peer_id`` in the background (``connect``, with its cap and backoff), so
+        that a fetch from it later finds the connection up; a ``connect`` meanwhile waits
+        for this dial instead of starting another. False, doing nothing, when the peer is
+        connected, already being dialled, or ``MAX_DIALS_AHEAD`` dials are in flight."""
+        if (
+            peer_id == self.peer_id
+            or peer_id in self._dialling
+            or len(self._dialling) >= MAX_DIALS_AHEAD
+            or peer_id in self.connected_peers()
+        ):
+            return False
+        self._dialling[peer_id] = trio.Event()
+        self._nursery.start_soon(self._dial_ahead, peer_id, addrs)
+        return True
+
+    def dialling(self, peer_id: str) -> bool:
+        """Whether a background dial (``dial_soon``) of ``peer_id`` is under way."""
+        return peer_id in self._dialling
+
+    async def _dial_ahead(self, peer_id: str, addrs: list[str]) -> None:
+        try:
+            await self._dial(peer_id, addrs)
+        finally:
+            self._dialling.pop(peer_id).set()
+
+    def start_soon(self, fn: Callable[..., Awaitable[None]], *args: object) -> None:
+        """Run ``fn(*args)`` beside the network, until it returns or the network stops;
+        ``fn`` must handle its own errors (one escaping stops the network)."""
+        self._nursery.start_soon(fn, *args)
 
     def remember(self, peer_id: str, addrs: list[str]) -> None:
         """Keep ``peer_id``'s addresses without dialling it: a fetch that names it as a
@@ -289,22 +335,33 @@ class PeerNetwork:
         return await self._exchange.fetch_blob(cid, pids, timeout)
 
     async def _dial_known(self, pids: list[ID]) -> None:
-        """Dial providers we are not connected to but have addresses for."""
+        """Dial providers we are not connected to but have addresses for, all at once
+        (one after another, each unreachable one held the fetch up for
+        ``PROVIDER_DIAL_TIMEOUT``); a provider being dialled in the background
+        (``dial_soon``) is waited for instead."""
         connected = set(self.host.get_connected_peers())
         peerstore = self.host.get_peerstore()
-        for pid in pids:
-            if pid in connected or pid == self.host.get_id():
-                continue
-            try:
-                addrs = peerstore.addrs(pid)
-            except Exception:  # noqa: BLE001 - PeerStoreError: unknown or expired
-                continue
-            self._forget_dial_failures(pid)
-            with trio.move_on_after(PROVIDER_DIAL_TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            for pid in pids:
+                if pid in connected or pid == self.host.get_id():
+                    continue
+                pending = self._dialling.get(pid.to_base58())
+                if pending is not None:
+                    nursery.start_soon(_wait_at_most, pending, PROVIDER_DIAL_TIMEOUT)
+                    continue
                 try:
-                    await self.host.connect(PeerInfo(pid, addrs))
-                except Exception as exc:  # noqa: BLE001
-                    log.info("provider %s unreachable: %s", pid, exc)
+                    addrs = peerstore.addrs(pid)
+                except Exception:  # noqa: BLE001 - PeerStoreError: unknown or expired
+                    continue
+                nursery.start_soon(self._dial_provider, pid, addrs)
+
+    async def _dial_provider(self, pid: ID, addrs: list[multiaddr.Multiaddr]) -> None:
+        self._forget_dial_failures(pid)
+        with trio.move_on_after(PROVIDER_DIAL_TIMEOUT):
+            try:
+                await self.host.connect(PeerInfo(pid, addrs))
+            except Exception as exc:  # noqa: BLE001
+                log.info("provider %s unreachable: %s", pid, exc)
 
 
 @asynccontextmanager

@@ -41,7 +41,12 @@ MAX_CID_LEN = 128
 READ_SIZE = 256 * 1024
 SERVE_LIMIT = 16  # streams served at once, all peers together
 PEER_STREAMS = 2  # streams one peer may hold open at once
-REQUEST_TIMEOUT = 2.0  # seconds for a client to send its whole request
+# seconds for a client to send its whole request, from the end of the protocol
+# negotiation: as long as the client waits for our answer (OPEN_TIMEOUT). At 2 s, with 8
+# nodes on 2 busy cores, a quarter of the streams were dropped here because the client
+# had not yet been scheduled to read our echo and send the request (a slow sender still
+# holds only one of its PEER_STREAMS, and no serving slot)
+REQUEST_TIMEOUT = 5.0
 WRITE_TIMEOUT = 10.0  # seconds a client may leave a 256 KiB chunk unread
 OPEN_TIMEOUT = 5.0
 STALL_TIMEOUT = 10.0  # a provider silent this long is given up (Bitswap takes over)
@@ -206,6 +211,7 @@ class BlockStreamClient:
         self.store = store
         self.peer = peer
         self.reader: StreamReader | None = None
+        self.answered_at = 0.0  # trio clock: when the provider said it holds the blob
 
     async def open(self, root: bytes) -> bool:
         """Ask for ``root``; False if the peer lacks it or does not speak the protocol."""
@@ -222,6 +228,7 @@ class BlockStreamClient:
             await stream.close()
             return False
         self.reader = reader
+        self.answered_at = trio.current_time()
         return True
 
     async def close(self, *, reset: bool = False) -> None:

@@ -37,7 +37,11 @@ MAX_FAST_RACERS = 3  # fast-path providers asked at once
 HEDGE_DELAY = 0.5  # seconds before the next provider joins (at once if one gave up)
 HEDGE_PROBE = 0.2  # ... or this soon, if the racers running sent under HEDGE_PROBE_BYTES
 HEDGE_PROBE_BYTES = 16 * 1024
-BITSWAP_HEAD_START = 1.0  # seconds the fast path races alone before Bitswap joins
+BITSWAP_HEAD_START = 1.0  # seconds the fast path races alone before Bitswap may join
+# ... and up to this much longer while a fast-path racer is still opening its stream
+# (on a busy machine opening takes seconds; Bitswap joining then only adds load)
+BITSWAP_OPEN_PATIENCE = 2.0
+BITSWAP_POLL = 0.1  # seconds between looks at the fast path once the head start is over
 RATE_WINDOW = 2.0  # seconds over which a racing provider's throughput is measured
 MIN_RATE = 32 * 1024  # bytes/s; a fast-path racer below this is dropped
 RELATIVE_RATE = 8.0  # ... and so is one this many times slower than the best racer
@@ -62,6 +66,24 @@ class _Race:
     def received(self) -> int:
         """Bytes the running fast-path racers have read so far."""
         return sum(c.reader.received for c in self.clients.values() if c.reader is not None)
+
+    def fast_path_busy(self, waited: float) -> bool:
+        """Whether Bitswap should still stay out, ``waited`` seconds into the race: a
+        fast-path racer is delivering (it answered under ``HEDGE_PROBE`` ago, or has sent
+        ``HEDGE_PROBE_BYTES``; one that then slows down is dropped by the rate watch), or
+        is still opening its stream within ``BITSWAP_OPEN_PATIENCE``. A racer that answered
+        and then drips (under ``HEDGE_PROBE_BYTES`` after ``HEDGE_PROBE``) does not count."""
+        now = trio.current_time()
+        for client in self.clients.values():
+            if client.reader is None:
+                if waited < BITSWAP_HEAD_START + BITSWAP_OPEN_PATIENCE:
+                    return True
+            elif (
+                client.reader.received >= HEDGE_PROBE_BYTES
+                or now - client.answered_at < HEDGE_PROBE
+            ):
+                return True
+        return False
 
     def win(self, data: bytes, path: str) -> None:
         if self.data is None:
@@ -254,8 +276,22 @@ class BlobExchange:
     async def _race_bitswap(
         self, root: bytes, providers: list[ID], timeout: float, race: _Race
     ) -> None:
+        """Bitswap joins once the fast path gave up, or after ``BITSWAP_HEAD_START`` unless
+        a fast-path racer is delivering or still opening (``_Race.fast_path_busy``).
+
+        It used to join after the head start whatever the fast path did: with 8 nodes on 2
+        cores opening a stream took 0.5-3 s, so Bitswap joined nearly every fetch, asked
+        every connected peer (WANT-HAVE) and had blocks sent by several of them (1.1-5.8x
+        the bytes needed), which slowed the machine further until first attempts failed.
+        """
+        started = trio.current_time()
         with trio.move_on_after(BITSWAP_HEAD_START):
             await race.fast_exhausted.wait()
+        while not race.fast_exhausted.is_set() and race.fast_path_busy(
+            trio.current_time() - started
+        ):
+            with trio.move_on_after(BITSWAP_POLL):
+                await race.fast_exhausted.wait()
         try:
             data = await self._fetch_bitswap(root, providers, timeout, race)
         except ContentError as exc:  # the blob itself is invalid (e.g. oversize): stop

@@ -1,0 +1,94 @@
+"""A round's committee members dial each other as soon as the committee is known
+(node/committee_links.py): the others' registry entries are read in the background, kept
+for the exchange's first attempt and dialled if not connected; unreadable or inactive
+entries are skipped, and nothing escapes into the network's task group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from node.chain.client import Participant
+from node.committee_links import meet_committee
+from node.errors import ChainError
+from node.metrics import Metrics
+
+ME, A, B, C, D = "0xMe", "0xAa", "0xBb", "0xCc", "0xDd"
+
+
+def entry(address: str, *, active: bool = True, addrs: bool = True) -> Participant:
+    peer_addrs = [f"/ip4/127.0.0.1/tcp/1/p2p/peer-{address}"] if addrs else []
+    return Participant(address, 1, f"peer-{address}", peer_addrs, active)
+
+
+@dataclass
+class Port:
+    entries: dict[str, Participant]
+    read: list[str] = field(default_factory=list)
+
+    async def participant(self, address: str) -> Participant | None:
+        self.read.append(address)
+        if address == D:
+            raise ChainError("registry read failed")
+        return self.entries.get(address)
+
+
+@dataclass
+class Net:
+    nursery: trio.Nursery
+    connected: set[str] = field(default_factory=set)
+    dialled: list[str] = field(default_factory=list)
+
+    def start_soon(self, fn: Any, *args: Any) -> None:
+        self.nursery.start_soon(fn, *args)
+
+    def dial_soon(self, peer_id: str, addrs: list[str]) -> bool:
+        if peer_id in self.connected:
+            return False
+        self.dialled.append(peer_id)
+        return True
+
+
+@dataclass
+class Ctx:
+    chain_port: Port
+    net: Net
+    address: str = ME
+    metrics: Metrics = field(default_factory=Metrics)
+    committee_peers: dict[str, Participant] = field(default_factory=dict)
+
+
+def test_members_read_and_dial_the_other_members() -> None:
+    entries = {
+        A: entry(A),
+        B: entry(B, active=False),  # unstaked since: not dialled, not kept
+        C: entry(C),  # connected already: kept, not dialled again
+        ME: entry(ME),
+    }
+
+    async def scenario() -> None:
+        async with trio.open_nursery() as nursery:
+            ctx = Ctx(Port(entries), Net(nursery, connected={"peer-" + C}))
+            meet_committee(ctx, [C, ME, A, B, D])  # type: ignore[arg-type]
+            assert ctx.committee_peers == {}  # nothing read yet: the round goes on
+        assert sorted(ctx.chain_port.read) == sorted([A, B, C, D])  # never itself
+        assert ctx.committee_peers == {A: entries[A], C: entries[C]}
+        assert ctx.net.dialled == ["peer-" + A]
+        assert ctx.metrics.get("committee_dials_total") == 1
+
+    trio.run(scenario)
+
+
+def test_the_next_round_starts_from_its_own_entries() -> None:
+    async def scenario() -> None:
+        async with trio.open_nursery() as nursery:
+            ctx = Ctx(Port({A: entry(A), B: entry(B)}), Net(nursery))
+            meet_committee(ctx, [ME, A])  # type: ignore[arg-type]
+            first = ctx.committee_peers
+            meet_committee(ctx, [ME, B])  # type: ignore[arg-type]
+        assert first == {A: entry(A)}
+        assert ctx.committee_peers == {B: entry(B)}
+
+    trio.run(scenario)
