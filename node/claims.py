@@ -43,6 +43,7 @@ async def claim(ctx: NodeContext, r: int, amount: int, proof: list[bytes]) -> No
             ctx.state.update(r, claimed=True)
             return
         count_gas(ctx, "claim", receipt)
+        ctx.metrics.inc("rewards_claimed_tokens_total", amount / 10**18)  # as the chain shows
         ctx.state.update(r, claimed=True)
     log.info("round %d: claimed reward %s", r, fed(amount))
 

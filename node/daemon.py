@@ -151,8 +151,6 @@ def count_round(ctx: NodeContext, record: dict[str, Any]) -> None:
     ctx.metrics.inc("rounds_total", status=record["status"])
     for phase, seconds in record["timings"].items():
         ctx.metrics.inc("phase_seconds_total", seconds, phase=phase)
-    if record["reward"]:
-        ctx.metrics.inc("rewards_claimed_tokens_total", int(record["reward"]) / 10**18)
     if record["accuracy"] is not None:
         ctx.metrics.set("model_accuracy", record["accuracy"])
     ctx.metrics.set("last_round", record["round"])
