@@ -46,6 +46,9 @@ def test_only_the_committee_trains_and_votes_and_everyone_agrees(tmp_path: Path)
         ):
             with config.open("a") as out:  # exchange deadline: half the vote window
                 out.write("fetch_timeout = 5\n")
+                # one overlay peer: the members are often not connected until they are
+                # drawn and dial each other (node/committee_links.py)
+                out.write("overlay_degree = 1\n")
             nodes.append(start_node(index, address, config.parent, config))
         chain = ChainClient(net.rpc_url, deployment, net.accounts[0][1])
         wait_finalized(chain, nodes, ROUNDS, TIMEOUT)
@@ -93,5 +96,9 @@ def test_only_the_committee_trains_and_votes_and_everyone_agrees(tmp_path: Path)
         # updates fetched over the network: the other member's, per round as a member
         assert metrics.get("fetch_seconds_count", 0) <= (K - 1) * member_rounds[address]
         fetched += metrics.get("fetch_seconds_count", 0)
+        # every fetch got its update on the first attempt, from an author the member had
+        # dialled when the committee was drawn (or was connected to), not on demand
+        assert metrics.get("fetch_retries_total", 0) == 0, (address, metrics)
+        assert metrics.get("fetch_dials_total", 0) == 0, (address, metrics)
         assert status.get("chain_watch") == "websocket", status.get("chain_watch")
     assert fetched > 0  # the metric is the one the exchange counts
