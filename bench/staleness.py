@@ -107,6 +107,7 @@ def simulate(task_name: str, nodes: int, rounds: int, variant: str, seed: int,
             model = apply_delta(bases[r], scaled(step.delta, DAMPING))
         bases[r + 1] = model
         curve.append(round(accuracy_of(task, model, test), 4))
+        print(f"{variant} round {r}: {curve[-1]}", file=sys.stderr, flush=True)
     return curve
 
 
