@@ -53,6 +53,7 @@ VARIANTS = {
     "fresh": "staleness 0: trained on the round's base",
     "stale": "(a) staleness 1, trained on the previous round's base",
     "eager": "(b) staleness 1, trained from the previous base + the node's own last delta",
+    "eager_half": "(b') staleness 1, from the previous base + half the node's own last delta",
     "damped": f"(c) staleness 1, only {DAMPING} of each aggregate applied",
     "eager_mix": "(c) staleness 1, streaming-DiLoCo eager start: the previous base + 1/M of "
     "the own last delta + (1 - 1/M) of the last global move",
@@ -73,6 +74,8 @@ def start_of(variant: str, r: int, bases: dict, own: FixedParams | None, nodes: 
         return trained_on
     if variant == "eager":
         return eager_start(trained_on, own)
+    if variant == "eager_half":
+        return eager_start(trained_on, scaled(own, 0.5))
     moved = {n: bases[r - 1][n].astype(np.int64) - bases[r - 2][n] for n in own} if r > 2 else {}
     guess = {n: own[n] / nodes + moved.get(n, 0) * (1 - 1 / nodes) for n in own}
     return apply_delta(trained_on, {n: np.round(v).astype(np.int64) for n, v in guess.items()})
