@@ -193,7 +193,8 @@ class BlobStore:
         self, cid: str, peers: Sequence[str] = (), timeout: float = 30.0, what: str = "blob"
     ) -> bytes:
         """The blob ``cid``: from the local store, else fetched from ``peers`` (asked in
-        order) or any peer; ``UpdateRejected`` (``cid_mismatch``) if it hashes otherwise."""
+        order; any connected peer if there are none); ``UpdateRejected``
+        (``cid_mismatch``) if it hashes otherwise."""
         blob = await self.net.get_local_blob(cid)
         if blob is None:
             blob = await self.net.fetch_blob(cid, list(peers), timeout)

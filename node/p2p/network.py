@@ -318,7 +318,8 @@ class PeerNetwork:
         return removed
 
     async def fetch_blob(self, cid: str, providers: list[str], timeout: float) -> bytes:
-        """The blob ``cid`` from the local store, ``providers`` or any connected peer.
+        """The blob ``cid`` from the local store or ``providers`` (over Bitswap, from any
+        connected peer when ``providers`` is empty).
 
         Raises NetworkError on timeout and ContentError for oversize or bad content.
         """

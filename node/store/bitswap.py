@@ -21,7 +21,6 @@ from typing import Any
 
 import trio
 from libp2p.abc import INetStream
-from libp2p.bitswap import BitswapClient
 from libp2p.bitswap import BlockStore as LibBlockStore
 from libp2p.bitswap.cid import CIDInput, CIDObject, get_cid_prefix
 from libp2p.bitswap.cid import parse_cid as lib_parse_cid
@@ -31,6 +30,7 @@ from libp2p.peer.id import ID
 
 from node.errors import ContentError
 from node.store.blockstore import BlockStore
+from node.store.wants import ScopedWants
 from node.types import cid_from_bytes
 
 log = logging.getLogger(__name__)
@@ -115,8 +115,9 @@ class BitswapStore(LibBlockStore):
         return []  # not needed: we never announce our whole store
 
 
-class Bitswap(BitswapClient):
-    """py-libp2p's client, answering want-lists the way go-bitswap (Kubo) expects.
+class Bitswap(ScopedWants):
+    """py-libp2p's client, answering want-lists the way go-bitswap (Kubo) expects, and
+    sending ours to the fetch's providers only (``node.store.wants``).
 
     py-libp2p 0.8.1 writes its answers (blocks, HAVE / DONT_HAVE) back on the stream
     that carried the want-list. go-bitswap never reads that stream: its peers only send
@@ -195,6 +196,7 @@ class Bitswap(BitswapClient):
         Kubo then waited for forever).
         """
         metrics = self._metrics
+        metrics["bitswap.wantlists_received"] += 1
         wants = self._peer_wantlists.setdefault(peer_id, {})
         if wantlist.full:
             wants.clear()

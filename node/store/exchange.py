@@ -319,18 +319,19 @@ class BlobExchange:
             race.bitswap_asked.update(wanted)
             self._adapter.want(wanted)
             try:
-                attempt = 0
-                while missing:
-                    peer = self._pick_peer(providers, attempt)
-                    budget = 2.0 + 2.0 * attempt
-                    await session.get_blocks_batch(
-                        list[CIDInput](missing),
-                        peer_id=peer,
-                        timeout=min(budget, timeout),
-                        batch_size=64,
-                    )
-                    missing = [c for c in missing if not self.store.has(c)]
-                    attempt += 1
+                with self.client.scoped(wanted, providers):
+                    attempt = 0
+                    while missing:
+                        peer = self._pick_peer(providers, attempt)
+                        budget = 2.0 + 2.0 * attempt
+                        await session.get_blocks_batch(
+                            list[CIDInput](missing),
+                            peer_id=peer,
+                            timeout=min(budget, timeout),
+                            batch_size=64,
+                        )
+                        missing = [c for c in missing if not self.store.has(c)]
+                        attempt += 1
             finally:
                 self._adapter.unwant(wanted)
             out: dict[bytes, bytes] = {}
@@ -346,9 +347,10 @@ class BlobExchange:
         return await blobs.assemble(root, fetch, self.max_blob_size)
 
     def _pick_peer(self, providers: list[ID], attempt: int) -> ID | None:
-        """Every other try asks everyone (WANT-HAVE to each connected peer, blocks from
-        those that answer HAVE), so providers listed first cannot hold Bitswap up;
-        in between, the connected providers in turn, demoted ones last."""
+        """Every other try asks all the connected providers at once (WANT-HAVE to each,
+        every connected peer if none is listed; blocks from those that answer HAVE), so
+        providers listed first cannot hold Bitswap up; in between, the connected
+        providers in turn, demoted ones last."""
         connected = set(self.host.get_connected_peers())
         live = [p for p in self._order(providers) if p in connected]
         if not live or attempt % 2 == 0:

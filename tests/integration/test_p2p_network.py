@@ -16,6 +16,7 @@ import trio
 
 from node.errors import ContentError, NetworkError
 from node.p2p.network import GossipMessage, PeerNetwork, open_network
+from node.store.blockstream import PROTOCOL as BLOCKS_PROTOCOL
 from node.store.cid import compute_cid
 
 pytestmark = pytest.mark.integration
@@ -228,5 +229,29 @@ def test_garbage_collection_keeps_what_is_kept(tmp_path: Path) -> None:
             old = await a.add_blob(random.Random(6).randbytes(MIB))
             assert await a.collect_garbage([model]) == 5  # 4 leaves + root of `old`
             assert a.has_blob(model) and not a.has_blob(old)
+
+    run(scenario)
+
+
+def test_bitswap_wants_go_to_the_providers_only(tmp_path: Path) -> None:
+    """A fetch that lists providers sends its want-lists (WANT-HAVE, WANT-BLOCK, CANCEL)
+    to them alone: a connected bystander handles none. Only a fetch listing nobody asks
+    every connected peer."""
+
+    async def scenario() -> None:
+        async with nodes(tmp_path, 3) as (author, bystander, fetcher):
+            author.host.remove_stream_handler(BLOCKS_PROTOCOL)  # Bitswap must fetch
+            listed = await author.add_blob(random.Random(7).randbytes(300_000))
+            unlisted = await author.add_blob(random.Random(8).randbytes(300_000))
+            await link(fetcher, author)
+            await link(fetcher, bystander)
+            assert await fetcher.fetch_blob(listed, [author.peer_id], timeout=30)
+            assert fetcher.metrics["fetch.won.bitswap"] == 1
+            await trio.sleep(1)  # time for a stray want or cancel to land; not a timing test
+            assert author.metrics["bitswap.wantlists_received"] > 0
+            assert bystander.metrics["bitswap.wantlists_received"] == 0
+            assert await fetcher.fetch_blob(unlisted, [], timeout=30)
+            while not bystander.metrics["bitswap.wantlists_received"]:  # the counter works
+                await trio.sleep(0.1)
 
     run(scenario)
