@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+import trio
+
 from node.chain.client import RoundInfo, RoundStatus
+from node.metrics import Metrics
 from node.ports import ChainPort
+from node.state import NodeState
 
 # Round 1, open: commit deadline 200, vote deadline 300 (chain time), nothing committed yet.
 OPEN_ROUND = RoundInfo(
@@ -42,3 +47,20 @@ class InlineLink:
 def inline_port(chain: Any) -> ChainPort:
     """The node's async chain port over a scripted chain."""
     return ChainPort(chain, InlineLink())  # type: ignore[arg-type]
+
+
+@dataclass
+class AccountCtx:
+    """What the claim and upkeep code reads of a node context: the chain (a fake, behind
+    the port inline: no worker thread, so MockClock's virtual time cannot jump past a
+    call in flight), the journal, metrics, the account and its claim lock."""
+
+    chain: Any
+    state: NodeState
+    metrics: Metrics = field(default_factory=Metrics)
+    address: str = "0xMe"
+    claim_lock: trio.Lock = field(default_factory=trio.Lock)
+
+    @property
+    def chain_port(self) -> ChainPort:
+        return inline_port(self.chain)

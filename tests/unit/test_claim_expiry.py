@@ -14,11 +14,9 @@ import pytest
 import trio
 
 from node.chain.errors import TransactionRejected
-from node.chainlink import ChainLink
 from node.claims import claim_voter_rewards, reconcile_claims
-from node.metrics import Metrics
-from node.ports import ChainPort
 from node.state import NodeState
+from tests.unit.round_fixtures import AccountCtx as FakeCtx
 
 ME = "0xMe"
 KEY = b"k" * 16
@@ -55,19 +53,6 @@ class FakeChain:
     def claim(self, r: int, amount: int, proof: list[bytes]) -> None:
         self.sent.append(("claim", r))
         raise TransactionRejected("claim", self.refusal)
-
-
-@dataclass
-class FakeCtx:
-    chain: FakeChain
-    state: NodeState
-    metrics: Metrics = field(default_factory=Metrics)
-    address: str = ME
-    claim_lock: trio.Lock = field(default_factory=trio.Lock)
-
-    @property
-    def chain_port(self) -> ChainPort:
-        return ChainPort(self.chain, ChainLink(Metrics()))  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -16,11 +16,9 @@ import trio
 from trio.testing import MockClock
 
 from node.chain.errors import TransactionRejected
-from node.chainlink import ChainLink
 from node.claims import HOLD_MAX_S, ClaimQueue
-from node.metrics import Metrics
-from node.ports import ChainPort
 from node.state import NodeState
+from tests.unit.round_fixtures import AccountCtx as FakeCtx
 
 ME = "0xMe"
 
@@ -40,19 +38,6 @@ class FakeChain:
             raise TransactionRejected("claim", "PoolExhausted")
         self.claimed.add(r)
         return {"gasUsed": 1}
-
-
-@dataclass
-class FakeCtx:
-    chain: FakeChain
-    state: NodeState
-    metrics: Metrics = field(default_factory=Metrics)
-    address: str = ME
-    claim_lock: trio.Lock = field(default_factory=trio.Lock)
-
-    @property
-    def chain_port(self) -> ChainPort:
-        return ChainPort(self.chain, ChainLink(Metrics()))  # type: ignore[arg-type]
 
 
 def recorded(state: NodeState, r: int, reward: int) -> None:

@@ -14,11 +14,9 @@ import trio
 
 from node.chain.client import Participant, RoundStatus
 from node.chain.errors import TransactionRejected
-from node.chainlink import ChainLink
-from node.metrics import Metrics
-from node.ports import ChainPort
 from node.state import NodeState
 from node.upkeep import report_inactive, sweep_ended
+from tests.unit.round_fixtures import AccountCtx as FakeCtx
 
 ME, A, B, C = "0xMe", "0xA", "0xB", "0xC"
 
@@ -64,18 +62,6 @@ class FakeChain:
         if r in self.nothing_left:
             raise rejected("NothingToSweep")
         self.sent.append(("sweep", r))
-
-
-@dataclass
-class FakeCtx:
-    chain: FakeChain
-    state: NodeState
-    metrics: Metrics = field(default_factory=Metrics)
-    address: str = ME
-
-    @property
-    def chain_port(self) -> ChainPort:
-        return ChainPort(self.chain, ChainLink(Metrics()))  # type: ignore[arg-type]
 
 
 @pytest.fixture
