@@ -10,6 +10,11 @@ it is not (``follow``); with no committee (K = 0, or fewer active nodes than K) 
 is selected and stays subscribed. Members reach each other through the overlay (and the
 committee dials of the exchange); an announcement that misses a member costs it only a
 provider hint, never safety: the author's registry address is always tried.
+
+A small update rides its author's announcement (a ``push``, ``node/store/pushed.py``). The
+gossip layer drops a push whose signer is not its author's registered peer, when this node
+knows that peer (``admit``); the listener holds a push only once it checked that against
+the registry (``accept_push``), so nobody fills another author's place in the cache.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from node.p2p.messages import MessageRejected
+from node.errors import FedchainError
+from node.p2p.messages import MAX_INLINE_BLOB, Announcement, MessageRejected, Push
 from node.p2p.messages import decode as decode_announcement
+from node.p2p.messages import encode as encode_message
 from node.p2p.network import GossipMessage
 
 if TYPE_CHECKING:
@@ -29,18 +36,94 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+async def announce(ctx: NodeContext, r: int, author: str, cid: str) -> None:
+    message = Announcement(round=r, author=author, cid=cid, providers=(ctx.net.peer_id,))
+    await _publish(ctx, r, message)
+
+
+def push_soon(ctx: NodeContext, r: int, cid: str, blob: bytes) -> None:
+    """Push this node's update as its commit is sent, in the background, if it is small: it
+    reaches the members before they see the commitment land (and start a fetch)."""
+    if len(blob) <= MAX_INLINE_BLOB:
+        ctx.net.start_soon(push_or_announce, ctx, r, cid, blob)
+
+
+async def push_or_announce(ctx: NodeContext, r: int, cid: str, blob: bytes | None = None) -> None:
+    """Announce this node's own update ``cid`` of round ``r`` (``blob``, else read from the
+    blockstore): the blob itself when it is small enough to ride the announcement, else
+    the CID alone; nothing if pushed already (the push announced it)."""
+    if cid in ctx.pushed.sent:
+        return
+    if blob is None:
+        blob = await ctx.net.get_local_blob(cid)
+    if blob is not None and len(blob) <= MAX_INLINE_BLOB:
+        ctx.pushed.sent[cid] = r
+        await _publish(ctx, r, Push(round=r, author=ctx.address, cid=cid, blob=blob))
+        ctx.metrics.inc("updates_pushed_sent_total")
+    else:
+        await announce(ctx, r, ctx.address, cid)
+
+
+async def _publish(ctx: NodeContext, r: int, message: Announcement | Push) -> None:
+    try:
+        await ctx.net.publish(ctx.topic, encode_message(message))
+    except FedchainError as exc:
+        log.warning("round %d: %s not sent: %s", r, message.kind, exc)
+
+
+def author_peer(ctx: NodeContext, author: str) -> str | None:
+    """``author``'s registered peer id as far as this node knows it without a chain call."""
+    entry = ctx.committee_peers.get(author)
+    return entry.peer_id if entry is not None else ctx.pushed.peers.get(author.lower())
+
+
+def admit(ctx: NodeContext, sender: str, msg: object) -> str | None:
+    """The gossip policy's last check: a push from a signer that is not the author's known
+    peer is dropped, and at most a few pushes per signer and round pass."""
+    if not isinstance(msg, Push):
+        return None
+    known = author_peer(ctx, msg.author)
+    if known is not None and known != sender:
+        return "not_author"
+    return ctx.pushed.gate(sender, msg.round)
+
+
+async def accept_push(ctx: NodeContext, sender: str, msg: Push) -> None:
+    """Hold ``msg``'s blob once the registry confirms its signer is its author."""
+    peer = author_peer(ctx, msg.author)
+    if peer != sender:  # unknown, or known before the author changed its peer id
+        try:
+            entry = await ctx.chain_port.participant(msg.author)
+        except FedchainError as exc:
+            log.info("push of %s: registry entry not read: %s", msg.author, exc)
+            entry = None
+        peer = entry.peer_id if entry is not None and entry.active else None
+        if peer is not None:
+            ctx.pushed.peers[msg.author.lower()] = peer
+    reason = "not_author" if peer != sender else ctx.pushed.add(msg.round, msg.author, msg.blob)
+    if reason is not None:
+        ctx.metrics.inc("pushes_rejected_total", reason=reason)
+        log.info("round %d: push of %s from %s dropped: %s", msg.round, msg.author, sender, reason)
+    else:
+        ctx.metrics.inc("pushes_held_total")
+
+
 async def listen_announcements(
-    ctx: NodeContext, channel: trio.MemoryReceiveChannel[GossipMessage]
+    ctx: NodeContext, channel: trio.MemoryReceiveChannel[GossipMessage], nursery: trio.Nursery
 ) -> None:
-    """Providers learned from announcements (the gossip policy already validated them)."""
+    """Providers learned from announcements and pushes (the gossip policy already
+    validated them); pushed blobs checked and held in ``nursery``."""
     async for message in channel:
         try:
             msg = decode_announcement(message.data)
         except MessageRejected as exc:  # the policy should have dropped it already
             ctx.metrics.inc("gossip_rejected_total", reason=exc.reason)
             continue
-        ctx.providers.setdefault(msg.cid, set()).update({message.sender, *msg.providers})
+        providers = msg.providers if isinstance(msg, Announcement) else ()
+        ctx.providers.setdefault(msg.cid, set()).update({message.sender, *providers})
         ctx.announcers.setdefault(msg.cid, set()).add(message.sender)  # signed: node/abstain.py
+        if isinstance(msg, Push):
+            nursery.start_soon(accept_push, ctx, message.sender, msg)
 
 
 class AnnouncementFeed:
@@ -65,6 +148,7 @@ class AnnouncementFeed:
         elif not selected and self._listening is not None:
             self._listening.cancel()  # closes the channel: gossip leaves the topic
             self._listening = None
+            self.ctx.pushed.discard_through(self.ctx.current_round)
 
     async def _listen(
         self,
@@ -74,4 +158,5 @@ class AnnouncementFeed:
     ) -> None:
         with trio.CancelScope() as scope, channel:
             task_status.started(scope)
-            await listen_announcements(self.ctx, channel)
+            async with trio.open_nursery() as accepting:
+                await listen_announcements(self.ctx, channel, accepting)

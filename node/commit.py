@@ -9,6 +9,7 @@ from typing import Any
 
 import trio
 
+from node.announcements import push_soon
 from node.chain.client import RoundInfo
 from node.chain.errors import ChainUnreachable
 from node.context import NodeContext
@@ -104,6 +105,8 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
         ctx.metrics.inc("commits_missed_total")
         return None
     ctx.state.update(r, update_cid=cid)
+    if ctx.behaviour.serves:  # a small update rides its announcement, sent with the commit
+        push_soon(ctx, r, cid, blob)
     return await send_commit(ctx, r, cid)
 
 

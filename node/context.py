@@ -19,6 +19,7 @@ from node.metrics import Metrics
 from node.p2p.network import PeerNetwork
 from node.ports import BlobStore, ChainPort
 from node.state import NodeState
+from node.store.pushed import PushedBlobs
 
 if TYPE_CHECKING:  # node.claims imports this module
     from node.announcements import AnnouncementFeed
@@ -76,6 +77,8 @@ class NodeContext:
     claims: ClaimQueue | None = None
     # the announcement topic, subscribed while on a round's committee (set by the daemon)
     announcements: AnnouncementFeed | None = None
+    # update blobs their authors pushed on the announcement topic (node/store/pushed.py)
+    pushed: PushedBlobs = field(default_factory=PushedBlobs)
 
     link: ChainLink = field(init=False)  # chain outage bookkeeping (retries, status)
     chain_port: ChainPort = field(init=False)  # the chain, through ``link``

@@ -8,19 +8,20 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 import trio
 
 from node.abstain import REASON as ABSTAIN_REASON
 from node.abstain import verified_elsewhere
+from node.announcements import announce, push_or_announce
 from node.chain.client import Participant, RoundInfo
 from node.context import NodeContext
-from node.errors import FedchainError, UpdateRejected
+from node.errors import UpdateRejected
 from node.fetch import fetch_with_retries, slow_link, stalled_until
-from node.p2p.messages import Announcement
-from node.p2p.messages import encode as encode_announcement
 from node.privacy.bound import update_norm_bound
 from node.store.cid import compute_cid
+from node.store.pushed import pushed_or_fetched
 from node.update.codec import UpdateHeader
 from node.update.fixedpoint import FixedParams
 from node.verify.checks import Expectation, verify_update
@@ -34,15 +35,6 @@ class Verified:
     cid: str
     header: UpdateHeader
     delta: FixedParams
-
-
-# --- models -----------------------------------------------------------------------
-async def announce(ctx: NodeContext, r: int, author: str, cid: str) -> None:
-    message = Announcement(round=r, author=author, cid=cid, providers=(ctx.net.peer_id,))
-    try:
-        await ctx.net.publish(ctx.topic, encode_announcement(message))
-    except FedchainError as exc:
-        log.warning("round %d: announcement not sent: %s", r, exc)
 
 
 PROVIDER_JITTER_S = 1.0  # a verifier waits up to this long before announcing it holds a CID
@@ -114,11 +106,15 @@ async def fetch_and_verify(
     blob = await ctx.net.get_local_blob(cid)
     if blob is None and slow_link(expect.author, expect.round):
         await stalled_until(deadline)  # test fault: a link too slow to bring this blob
-    if blob is None:
-        blob = await fetch_blob_until(ctx, cid, expect.author, deadline)
+    pushed = False
+    if blob is None:  # the author's push if it came (or comes first), else a fetch
+        fetch = partial(fetch_blob_until, ctx, cid, expect.author, deadline)
+        blob, pushed = await pushed_or_fetched(ctx.pushed, expect.round, cid, fetch, ctx.metrics)
     if compute_cid(blob) != cid:
         raise UpdateRejected("cid_mismatch", f"blob does not hash to committed {cid}")
     header, delta = verify_update(blob, expect)
+    if pushed:  # served from here on, like a fetched blob
+        await ctx.blobs.put(blob, pin=False)
     return Verified(expect.author, cid, header, delta)
 
 
@@ -201,6 +197,7 @@ class Exchange:
                 verified.append(fetch.outcome)
             else:
                 rejected[author] = fetch.outcome.reason
+        ctx.pushed.discard_through(self.r)
         return sorted(verified, key=lambda v: v.author.lower()), rejected
 
     def start(self, commitments: Mapping[str, str]) -> None:
@@ -213,7 +210,7 @@ class Exchange:
     async def _run(self, author: str, cid: str, fetch: Fetch) -> None:
         ctx, r = self.ctx, self.r
         if author == ctx.address:
-            await announce(ctx, r, author, cid)
+            await push_or_announce(ctx, r, cid)
         expect = Expectation(
             deployment=ctx.deployment_id,
             round=r,

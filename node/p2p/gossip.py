@@ -7,8 +7,9 @@ caller's ``fn(sender, data) -> reason | None``; every rejection is logged with i
 reason and counted in ``metrics["gossip.rejected.<reason>"]``. Messages that pass
 are fanned out to every channel returned by ``subscribe``.
 
-Blobs never travel over gossip (py-libp2p 0.8.1 silently drops RPCs over 1 MiB):
-gossip carries CIDs, Bitswap carries content.
+Big blobs never travel over gossip (py-libp2p 0.8.1 silently drops RPCs over 1 MiB):
+gossip carries CIDs, Bitswap carries content; only a small update rides its author's
+announcement (a topic's ``GossipPolicy.max_size``; node/store/pushed.py).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ PENALTIES = {
     "unknown_kind": 10.0,
     "non_canonical": 20.0,
     "round_out_of_window": 2.0,  # may be clock skew at a round boundary
+    "cid_mismatch": 20.0,  # an inline blob that does not hash to its CID
     # transport-level abuse, seen below the validators
     "oversize_rpc": 50.0,  # an RPC frame over MAX_RPC_SIZE: the stream is reset
     "garbage_rpc": 50.0,  # an RPC frame that is not a protobuf
@@ -70,6 +72,10 @@ PENALTIES = {
     # announced before the crash (it keeps no record of that). Floods of copies still
     # cost the sender through the per-peer rate limit.
     "duplicate": 0.0,
+    # Pushed blobs (node/store/pushed.py): a forwarder may not know the author's registry
+    # entry yet, nor have seen the pushes we saw, so neither is charged; both stop here.
+    "not_author": 0.0,
+    "push_limit": 0.0,
 }
 DEFAULT_PENALTY = 10.0
 GRAYLIST_SCORE = -100.0
@@ -90,12 +96,16 @@ class GossipPolicy:
     a ``round``; ``is_registered(peer_id)`` and ``round_ok(round)`` come from the chain.
     ``round_known()`` is False while the node does not know the current round yet (just
     started): round-window misses are then dropped as ``round_unknown``, uncharged.
+    ``admit(sender, message)``, last, may refuse a decoded message for its sender (a
+    rejection reason, or None). ``max_size`` replaces ``MAX_MESSAGE_SIZE`` on the topic.
     """
 
     decode: Callable[[bytes], Any]
     is_registered: Callable[[str], bool] | None = None
     round_ok: Callable[[int], bool] | None = None
     round_known: Callable[[], bool] | None = None
+    admit: Callable[[str, Any], str | None] | None = None
+    max_size: int = MAX_MESSAGE_SIZE
 
 
 class PeerScores:
@@ -173,9 +183,9 @@ class Gossip:
         self._policies[topic] = policy
 
     def _check(self, topic: str, sender: str, data: bytes, *, local: bool = False) -> str | None:
-        if len(data) > MAX_MESSAGE_SIZE:
-            return "oversize"
         policy = self._policies.get(topic)
+        if len(data) > (MAX_MESSAGE_SIZE if policy is None else policy.max_size):
+            return "oversize"
         try:
             if policy is not None:
                 if policy.is_registered is not None and not policy.is_registered(sender):
@@ -191,6 +201,8 @@ class Gossip:
                     if policy.round_known is not None and not policy.round_known():
                         return "round_unknown"
                     return "round_out_of_window"
+                if policy.admit is not None and (reason := policy.admit(sender, msg)):
+                    return reason
             fn = self._validators.get(topic)
             if fn is not None:
                 reason = fn(sender, data)
@@ -301,9 +313,11 @@ class Gossip:
                 self._subscribers[message.topic].remove(send)
 
     async def publish(self, topic: str, data: bytes) -> None:
-        if len(data) > MAX_MESSAGE_SIZE:
+        policy = self._policies.get(topic)
+        limit = MAX_MESSAGE_SIZE if policy is None else policy.max_size
+        if len(data) > limit:
             raise NetworkError(
-                f"gossip message of {len(data)} bytes exceeds the {MAX_MESSAGE_SIZE}-byte "
+                f"gossip message of {len(data)} bytes exceeds the {limit}-byte "
                 "limit; put the payload in a blob and gossip its CID"
             )
         reason = self._check(topic, self.pubsub.my_id.to_base58(), data, local=True)

@@ -21,6 +21,7 @@ from node.exchange import Exchange, Verified, announce_provider, announcers_enou
 from node.learning.spec import TrainingSpec
 from node.metrics import Metrics
 from node.ports import ChainPort
+from node.store.pushed import PushedBlobs
 from node.verify.checks import Expectation
 from tests.unit.round_fixtures import OPEN_ROUND, inline_port
 
@@ -49,6 +50,7 @@ class Ctx:
     metrics: Metrics = field(default_factory=Metrics)
     announcers: dict[str, set[str]] = field(default_factory=dict)
     rule: Any = field(default_factory=lambda: SimpleNamespace(f=1))
+    pushed: PushedBlobs = field(default_factory=PushedBlobs)
 
     @property
     def chain_port(self) -> ChainPort:
@@ -81,6 +83,9 @@ class Fetches:
     async def announce(self, ctx: Any, r: int, author: str, cid: str) -> None:
         self.announced.append(author)
 
+    async def push_or_announce(self, ctx: Any, r: int, cid: str) -> None:
+        self.announced.append(ctx.address)  # its own update (pushed or announced)
+
     async def exchange_deadline(self, ctx: Any, r: int) -> float:
         return trio.current_time() + DEADLINE_IN
 
@@ -88,7 +93,7 @@ class Fetches:
 @pytest.fixture
 def fetches(monkeypatch: pytest.MonkeyPatch) -> Fetches:
     fake = Fetches({"own": "ok", "a": "ok", "b": "slow", "c": "bad", "d": "ok"})
-    for name in ("fetch_and_verify", "announce", "exchange_deadline"):
+    for name in ("fetch_and_verify", "announce", "push_or_announce", "exchange_deadline"):
         monkeypatch.setattr(exchange_module, name, getattr(fake, name))
     return fake
 
