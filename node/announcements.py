@@ -44,8 +44,12 @@ async def announce(ctx: NodeContext, r: int, author: str, cid: str) -> None:
 def push_soon(ctx: NodeContext, r: int, cid: str, blob: bytes) -> None:
     """Push this node's update as its commit is sent, in the background, if it is small: it
     reaches the members before they see the commitment land (and start a fetch)."""
-    if len(blob) <= MAX_INLINE_BLOB:
+    if len(blob) <= push_limit(ctx):
         ctx.net.start_soon(push_or_announce, ctx, r, cid, blob)
+
+
+def push_limit(ctx: NodeContext) -> int:
+    return min(MAX_INLINE_BLOB, ctx.cfg.push_max_bytes)
 
 
 async def push_or_announce(ctx: NodeContext, r: int, cid: str, blob: bytes | None = None) -> None:
@@ -56,7 +60,7 @@ async def push_or_announce(ctx: NodeContext, r: int, cid: str, blob: bytes | Non
         return
     if blob is None:
         blob = await ctx.net.get_local_blob(cid)
-    if blob is not None and len(blob) <= MAX_INLINE_BLOB:
+    if blob is not None and len(blob) <= push_limit(ctx):
         ctx.pushed.sent[cid] = r
         await _publish(ctx, r, Push(round=r, author=ctx.address, cid=cid, blob=blob))
         ctx.metrics.inc("updates_pushed_sent_total")

@@ -47,6 +47,8 @@ class NodeConfig:
     # differential privacy: stop publishing updates once epsilon would pass this (0: no budget)
     dp_epsilon_budget: float = 0.0
     fetch_timeout: float = 30.0
+    # own updates up to this size ride their announcement (no fetch; at most 512 KiB, 0: never)
+    push_max_bytes: int = 512 * 1024
     # registered peers kept connected (the best-ranked reachable ones, node/p2p/overlay.py);
     # the others are dialled on demand
     overlay_degree: int = 8
@@ -78,6 +80,7 @@ class NodeConfig:
             (self.norm_bound > 0, "norm_bound", "must be > 0"),
             (self.dp_epsilon_budget >= 0, "dp_epsilon_budget", "must be >= 0"),
             (self.fetch_timeout > 0, "fetch_timeout", "must be > 0"),
+            (0 <= self.push_max_bytes <= 512 * 1024, "push_max_bytes", "must be 0 to 524288"),
             (self.overlay_degree >= 1, "overlay_degree", "must be >= 1"),
             (
                 self.log_level in ("DEBUG", "INFO", "WARNING", "ERROR"),
