@@ -61,6 +61,9 @@ class NodeContext:
     rule: Rule = field(default_factory=lambda: build_rule("fedavg", 0))
     metrics: Metrics = field(default_factory=Metrics)
     registered_peers: set[str] = field(default_factory=set)  # refreshed by peer discovery
+    # lower-case address -> peer id of each active participant (peer discovery; read by
+    # node/base_model.py to ask connected holders first, without registry reads)
+    peer_ids: dict[str, str] = field(default_factory=dict)
     # the current round's committee members' registry entries (node/committee_links.py)
     committee_peers: dict[str, Participant] = field(default_factory=dict)
     current_round: int = 0  # updated by the round loop; gossip round-window checks use it

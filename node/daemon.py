@@ -15,6 +15,7 @@ from typing import Any
 
 import trio
 
+from node.advance_turn import AdvanceTurns
 from node.aggregate.registry import build_rule
 from node.ahead import AheadTraining
 from node.announcements import AnnouncementFeed
@@ -96,6 +97,7 @@ async def discover_peers(ctx: NodeContext) -> None:
                 known_count, refreshed_at = count, trio.current_time()
                 ctx.registered_peers.clear()
                 ctx.registered_peers.update(p.peer_id for p in participants if p.active)
+                ctx.peer_ids = {p.address.lower(): p.peer_id for p in participants if p.active}
             await connect_missing(ctx, participants)  # dials back off by themselves
             settled = pace.settled(count, ctx.net.connected_peers())
         except ChainError as exc:
@@ -163,8 +165,11 @@ def count_round(ctx: NodeContext, record: dict[str, Any]) -> None:
 async def advance(ctx: NodeContext) -> None:
     """Open the next round if the chain lets us; say so (log and status, once per change)
     when it waits for participants."""
+    # one gas estimate each; "first": the first round's opening (node/advance_turn.py)
+    ctx.metrics.inc("advance_calls_total", round="first" if ctx.current_round == 0 else "next")
     try:
         if await ctx.chain_port.advance():
+            ctx.metrics.inc("advances_sent_total")
             return
         # Rejected without a transaction: another node advanced first (RoundInProgress)
         # or NotEnoughParticipants(active, required). Discovery keeps the active peer ids.
@@ -323,6 +328,7 @@ async def take_rounds(ctx: NodeContext) -> None:
     reconciled = -1
     upkept = 0  # the round after whose part the chores ran
     grace: dict[int, int] = {}
+    turns = AdvanceTurns(ctx.address, ctx.chain_port.commitments)  # who advances first
     recheck = Recheck(ctx)  # when to read back our vote in a round we finished
     finished_checked = 0  # the last finalized round after which we asked whether it was the last
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
@@ -359,16 +365,18 @@ async def take_rounds(ctx: NodeContext) -> None:
             continue
         if row.done and row.voted and info.vote_open(now) and recheck.due():
             await keep_finished_vote(ctx, r)  # the chain lost the votes that finalized it
-        if upkept != r:
-            upkept = r
-            await chores(ctx, r)
         if row.done and info.status is RoundStatus.FINALIZED and finished_checked != r:
             finished_checked = r
             if await deployment_finished(ctx):
                 return
         wait = await late_vote_grace(ctx, r, grace) if info.status is RoundStatus.FINALIZED else 0
         if ready_to_advance(info, now, wait):
-            await advance(ctx)
+            delay = await turns.delay(info, row.committed)
+            if ready_to_advance(info, now - delay, wait):
+                await advance(ctx)
+        if upkept != r:  # after the advance: the first to advance opens the round sooner
+            upkept = r
+            await chores(ctx, r)
         await next_block(ctx, seen)
 
 
@@ -467,7 +475,9 @@ async def run_node(
 
 
 async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
-    ctx.registered_peers.update(p.peer_id for p in await ctx.chain_port.participants() if p.active)
+    active = [p for p in await ctx.chain_port.participants() if p.active]
+    ctx.registered_peers.update(p.peer_id for p in active)
+    ctx.peer_ids = {p.address.lower(): p.peer_id for p in active}
     net.set_gossip_policy(ctx.topic, gossip_policy(ctx))
     net.set_registered(ctx.registered_peers.__contains__)  # block-stream slots: registry only
     log.info("node %s (peer %s) listening on %s", ctx.address, net.peer_id, net.listen_addrs())

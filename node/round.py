@@ -20,6 +20,7 @@ from node.abstain import REASON as ABSTAIN_REASON
 from node.aggregate.rewards import split_pool
 from node.aggregate.step import Contribution, round_step
 from node.ahead import training_base
+from node.base_model import round_base
 from node.chain.client import RoundInfo, RoundStatus
 from node.chain.merkle import RewardTree, build_reward_tree
 from node.claims import claim_recorded, claim_voter_rewards
@@ -32,7 +33,7 @@ from node.exchange import Exchange, Verified, abstain, know_eligible, missing_ve
 from node.faults import crash_point
 from node.learning.local import accuracy_of, shapes_of
 from node.models import load_model, store_model
-from node.observer import base_holders, catch_up, observe, selection
+from node.observer import catch_up, observe, selection
 from node.privacy import step as privacy
 from node.record import Laps, new_record
 from node.stoprule import metric_bps_of
@@ -59,7 +60,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         return await observe(ctx, r, committee)
     if committee is not None:  # connections to the other members, before the fetches
         meet_committee(ctx, committee)
-    base = await load_model(ctx, base_cid, await base_holders(ctx, r, base_cid))
+    base, base_fetch_s = await round_base(ctx, r, base_cid, committee)
     # the model updates are trained on: the base, or the previous round's (staleness 1)
     trained_on = await training_base(ctx.chain_port, ctx.state, ctx.genesis_cid, r, base_cid)
     await know_eligible(ctx, info)
@@ -114,6 +115,8 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         scores=step.rewards,
         rewards=amounts,
     )
+    if base_fetch_s is not None:  # the base came from peers, inside train_commit
+        record["base_fetch_s"] = base_fetch_s
     if deferred:
         record["deferred"] = True
     spent = privacy.report(ctx)
