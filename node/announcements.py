@@ -20,6 +20,7 @@ the registry (``accept_push``), so nobody fills another author's place in the ca
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -45,7 +46,15 @@ def push_soon(ctx: NodeContext, r: int, cid: str, blob: bytes) -> None:
     """Push this node's update as its commit is sent, in the background, if it is small: it
     reaches the members before they see the commitment land (and start a fetch)."""
     if len(blob) <= push_limit(ctx):
-        ctx.net.start_soon(push_or_announce, ctx, r, cid, blob)
+        ctx.net.start_soon(in_background, push_or_announce, ctx, r, cid, blob)
+
+
+async def in_background(fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+    """``fn(*args)`` as a task beside the network, whose errors must not stop it."""
+    try:
+        await fn(*args)
+    except Exception:  # noqa: BLE001 - logged; a gossip message is never worth the node
+        log.exception("%s failed", getattr(fn, "__name__", fn))
 
 
 def push_limit(ctx: NodeContext) -> int:
@@ -60,6 +69,7 @@ async def push_or_announce(ctx: NodeContext, r: int, cid: str, blob: bytes | Non
         return
     if blob is None:
         blob = await ctx.net.get_local_blob(cid)
+    ctx.pushed.expect_pushes = blob is not None and len(blob) <= push_limit(ctx)
     if blob is not None and len(blob) <= push_limit(ctx):
         ctx.pushed.sent[cid] = r
         await _publish(ctx, r, Push(round=r, author=ctx.address, cid=cid, blob=blob))
@@ -96,11 +106,14 @@ async def accept_push(ctx: NodeContext, sender: str, msg: Push) -> None:
     """Hold ``msg``'s blob once the registry confirms its signer is its author."""
     peer = author_peer(ctx, msg.author)
     if peer != sender:  # unknown, or known before the author changed its peer id
+        cid = ctx.pushed.hold_pending(msg.blob)  # a fetch of this committed CID may use it
         try:
             entry = await ctx.chain_port.participant(msg.author)
         except FedchainError as exc:
             log.info("push of %s: registry entry not read: %s", msg.author, exc)
             entry = None
+        finally:
+            ctx.pushed.drop_pending(cid)
         peer = entry.peer_id if entry is not None and entry.active else None
         if peer is not None:
             ctx.pushed.peers[msg.author.lower()] = peer
@@ -126,7 +139,7 @@ async def listen_announcements(
         providers = msg.providers if isinstance(msg, Announcement) else ()
         ctx.providers.setdefault(msg.cid, set()).update({message.sender, *providers})
         ctx.announcers.setdefault(msg.cid, set()).add(message.sender)  # signed: node/abstain.py
-        if isinstance(msg, Push):
+        if isinstance(msg, Push) and message.sender != ctx.net.peer_id:  # not our own
             nursery.start_soon(accept_push, ctx, message.sender, msg)
 
 

@@ -14,14 +14,14 @@ import trio
 
 from node.abstain import REASON as ABSTAIN_REASON
 from node.abstain import verified_elsewhere
-from node.announcements import announce, push_or_announce
+from node.announcements import announce, in_background, push_or_announce
 from node.chain.client import Participant, RoundInfo
 from node.context import NodeContext
 from node.errors import UpdateRejected
 from node.fetch import fetch_with_retries, slow_link, stalled_until
 from node.privacy.bound import update_norm_bound
 from node.store.cid import compute_cid
-from node.store.pushed import pushed_or_fetched
+from node.store.pushed import PUSH_GRACE_S, pushed_or_fetched
 from node.update.codec import UpdateHeader
 from node.update.fixedpoint import FixedParams
 from node.verify.checks import Expectation, verify_update
@@ -109,7 +109,10 @@ async def fetch_and_verify(
     pushed = False
     if blob is None:  # the author's push if it came (or comes first), else a fetch
         fetch = partial(fetch_blob_until, ctx, cid, expect.author, deadline)
-        blob, pushed = await pushed_or_fetched(ctx.pushed, expect.round, cid, fetch, ctx.metrics)
+        grace = PUSH_GRACE_S if ctx.pushed.expect_pushes else 0.0
+        blob, pushed = await pushed_or_fetched(
+            ctx.pushed, expect.round, cid, fetch, ctx.metrics, grace
+        )
     if compute_cid(blob) != cid:
         raise UpdateRejected("cid_mismatch", f"blob does not hash to committed {cid}")
     header, delta = verify_update(blob, expect)
@@ -230,8 +233,8 @@ class Exchange:
                 fetch.outcome = exc
         if isinstance(fetch.outcome, Verified):
             ctx.metrics.inc("updates_accepted_total")
-            if author != ctx.address:
-                self.nursery.start_soon(announce_provider, ctx, r, author, cid)
+            if author != ctx.address:  # beside the network: the round need not wait for it
+                ctx.net.start_soon(in_background, announce_provider, ctx, r, author, cid)
         else:
             ctx.metrics.inc("updates_rejected_total", reason=fetch.outcome.reason)
             log.warning("round %d: update of %s rejected: %s", r, author, fetch.outcome)

@@ -22,6 +22,9 @@ from node.metrics import Metrics
 from node.store.cid import compute_cid
 
 MAX_HELD_BYTES = 32 * 2**20
+# How long a fetch waits for a push it expects before it starts: gossip delivers in well
+# under a second, and a push that misses the mesh comes with the next heartbeats' gossip.
+PUSH_GRACE_S = 1.0
 SIGNER_PUSHES_PER_ROUND = 2  # an honest author pushes once a round (again after a restart)
 
 
@@ -32,11 +35,17 @@ class PushedBlobs:
         self.max_bytes = max_bytes
         self.held_bytes = 0
         self._blobs: dict[str, tuple[int, bytes]] = {}  # cid -> (round, blob)
+        # pushes whose signer is being checked against the registry: a fetch of the
+        # committed CID may use them meanwhile (the bytes are what was committed)
+        self._pending: dict[str, bytes] = {}
         self._slots: dict[tuple[int, str], str] = {}  # (round, author) -> cid
         self._arrived: dict[str, tuple[int, trio.Event]] = {}  # cid -> (round, event)
         self._pushes: Counter[tuple[str, int]] = Counter()  # (signer, round) -> forwarded
         self.sent: dict[str, int] = {}  # CID -> round, of the blobs this node pushed itself
         self.peers: dict[str, str] = {}  # author address (lower case) -> registered peer id
+        # whether this node's own last update was small enough to push: the members train
+        # the same model with the same codec, so then the others' updates come pushed too
+        self.expect_pushes = False
 
     def gate(self, signer: str, r: int) -> str | None:
         """Whether the gossip layer may accept and forward one more push of ``signer``
@@ -60,14 +69,34 @@ class PushedBlobs:
         self._blobs[cid] = (r, blob)
         self._slots[slot] = cid
         self.held_bytes += len(blob)
-        waiting = self._arrived.get(cid)
-        if waiting is not None:
-            waiting[1].set()
+        self._wake(cid)
         return None
+
+    def hold_pending(self, blob: bytes) -> str:
+        """Offer ``blob`` to fetches of its CID while its signer is checked; its CID.
+        Counted in the byte bound (over it, nothing is offered)."""
+        cid = compute_cid(blob)
+        if cid in self._blobs or cid in self._pending:
+            return cid
+        if self.held_bytes + len(blob) <= self.max_bytes:
+            self._pending[cid] = blob
+            self.held_bytes += len(blob)
+            self._wake(cid)
+        return cid
+
+    def drop_pending(self, cid: str) -> None:
+        blob = self._pending.pop(cid, None)
+        if blob is not None:
+            self.held_bytes -= len(blob)
 
     def get(self, cid: str) -> bytes | None:
         held = self._blobs.get(cid)
-        return None if held is None else held[1]
+        return held[1] if held is not None else self._pending.get(cid)
+
+    def _wake(self, cid: str) -> None:
+        waiting = self._arrived.get(cid)
+        if waiting is not None:
+            waiting[1].set()
 
     async def wait(self, r: int, cid: str) -> bytes:
         """``cid``'s blob once it is pushed (as round ``r``'s update)."""
@@ -93,10 +122,16 @@ class PushedBlobs:
 
 
 async def pushed_or_fetched(
-    pushed: PushedBlobs, r: int, cid: str, fetch: Callable[[], Awaitable[bytes]], metrics: Metrics
+    pushed: PushedBlobs,
+    r: int,
+    cid: str,
+    fetch: Callable[[], Awaitable[bytes]],
+    metrics: Metrics,
+    grace: float = 0.0,
 ) -> tuple[bytes, bool]:
     """``cid``'s blob: the pushed one if held, else whichever comes first of its push and
-    ``fetch()`` (the other is cancelled). Returns (blob, whether it was pushed)."""
+    ``fetch()`` started after ``grace`` seconds (the other is cancelled). Returns (blob,
+    whether it was pushed)."""
     blob = pushed.get(cid)
     if blob is not None:
         metrics.inc("updates_pushed_total", how="held")
@@ -109,6 +144,7 @@ async def pushed_or_fetched(
         nursery.cancel_scope.cancel()
 
     async def fetched() -> None:
+        await trio.sleep(grace)
         try:
             winner.append((await fetch(), False))
         except Exception as exc:  # noqa: BLE001 - handed to the caller below

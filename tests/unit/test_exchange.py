@@ -51,6 +51,7 @@ class Ctx:
     announcers: dict[str, set[str]] = field(default_factory=dict)
     rule: Any = field(default_factory=lambda: SimpleNamespace(f=1))
     pushed: PushedBlobs = field(default_factory=PushedBlobs)
+    net: Any = None  # start_soon: the test's nursery stands in for the network's
 
     @property
     def chain_port(self) -> ChainPort:
@@ -110,6 +111,7 @@ def test_fetches_start_as_commitments_land_and_the_deadline_cuts_the_rest(
 
     async def main() -> tuple[list[Verified], dict[str, str], float]:
         async with trio.open_nursery() as nursery:
+            ctx.net = SimpleNamespace(start_soon=nursery.start_soon)
             ex = Exchange(ctx, 1, "base", {}, nursery)  # type: ignore[arg-type]
             chain.committed.update({ME: "own", A: "a"})
             await ex.landed(replace(INFO, commit_count=2))
@@ -146,6 +148,7 @@ def test_the_deadline_cuts_a_fetch_started_before_it_was_known(fetches: Fetches)
 
     async def main() -> tuple[dict[str, str], float, float]:
         async with trio.open_nursery() as nursery:
+            ctx.net = SimpleNamespace(start_soon=nursery.start_soon)
             ex = Exchange(ctx, 1, "base", {}, nursery)  # type: ignore[arg-type]
             await ex.landed(replace(INFO, commit_count=1))
             await trio.sleep(3)

@@ -150,3 +150,58 @@ def test_a_fetch_races_an_arriving_push_and_the_first_wins(
     # held before the fetch starts: no fetch at all
     assert run(lambda: pushed_or_fetched(held, 1, cid, fetch, metrics))[1] is True
     assert metrics.get("updates_pushed_total", how="held") == 1
+
+
+def test_a_push_being_checked_is_offered_to_a_waiting_fetch_then_dropped() -> None:
+    """While its signer is read from the registry, a push may serve a fetch of its CID (a
+    committed CID: the bytes are what the author committed, whoever relayed them); then it
+    is held only if the signer is the author."""
+    held = PushedBlobs(max_bytes=10)
+    cid = compute_cid(b"update")
+
+    async def main() -> bytes:
+        async with trio.open_nursery() as nursery:
+            got: list[bytes] = []
+
+            async def waiter() -> None:
+                got.append(await held.wait(1, cid))
+
+            nursery.start_soon(waiter)
+            await trio.sleep(1)
+            assert held.hold_pending(b"update") == cid
+        return got[0]
+
+    assert run(main) == b"update" and held.held_bytes == 6
+    assert held.hold_pending(b"too big!") != cid and held.held_bytes == 6  # over the bound
+    held.drop_pending(cid)
+    assert held.get(cid) is None and held.held_bytes == 0 and len(held) == 0
+
+
+def test_an_expected_push_gets_a_head_start_over_the_fetch() -> None:
+    """A member whose own update was pushed expects the others' pushed too: its fetch
+    starts only after the grace, and a push within it means no fetch at all."""
+    held, metrics = PushedBlobs(), Metrics()
+    cid = compute_cid(b"update")
+    fetches: list[float] = []
+
+    async def fetch() -> bytes:
+        fetches.append(trio.current_time())
+        await trio.sleep(0.1)
+        return b"update"
+
+    async def main(push_at: float) -> tuple[bytes, bool]:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: trio.sleep(push_at))
+            result: list[Any] = []
+
+            async def race() -> None:
+                result.extend(await pushed_or_fetched(held, 1, cid, fetch, metrics, grace=1.0))
+
+            nursery.start_soon(race)
+            await trio.sleep(push_at)
+            held.add(1, A, b"update")
+        return result[0], result[1]
+
+    assert run(lambda: main(0.9)) == (b"update", True) and fetches == []
+    held.discard_through(1)
+    assert run(lambda: main(5.0)) == (b"update", False) and fetches == [1.0]
