@@ -15,6 +15,7 @@ from typing import Any
 
 import trio
 
+from node import profiling
 from node.advance_turn import AdvanceTurns
 from node.aggregate.registry import build_rule
 from node.ahead import AheadTraining
@@ -412,6 +413,7 @@ async def run_node(
     """Run the node until stopped; ``chain`` when the caller already unlocked the key;
     ``behaviour``: honest unless a simulation's composition root (node/attacks) passes one."""
     behaviour = behaviour or UpdateBehaviour()
+    profiling.start(cfg.data_dir)  # FEDCHAIN_PROFILE=<dir>: off unless set
     if chain is None:
         chain = open_account(cfg)
     deployment = chain.deployment
