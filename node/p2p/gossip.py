@@ -466,6 +466,23 @@ class _CheckedGossipSub(GossipSub):
                 metrics[f"gossip.in.{kind}"] += n
         await super().handle_rpc(rpc, sender_peer_id)
 
+    def _get_peers_to_send(
+        self, topic_ids: Any, msg_forwarder: ID, origin: ID, msg_id: bytes | None = None
+    ) -> Any:
+        """Flood publish, go-libp2p's default: a message we originate goes to every peer
+        we know subscribes to its topic, not only to our mesh. A node joins the
+        announcement topic when drawn into a round's committee, and publishes its pushed
+        update moments later (node/store/pushed.py), often before heartbeats grafted a
+        mesh: sent to the mesh alone, pushes reached some members only through a later
+        heartbeat's gossip, after their fetch had started (16 nodes, K = 8). Relayed
+        messages still go to the mesh only."""
+        peers = set(super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id))
+        if origin == self._gossip.pubsub.my_id:
+            for topic in topic_ids:
+                peers.update(self._gossip.pubsub.peer_topics.get(topic, ()))
+            peers.discard(origin)
+        return peers
+
     def _check_spam_protection(self, peer_id: ID, msg: rpc_pb2.Message) -> bool:
         if super()._check_spam_protection(peer_id, msg):
             return True

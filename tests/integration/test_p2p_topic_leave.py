@@ -43,7 +43,14 @@ def test_a_closed_channel_leaves_the_topic_and_a_new_one_joins_again(tmp_path: P
                 await expect(channels[n.peer_id], b"one")
 
             await channels[c.peer_id].aclose()  # c is drawn out of the committee
-            await until(lambda: c.peer_id not in a.mesh_peers(TOPIC) | b.mesh_peers(TOPIC))
+            # ... and a heard c's unsubscribe: a flood-publishes its own messages to every
+            # peer subscribed to the topic, not only to its mesh (node/p2p/gossip.py)
+            await until(
+                lambda: (
+                    c.peer_id
+                    not in a.mesh_peers(TOPIC) | b.mesh_peers(TOPIC) | a._gossip.topic_peers(TOPIC)
+                )
+            )
             assert c.metrics["gossip.topics_left"] == 1
             sent = a.metrics["gossip.out.messages"]
             await a.publish(TOPIC, b"two")
