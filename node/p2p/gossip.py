@@ -28,6 +28,7 @@ import trio
 from google.protobuf.message import DecodeError
 from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
+from libp2p.pubsub import pubsub as pubsub_module
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub, signature_validator
@@ -141,6 +142,7 @@ class Gossip:
 
     def __init__(self, host: IHost, metrics: Counter[str]) -> None:
         rpc_costs.install()
+        pubsub_module.signature_validator = _signature_verified_once
         self.metrics = metrics
         self.router = _CheckedGossipSub(
             self,
@@ -345,6 +347,20 @@ class Gossip:
         )
 
 
+# The message this process verified the signature of last, until py-libp2p's push_msg,
+# which verifies it again (an ed25519 check per new message, the costliest step of a
+# gossip message), has looked: it does so before its first await, so no other message
+# can come in between.
+_verified: list[rpc_pb2.Message | None] = [None]
+
+
+def _signature_verified_once(msg: rpc_pb2.Message) -> bool:
+    if msg is _verified[0]:
+        _verified[0] = None
+        return True
+    return bool(signature_validator(msg))
+
+
 class _CheckedPubsub(Pubsub):
     """Pubsub that counts and scores messages with a missing or forged signature
     (py-libp2p drops them silently) before its own checks run."""
@@ -360,15 +376,19 @@ class _CheckedPubsub(Pubsub):
             msg_forwarder != self.my_id
             and not self.is_peer_blacklisted(msg_forwarder)
             and not self._is_msg_seen(msg)
-            and not signature_validator(msg)
         ):
-            try:
-                sender = ID(msg.from_id).to_base58()
-            except Exception:  # noqa: BLE001
-                sender = "?"
-            self._gossip.reject(",".join(msg.topicIDs), msg_forwarder, sender, "bad_signature")
-            return
-        await super().push_msg(msg_forwarder, msg)
+            if not signature_validator(msg):
+                try:
+                    sender = ID(msg.from_id).to_base58()
+                except Exception:  # noqa: BLE001
+                    sender = "?"
+                self._gossip.reject(",".join(msg.topicIDs), msg_forwarder, sender, "bad_signature")
+                return
+            _verified[0] = msg  # py-libp2p's own check below need not verify it again
+        try:
+            await super().push_msg(msg_forwarder, msg)
+        finally:
+            _verified[0] = None
 
     async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
         self._gossip.metrics["gossip.out.rpcs"] += 1

@@ -35,7 +35,7 @@ PEER_INBOUND_STREAMS = 32
 
 
 def make_host(key_pair: KeyPair, metrics: Counter[str]) -> IHost:
-    yamux.install()
+    yamux.install(metrics)
     # py-libp2p's default security list includes plaintext and secio: pin Noise only.
     noise = NoiseTransport(key_pair, noise_privkey=new_x25519_key_pair().private_key)
     host = new_host(
