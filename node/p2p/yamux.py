@@ -20,11 +20,20 @@ from __future__ import annotations
 import logging
 import math
 import os
+import struct
 from collections import Counter
 
 import trio
 from libp2p.stream_muxer import muxer_multistream
-from libp2p.stream_muxer.yamux.yamux import Yamux
+from libp2p.stream_muxer.yamux.yamux import (
+    FLAG_SYN,
+    HEADER_SIZE,
+    TYPE_DATA,
+    TYPE_PING,
+    TYPE_WINDOW_UPDATE,
+    YAMUX_HEADER_FORMAT,
+    Yamux,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +121,8 @@ class ReaderSafeYamux(Yamux):
                     return
                 self.metrics["yamux.frames_out"] += len(batch)
                 self.metrics["yamux.writes_out"] += 1
+                for frame in batch:
+                    self.metrics[_kind(frame)] += 1
                 for event in waiting:
                     if event is not None:
                         event.set()
@@ -128,6 +139,20 @@ class ReaderSafeYamux(Yamux):
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 return
             self._fail(sent)
+
+
+_KINDS = {TYPE_DATA: "data", TYPE_WINDOW_UPDATE: "window_update", TYPE_PING: "ping"}
+
+
+def _kind(frame: bytes) -> str:
+    """``yamux.out.<type>`` of a frame; ``.syn`` for one opening a stream (what the
+    frames are spent on: many short streams, window updates, or data)."""
+    if len(frame) < HEADER_SIZE:
+        return "yamux.out.short"
+    _, typ, flags, _, _ = struct.unpack(YAMUX_HEADER_FORMAT, frame[:HEADER_SIZE])
+    if flags & FLAG_SYN:
+        return "yamux.out.syn"
+    return f"yamux.out.{_KINDS.get(typ, 'other')}"
 
 
 def install(metrics: Counter[str] | None = None) -> None:
