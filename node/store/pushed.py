@@ -43,8 +43,8 @@ class PushedBlobs:
         self._pushes: Counter[tuple[str, int]] = Counter()  # (signer, round) -> forwarded
         self.sent: dict[str, int] = {}  # CID -> round, of the blobs this node pushed itself
         self.peers: dict[str, str] = {}  # author address (lower case) -> registered peer id
-        # whether this node's own last update was small enough to push: the members train
-        # the same model with the same codec, so then the others' updates come pushed too
+        # whether the members' updates come pushed: set by a held push, or by this node's
+        # own update (the members train the same model with the same codec)
         self.expect_pushes = False
 
     def gate(self, signer: str, r: int) -> str | None:
@@ -69,6 +69,7 @@ class PushedBlobs:
         self._blobs[cid] = (r, blob)
         self._slots[slot] = cid
         self.held_bytes += len(blob)
+        self.expect_pushes = True
         self._wake(cid)
         return None
 
