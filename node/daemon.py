@@ -20,9 +20,9 @@ from node.advance_turn import AdvanceTurns
 from node.aggregate.registry import build_rule
 from node.ahead import AheadTraining
 from node.announcements import AnnouncementFeed
+from node.announcements import admit as admit_push
 from node.behaviour import UpdateBehaviour
 from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
-from node.announcements import admit as admit_push
 from node.claims import ClaimQueue, reconcile_claims
 from node.commit import train_ahead
 from node.config import NodeConfig
@@ -33,9 +33,9 @@ from node.learning.local import genesis_params
 from node.learning.partition import SPLIT_SEED, partition_by_spec, train_test_split
 from node.learning.tasks import get_task
 from node.p2p.gossip import GossipPolicy
+from node.p2p.messages import MAX_PUSH_MESSAGE
 from node.p2p.messages import decode as decode_announcement
 from node.p2p.network import PeerNetwork, open_network
-from node.p2p.messages import MAX_PUSH_MESSAGE
 from node.p2p.overlay import DiscoveryPace, keep_overlay
 from node.pinning import KuboPinner
 from node.privacy import step as privacy_step
@@ -66,10 +66,10 @@ def gossip_policy(ctx: NodeContext) -> GossipPolicy:
         is_registered=ctx.registered_peers.__contains__,
         round_ok=lambda r: ctx.current_round - 1 <= r <= ctx.current_round + 1,
         round_known=lambda: ctx.current_round > 0,  # 0 until the round loop read it
-    )
-
         admit=partial(admit_push, ctx),  # a push only from its author (node/announcements.py)
         max_size=MAX_PUSH_MESSAGE,  # a small update rides its author's announcement
+    )
+
 
 async def discover_peers(ctx: NodeContext) -> None:
     """Connect to every registered participant we are not connected to, forever.
