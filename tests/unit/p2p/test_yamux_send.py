@@ -1,16 +1,19 @@
 """ReaderSafeYamux's send loop: frames queued while a write is under way leave together,
-in order, and every writer hears of a failed write (the real-host behaviour is in
+in order, and every writer hears of a failed write; HalfWindowStream grants window in
+halves, not per read (the real-host behaviour is in
 tests/integration/test_yamux_reader.py)."""
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 
 import pytest
 import trio
 import trio.testing
+from libp2p.stream_muxer.yamux.yamux import TYPE_WINDOW_UPDATE, YAMUX_HEADER_FORMAT
 
-from node.p2p.yamux import COALESCE_BYTES, ReaderSafeYamux
+from node.p2p.yamux import COALESCE_BYTES, HalfWindowStream, ReaderSafeYamux
 
 
 class FakeConn:
@@ -95,5 +98,50 @@ def test_a_failed_write_fails_every_frame_in_it_and_those_still_queued() -> None
         assert isinstance(mux._send_error, ConnectionResetError)
         with pytest.raises(ConnectionResetError):
             await mux._write_frame(b"d")  # later writers get the error at once
+
+    trio.run(main)
+
+
+class FakeMux:
+    def __init__(self) -> None:
+        self.stream_buffers: dict[int, bytearray] = {7: bytearray()}
+        self.frames: list[bytes] = []
+
+    async def _write_frame(self, data: bytes) -> None:
+        self.frames.append(data)
+
+    def rtt(self) -> float:
+        return 0.001
+
+
+def test_a_stream_grants_window_once_half_of_it_was_read() -> None:
+    async def main() -> None:
+        mux = FakeMux()
+        stream = HalfWindowStream(7, mux, True)  # type: ignore[arg-type]
+        window = stream.target_recv_window
+        for _ in range(10):  # the peer sent 10 small messages, read one by one
+            stream.recv_window -= 1000
+            await stream._auto_tune_and_send_window_update(bytes_read=1000)
+        assert mux.frames == []  # 10 kB of a 256 KiB window: nothing to grant yet
+        stream.recv_window -= window // 2
+        await stream._auto_tune_and_send_window_update(bytes_read=window // 2)
+        (frame,) = mux.frames
+        _, typ, _, sid, increment = struct.unpack(YAMUX_HEADER_FORMAT, frame)
+        assert (typ, sid) == (TYPE_WINDOW_UPDATE, 7)
+        assert increment >= window // 2 + 10_000  # all that was read, in one update
+        assert stream.recv_window >= window  # the peer may send a whole window again
+
+    trio.run(main)
+
+
+def test_unread_bytes_are_not_granted_again() -> None:
+    async def main() -> None:
+        mux = FakeMux()
+        stream = HalfWindowStream(7, mux, True)  # type: ignore[arg-type]
+        window = stream.target_recv_window
+        stream.recv_window -= window  # the peer filled the window; nothing read yet
+        mux.stream_buffers[7] = bytearray(window)
+        await stream._auto_tune_and_send_window_update()
+        assert mux.frames == []
 
     trio.run(main)
