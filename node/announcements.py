@@ -71,18 +71,22 @@ async def push_or_announce(ctx: NodeContext, r: int, cid: str, blob: bytes | Non
         blob = await ctx.net.get_local_blob(cid)
     ctx.pushed.expect_pushes = blob is not None and len(blob) <= push_limit(ctx)
     if blob is not None and len(blob) <= push_limit(ctx):
-        ctx.pushed.sent[cid] = r
-        await _publish(ctx, r, Push(round=r, author=ctx.address, cid=cid, blob=blob))
-        ctx.metrics.inc("updates_pushed_sent_total")
+        ctx.pushed.sent[cid] = r  # before the await: the commit's push and the exchange's
+        if await _publish(ctx, r, Push(round=r, author=ctx.address, cid=cid, blob=blob)):
+            ctx.metrics.inc("updates_pushed_sent_total")
+        else:  # announced (or pushed) again when the exchange sees the commitment
+            ctx.pushed.sent.pop(cid, None)
     else:
         await announce(ctx, r, ctx.address, cid)
 
 
-async def _publish(ctx: NodeContext, r: int, message: Announcement | Push) -> None:
+async def _publish(ctx: NodeContext, r: int, message: Announcement | Push) -> bool:
     try:
         await ctx.net.publish(ctx.topic, encode_message(message))
     except FedchainError as exc:
         log.warning("round %d: %s not sent: %s", r, message.kind, exc)
+        return False
+    return True
 
 
 def author_peer(ctx: NodeContext, author: str) -> str | None:

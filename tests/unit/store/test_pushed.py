@@ -13,9 +13,10 @@ import pytest
 import trio
 import trio.testing
 
-from node.announcements import accept_push, admit
+from node.announcements import accept_push, admit, push_or_announce
+from node.errors import NetworkError
 from node.metrics import Metrics
-from node.p2p.messages import Announcement, Push
+from node.p2p.messages import MAX_INLINE_BLOB, Announcement, Push, decode
 from node.store.cid import compute_cid
 from node.store.pushed import SIGNER_PUSHES_PER_ROUND, PushedBlobs, pushed_or_fetched
 from tests.unit.round_fixtures import inline_port
@@ -205,3 +206,43 @@ def test_an_expected_push_gets_a_head_start_over_the_fetch() -> None:
     assert run(lambda: main(0.9)) == (b"update", True) and fetches == []
     held.discard_through(1)
     assert run(lambda: main(5.0)) == (b"update", False) and fetches == [1.0]
+
+
+@dataclass
+class Net:
+    peer_id: str = "12D3KooWAiUTb2D5YbYR8Zey2v1MBfwSDQCsGsBpbz2jGXGU6m1v"
+    published: list[Any] = field(default_factory=list)
+    fail: bool = False
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        if self.fail:
+            raise NetworkError("test: not sent")
+        self.published.append(decode(data))
+
+    async def get_local_blob(self, cid: str) -> bytes | None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "kind"),
+    [(100, MAX_INLINE_BLOB, "push"), (MAX_INLINE_BLOB + 1, MAX_INLINE_BLOB, "announce"),
+     (100, 0, "announce")],
+)  # fmt: skip
+def test_an_author_pushes_a_small_update_once_and_announces_a_big_one(
+    size: int, limit: int, kind: str
+) -> None:
+    net = Net()
+    ctx = SimpleNamespace(
+        net=net, pushed=PushedBlobs(), metrics=Metrics(), address=A, topic="t",
+        cfg=SimpleNamespace(push_max_bytes=limit),
+    )  # fmt: skip
+    blob = b"u" * size
+    cid = compute_cid(blob)
+    run(lambda: push_or_announce(ctx, 1, cid, blob))  # type: ignore[arg-type]
+    run(lambda: push_or_announce(ctx, 1, cid, blob))  # type: ignore[arg-type]
+    assert [m.kind for m in net.published] == [kind] * (1 if kind == "push" else 2)
+    assert ctx.pushed.expect_pushes is (kind == "push")
+    net.fail, net.published = True, []
+    other = compute_cid(b"other")
+    run(lambda: push_or_announce(ctx, 2, other, b"other"))  # type: ignore[arg-type]
+    assert other not in ctx.pushed.sent  # not sent: announced again from the exchange
