@@ -189,6 +189,7 @@ def install(metrics: Counter[str] | None = None) -> None:
     was given, so the name it looks up is replaced instead (and so for its streams).
     """
     muxer_multistream.Yamux = ReaderSafeYamux  # type: ignore[misc]
-    yamux_module.YamuxStream = HalfWindowStream  # type: ignore[misc]
+    if os.environ.get("FEDCHAIN_YAMUX_STOCK_WINDOW") != "1":  # 1: before/after measurements
+        yamux_module.YamuxStream = HalfWindowStream  # type: ignore[misc]
     if metrics is not None:
         ReaderSafeYamux.metrics = metrics
