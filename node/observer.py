@@ -5,7 +5,6 @@ the finalized model fetched)."""
 from __future__ import annotations
 
 import logging
-import random
 import time
 from typing import Any
 
@@ -19,7 +18,6 @@ from node.vote import settle
 log = logging.getLogger(__name__)
 
 OBSERVER_WAKE_S = 5.0  # an observer reads the round this often (nothing waits on it)
-MODEL_HOLDERS = 2  # members asked first for a round's finalized model
 
 
 async def selection(ctx: NodeContext, r: int) -> tuple[bool, list[str] | None]:
@@ -59,21 +57,6 @@ async def observe(ctx: NodeContext, r: int, committee: list[str]) -> dict[str, A
     ctx.metrics.inc("rounds_not_selected_total")  # with the record: status.json shows both
     ctx.state.finish(r, record)
     return record
-
-
-async def base_holders(ctx: NodeContext, r: int, base_cid: str) -> list[str]:
-    """Peers to ask first for round ``r``'s base model when this node lacks it (it observed
-    the round that finalized it, and observers fetch models lazily): ``MODEL_HOLDERS``
-    random members of round ``r - 1``'s committee, who computed it. Random, so the members
-    of a large round are not all asked by everyone; any other peer is asked after them."""
-    if r < 2 or ctx.blobs.has(base_cid):
-        return []
-    committee = await ctx.chain_port.committee(r - 1)
-    if not committee:
-        return []
-    chosen = random.sample(list(committee), min(MODEL_HOLDERS, len(committee)))
-    peers = [await ctx.chain_port.participant(m) for m in chosen]
-    return [p.peer_id for p in peers if p is not None]
 
 
 async def catch_up(ctx: NodeContext, r: int) -> dict[str, Any]:
