@@ -28,6 +28,8 @@ Prints ONE JSON line:
 * ``rss_growth_mb``: per honest node, its peak RSS (sampled VmRSS) during the attack
   minus its peak during the clean rounds after round 1; ``rss_growth_mb_max``;
 * ``fetch_s_clean`` / ``fetch_s_attack``: the honest nodes' mean time per update fetch
+  (the honest nodes run with ``push_max_bytes = 0``, so every update is fetched: small
+  updates would otherwise ride their authors' pushes and the attack would miss the path)
   (``fetch_seconds_sum / fetch_seconds_count`` from their metrics, taken at each round
   boundary) over the clean rounds (round 1 left out when there are two or more: its
   first dials) and over the attack rounds; ``ratio`` (goal <= 3);
@@ -328,6 +330,8 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
                 )
             configs = prepare_nodes(opts, deployment_path(opts.devnet_dir), keys)
             for index, (address, config) in enumerate(configs):
+                with config.open("a") as toml:  # the attack targets fetches: no pushes
+                    toml.write("push_max_bytes = 0\n")
                 nodes.append(start_node(index, address, config.parent, config))
 
             def check_alive() -> None:

@@ -11,8 +11,9 @@ partitions, with local work sized to about 10 s per round on the shared 2-core m
   node's ``phase_seconds_total{phase="train"}`` over the rounds, averaged over nodes.
   Round seconds: the interval between the instants every node has recorded consecutive
   rounds (round 1, with the nodes' start-up, left out).
-- bytes per node per round: each node's ``bytes_fetched_total`` (update blobs it fetched)
-  over the rounds, averaged over nodes.
+- bytes per node per round: each node's ``bytes_fetched_total`` + ``bytes_pushed_total``
+  (update blobs it fetched, or took from their authors' pushes) over the rounds, averaged
+  over nodes.
 - final accuracy: the last round's finalized model on the shared test split.
 
 Columns, each its own run of the same task in the same invocation: without overlap and
@@ -76,7 +77,8 @@ def measure(
     run = run_nodes(task, nodes, rounds, epochs=epochs, update_codec=codec, staleness=staleness)
     metrics = [s.get("metrics", {}) for s in run.statuses]
     train = _mean([float(m.get(TRAIN_METRIC, 0.0)) / rounds for m in metrics])
-    fetched = _mean([float(m.get("bytes_fetched_total", 0.0)) / rounds for m in metrics])
+    fetched = _mean([float(m.get("bytes_fetched_total", 0.0) + m.get("bytes_pushed_total", 0.0))
+                     / rounds for m in metrics])  # fmt: skip
     cycles = cycle_seconds(run.all_recorded_at)
     round_s = _mean(cycles)
     per_node = [records_of(s) for s in run.statuses]

@@ -117,6 +117,7 @@ async def fetch_and_verify(
         raise UpdateRejected("cid_mismatch", f"blob does not hash to committed {cid}")
     header, delta = verify_update(blob, expect)
     if pushed:  # served from here on, like a fetched blob
+        ctx.metrics.inc("bytes_pushed_total", len(blob))  # beside bytes_fetched_total
         await ctx.blobs.put(blob, pin=False)
     return Verified(expect.author, cid, header, delta)
 

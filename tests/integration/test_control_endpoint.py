@@ -31,7 +31,9 @@ from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 TOKEN = 10**18
-ROUNDS = 12  # a digits round takes seconds: room for several batches of commands
+# A digits round of 3 nodes takes 1-2 s since updates are pushed: 12 rounds were over
+# before the second batch of commands (3 CLI processes starting) finished.
+ROUNDS = 30
 FUNDED = 1000 * TOKEN
 # The rounds index cache is keyed by chain id and coordinator address, the same on every
 # fresh devnet: keep this test's apart from other runs'.
