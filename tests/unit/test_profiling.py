@@ -18,7 +18,9 @@ from node import profiling
 from node.errors import ConfigError
 from node.sampling import load, ranked
 
-# a node-like process: the trio thread and a worker thread both burn CPU in a named function
+# a node-like process: the trio thread and a worker thread both burn CPU in a named function,
+# long enough (~0.5 s) that start-up and trio's waits stay a small share under load (at a
+# tenth of it, a loaded CI machine charged more to trio's I/O wait than to the burner)
 PROGRAM = textwrap.dedent(
     """
     import sys, trio
@@ -34,8 +36,8 @@ PROGRAM = textwrap.dedent(
     async def main():
         print(profiling.start(Path(sys.argv[1])))
         for _ in range(5):
-            spin_the_wheel(100_000)
-            await trio.to_thread.run_sync(spin_the_wheel, 200_000)
+            spin_the_wheel(600_000)
+            await trio.to_thread.run_sync(spin_the_wheel, 1_200_000)
 
     trio.run(main)
     """
