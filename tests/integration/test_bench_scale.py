@@ -43,10 +43,11 @@ def test_short_scale_bench_finalizes_with_committees_in_agreement() -> None:
         assert run_n["agreed"] == [f"{K}/{K}"], run_n
         assert run_n["committee_per_round"] == [K], run_n
         assert run_n["not_selected_records"] == n - K, run_n  # the others observed
-        # members fetch the other member's update; observers fetch no update
+        # members fetch the other member's update unless its author's push came first
+        # (agreed K/K above: every member verified it); observers fetch no update
         assert run_n["fetches_per_node_round_max"] <= K - 1, run_n
-        assert 0 < run_n["fetches_per_node_round"] <= K * (K - 1) / n + 1e-3, run_n
-        assert 0 < run_n["fetches_per_member_round"] <= K - 1, run_n
+        assert 0 <= run_n["fetches_per_node_round"] <= K * (K - 1) / n + 1e-3, run_n
+        assert 0 <= run_n["fetches_per_member_round"] <= K - 1, run_n
         assert set(run_n["phase_mean_s"]) >= PHASES, run_n
         assert run_n["mean_round_s"] > 0 and run_n["cycle_s"] is not None, run_n
         assert run_n["peak_rss_mb_max"] > 0, run_n
