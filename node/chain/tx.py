@@ -28,10 +28,20 @@ from web3.types import RPCEndpoint
 
 from node.chain.artifacts import Artifact, load_artifact
 from node.chain.errors import ChainUnreachable, InsufficientFunds, TransactionRejected
+from node.chain.quick_tx import (
+    QuickTxUnavailable,
+    RawRpc,
+    calldata,
+    format_receipt,
+    result_of,
+    revert_error,
+)
 from node.errors import ChainError
 
 RECEIPT_TIMEOUT_S = 120.0
 RECEIPT_POLL_S = 0.1
+# a transaction mines at once on an automining devnet: look again soon, then every 0.1 s
+RECEIPT_FIRST_POLLS_S = (0.01, 0.02, 0.05)
 REPLACED_CHECKS = 10  # receipt reads, RECEIPT_POLL_S apart, before a used nonce means replaced
 GAS_MARGIN = 1.25
 _ERROR_STRING = bytes.fromhex("08c379a0")
@@ -156,6 +166,10 @@ class Sender:
         self._lock = threading.Lock()
         with rpc_errors(self.rpc_url):
             self.chain_id: int = int(w3.eth.chain_id)
+        try:  # contract transactions over raw JSON-RPC (node/chain/quick_tx.py)
+            self._raw: RawRpc | None = RawRpc(self.rpc_url)
+        except QuickTxUnavailable:
+            self._raw = None
 
     def rejected(self, action: str, exc: Exception) -> ChainError:
         """The one-line error for a revert raised by a call, estimate or send."""
@@ -190,6 +204,9 @@ class Sender:
         """
         params: dict[str, Any] = {"from": self.address, "value": value}
         with self._lock, rpc_errors(self.rpc_url):
+            quick = self._quick_tx(action, fn, value, extra_gas)
+            if quick is not None:
+                return self._send(action, quick, retry_call=fn)
             try:
                 # the estimate is the simulation: a revert raises here, with its data
                 gas = int(fn.estimate_gas(params))
@@ -200,6 +217,43 @@ class Sender:
             except (ContractCustomError, ContractLogicError, Web3RPCError, ValueError) as exc:
                 raise self.rejected(action, exc) from None
             return self._send(action, tx, retry_call=fn)
+
+    def _quick_tx(self, action: str, fn: Any, value: int, extra_gas: int) -> dict[str, Any] | None:
+        """The transaction ``transact`` would build, simulated and filled (nonce, fees,
+        gas) in one JSON-RPC batch; None where the web3 path must do it."""
+        if self._raw is None:
+            return None
+        try:
+            data = calldata(fn)
+            call = {"from": self.address, "to": fn.address, "data": data, "value": hex(value)}
+            estimate, nonce, tip, block = self._raw.batch(
+                [
+                    ("eth_estimateGas", [call]),
+                    ("eth_getTransactionCount", [self.address, "pending"]),
+                    ("eth_maxPriorityFeePerGas", []),
+                    ("eth_getBlockByNumber", ["latest", False]),
+                ]
+            )
+            reverted = revert_error(estimate)  # the estimate is the simulation
+            if reverted is not None:
+                raise self.rejected(action, reverted)
+            latest = result_of(block)
+            base_fee = latest.get("baseFeePerGas") if isinstance(latest, dict) else None
+            if base_fee is None:  # legacy gas price: web3 fills it
+                return None
+            priority = int(result_of(tip), 16)
+            return {
+                "to": fn.address,
+                "data": data,
+                "value": value,
+                "nonce": int(result_of(nonce), 16),
+                "maxPriorityFeePerGas": priority,
+                "maxFeePerGas": priority + 2 * int(base_fee, 16),
+                "gas": int(int(result_of(estimate), 16) * GAS_MARGIN) + extra_gas,
+                "chainId": self.chain_id,
+            }
+        except (QuickTxUnavailable, ValueError, TypeError, AttributeError):
+            return None  # e.g. an error answer this path does not recognise
 
     def _nonce_and_fees(self) -> dict[str, int]:
         """The next nonce and EIP-1559 fees as web3 would fill them (tip, plus twice the
@@ -260,6 +314,10 @@ class Sender:
         while True:
             signed = self._account.sign_transaction(tx)
             try:
+                if self._raw is not None:
+                    return self._raw.call(
+                        "eth_sendRawTransaction", [signed.raw_transaction.to_0x_hex()]
+                    )
                 return self.w3.eth.send_raw_transaction(signed.raw_transaction)
             except (Web3RPCError, ValueError) as exc:
                 if attempt >= NONCE_RETRIES or not _nonce_taken(exc):
@@ -272,20 +330,38 @@ class Sender:
         """The pool's next nonce for this key, read after a random pause: two senders that
         just collided would otherwise read the same value and collide again."""
         time.sleep(random.uniform(0, RECEIPT_POLL_S))
-        return int(self.w3.eth.get_transaction_count(self.address, "pending"))
+        return self._transaction_count("pending")
+
+    def _transaction_count(self, block: str) -> int:
+        if self._raw is not None:
+            return int(self._raw.call("eth_getTransactionCount", [self.address, block]), 16)
+        return int(self.w3.eth.get_transaction_count(self.address, block))  # type: ignore[arg-type]
+
+    def _receipt(self, tx_hash: Any) -> Any:
+        """The receipt of ``tx_hash`` (as web3 formats it); ``TransactionNotFound`` while
+        it is not mined."""
+        if self._raw is None:
+            return self.w3.eth.get_transaction_receipt(tx_hash)
+        raw = self._raw.call("eth_getTransactionReceipt", [tx_hash])
+        if raw is None:
+            raise TransactionNotFound(f"transaction {tx_hash} not mined yet")
+        return format_receipt(raw)
 
     def _wait_receipt(self, tx_hash: Any, nonce: int) -> Any:
         """The receipt of ``tx_hash``; None once another transaction with its nonce was
         mined instead (a replacement sent by another process with this key)."""
         deadline = time.monotonic() + RECEIPT_TIMEOUT_S
+        polls = 0
         while time.monotonic() < deadline:
             try:
-                return self.w3.eth.get_transaction_receipt(tx_hash)
+                return self._receipt(tx_hash)
             except TransactionNotFound:
                 pass
-            if self.w3.eth.get_transaction_count(self.address, "latest") > nonce:
+            if self._transaction_count("latest") > nonce:
                 return self._receipt_after_nonce_moved(tx_hash)
-            time.sleep(RECEIPT_POLL_S)
+            pause = RECEIPT_FIRST_POLLS_S[polls] if polls < len(RECEIPT_FIRST_POLLS_S) else None
+            polls += 1
+            time.sleep(pause if pause is not None else RECEIPT_POLL_S)
         raise TimeExhausted
 
     def _receipt_after_nonce_moved(self, tx_hash: Any) -> Any:
@@ -296,7 +372,7 @@ class Sender:
         a claim twice, the second reverting ``AlreadyClaimed``), so look a few times."""
         for _ in range(REPLACED_CHECKS):
             try:
-                return self.w3.eth.get_transaction_receipt(tx_hash)
+                return self._receipt(tx_hash)
             except TransactionNotFound:
                 time.sleep(RECEIPT_POLL_S)
         return None
