@@ -106,6 +106,15 @@ def admit(ctx: NodeContext, sender: str, msg: object) -> str | None:
     return ctx.pushed.gate(sender, msg.round)
 
 
+def relayed(msg: object) -> bool:
+    """Whether an accepted message is forwarded to our other mesh peers: a push is not.
+    Its author sends it to every member it is connected to (flood publish) and the
+    members dial each other when the committee is drawn, so a relayed copy mostly reaches
+    members that hold it already, each a full copy of the blob (16 nodes, K = 8: ~6 copies
+    of every push per member); a member the author missed still fetches the update."""
+    return not isinstance(msg, Push)
+
+
 async def accept_push(ctx: NodeContext, sender: str, msg: Push) -> None:
     """Hold ``msg``'s blob once the registry confirms its signer is its author."""
     peer = author_peer(ctx, msg.author)

@@ -33,8 +33,11 @@ class BlockWatch(Protocol):
 
     head: int  # the latest block seen
     mode: str  # "websocket", "polling", "down", ...
+    events: int  # rounds settling seen (node/observer.py waits on them)
 
     async def wait(self, after: int, timeout: float) -> int: ...
+
+    async def wait_event(self, after: int, timeout: float) -> int: ...
 
 
 def _no_report(phase: str) -> None:

@@ -21,6 +21,7 @@ from node.aggregate.registry import build_rule
 from node.ahead import AheadTraining
 from node.announcements import AnnouncementFeed
 from node.announcements import admit as admit_push
+from node.announcements import relayed as relayed_message
 from node.behaviour import UpdateBehaviour
 from node.chain.client import ChainClient, Participant, RoundInfo, RoundStatus
 from node.claims import ClaimQueue, reconcile_claims
@@ -66,8 +67,10 @@ def gossip_policy(ctx: NodeContext) -> GossipPolicy:
         is_registered=ctx.registered_peers.__contains__,
         round_ok=lambda r: ctx.current_round - 1 <= r <= ctx.current_round + 1,
         round_known=lambda: ctx.current_round > 0,  # 0 until the round loop read it
+        round_past=lambda r: r < ctx.current_round - 1,  # stale replays: dropped, uncharged
         admit=partial(admit_push, ctx),  # a push only from its author (node/announcements.py)
         max_size=MAX_PUSH_MESSAGE,  # a small update rides its author's announcement
+        relay=relayed_message,  # pushes are not relayed (node/announcements.py)
     )
 
 
@@ -503,9 +506,13 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
             pinner = KuboPinner(ctx.cfg.ipfs_api, metrics=net.metrics)
             nursery.start_soon(pin_blobs, pinner, receive)
         if ctx.cfg.chain_watch:
-            from node.chain.watch import ChainWatch  # trio-websocket only when used
+            from node.chain.watch import ChainWatch, settle_events  # trio-websocket when used
 
-            watch = ChainWatch(ctx.chain.rpc_url, poll_interval=min(1.0, ctx.cfg.poll_interval))
+            watch = ChainWatch(
+                ctx.chain.rpc_url,
+                poll_interval=min(1.0, ctx.cfg.poll_interval),
+                logs=settle_events(ctx.chain.deployment.coordinator),  # wakes observers
+            )
             await nursery.start(watch.run)
             ctx.watch = watch
         ctx.claims = ClaimQueue(ctx)  # claims beside the rounds, off their critical path

@@ -8,16 +8,21 @@ import logging
 import time
 from typing import Any
 
-from node.chain.client import RoundStatus
+import trio
+
+from node.chain.client import RoundInfo, RoundStatus
 from node.context import NodeContext
 from node.learning.local import accuracy_of
 from node.models import load_model
 from node.record import new_record
-from node.vote import settle
+from node.waits import round_settled, round_view
 
 log = logging.getLogger(__name__)
 
-OBSERVER_WAKE_S = 5.0  # an observer reads the round this often (nothing waits on it)
+# An observer reads the round when the chain watch sees it settle (a Finalized or
+# RoundFailed log), else at most this long after its last read: a vote deadline passing
+# mines no log, and a watch that polls over HTTP sees no logs at all.
+OBSERVER_WAKE_S = 5.0
 
 
 async def selection(ctx: NodeContext, r: int) -> tuple[bool, list[str] | None]:
@@ -48,7 +53,7 @@ async def observe(ctx: NodeContext, r: int, committee: list[str]) -> dict[str, A
     phase = f"round {r}: not selected (committee of {len(committee)})"
     log.info("%s", phase)
     ctx.report(phase)
-    final = await settle(ctx, r, every=OBSERVER_WAKE_S)
+    final = await settled(ctx, r)
     record = new_record(r, final.status)
     record.update(selected=False, committee=committee)
     if final.status is RoundStatus.FINALIZED:
@@ -57,6 +62,26 @@ async def observe(ctx: NodeContext, r: int, committee: list[str]) -> dict[str, A
     ctx.metrics.inc("rounds_not_selected_total")  # with the record: status.json shows both
     ctx.state.finish(r, record)
     return record
+
+
+async def settled(ctx: NodeContext, r: int) -> RoundInfo:
+    """Round ``r`` once it finalized or failed (a round still open after its vote deadline
+    is failed by this node's ``advance()``, as ``node.vote.settle`` does). Read once per
+    settle event of the chain watch, or every ``OBSERVER_WAKE_S``: an observer noticed a
+    finalization up to 5 s late, and started late in the next round when drawn into it."""
+    while True:
+        events = ctx.watch.events if ctx.watch is not None else 0
+        info, now = await round_view(ctx, r)
+        if round_settled(info, now):
+            break
+        if ctx.watch is None:
+            await trio.sleep(OBSERVER_WAKE_S)
+        else:
+            await ctx.watch.wait_event(events, OBSERVER_WAKE_S)
+    if info.status is RoundStatus.OPEN:
+        await ctx.chain_port.advance()
+        info = await ctx.chain_port.round_info(r)
+    return info
 
 
 async def catch_up(ctx: NodeContext, r: int) -> dict[str, Any]:

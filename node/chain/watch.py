@@ -7,6 +7,13 @@ is seen, or after ``timeout``. A lost connection is retried with capped backoff;
 endpoint that refuses WebSocket (an HTTP-only provider) or subscriptions is polled over
 HTTP once per ``poll_interval`` instead, and WebSocket is tried again every
 ``WS_RETRY_S``.
+
+Given a log filter (``logs``, e.g. ``settle_events``: the coordinator's ``Finalized`` and
+``RoundFailed``), the same WebSocket also subscribes to those logs: ``events`` counts them
+(and every new session, which may have missed some) and ``wait_event`` returns on the next
+one. A waiter that would otherwise read the chain every few seconds (an observer waiting
+for its round to settle) reads once per event instead, and learns of it at once. No events
+come while polling: the waiter's timeout is its fallback.
 """
 
 from __future__ import annotations
@@ -29,10 +36,27 @@ WS_RETRY_S = 60.0  # while polling an endpoint that refused WebSocket
 HTTP_TIMEOUT_S = 5.0
 _SUBSCRIBE_ID = 1
 _LATEST_ID = 2
+_LOGS_ID = 3
+SETTLE_EVENTS = ("Finalized", "RoundFailed")  # a round settled: what observers wait for
 
 
 class _NoWebSocket(Exception):
     """The endpoint answers but offers no WebSocket or no ``newHeads`` subscription."""
+
+
+def settle_events(coordinator: str) -> dict[str, Any]:
+    """An ``eth_subscribe`` logs filter: the coordinator's ``SETTLE_EVENTS``."""
+    from eth_utils import event_abi_to_log_topic
+
+    from node.chain.artifacts import load_artifact
+
+    abi = load_artifact("FedCoordinator").abi
+    topics = [
+        "0x" + event_abi_to_log_topic(e).hex()  # type: ignore[arg-type]
+        for e in abi
+        if e.get("type") == "event" and e.get("name") in SETTLE_EVENTS
+    ]
+    return {"address": coordinator, "topics": [topics]}
 
 
 def websocket_url(rpc_url: str) -> str:
@@ -58,6 +82,7 @@ class ChainWatch:
         poll_interval: float = 1.0,
         max_backoff: float = MAX_BACKOFF_S,
         idle_ping: float = IDLE_PING_S,
+        logs: dict[str, Any] | None = None,
     ) -> None:
         self.rpc_url = rpc_url
         self.ws_url = ws_url or websocket_url(rpc_url)
@@ -69,6 +94,9 @@ class ChainWatch:
         self.mode = "connecting"
         self.connects = 0  # WebSocket sessions established (1 + reconnects)
         self._changed = trio.Event()
+        self.logs = logs  # an eth_subscribe logs filter, or None
+        self.events = 0  # matching logs seen, plus one per new WebSocket session
+        self._event = trio.Event()
         self._started: Any = None  # the nursery's task status until reported
 
     async def wait(self, after: int, timeout: float) -> int:
@@ -77,6 +105,13 @@ class ChainWatch:
             while self.head <= after:
                 await self._changed.wait()
         return self.head
+
+    async def wait_event(self, after: int, timeout: float) -> int:
+        """``events`` once it is above ``after``, or after ``timeout`` seconds at most."""
+        with trio.move_on_after(max(0.0, timeout)):
+            while self.events <= after:
+                await self._event.wait()
+        return self.events
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Follow the chain until cancelled. Reports started (``nursery.start``) once the
@@ -119,6 +154,8 @@ class ChainWatch:
                 await ws.send_message(
                     _request(_LATEST_ID, "eth_getBlockByNumber", ["latest", False])
                 )
+                if self.logs is not None:
+                    await ws.send_message(_request(_LOGS_ID, "eth_subscribe", ["logs", self.logs]))
                 while True:
                     with trio.move_on_after(self.idle_ping) as idle:
                         text = await ws.get_message()
@@ -132,12 +169,20 @@ class ChainWatch:
 
     def _on_message(self, msg: dict[str, Any]) -> None:
         if msg.get("method") == "eth_subscription":
-            self._see(msg["params"]["result"])
+            result = msg["params"]["result"]
+            if "topics" in result:  # a log (a new head has none)
+                self._saw_event()
+            else:
+                self._see(result)
         elif msg.get("id") == _SUBSCRIBE_ID:
             if "error" in msg:
                 raise _NoWebSocket(f"eth_subscribe: {msg['error'].get('message')}")
             self.connects += 1
+            self._saw_event()  # a new session: events may have been missed meanwhile
             self._set_mode("websocket", f"following new blocks over {self.ws_url}")
+        elif msg.get("id") == _LOGS_ID:
+            if "error" in msg:
+                log.info("chain watch: no log subscription (%s): waiters poll", msg["error"])
         elif msg.get("id") == _LATEST_ID and msg.get("result"):
             self._see(msg["result"])
             self._report_started()
@@ -175,6 +220,11 @@ class ChainWatch:
         self.head, self.head_time = number, stamp
         self._changed.set()
         self._changed = trio.Event()
+
+    def _saw_event(self) -> None:
+        self.events += 1
+        self._event.set()
+        self._event = trio.Event()
 
     def _set_mode(self, mode: str, why: str) -> None:
         if mode != self.mode:

@@ -69,6 +69,10 @@ PENALTIES = {
     # we do not know the current one ourselves (just restarted or joined).
     "unregistered": 0.0,
     "round_unknown": 0.0,
+    # A round before the window: IWANT replays and late relays of rounds that are over
+    # reach a node that just joined the topic (16-41 a node a round at 16 nodes). Stale,
+    # never harmful; a round beyond the window still costs round_out_of_window.
+    "round_past": 0.0,
     # The same announcement again: a node restarted mid-exchange announces what it
     # announced before the crash (it keeps no record of that). Floods of copies still
     # cost the sender through the per-peer rate limit.
@@ -82,6 +86,7 @@ DEFAULT_PENALTY = 10.0
 GRAYLIST_SCORE = -100.0
 SCORE_RECOVERY = 0.5
 SEEN_LIMIT = 50_000
+LOCAL_ONLY_LIMIT = 1024  # accepted messages not to relay, between validation and routing
 MAX_RPC_SIZE = 1 << 20  # py-libp2p's limit on one inbound pubsub RPC frame
 PEER_STREAMS = 2  # inbound pubsub streams one peer may hold open at once
 UNSUBSCRIBE_BACK_OFF = 1  # s a peer that we left waits before grafting us again
@@ -97,16 +102,33 @@ class GossipPolicy:
     a ``round``; ``is_registered(peer_id)`` and ``round_ok(round)`` come from the chain.
     ``round_known()`` is False while the node does not know the current round yet (just
     started): round-window misses are then dropped as ``round_unknown``, uncharged.
+    ``round_past(round)``: whether a round outside the window is before it (dropped as
+    ``round_past``, uncharged; a round beyond it is ``round_out_of_window``, charged).
     ``admit(sender, message)``, last, may refuse a decoded message for its sender (a
     rejection reason, or None). ``max_size`` replaces ``MAX_MESSAGE_SIZE`` on the topic.
+    ``relay(message)``: whether an accepted message from another peer is forwarded (False:
+    delivered here only; ``gossip.relay_skipped``).
     """
 
     decode: Callable[[bytes], Any]
     is_registered: Callable[[str], bool] | None = None
     round_ok: Callable[[int], bool] | None = None
     round_known: Callable[[], bool] | None = None
+    round_past: Callable[[int], bool] | None = None
     admit: Callable[[str, Any], str | None] | None = None
     max_size: int = MAX_MESSAGE_SIZE
+    relay: Callable[[Any], bool] | None = None
+
+
+def round_reason(policy: GossipPolicy, r: int) -> str | None:
+    """Why a message of round ``r`` is dropped under ``policy``'s round window, or None."""
+    if policy.round_ok is None or policy.round_ok(r):
+        return None
+    if policy.round_known is not None and not policy.round_known():
+        return "round_unknown"
+    if policy.round_past is not None and policy.round_past(r):
+        return "round_past"
+    return "round_out_of_window"
 
 
 class PeerScores:
@@ -168,6 +190,8 @@ class Gossip:
         self._validators: dict[str, Validator] = {}
         self._policies: dict[str, GossipPolicy] = {}
         self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._keep_local = False  # set by _check: the message it accepted is not relayed
+        self._local_only: OrderedDict[bytes, None] = OrderedDict()  # their msg ids
         self._subscribers: dict[str, list[trio.MemorySendChannel[GossipMessage]]] = {}
         self._joining = trio.Lock()  # one subscribe or unsubscribe at a time
 
@@ -199,12 +223,11 @@ class Gossip:
                     if not isinstance(reason, str):
                         raise
                     return reason
-                if policy.round_ok is not None and not policy.round_ok(msg.round):
-                    if policy.round_known is not None and not policy.round_known():
-                        return "round_unknown"
-                    return "round_out_of_window"
+                if policy.round_ok is not None and (reason := round_reason(policy, msg.round)):
+                    return reason
                 if policy.admit is not None and (reason := policy.admit(sender, msg)):
                     return reason
+                self._keep_local = policy.relay is not None and not policy.relay(msg)
             fn = self._validators.get(topic)
             if fn is not None:
                 reason = fn(sender, data)
@@ -259,13 +282,22 @@ class Gossip:
         def validate(forwarder: ID, msg: rpc_pb2.Message) -> bool:
             sender = ID(msg.from_id).to_base58()
             local = forwarder == self.pubsub.my_id
+            self._keep_local = False
             reason = self._check(topic, sender, msg.data, local=local)
             if reason is None:
+                if self._keep_local and not local:
+                    self._local_only[_msg_key(msg)] = None
+                    if len(self._local_only) > LOCAL_ONLY_LIMIT:
+                        self._local_only.popitem(last=False)
                 return True
             self.reject(topic, forwarder, sender, reason)
             return False
 
         return validate
+
+    def take_local_only(self, msg: rpc_pb2.Message) -> bool:
+        """Whether ``msg`` was accepted as not to be relayed (asked once, by the router)."""
+        return self._local_only.pop(_msg_key(msg), 0) is None
 
     async def subscribe(
         self, topic: str, nursery: trio.Nursery
@@ -347,6 +379,10 @@ class Gossip:
         )
 
 
+def _msg_key(msg: rpc_pb2.Message) -> bytes:
+    return bytes(msg.from_id) + b"\0" + bytes(msg.seqno)
+
+
 # The message this process verified the signature of last, until py-libp2p's push_msg,
 # which verifies it again (an ed25519 check per new message, the costliest step of a
 # gossip message), has looked: it does so before its first await, so no other message
@@ -372,11 +408,10 @@ class _CheckedPubsub(Pubsub):
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
         self._gossip.metrics["gossip.in.messages"] += 1
-        if (
-            msg_forwarder != self.my_id
-            and not self.is_peer_blacklisted(msg_forwarder)
-            and not self._is_msg_seen(msg)
-        ):
+        seen = msg_forwarder != self.my_id and self._is_msg_seen(msg)
+        if seen:  # a copy of a message we had: the price of every relay path to us
+            self._gossip.metrics["gossip.in.duplicates"] += 1
+        if msg_forwarder != self.my_id and not self.is_peer_blacklisted(msg_forwarder) and not seen:
             if not signature_validator(msg):
                 try:
                     sender = ID(msg.from_id).to_base58()
@@ -475,6 +510,15 @@ class _CheckedGossipSub(GossipSub):
         relays; go-libp2p only for messages of 1 KiB and more (IDontWantMessageThreshold),
         which none of ours is (announcements are a few hundred bytes): for them the
         IDONTWANTs cost more CPU than the duplicates they would save."""
+
+    async def publish(self, msg_forwarder: ID, pubsub_msg: rpc_pb2.Message) -> None:
+        """Route a validated message, unless its topic's policy keeps it local (not
+        relayed, nor offered in IHAVE gossip; the per-forwarder rate limit still applies)."""
+        if msg_forwarder != self._gossip.pubsub.my_id and self._gossip.take_local_only(pubsub_msg):
+            if self._check_spam_protection(msg_forwarder, pubsub_msg):
+                self._gossip.metrics["gossip.relay_skipped"] += 1
+            return
+        await super().publish(msg_forwarder, pubsub_msg)
 
     async def handle_rpc(self, rpc: rpc_pb2.RPC, sender_peer_id: ID) -> None:
         control = rpc.control

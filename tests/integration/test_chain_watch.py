@@ -98,6 +98,43 @@ def test_follows_anvil_again_after_a_restart(anvil: devnet.Devnet) -> None:
     trio.run(main)
 
 
+TOPIC = "0x" + "ab" * 32
+
+
+async def emit_log(rpc_url: str) -> None:
+    """Mine a transaction that logs ``TOPIC`` (a contract creation whose constructor runs
+    PUSH32 TOPIC, PUSH1 0, PUSH1 0, LOG1, STOP)."""
+    code = "0x7f" + TOPIC[2:] + "60006000a100"
+    (sender, *_) = await trio.to_thread.run_sync(devnet.rpc_call, rpc_url, "eth_accounts")
+    tx = {"from": sender, "data": code, "gas": hex(100_000)}
+    await trio.to_thread.run_sync(devnet.rpc_call, rpc_url, "eth_sendTransaction", [tx])
+
+
+def test_counts_subscribed_logs_and_only_those(anvil: devnet.Devnet) -> None:
+    """A logs filter: each matching log wakes ``wait_event`` (and is not taken for a new
+    head); a block without one does not; a new session counts as one (it may have missed
+    some)."""
+
+    async def main() -> None:
+        watch = ChainWatch(anvil.rpc_url, logs={"topics": [[TOPIC]]})
+        async with trio.open_nursery() as nursery:
+            await nursery.start(watch.run)
+            with trio.fail_after(HANG_S):
+                assert await watch.wait_event(0, 600) == 1  # the session
+            await mine(anvil.rpc_url)
+            with trio.fail_after(HANG_S):
+                await watch.wait(0, 600)
+            assert await watch.wait_event(1, 0.5) == 1  # a block without the log
+            nursery.start_soon(emit_log, anvil.rpc_url)
+            with trio.fail_after(HANG_S):
+                assert await watch.wait_event(1, 600) == 2
+                assert await watch.wait(1, 600) == 2  # the log's block is still a head
+            assert (watch.mode, watch.connects) == ("websocket", 1)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
 @contextmanager
 def http_only_proxy(rpc_url: str) -> Iterator[str]:
     """An HTTP JSON-RPC endpoint in front of ``rpc_url`` that refuses WebSocket upgrades

@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from node.errors import ContentError, NetworkError
-from node.p2p.network import GossipMessage, PeerNetwork, open_network
+from node.p2p.network import GossipMessage, GossipPolicy, PeerNetwork, open_network
 from node.store.blockstream import PROTOCOL as BLOCKS_PROTOCOL
 from node.store.cid import compute_cid
 
@@ -91,6 +91,13 @@ def test_gossip_reaches_every_host_on_a_line(tmp_path: Path) -> None:
             await c.publish(TOPIC, b"from c")
             for node in (a, b, c):
                 assert (await receive(channels[node.peer_id])).sender == c.peer_id
+            # a message b's policy keeps local (a push) reaches b, not c; the next is relayed
+            b.set_gossip_policy(TOPIC, GossipPolicy(decode=bytes, relay=b"local".__ne__))
+            await a.publish(TOPIC, b"local")
+            await a.publish(TOPIC, b"relayed")
+            assert (await receive(channels[b.peer_id])).data == b"local"
+            assert (await receive(channels[c.peer_id])).data == b"relayed"
+            assert b.metrics["gossip.relay_skipped"] == 1
 
     run(scenario)
 
