@@ -16,8 +16,13 @@ and, in one child process, three hostile libp2p peers:
   node, and every 2 s sends each a pubsub RPC frame announcing 2 MiB (oversize) and
   one that is not a protobuf (garbage).
 
-The first ``--clean`` rounds run with the hostile peers registered but idle; the
-attack starts when round ``clean + 1`` opens and runs for ``--attack`` rounds.
+That is ``--mode fetch`` (the default). ``--mode push-flood`` floods the announcement
+topic with hostile pushes instead, the honest nodes pushing their own updates as usual
+(bench/_push_flood.py has the attack and its figures, under ``push_flood``: honest round
+time and CPU-s per round with the flood against the clean rounds, refusals by reason, the
+push cache's peak bytes); ``--mode all`` runs both attacks at once, honest pushes off (the
+short test's run). The first ``--clean`` rounds run with the hostile peers registered but
+idle; the attack starts when round ``clean + 1`` opens and runs for ``--attack`` rounds.
 Prints ONE JSON line:
 
 * ``rounds_finalized`` / ``rounds_total`` (read from the chain), ``agreement``: every
@@ -37,6 +42,7 @@ Prints ONE JSON line:
 
     .venv/bin/python bench/hostile.py --quick      # 1 clean + 1 attack round
     .venv/bin/python bench/hostile.py              # 2 clean + 6 attack rounds
+    .venv/bin/python bench/hostile.py --mode push-flood --clean 3 --attack 3
 """
 
 from __future__ import annotations
@@ -47,7 +53,6 @@ import json
 import logging
 import multiprocessing
 import os
-import random
 import re
 import sys
 import tempfile
@@ -66,145 +71,22 @@ TASK = "digits-mlp"
 COMMIT_WINDOW = 15
 VOTE_WINDOW = 30
 LATE_VOTE_GRACE = 2  # seconds (the chain enforces it; the hostile peers never vote)
-DRIP_INTERVAL = 8.0
-FLOOD = 60
 BLACKLIST_SCORE = -100.0
 POLL = 0.5
 ROUND_TIMEOUT = 120.0
-SENT: dict[str, int] = {}  # in the attackers' process: what they did, reported at the end
+GARBAGE_DELAY_S = 5.0
+PUSH_OUT = Path(__file__).resolve().parents[1] / "docs" / "bench" / "hostile_push.json"
 COUNTER_KEYS = ("refused", "demoted", "rejected", "transport", "graylisted", "won")
 
 
-# ------------------------------------------------------------------ the hostile peers
-
-
-def _sent(what: str, count: int = 1) -> None:
-    SENT[what] = SENT.get(what, 0) + count
-
-
-def _frame(body: bytes) -> bytes:
-    from node.store import dagpb
-
-    return dagpb.encode_varint(len(body)) + body
-
-
-def _wants(cids: list[bytes], want_type: int) -> bytes:
-    from libp2p.bitswap.pb.bitswap_pb2 import Message
-
-    msg = Message()
-    for cid in cids:
-        msg.wantlist.entries.add(block=cid, priority=1, wantType=want_type)
-    return _frame(msg.SerializeToString())
-
-
-async def _drip(stream: Any) -> None:
-    import trio
-
-    from node.store import dagpb
-    from node.store.blockstream import STATUS_OK, StreamReader
-
-    root = await StreamReader(stream).read_frame(128)
-    _sent("drip_requests_answered")
-    await stream.write(bytes([STATUS_OK]))
-    for byte in dagpb.encode_varint(len(root)) + root:
-        await trio.sleep(DRIP_INTERVAL)
-        await stream.write(bytes([byte]))
-    await trio.sleep_forever()
-
-
-async def _announce_commitments(
-    h1: Any, chain: Any, topic: str, latest: list[bytes], attacking: Any
+async def _attackers(
+    tmp: str, chain_args: tuple[str, str, str], conn: Connection, mode: str, rate: float
 ) -> None:
-    """H1: as soon as a commitment is on chain, announce H1 as its provider (once the
-    attack is on); also remembers the latest update root for H2's want-blocks."""
-    import trio
-
-    from node.p2p.messages import Announcement, encode
-    from node.store.cid import parse_cid_str
-
-    announced: set[str] = set()
-    while True:
-        with contextlib.suppress(Exception):
-            r = await trio.to_thread.run_sync(chain.current_round)
-            commitments = await trio.to_thread.run_sync(chain.commitments, r) if r else {}
-            for author, cid in commitments.items():
-                latest[:] = [parse_cid_str(cid)]
-                if attacking.is_set() and cid not in announced:
-                    announced.add(cid)
-                    fake = Announcement(r, author, cid, (h1.peer_id,))
-                    await h1.publish(topic, encode(fake))
-                    _sent("provider_announcements")
-        await trio.sleep(0.5)
-
-
-async def _bitswap_abuse(h2: Any, targets: list[Any], latest: list[bytes]) -> None:
-    """H2: want-block bursts for one block, random want-haves and half frames."""
-    import trio
-    from libp2p.bitswap.config import BITSWAP_PROTOCOL_V120
-
-    from node.store import dagpb
-    from node.store.cid import make_cid
-
-    rng = random.Random(9)
-    held: list[Any] = []
-    while True:
-        for target in targets:
-            with contextlib.suppress(Exception):
-                stream = await h2.host.new_stream(target, [BITSWAP_PROTOCOL_V120])
-                if latest:
-                    await stream.write(_wants(latest * 800, want_type=0))
-                    _sent("want_block_bursts")
-                randoms = [make_cid(0x55, rng.randbytes(32)) for _ in range(5000)]
-                await stream.write(_wants(randoms, want_type=1))
-                half = await h2.host.new_stream(target, [BITSWAP_PROTOCOL_V120])
-                await half.write(dagpb.encode_varint(1000) + b"\x0a" * 10)
-                _sent("half_frames")
-                held.append(half)
-        del held[: max(0, len(held) - 4 * len(targets))]
-        await trio.sleep(1.0)
-
-
-async def _stream_flood(u: Any, targets: list[Any]) -> None:
-    """U: 60 idle fast-path streams to each honest node, topped up every 10 s."""
-    import trio
-
-    from node.store.blockstream import PROTOCOL
-
-    held: list[Any] = []
-    while True:
-        held.clear()
-        for target in targets:
-            for _ in range(FLOOD):
-                with contextlib.suppress(Exception):
-                    held.append(await u.host.new_stream(target, [PROTOCOL]))
-                    _sent("idle_streams_opened")
-        await trio.sleep(10.0)
-
-
-async def _gossip_garbage(u: Any, targets: list[Any]) -> None:
-    """U: an oversize and a garbage pubsub RPC frame to each honest node every 2 s."""
-    import trio
-    from libp2p.custom_types import TProtocol
-    from libp2p.pubsub.gossipsub import PROTOCOL_ID_V12
-
-    from node.store import dagpb
-
-    oversize = dagpb.encode_varint(2 * 2**20) + b"\0" * 1024
-    garbage = _frame(b"\xff" * 64)
-    while True:
-        for target in targets:
-            for payload in (oversize, garbage):
-                with contextlib.suppress(Exception):
-                    stream = await u.host.new_stream(target, [TProtocol(PROTOCOL_ID_V12)])
-                    await stream.write(payload)
-                    _sent("bad_pubsub_rpcs")
-        await trio.sleep(2.0)
-
-
-async def _attackers(tmp: str, chain_args: tuple[str, str, str], conn: Connection) -> None:
     import trio
     from libp2p.peer.id import ID
 
+    from bench import _fetch_attack as fa
+    from bench import _push_flood as pf
     from node.chain.client import ChainClient
     from node.chain.deploy import Deployment
     from node.p2p.network import open_network
@@ -219,34 +101,53 @@ async def _attackers(tmp: str, chain_args: tuple[str, str, str], conn: Connectio
             for name in ("h1", "h2", "u")
         ]
         for hostile in (h1, h2):
-            hostile.host.set_stream_handler(PROTOCOL, _drip)
+            hostile.host.set_stream_handler(PROTOCOL, fa.drip)
         conn.send([(n.peer_id, n.listen_addrs()) for n in (h1, h2, u)])
-        honest, topic = await trio.to_thread.run_sync(conn.recv)
+        honest, topic, victims, owners = await trio.to_thread.run_sync(conn.recv)
+        flooding = mode in ("push-flood", "all")
         for net in (h1, h2, u):
+            if flooding:
+                net.set_gossip_policy(topic, pf.permissive_policy())
             for peer_id, addrs in honest.items():
                 await net.connect(peer_id, addrs)
-        for hostile in (h1, h2):
+        for hostile in (h1, h2, u) if flooding else (h1, h2):
             await hostile.subscribe(topic)
         targets = [ID.from_base58(p) for p in honest]
         latest: list[bytes] = []
+        current = [0]
         attacking = trio.Event()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_announce_commitments, h1, chain, topic, latest, attacking)
+            nursery.start_soon(fa.announce_commitments, h1, chain, topic, latest, attacking)
             if await trio.to_thread.run_sync(conn.recv) == "attack":  # else "stop"
-                attacking.set()
-                nursery.start_soon(_bitswap_abuse, h2, targets, latest)
-                nursery.start_soon(_stream_flood, u, targets)
-                nursery.start_soon(_gossip_garbage, u, targets)
+                if mode in ("fetch", "all"):
+                    attacking.set()
+                    nursery.start_soon(fa.bitswap_abuse, h2, targets, latest)
+                    nursery.start_soon(fa.stream_flood, u, targets)
+                    # with the push flood too, U's garbage frames (which get it graylisted)
+                    # wait until the honest nodes have seen its pushes
+                    delay = GARBAGE_DELAY_S if flooding else 0.0
+                    nursery.start_soon(fa.gossip_garbage, u, targets, delay)
+                if flooding:
+                    nursery.start_soon(pf.track_round, chain, current)
+                    for net, name, own in ((h1, "h1", owners[0]), (h2, "h2", owners[1])):
+                        nursery.start_soon(
+                            pf.flood, net, topic, name, own, victims, current, rate, fa.SENT
+                        )
+                    nursery.start_soon(
+                        pf.flood, u, topic, "u", pf.U_ACCOUNT, victims, current, rate, fa.SENT
+                    )
                 await trio.to_thread.run_sync(conn.recv)  # "stop"
             nursery.cancel_scope.cancel()
-        conn.send(dict(SENT))
+        conn.send(dict(fa.SENT))
 
 
-def run_attackers(tmp: str, chain_args: tuple[str, str, str], conn: Connection) -> None:
+def run_attackers(
+    tmp: str, chain_args: tuple[str, str, str], conn: Connection, mode: str, rate: float
+) -> None:
     import trio
 
     logging.disable(logging.CRITICAL)  # the honest side's refusals are expected here
-    trio.run(_attackers, tmp, chain_args, conn)
+    trio.run(_attackers, tmp, chain_args, conn, mode, rate)
 
 
 # ------------------------------------------------------------------ observing the honest nodes
@@ -283,9 +184,10 @@ def _blacklisted_in_log(log: str, honest: set[str]) -> set[str]:
     return {peer for peer in found if peer in honest}
 
 
-def run_bench(clean: int, attack: int) -> dict[str, Any]:
+def run_bench(clean: int, attack: int, mode: str = "fetch", rate: float = 10.0) -> dict[str, Any]:
     from rich.console import Console
 
+    from bench import _push_flood as pf
     from node.chain import devnet
     from node.chain.client import ChainClient
     from node.chain.deploy import DeployParams, fund_accounts
@@ -319,7 +221,9 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
             funded = [a for a, _ in keys + hostile_keys]
             fund_accounts(net.rpc_url, deployment, owner, funded, 1000 * TOKEN)
             chain_args = (net.rpc_url, str(deployment_path(opts.devnet_dir)), hostile_keys[0][1])
-            child = ctx.Process(target=run_attackers, args=(tmp, chain_args, theirs), daemon=True)
+            child = ctx.Process(
+                target=run_attackers, args=(tmp, chain_args, theirs, mode, rate), daemon=True
+            )
             child.start()
             (h1, h1_addrs), (h2, h2_addrs), (u, _) = ours.recv()
             for (_, key), (peer, addrs) in zip(
@@ -330,8 +234,9 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
                 )
             configs = prepare_nodes(opts, deployment_path(opts.devnet_dir), keys)
             for index, (address, config) in enumerate(configs):
-                with config.open("a") as toml:  # the attack targets fetches: no pushes
-                    toml.write("push_max_bytes = 0\n")
+                if mode != "push-flood":
+                    with config.open("a") as toml:  # the attack targets fetches: no pushes
+                        toml.write("push_max_bytes = 0\n")
                 nodes.append(start_node(index, address, config.parent, config))
 
             def check_alive() -> None:
@@ -348,7 +253,8 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
             statuses = [n.status() for n in nodes]
             honest = {s["peer_id"]: s["listen_addrs"] for s in statuses}
             topic = f"/fedchain/{deployment.chain_id}/{deployment.coordinator.lower()}/updates/1"
-            ours.send((honest, topic))
+            victims = [address for address, _ in keys]
+            ours.send((honest, topic, victims, [a for a, _ in hostile_keys]))
 
             chain = ChainClient(net.rpc_url, deployment, owner)
             snapshots: dict[int, list[tuple[float, float]]] = {0: [(0.0, 0.0)] * HONEST}
@@ -356,6 +262,10 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
             peak_attack = [0.0] * HONEST
             min_score: dict[tuple[str, str], float] = {}
             seen_round = 0
+            wall: dict[int, float] = {}  # round r over (0: round 1 opened): bench clock
+            cpu: dict[int, float] = {}  # ... and the honest nodes' CPU-s so far
+            rejected_clean: dict[str, float] = {}
+            cache_max = 0
             deadline = time.monotonic() + 120 + ROUND_TIMEOUT * total
             while not all_done(nodes, total):
                 check_alive()
@@ -364,11 +274,18 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
                 current = chain.current_round()
                 statuses = [n.status() for n in nodes]
                 for r in range(seen_round, current):
+                    wall[r] = time.monotonic()
+                    cpu[r] = sum(pf.cpu_seconds(n.process.pid) for n in nodes)
                     if r >= 1:
                         snapshots[r] = [_fetch_totals(s) for s in statuses]
                     if r + 1 == clean + 1:
+                        live = [pf.live_status(n.data_dir) for n in nodes]
+                        rejected_clean = pf.rejected_by_reason(live)
                         ours.send("attack")
                 seen_round = max(seen_round, current)
+                if mode != "fetch":
+                    live = [pf.live_status(n.data_dir) for n in nodes]
+                    cache_max = max([cache_max, *(s.get("push_cache_bytes", 0) for s in live)])
                 for i, (node, status) in enumerate(zip(nodes, statuses, strict=True)):
                     rss = _vm_rss_mb(node.process.pid)
                     if 1 <= current <= clean and (current >= 2 or clean == 1):
@@ -380,6 +297,9 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
                             pair = (str(status["peer_id"]), peer)
                             min_score[pair] = min(min_score.get(pair, 0.0), float(score))
                 time.sleep(POLL)
+            wall[total] = time.monotonic()
+            cpu[total] = sum(pf.cpu_seconds(n.process.pid) for n in nodes)
+            rejected_end = pf.rejected_by_reason([pf.live_status(n.data_dir) for n in nodes])
             statuses = [n.status() for n in nodes]
             snapshots[total] = [_fetch_totals(s) for s in statuses]
             logs = [n.log_path.read_text() for n in nodes]
@@ -414,8 +334,9 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
         for key, value in {**status.get("p2p", {}), **status.get("metrics", {})}.items():
             if any(k in key for k in COUNTER_KEYS):
                 counters[key] = counters.get(key, 0) + value
-    return {
+    out: dict[str, Any] = {
         "bench": "hostile",
+        "mode": mode,
         "task": TASK,
         "honest_nodes": HONEST,
         "hostile": {"registered": [h1, h2], "unregistered": u},
@@ -435,8 +356,18 @@ def run_bench(clean: int, attack: int) -> dict[str, Any]:
         "attackers_sent": sent,
         "counters": dict(sorted(counters.items())),
         "cpus": os.cpu_count(),
+        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
         "seconds_total": round(elapsed, 1),
     }
+    if mode != "fetch":
+        flood = pf.summary(
+            clean, total, wall, cpu, (rejected_clean, rejected_end), cache_max, statuses
+        )
+        out["push_flood"] = {"rate_per_peer": rate, **flood}
+        if mode == "push-flood":  # no fetch to time: honest updates ride their pushes
+            out["ratio"] = flood["ratio"]
+    out["ratio_of"] = "round_s" if mode == "push-flood" else "fetch_s"
+    return out
 
 
 def main() -> None:
@@ -448,11 +379,28 @@ def main() -> None:
     parser.add_argument("--clean", type=int, default=2, help="rounds before the attack (2)")
     parser.add_argument("--attack", type=int, default=6, help="rounds under attack (6)")
     parser.add_argument("--quick", action="store_true", help="1 clean + 1 attack round")
+    parser.add_argument(
+        "--mode",
+        choices=("fetch", "push-flood", "all"),
+        default="fetch",
+        help="which attack: fetch (default), push-flood or all (both at once)",
+    )
+    parser.add_argument(
+        "--rate", type=float, default=10.0, help="push-flood messages a second per peer (10)"
+    )
+    parser.add_argument(
+        "--no-save", action="store_true", help=f"push-flood: do not write {PUSH_OUT.name}"
+    )
     args = parser.parse_args()
     clean, attack = (1, 1) if args.quick else (args.clean, args.attack)
     if clean < 1 or attack < 1:
         raise SystemExit("error: --clean and --attack must be at least 1, e.g. --clean 2")
-    print(json.dumps(run_bench(clean, attack)))
+    if not 0 < args.rate <= 50:
+        raise SystemExit(f"error: --rate must be in (0, 50] messages a second, got {args.rate}")
+    line = json.dumps(run_bench(clean, attack, args.mode, args.rate))
+    print(line)
+    if args.mode == "push-flood" and not args.quick and not args.no_save:
+        PUSH_OUT.write_text(line + "\n")
 
 
 if __name__ == "__main__":

@@ -129,6 +129,7 @@ def status_document(ctx: NodeContext, phase: str) -> dict[str, Any]:
         "metrics": ctx.metrics.as_dict(),
         "p2p": dict(ctx.net.metrics),
         "peer_scores": ctx.net.peer_scores(),
+        "push_cache_bytes": ctx.pushed.held_bytes,  # bounded by its max_bytes
     }
 
 
