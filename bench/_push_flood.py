@@ -9,7 +9,9 @@ Three hostile peers flood the announcement topic with pushes (node/attacks/push_
   ends graylisted by the honest nodes it floods) and pushes of stale rounds;
 * U, unregistered: every kind (``unregistered``: dropped before it is decoded).
 
-The honest nodes push their own updates as usual (no ``push_max_bytes = 0`` here).
+The honest nodes push their own updates as usual (no ``push_max_bytes = 0`` here). With
+``--mode all`` H2 floods no pushes and U only what is dropped uncharged (``ALL_MODE_KINDS``):
+a graylisted H2 or U could no longer run the fetch attack beside it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ KINDS_BY_PEER = {
     "h1": ("not_author", "over_limit"),
     "h2": ("wrong_hash", "oversize", "stale_round"),
     "u": ("oversize", "wrong_hash", "not_author", "stale_round", "over_limit"),
+}
+ALL_MODE_KINDS = {
+    "h1": KINDS_BY_PEER["h1"],
+    "h2": (),
+    "u": ("wrong_hash", "not_author", "stale_round", "over_limit"),
 }
 U_ACCOUNT = "0x" + "5a" * 20  # U signs as nobody registered; any address will do
 PUSH_BOUND = 32 * 2**20  # node/store/pushed.py MAX_HELD_BYTES
@@ -54,17 +61,17 @@ async def flood(
     net: Any,
     topic: str,
     name: str,
+    kinds: tuple[str, ...],
     own: str,
     victims: list[str],
     current: list[int],
     rate: float,
     sent: dict[str, int],
 ) -> None:
-    """``name``'s pushes, ``rate`` a second, while a round is open."""
+    """``name``'s pushes of ``kinds`` in turn, ``rate`` a second, while a round is open."""
     import trio
 
     rng = random.Random(name)
-    kinds = KINDS_BY_PEER[name]
     i = 0
     while True:
         if current[0] >= 1:
@@ -169,6 +176,9 @@ def summary(
     laps_clean = phases(statuses, range(first, clean + 1))
     laps_flood = phases(statuses, range(clean + 1, total + 1))
     active = laps_clean.get("active"), laps_flood.get("active")
+    refused = minus(rejected[1], rejected[0])
+    messages = sum(n for k, n in refused.items() if k != "gossip.graylisted")
+    extra_cpu = (cpu_flood - cpu_clean) * (total - clean)
     return {
         "round_s_clean": round(round_clean, 2),
         "round_s_flood": round(round_flood, 2),
@@ -176,6 +186,11 @@ def summary(
         "honest_cpu_s_per_round_clean": round(cpu_clean, 2),
         "honest_cpu_s_per_round_flood": round(cpu_flood, 2),
         "cpu_ratio": round(cpu_flood / cpu_clean, 2) if cpu_clean else None,
+        # the flood's extra honest CPU over the messages refused (graylisted peers' later
+        # messages are dropped unread and uncounted: an upper bound per message)
+        "honest_cpu_ms_per_refused_push": round(1000 * extra_cpu / messages, 1)
+        if messages
+        else None,
         # a round's phases but the wait for the commit window (which the two registered
         # hostile peers, eligible and never committing, keep open to its deadline)
         "active_s_clean": active[0],
@@ -185,7 +200,7 @@ def summary(
         "phases_flood": laps_flood,
         "round_s_per_round": [round(wall[r] - wall[r - 1], 1) for r in range(1, total + 1)],
         "pushes_rejected_clean": rejected[0],
-        "pushes_rejected_total": minus(rejected[1], rejected[0]),
+        "pushes_rejected_total": refused,
         "push_cache_bytes_max": cache_max,
         "push_cache_bound": PUSH_BOUND,
         "push_cache_under_bound": cache_max <= PUSH_BOUND,

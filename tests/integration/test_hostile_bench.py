@@ -1,7 +1,9 @@
 """bench/hostile.py --quick: a real devnet, 4 honest node processes, 2 registered hostile
 peers (a drip provider announced for every commitment; Bitswap want-block bursts and half
 frames) and an unregistered one (idle block streams, oversize and garbage pubsub RPCs),
-one clean round then one under attack. Asserts on its JSON line, never on wall time."""
+and with ``--mode all`` H1 and U also flooding the announcement topic with hostile pushes
+(not the author, over the per-signer limit; U's unregistered); one clean round then one
+under attack. Asserts on its JSON line, never on wall time."""
 
 from __future__ import annotations
 
@@ -18,7 +20,10 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "hostile.py"
 
 def test_quick_hostile_bench_finalizes_every_round_in_agreement() -> None:
     run = subprocess.run(
-        [sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=540
+        [sys.executable, str(BENCH), "--quick", "--mode", "all"],
+        capture_output=True,
+        text=True,
+        timeout=540,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     lines = [line for line in run.stdout.splitlines() if line.strip()]
@@ -40,3 +45,11 @@ def test_quick_hostile_bench_finalizes_every_round_in_agreement() -> None:
     assert counters.get("bitswap.rejected.duplicate_want", 0) > 0, counters
     assert counters.get("gossip.transport.oversize_rpc", 0) > 0, counters
     assert out["fetch_s_attack"] > 0 and out["fetch_s_clean"] > 0, out
+    # the push flood: both peers sent, the honest nodes refused it by reason, held little
+    pushes = out["push_flood"]
+    for peer in ("h1", "u"):
+        assert any(k.startswith(f"pushes_{peer}_") and n > 0 for k, n in sent.items()), sent
+    refused = pushes["pushes_rejected_total"]
+    for reason in ("unregistered", "not_author", "push_limit"):
+        assert refused.get(reason, 0) > 0, refused
+    assert pushes["push_cache_under_bound"] is True, pushes
