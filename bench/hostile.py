@@ -51,6 +51,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import multiprocessing
 import os
 import re
@@ -176,6 +177,11 @@ def _mean_fetch(snapshots: dict[int, list[tuple[float, float]]], first: int, las
     seconds = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
     count = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
     return seconds / count if count else float("nan")
+
+
+def _finite(seconds: float) -> float | None:
+    """``seconds`` rounded; None (JSON null) for no fetch at all (NaN is not JSON)."""
+    return None if math.isnan(seconds) else round(seconds, 3)
 
 
 def _blacklisted_in_log(log: str, honest: set[str]) -> set[str]:
@@ -346,10 +352,10 @@ def run_bench(clean: int, attack: int, mode: str = "fetch", rate: float = 10.0) 
         "agreement": agreement,
         "honest_blacklisted": len(blacklisted),
         "min_honest_score": round(min(min_score.values(), default=0.0), 1),
-        "fetch_s_clean": round(clean_s, 3),
-        "fetch_s_attack": round(attack_s, 3),
-        "ratio": round(attack_s / clean_s, 2) if clean_s else None,
-        "fetch_s_per_round": [round(_mean_fetch(snapshots, r, r), 3) for r in range(1, total + 1)],
+        "fetch_s_clean": _finite(clean_s),
+        "fetch_s_attack": _finite(attack_s),
+        "ratio": _finite(attack_s / clean_s) if clean_s else None,
+        "fetch_s_per_round": [_finite(_mean_fetch(snapshots, r, r)) for r in range(1, total + 1)],
         "rss_growth_mb": growth,
         "rss_growth_mb_max": max(growth),
         "attackers_sent": sent,
