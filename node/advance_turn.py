@@ -15,12 +15,17 @@ committer, and failures are rare enough for everyone to try at once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from eth_abi import encode
 from eth_utils import keccak
 
 from node.chain.client import RoundInfo, RoundStatus
+
+if TYPE_CHECKING:
+    from node.context import NodeContext
 
 STEP_S = 2  # chain seconds between turns: the first's advance mines in the next 1-s block
 TURNS = 3  # the first, the second, the other committers; then everyone else
@@ -67,3 +72,15 @@ class AdvanceTurns:
             rank = advance_rank(r, self._me, await self._committers(r)) if committed else None
             self._round, self._delay = r, advance_delay(rank)
         return self._delay
+
+
+async def round_committers(ctx: NodeContext, r: int) -> Iterable[str]:
+    """Round ``r``'s committers: from this node's record of the round when it has one (its
+    exchange read the commitments once the window closed, and each was verified or
+    rejected), which spares a log read between finalization and the advance; else the
+    chain's ``Committed`` events."""
+    record = json.loads(ctx.state.get(r).record or "{}")
+    verified, rejected = record.get("verified_authors"), record.get("rejected")
+    if isinstance(verified, list) and isinstance(rejected, dict):
+        return [*verified, *rejected]
+    return (await ctx.chain_port.commitments(r)).keys()

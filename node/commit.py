@@ -26,7 +26,7 @@ from node.store.cid import compute_cid
 from node.update.codec import UpdateHeader, decode_update, encode_update
 from node.update.feedback import outgoing
 from node.update.fixedpoint import FixedParams
-from node.waits import commit_closed, round_info
+from node.waits import commit_closed, round_info, round_view
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     else:
         cid = await ctx.blobs.put(blob)
     crash_point("trained", r)
-    now = await chain.chain_time()
+    _, now = await round_view(ctx, r)  # the round as the journal has it (else RoundLost)
     if now >= info.commit_deadline:
         log.warning("round %d: training finished after the commit deadline; sitting out", r)
         ctx.metrics.inc("commits_missed_total")
@@ -107,7 +107,7 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     ctx.state.update(r, update_cid=cid)
     if ctx.behaviour.serves:  # a small update rides its announcement, sent with the commit
         push_soon(ctx, r, cid, blob)
-    return await send_commit(ctx, r, cid)
+    return await send_commit(ctx, r, cid, round_checked=True)
 
 
 async def train_delta(
@@ -190,12 +190,17 @@ def lost(ctx: NodeContext, r: int, flag: str) -> None:
     ctx.state.update(r, **{flag: False})
 
 
-async def send_commit(ctx: NodeContext, r: int, cid: str) -> str | None:
-    """Commit ``cid`` until the chain shows it (receipt, then read back); None if the
-    commit window closed first."""
+async def send_commit(
+    ctx: NodeContext, r: int, cid: str, round_checked: bool = False
+) -> str | None:
+    """Commit ``cid`` until the chain shows it (a successful receipt, else read back);
+    None if the commit window closed first. ``round_checked``: the caller has just read
+    the round (not reopened), so the first send goes without reading it again."""
     crash_point("commit_intent", r)
     while True:
-        await round_info(ctx, r)  # never into a reopened round: its base may differ
+        if not round_checked:
+            await round_info(ctx, r)  # never into a reopened round: its base may differ
+        round_checked = False
         error: ChainError | None = None
         try:
             receipt = await ctx.chain_port.commit(r, cid)
@@ -206,10 +211,9 @@ async def send_commit(ctx: NodeContext, r: int, cid: str) -> str | None:
         else:
             count_gas(ctx, "commit", receipt)
             crash_point("committed", r)
+            return committed(ctx, r, cid)  # mined and succeeded: the chain holds it
         if await ctx.chain_port.commitment_cid(r, ctx.address) is not None:
-            ctx.state.update(r, committed=True)
-            log.info("round %d: committed update %s", r, cid)
-            return cid
+            return committed(ctx, r, cid)
         info = await round_info(ctx, r)
         if not info.commit_open(await ctx.chain_port.chain_time()):
             why = f" ({error})" if error else ""
@@ -219,6 +223,12 @@ async def send_commit(ctx: NodeContext, r: int, cid: str) -> str | None:
         if error is not None:
             raise error
         log.info("round %d: commit not on chain after an RPC failure; sending it again", r)
+
+
+def committed(ctx: NodeContext, r: int, cid: str) -> str:
+    ctx.state.update(r, committed=True)
+    log.info("round %d: committed update %s", r, cid)
+    return cid
 
 
 async def keep_commit(ctx: NodeContext, r: int, info: RoundInfo, now: int) -> None:

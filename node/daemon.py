@@ -16,7 +16,7 @@ from typing import Any
 import trio
 
 from node import profiling
-from node.advance_turn import AdvanceTurns
+from node.advance_turn import AdvanceTurns, round_committers
 from node.aggregate.registry import build_rule
 from node.ahead import AheadTraining
 from node.announcements import AnnouncementFeed
@@ -158,6 +158,14 @@ async def collect_garbage(ctx: NodeContext, r: int) -> None:
     ctx.metrics.inc("blocks_collected_total", removed)
 
 
+async def tidy_up(ctx: NodeContext, r: int) -> None:
+    """After round ``r`` (and after the advance it allows: off the critical path)."""
+    me = await ctx.chain_port.participant()
+    if me is not None:
+        ctx.metrics.set("stake_tokens", me.stake / 10**18)
+    await collect_garbage(ctx, r)
+
+
 def count_round(ctx: NodeContext, record: dict[str, Any]) -> None:
     ctx.metrics.inc("rounds_total", status=record["status"])
     for phase, seconds in record["timings"].items():
@@ -236,11 +244,7 @@ async def take_part(ctx: NodeContext, info: RoundInfo) -> bool:
         log.error("round %d: %s", info.round, exc)
         ctx.metrics.inc("round_errors_total")
         return False
-    count_round(ctx, record)
-    me = await ctx.chain_port.participant()
-    if me is not None:
-        ctx.metrics.set("stake_tokens", me.stake / 10**18)
-    await collect_garbage(ctx, info.round)
+    count_round(ctx, record)  # the stake metric and garbage collection: tidy_up, later
     log.info(
         "round %d %s: verified %d, model %s, accuracy %s",
         info.round,
@@ -333,9 +337,10 @@ async def take_rounds(ctx: NodeContext) -> None:
     reconciled = -1
     upkept = 0  # the round after whose part the chores ran
     grace: dict[int, int] = {}
-    turns = AdvanceTurns(ctx.address, ctx.chain_port.commitments)  # who advances first
+    turns = AdvanceTurns(ctx.address, partial(round_committers, ctx))  # who advances first
     recheck = Recheck(ctx)  # when to read back our vote in a round we finished
     finished_checked = 0  # the last finalized round after which we asked whether it was the last
+    untidy: int | None = None  # the last round taken part in, until tidy_up ran after it
     while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
         seen = block_seen(ctx)
         r = await ctx.chain_port.current_round()
@@ -348,7 +353,7 @@ async def take_rounds(ctx: NodeContext) -> None:
             reconciled = r
         for past in await unfinished_rounds(ctx, r):  # after a crash or downtime
             if await take_part(ctx, await ctx.chain_port.round_info(past)):
-                taken_part += 1
+                taken_part, untidy = taken_part + 1, past
         if r == 0:
             await advance(ctx)
             await next_block(ctx, seen)
@@ -359,7 +364,7 @@ async def take_rounds(ctx: NodeContext) -> None:
         live = info.status is RoundStatus.OPEN and now < info.vote_deadline
         if not row.done and (live or resumable):
             if await take_part(ctx, info):
-                taken_part += 1
+                taken_part, untidy = taken_part + 1, r
             else:
                 await next_block(ctx, seen)
             continue
@@ -368,17 +373,22 @@ async def take_rounds(ctx: NodeContext) -> None:
             ctx.metrics.inc("rounds_lost_by_chain_total")
             ctx.state.forget(r)
             continue
-        if row.done and row.voted and info.vote_open(now) and recheck.due():
-            await keep_finished_vote(ctx, r)  # the chain lost the votes that finalized it
-        if row.done and info.status is RoundStatus.FINALIZED and finished_checked != r:
-            finished_checked = r
-            if await deployment_finished(ctx):
-                return
+        # the advance first: the round after a finalized one opens that much sooner (a
+        # finished deployment refuses it, DeploymentOver, and is noticed just below)
         wait = await late_vote_grace(ctx, r, grace) if info.status is RoundStatus.FINALIZED else 0
         if ready_to_advance(info, now, wait):
             delay = await turns.delay(info, row.committed)
             if ready_to_advance(info, now - delay, wait):
                 await advance(ctx)
+        if row.done and info.status is RoundStatus.FINALIZED and finished_checked != r:
+            finished_checked = r
+            if await deployment_finished(ctx):
+                return
+        if row.done and row.voted and info.vote_open(now) and recheck.due():
+            await keep_finished_vote(ctx, r)  # the chain lost the votes that finalized it
+        if untidy is not None:
+            await tidy_up(ctx, untidy)
+            untidy = None
         if upkept != r:  # after the advance: the first to advance opens the round sooner
             upkept = r
             await chores(ctx, r)

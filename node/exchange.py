@@ -128,8 +128,7 @@ async def exchange_deadline(ctx: NodeContext, r: int) -> float:
     Every honest node waits the same chain-time span, so a blob any of them can get by
     then (from its author or from another node that fetched it) is included by all.
     """
-    info = await ctx.chain_port.round_info(r)
-    now = await ctx.chain_port.chain_time()
+    info, now = await ctx.chain_port.round_view(r)  # one batched read
     chain_end = info.vote_opens_at + (info.vote_deadline - info.vote_opens_at) / 2
     return trio.current_time() + max(ctx.cfg.fetch_timeout, chain_end - now)
 

@@ -52,12 +52,15 @@ async def vote(
     sent again while the window is open.
     """
     chain = ctx.chain_port
+    # nothing sent before (no intent journaled): no vote of ours to look for on chain yet
+    resend = ctx.state.get(r).reward_root is not None
     ctx.state.update(r, model_cid=model_cid, reward_root=root.hex())
     crash_point("vote_intent", r)
     while True:
-        if await chain.has_voted(r):
+        if resend and await chain.has_voted(r):
             ctx.state.update(r, voted=True)
             return
+        resend = True
         info, now = await round_view(ctx, r)  # one batched read
         if not info.vote_open(now):
             ctx.metrics.inc("votes_missed_total")

@@ -1,9 +1,19 @@
 import dataclasses
+import json
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import trio
 
-from node.advance_turn import STEP_S, TURNS, AdvanceTurns, advance_delay, advance_rank
+from node.advance_turn import (
+    STEP_S,
+    TURNS,
+    AdvanceTurns,
+    advance_delay,
+    advance_rank,
+    round_committers,
+)
 from node.chain.client import RoundInfo, RoundStatus
 from node.daemon import ready_to_advance
 
@@ -99,5 +109,28 @@ def test_turns_read_the_commitments_once_per_round_and_only_when_committed() -> 
         failed = dataclasses.replace(finalized(7), status=RoundStatus.OPEN)
         assert await turns.delay(failed, committed=True) == 0  # a failed round: no stagger
         assert reads == [5]
+
+    trio.run(main)
+
+
+def test_committers_come_from_the_record_else_from_the_chain() -> None:
+    record = {"verified_authors": COMMITTERS[:5], "rejected": dict.fromkeys(COMMITTERS[5:], "x")}
+    rows = {5: SimpleNamespace(record=json.dumps(record)), 6: SimpleNamespace(record=None)}
+    reads: list[int] = []
+
+    async def commitments(r: int) -> dict[str, str]:
+        reads.append(r)
+        return dict.fromkeys(NODES[:3], "cid")
+
+    ctx: Any = SimpleNamespace(
+        state=SimpleNamespace(get=rows.__getitem__),
+        chain_port=SimpleNamespace(commitments=commitments),
+    )
+
+    async def main() -> None:
+        assert sorted(await round_committers(ctx, 5)) == sorted(COMMITTERS)
+        assert reads == []
+        assert sorted(await round_committers(ctx, 6)) == NODES[:3]  # no record yet
+        assert reads == [6]
 
     trio.run(main)
