@@ -20,6 +20,9 @@ per N (under ``runs``):
 * ``gossip_in_per_node_round``: gossip message copies a node received (its own and
   duplicates included: the ``gossip.in.messages`` counter) per round, mean and max over
   nodes; a node subscribes to announcements only while on a round's committee;
+  ``gossip_duplicates_in_per_node_round`` (copies of a message already seen:
+  ``gossip.in.duplicates``) and ``gossip_relay_skipped_per_node_round`` (messages delivered
+  but not forwarded, i.e. pushes: ``gossip.relay_skipped``);
 * ``yamux_frames_out_per_node_round`` / ``yamux_window_updates_per_node_round``: yamux
   frames a node sent per round (start-up included), and how many of them were window
   updates (each frame is a Noise message and a send: the p2p stack's cost per frame);
@@ -335,6 +338,8 @@ def summarize(
     fetches = [float(s.get("metrics", {}).get("fetch_seconds_count", 0)) for s in statuses]
     retries = [float(s.get("metrics", {}).get("fetch_retries_total", 0)) for s in statuses]
     gossip_in = [float(s.get("p2p", {}).get("gossip.in.messages", 0)) for s in statuses]
+    duplicates = [float(s.get("p2p", {}).get("gossip.in.duplicates", 0)) for s in statuses]
+    relay_skipped = [float(s.get("p2p", {}).get("gossip.relay_skipped", 0)) for s in statuses]
     frames = [float(s.get("p2p", {}).get("yamux.frames_out", 0)) for s in statuses]
     window_updates = [float(s.get("p2p", {}).get("yamux.out.window_update", 0)) for s in statuses]
     done = [i for i in infos if i.finalized_at]
@@ -361,6 +366,8 @@ def summarize(
         "fetch_retries_per_node_round": round(sum(retries) / (n * rounds), 3),
         "gossip_in_per_node_round": round(sum(gossip_in) / (n * rounds), 1),
         "gossip_in_per_node_round_max": round(max(gossip_in, default=0) / rounds, 1),
+        "gossip_duplicates_in_per_node_round": round(sum(duplicates) / (n * rounds), 1),
+        "gossip_relay_skipped_per_node_round": round(sum(relay_skipped) / (n * rounds), 1),
         "yamux_frames_out_per_node_round": round(sum(frames) / (n * rounds), 1),
         "yamux_window_updates_per_node_round": round(sum(window_updates) / (n * rounds), 1),
         "rounds_finalized": len(finalized),
