@@ -80,8 +80,8 @@ async def flood(
             data = craft(kind, current[0], own, victims, rng)
             with contextlib.suppress(Exception):
                 await net.publish(topic, data)
-                key = f"pushes_{name}_{kind}"
-                sent[key] = sent.get(key, 0) + 1
+                for key, n in ((f"pushes_{name}_{kind}", 1), (f"bytes_{name}", len(data))):
+                    sent[key] = sent.get(key, 0) + n
         await trio.sleep(1.0 / rate)
 
 

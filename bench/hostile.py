@@ -81,7 +81,12 @@ COUNTER_KEYS = ("refused", "demoted", "rejected", "transport", "graylisted", "wo
 
 
 async def _attackers(
-    tmp: str, chain_args: tuple[str, str, str], conn: Connection, mode: str, rate: float
+    tmp: str,
+    chain_args: tuple[str, str, str],
+    conn: Connection,
+    mode: str,
+    rate: float,
+    flooders: tuple[str, ...],
 ) -> None:
     import trio
     from libp2p.peer.id import ID
@@ -133,7 +138,7 @@ async def _attackers(
                     table = pf.ALL_MODE_KINDS if mode == "all" else pf.KINDS_BY_PEER
                     peers = ((h1, "h1", owners[0]), (h2, "h2", owners[1]), (u, "u", pf.U_ACCOUNT))
                     for net, name, own in peers:
-                        if table[name]:
+                        if table[name] and name in flooders:
                             args = (net, topic, name, table[name], own, victims, current, rate)
                             nursery.start_soon(pf.flood, *args, fa.SENT)
                 await trio.to_thread.run_sync(conn.recv)  # "stop"
@@ -142,12 +147,17 @@ async def _attackers(
 
 
 def run_attackers(
-    tmp: str, chain_args: tuple[str, str, str], conn: Connection, mode: str, rate: float
+    tmp: str,
+    chain_args: tuple[str, str, str],
+    conn: Connection,
+    mode: str,
+    rate: float,
+    flooders: tuple[str, ...],
 ) -> None:
     import trio
 
     logging.disable(logging.CRITICAL)  # the honest side's refusals are expected here
-    trio.run(_attackers, tmp, chain_args, conn, mode, rate)
+    trio.run(_attackers, tmp, chain_args, conn, mode, rate, flooders)
 
 
 # ------------------------------------------------------------------ observing the honest nodes
@@ -189,7 +199,13 @@ def _blacklisted_in_log(log: str, honest: set[str]) -> set[str]:
     return {peer for peer in found if peer in honest}
 
 
-def run_bench(clean: int, attack: int, mode: str = "fetch", rate: float = 10.0) -> dict[str, Any]:
+def run_bench(
+    clean: int,
+    attack: int,
+    mode: str = "fetch",
+    rate: float = 10.0,
+    flooders: tuple[str, ...] = ("h1", "h2", "u"),
+) -> dict[str, Any]:
     from rich.console import Console
 
     from bench import _push_flood as pf
@@ -227,7 +243,9 @@ def run_bench(clean: int, attack: int, mode: str = "fetch", rate: float = 10.0) 
             fund_accounts(net.rpc_url, deployment, owner, funded, 1000 * TOKEN)
             chain_args = (net.rpc_url, str(deployment_path(opts.devnet_dir)), hostile_keys[0][1])
             child = ctx.Process(
-                target=run_attackers, args=(tmp, chain_args, theirs, mode, rate), daemon=True
+                target=run_attackers,
+                args=(tmp, chain_args, theirs, mode, rate, flooders),
+                daemon=True,
             )
             child.start()
             (h1, h1_addrs), (h2, h2_addrs), (u, _) = ours.recv()
@@ -372,6 +390,7 @@ def run_bench(clean: int, attack: int, mode: str = "fetch", rate: float = 10.0) 
         seconds = wall[total] - wall[clean]
         out["push_flood"] = {
             "rate_per_peer": rate,
+            "flooders": list(flooders),
             # what the attackers' process managed (it shares the CPUs with the honest nodes)
             "sent_per_s": round(pushed / seconds, 1) if seconds > 0 else None,
             **flood,
@@ -401,6 +420,11 @@ def main() -> None:
         "--rate", type=float, default=10.0, help="push-flood messages a second per peer (10)"
     )
     parser.add_argument(
+        "--flooders",
+        default="h1,h2,u",
+        help="push-flood: which hostile peers flood, comma-separated (h1,h2,u)",
+    )
+    parser.add_argument(
         "--no-save", action="store_true", help=f"push-flood: do not write {PUSH_OUT.name}"
     )
     args = parser.parse_args()
@@ -409,7 +433,10 @@ def main() -> None:
         raise SystemExit("error: --clean and --attack must be at least 1, e.g. --clean 2")
     if not 0 < args.rate <= 50:
         raise SystemExit(f"error: --rate must be in (0, 50] messages a second, got {args.rate}")
-    line = json.dumps(run_bench(clean, attack, args.mode, args.rate))
+    flooders = tuple(f.strip() for f in args.flooders.split(",") if f.strip())
+    if not flooders or not set(flooders) <= {"h1", "h2", "u"}:
+        raise SystemExit(f"error: --flooders takes h1, h2 and/or u, got {args.flooders!r}")
+    line = json.dumps(run_bench(clean, attack, args.mode, args.rate, flooders))
     print(line)
     if args.mode == "push-flood" and not args.quick and not args.no_save:
         PUSH_OUT.write_text(line + "\n")
