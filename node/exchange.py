@@ -172,8 +172,8 @@ class Exchange:
         self._commit_count = 0  # commitments seen so far
 
     async def landed(self, info: RoundInfo) -> None:
-        if info.commit_count == self._commit_count:
-            return
+        if info.commit_count == self._commit_count or info.closed_at > 0:
+            return  # nothing new, or closed: ``finish`` reads the commitments right after
         commitments = await self.ctx.chain_port.commitments(self.r)
         self._commit_count = len(commitments)
         self.start(commitments)

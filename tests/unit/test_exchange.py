@@ -126,6 +126,7 @@ def test_fetches_start_as_commitments_land_and_the_deadline_cuts_the_rest(
             chain.committed[C] = "c"
             del chain.committed[D]
             closed = trio.current_time()
+            await ex.landed(replace(INFO, commit_count=5, closed_at=99))  # finish reads it
             verified, rejected = await ex.finish()
         return verified, rejected, closed
 
