@@ -56,7 +56,7 @@ PENALTIES = {
     "bad_version": 10.0,
     "unknown_kind": 10.0,
     "non_canonical": 20.0,
-    "round_out_of_window": 2.0,  # may be clock skew at a round boundary
+    "round_out_of_window": 2.0,  # may be clock skew at a round boundary (signer only)
     "cid_mismatch": 20.0,  # an inline blob that does not hash to its CID
     # transport-level abuse, seen below the validators
     "oversize_rpc": 50.0,  # an RPC frame over MAX_RPC_SIZE: the stream is reset
@@ -77,11 +77,18 @@ PENALTIES = {
     # announced before the crash (it keeps no record of that). Floods of copies still
     # cost the sender through the per-peer rate limit.
     "duplicate": 0.0,
-    # Pushed blobs (node/store/pushed.py): a forwarder may not know the author's registry
-    # entry yet, nor have seen the pushes we saw, so neither is charged; both stop here.
-    "not_author": 0.0,
-    "push_limit": 0.0,
+    # Pushed blobs (node/store/pushed.py), charged only to a signer that delivered its own
+    # push (pushes are not relayed, so that is the sender's doing): a push under another
+    # author's name, or over the per-signer limit (an honest author pushes once a round,
+    # again after a restart). A forwarder may not know the author's registry entry yet, nor
+    # have seen the pushes we saw: through one, both stay uncharged (``SIGNER_ONLY``).
+    "not_author": 10.0,
+    "push_limit": 5.0,
 }
+# Reasons a forwarder's own view of the chain decides (registry, round): charged only when
+# the forwarder signed the message itself, so an honest relay is never scored, let alone
+# disconnected (node/p2p/peer_gate.py), for what it forwarded.
+SIGNER_ONLY = frozenset({"not_author", "push_limit", "round_out_of_window"})
 DEFAULT_PENALTY = 10.0
 GRAYLIST_SCORE = -100.0
 SCORE_RECOVERY = 0.5
@@ -120,6 +127,13 @@ class GossipPolicy:
     relay: Callable[[Any], bool] | None = None
 
 
+def penalty(reason: str, forwarder: str, signer: str) -> float:
+    """What a rejected message costs the peer that delivered it."""
+    if reason in SIGNER_ONLY and forwarder != signer:
+        return 0.0
+    return PENALTIES.get(reason, DEFAULT_PENALTY)
+
+
 def round_reason(policy: GossipPolicy, r: int) -> str | None:
     """Why a message of round ``r`` is dropped under ``policy``'s round window, or None."""
     if policy.round_ok is None or policy.round_ok(r):
@@ -143,8 +157,9 @@ class PeerScores:
         score, at = self._scores.get(peer, (0.0, self.clock()))
         return min(0.0, score + (self.clock() - at) * SCORE_RECOVERY)
 
-    def penalize(self, peer: str, reason: str) -> float:
-        score = self.get(peer) - PENALTIES.get(reason, DEFAULT_PENALTY)
+    def penalize(self, peer: str, reason: str, points: float | None = None) -> float:
+        cost = PENALTIES.get(reason, DEFAULT_PENALTY) if points is None else points
+        score = self.get(peer) - cost
         self._scores[peer] = (score, self.clock())
         return score
 
@@ -194,6 +209,9 @@ class Gossip:
         self._local_only: OrderedDict[bytes, None] = OrderedDict()  # their msg ids
         self._subscribers: dict[str, list[trio.MemorySendChannel[GossipMessage]]] = {}
         self._joining = trio.Lock()  # one subscribe or unsubscribe at a time
+        # called with a peer once its score reaches GRAYLIST_SCORE (node/p2p/network.py
+        # disconnects it and refuses it for a cooldown)
+        self.on_graylisted: Callable[[ID], None] | None = None
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -225,6 +243,11 @@ class Gossip:
                     return reason
                 if policy.round_ok is not None and (reason := round_reason(policy, msg.round)):
                     return reason
+                key = b""
+                if not local:  # before admit: a replayed copy must not use up a signer's quota
+                    key = _seen_key(topic, sender, data)
+                    if key in self._seen:
+                        return "duplicate"
                 if policy.admit is not None and (reason := policy.admit(sender, msg)):
                     return reason
                 self._keep_local = policy.relay is not None and not policy.relay(msg)
@@ -237,24 +260,23 @@ class Gossip:
             log.exception("gossip validator for %s raised", topic)
             return "validator_error"
         if policy is not None and not local:
-            key = hashlib.sha256(topic.encode() + b"\0" + sender.encode() + b"\0" + data).digest()
-            if key in self._seen:
-                return "duplicate"
             self._seen[key] = None
             if len(self._seen) > SEEN_LIMIT:
                 self._seen.popitem(last=False)
         return None
 
     def reject(self, topic: str, forwarder: ID, sender: str, reason: str) -> None:
-        """Count, log and charge one rejected message to the peer that delivered it."""
+        """Count, log and charge one rejected message to the peer that delivered it (for
+        ``SIGNER_ONLY`` reasons only when it signed the message itself)."""
         self.metrics[f"gossip.rejected.{reason}"] += 1
         name = forwarder.to_base58()
-        if PENALTIES.get(reason, DEFAULT_PENALTY) <= 0:
+        points = penalty(reason, name, sender)
+        if points <= 0:
             log.debug(
                 "gossip: dropped message on %s from %s (via %s): %s", topic, sender, name, reason
             )
             return
-        score = self.scores.penalize(name, reason)
+        score = self.scores.penalize(name, reason, points)
         log.info(
             "gossip: rejected message on %s from %s (via %s): %s; peer score %.1f",
             topic,
@@ -277,6 +299,14 @@ class Gossip:
             self.metrics["gossip.graylisted"] += 1
             log.warning("gossip: %s scored %.1f; ignoring it from now on", peer, score)
             self.pubsub.add_to_blacklist(peer)
+            if self.on_graylisted is not None:
+                self.on_graylisted(peer)
+
+    def forgive(self, peer: ID) -> None:
+        """Hear ``peer`` again (its cooldown is over; its score keeps recovering)."""
+        if self.pubsub.is_peer_blacklisted(peer):
+            self.metrics["gossip.forgiven"] += 1
+            self.pubsub.remove_from_blacklist(peer)
 
     def _make_pubsub_validator(self, topic: str) -> Callable[[ID, rpc_pb2.Message], bool]:
         def validate(forwarder: ID, msg: rpc_pb2.Message) -> bool:
@@ -377,6 +407,10 @@ class Gossip:
             f"gossip mesh for {topic!r} has {len(self.router.mesh.get(topic, ()))} peers "
             f"after {timeout:g}s, wanted {min_peers}"
         )
+
+
+def _seen_key(topic: str, sender: str, data: bytes) -> bytes:
+    return hashlib.sha256(topic.encode() + b"\0" + sender.encode() + b"\0" + data).digest()
 
 
 def _msg_key(msg: rpc_pb2.Message) -> bytes:

@@ -28,6 +28,8 @@ from node.errors import NetworkError
 from node.p2p.gossip import MAX_MESSAGE_SIZE, Gossip, GossipMessage, GossipPolicy, Validator
 from node.p2p.host import ensure_port_free, make_host, tcp_multiaddr
 from node.p2p.identity import load_or_create_identity
+from node.p2p.peer_gate import PeerCooldown
+from node.p2p.peer_gate import install as install_peer_gate
 from node.store import blobs
 from node.store.blockstore import BlockStore
 from node.store.cid import parse_cid_str
@@ -138,6 +140,24 @@ class PeerNetwork:
         self.max_connections = max_connections
         self._backoff = _Backoff(backoff_initial, backoff_max)
         self._dialling: dict[str, trio.Event] = {}  # peer id -> set when its dial ended
+        self.cooldown = PeerCooldown()
+        gossip.on_graylisted = self._cut_off
+        install_peer_gate(host, self.cooldown, metrics, gossip.forgive)
+
+    def _cut_off(self, pid: ID) -> None:
+        """A peer the gossip score graylisted: close its connections and refuse it, both
+        ways, for a cooldown (node/p2p/peer_gate.py); until then it costs us nothing."""
+        wait = self.cooldown.ban(pid.to_base58())
+        log.warning("p2p: disconnecting graylisted %s; refused for %.0fs", pid, wait)
+        if pid in self.host.get_connected_peers():
+            self.metrics["p2p.disconnected.graylisted"] += 1
+            self._nursery.start_soon(self._close_peer, pid)
+
+    async def _close_peer(self, pid: ID) -> None:
+        try:
+            await self.host.get_network().close_peer(pid)
+        except Exception as exc:  # noqa: BLE001 - the peer may be gone already
+            log.debug("closing %s: %r", pid, exc)
 
     # -- peers -------------------------------------------------------------------------
 
@@ -170,6 +190,10 @@ class PeerNetwork:
             if pid in connected:
                 self._backoff.succeeded(peer_id)
                 return True
+            if self.cooldown.refuses(peer_id):
+                self.metrics["p2p.refused.graylisted"] += 1
+                log.debug("not dialling graylisted %s", peer_id)
+                return False
             if len(connected) >= self.max_connections:
                 self.metrics["connect.refused_cap"] += 1
                 log.info(
@@ -345,6 +369,8 @@ class PeerNetwork:
         async with trio.open_nursery() as nursery:
             for pid in pids:
                 if pid in connected or pid == self.host.get_id():
+                    continue
+                if self.cooldown.refuses(pid.to_base58()):
                     continue
                 pending = self._dialling.get(pid.to_base58())
                 if pending is not None:

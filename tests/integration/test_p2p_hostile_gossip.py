@@ -158,3 +158,38 @@ def test_transport_abuse_is_counted_and_scored(tmp_path: Path, payload: bytes, r
             assert r._gossip.pubsub.manager.is_running
 
     run(scenario)
+
+
+def test_a_graylisted_peer_is_disconnected_and_refused_both_ways(tmp_path: Path) -> None:
+    """Three garbage frames (-50 each) graylist M: R closes M's connection, refuses M's
+    redial during the cooldown and does not dial M itself, all counted; a third peer that
+    did nothing stays connected."""
+
+    async def scenario() -> None:
+        async with nodes(tmp_path, 3) as (m, r, h):
+            await r.subscribe(TOPIC)
+            await link(m, r)
+            await link(h, r)
+            garbage = dagpb.encode_varint(9) + b"\xff" * 9
+            for sent in (1, 2, 3):
+                stream = await m.host.new_stream(r.host.get_id(), [TProtocol(PROTOCOL_ID_V12)])
+                await stream.write(garbage)
+                with trio.fail_after(10):
+                    while r.metrics["gossip.transport.garbage_rpc"] < sent:
+                        await trio.sleep(0.05)
+            with trio.move_on_after(10):
+                while m.peer_id in r.connected_peers():
+                    await trio.sleep(0.05)
+            assert m.peer_id not in r.connected_peers(), dict(r.metrics)
+            assert r.metrics["gossip.graylisted"] == 1
+            assert r.metrics["p2p.disconnected.graylisted"] == 1
+            await m.connect(r.peer_id, r.listen_addrs())  # M's side may finish its handshake
+            with trio.fail_after(10):
+                while not r.metrics["p2p.refused.graylisted"]:
+                    await trio.sleep(0.05)
+            assert not await r.connect(m.peer_id, m.listen_addrs())
+            assert r.metrics["p2p.refused.graylisted"] >= 2
+            assert m.peer_id not in r.connected_peers()
+            assert h.peer_id in r.connected_peers()
+
+    run(scenario)
