@@ -4,7 +4,9 @@ Three hostile peers flood the announcement topic with pushes (node/attacks/push_
 ``rate`` messages a second each, round-robin over their kinds:
 
 * H1, registered: pushes under an honest author's name (``not_author``) and more pushes of
-  its own than one signer may send a round (``push_limit``): both uncharged, never relayed;
+  its own than one signer may send a round (``push_limit``): both charged to H1, which
+  signs and sends them itself (uncharged only through a forwarder), so H1 ends graylisted
+  and disconnected too;
 * H2, registered: oversize blobs, blobs that do not hash to their CID (both charged, so H2
   ends graylisted by the honest nodes it floods) and pushes of stale rounds;
 * U, unregistered: every kind (``unregistered``: dropped before it is decoded).
@@ -199,6 +201,7 @@ def summary(
         "phases_clean": laps_clean,
         "phases_flood": laps_flood,
         "round_s_per_round": [round(wall[r] - wall[r - 1], 1) for r in range(1, total + 1)],
+        "honest_cpu_s_per_round": [round(cpu[r] - cpu[r - 1], 2) for r in range(1, total + 1)],
         "pushes_rejected_clean": rejected[0],
         "pushes_rejected_total": refused,
         "push_cache_bytes_max": cache_max,

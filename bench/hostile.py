@@ -199,6 +199,10 @@ def _blacklisted_in_log(log: str, honest: set[str]) -> set[str]:
     return {peer for peer in found if peer in honest}
 
 
+def _disconnected_in_log(log: str) -> set[str]:
+    return set(re.findall(r"p2p: disconnecting graylisted (\S+);", log))
+
+
 def run_bench(
     clean: int,
     attack: int,
@@ -369,6 +373,13 @@ def run_bench(
         "rounds_finalized": sum(o is not None for o in finalized.values()),
         "agreement": agreement,
         "honest_blacklisted": len(blacklisted),
+        # how many honest nodes closed each hostile peer's connection once it was graylisted
+        # (node/p2p/peer_gate.py); "honest": (node, honest peer) pairs, must stay 0
+        "disconnected": {
+            name: sum(peer in _disconnected_in_log(log) for log in logs)
+            for name, peer in (("h1", h1), ("h2", h2), ("u", u))
+        }
+        | {"honest": sum(len(_disconnected_in_log(log) & set(honest)) for log in logs)},
         "min_honest_score": round(min(min_score.values(), default=0.0), 1),
         "fetch_s_clean": _finite(clean_s),
         "fetch_s_attack": _finite(attack_s),

@@ -3,7 +3,8 @@ peers (a drip provider announced for every commitment; Bitswap want-block bursts
 frames) and an unregistered one (idle block streams, oversize and garbage pubsub RPCs),
 and with ``--mode all`` H1 and U also flooding the announcement topic with hostile pushes
 (not the author, over the per-signer limit; U's unregistered); one clean round then one
-under attack. Asserts on its JSON line, never on wall time."""
+under attack. Asserts on its JSON line, never on wall time, including that the honest
+nodes disconnected the flooders once they graylisted them, and no honest peer."""
 
 from __future__ import annotations
 
@@ -53,3 +54,8 @@ def test_quick_hostile_bench_finalizes_every_round_in_agreement() -> None:
     for reason in ("unregistered", "not_author", "push_limit"):
         assert refused.get(reason, 0) > 0, refused
     assert pushes["push_cache_under_bound"] is True, pushes
+    # the flooders were cut off once graylisted: H1 for its own not_author / push_limit
+    # pushes, U for its garbage frames; no honest peer ever was
+    gone = out["disconnected"]
+    assert gone["h1"] > 0 and gone["u"] > 0 and gone["honest"] == 0, gone
+    assert counters.get("p2p.disconnected.graylisted", 0) >= gone["h1"] + gone["u"], counters
