@@ -14,15 +14,14 @@ failure as it always did (decoded revert, ``ChainUnreachable``).
 
 from __future__ import annotations
 
-import http.client
-import json
-import threading
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import eth_abi
 from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector, to_checksum_address
+
+from node.chain.errors import ChainUnreachable
+from node.chain.raw_rpc import RawRpc, RpcUnavailable
 
 TIMEOUT_S = 10.0
 BATCH = 100  # requests per JSON-RPC batch
@@ -32,11 +31,11 @@ class QuickReadUnavailable(Exception):
     """The quick path cannot answer this read: take the web3 path."""
 
 
-def _type_of(entry: dict[str, Any]) -> str:
+def abi_type(entry: dict[str, Any]) -> str:
     """The canonical ABI type string of an input/output entry (tuples spelled out)."""
     kind = str(entry["type"])
     if kind.startswith("tuple"):
-        inner = ",".join(_type_of(c) for c in entry["components"])
+        inner = ",".join(abi_type(c) for c in entry["components"])
         return f"({inner}){kind[len('tuple') :]}"
     return kind
 
@@ -58,9 +57,9 @@ def _checksummed(entry: dict[str, Any], value: Any) -> Any:
 class _View:
     def __init__(self, abi: Any) -> None:
         self.selector = function_abi_to_4byte_selector(abi)
-        self.inputs = [_type_of(i) for i in abi.get("inputs", [])]
+        self.inputs = [abi_type(i) for i in abi.get("inputs", [])]
         self.outputs: list[dict[str, Any]] = list(abi.get("outputs", []))
-        self.output_types = [_type_of(o) for o in self.outputs]
+        self.output_types = [abi_type(o) for o in self.outputs]
 
     def calldata(self, args: Sequence[Any]) -> str:
         try:
@@ -82,7 +81,7 @@ def _indexed_static(abi: dict[str, Any]) -> bool:
     """Whether every indexed argument is a static type (a dynamic one is only its hash)."""
     static = ("uint", "int", "address", "bool", "bytes")
     return all(
-        _type_of(i) != "bytes" and _type_of(i).startswith(static) and "[" not in _type_of(i)
+        abi_type(i) != "bytes" and abi_type(i).startswith(static) and "[" not in abi_type(i)
         for i in abi.get("inputs", [])
         if i.get("indexed")
     )
@@ -95,7 +94,7 @@ class _Event:
         self.inputs = inputs
         self.indexed = [str(i["name"]) for i in inputs if i.get("indexed")]
         self.data = [i for i in inputs if not i.get("indexed")]
-        self.data_types = [_type_of(i) for i in self.data]
+        self.data_types = [abi_type(i) for i in self.data]
 
     def topics(self, filters: dict[str, Any]) -> list[str | None]:
         out: list[str | None] = [self.topic0]
@@ -107,7 +106,7 @@ class _Event:
                 out.append(None)
                 continue
             try:
-                out.append("0x" + eth_abi.encode([_type_of(entry)], [value]).hex())
+                out.append("0x" + eth_abi.encode([abi_type(entry)], [value]).hex())
             except Exception as exc:  # noqa: BLE001 - let web3 validate
                 raise QuickReadUnavailable(f"filter: {exc}") from None
         while out and out[-1] is None:
@@ -123,7 +122,7 @@ class _Event:
             args: dict[str, Any] = {}
             for i in self.inputs:
                 if i.get("indexed"):
-                    (raw,) = eth_abi.decode([_type_of(i)], next(indexed))
+                    (raw,) = eth_abi.decode([abi_type(i)], next(indexed))
                 else:
                     raw = next(values)
                 args[i["name"]] = _checksummed(i, raw)
@@ -141,12 +140,11 @@ class QuickReads:
     """Views of one contract (``abi`` at ``address``) read over raw JSON-RPC."""
 
     def __init__(self, rpc_url: str, abi: Sequence[Any], address: str) -> None:
-        parts = urlsplit(rpc_url)
-        self._secure = parts.scheme == "https"
-        self._usable = parts.scheme in ("http", "https") and parts.hostname is not None
-        self._host = parts.hostname or ""
-        self._port = parts.port
-        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            self._rpc: RawRpc | None = RawRpc(rpc_url, timeout=TIMEOUT_S)
+        except RpcUnavailable:
+            self._rpc = None  # not an HTTP endpoint: every read goes the web3 path
+        self._usable = self._rpc is not None
         self._address = to_checksum_address(address)
         names = [e["name"] for e in abi if e.get("type") == "function"]
         self._views = {
@@ -161,7 +159,6 @@ class QuickReads:
             for e in abi
             if e.get("type") == "event" and not e.get("anonymous") and _indexed_static(e)
         }
-        self._local = threading.local()  # http.client connections are not thread-safe
 
     def call(self, name: str, args: Sequence[Any], sender: str) -> Any:
         """``name(*args)`` as ``sender`` at the latest block, decoded like web3's ``call()``."""
@@ -225,41 +222,18 @@ class QuickReads:
 
     def _post(self, requests: list[dict[str, Any]]) -> list[Any]:
         """The results of ``requests`` (one JSON-RPC batch when more than one)."""
-        body = [{"jsonrpc": "2.0", "id": i, **q} for i, q in enumerate(requests)]
-        payload = json.dumps(body if len(body) > 1 else body[0]).encode()
-        conn = self._connection()
+        if self._rpc is None:
+            raise QuickReadUnavailable("not an HTTP endpoint")
         try:
-            conn.request("POST", self._path, payload, {"Content-Type": "application/json"})
-            response = conn.getresponse()
-            data = response.read()
-            status = response.status
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            self._local.conn = None
+            answers = self._rpc.batch([(q["method"], q["params"]) for q in requests])
+        except (RpcUnavailable, ChainUnreachable) as exc:
             raise QuickReadUnavailable(f"transport: {exc}") from None
-        if status != 200:
-            raise QuickReadUnavailable(f"HTTP {status}")
-        try:
-            answers = json.loads(data)
-        except ValueError:
-            raise QuickReadUnavailable("not JSON") from None
-        answers = answers if isinstance(answers, list) else [answers]
-        by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
         results = []
-        for i in range(len(requests)):
-            answer = by_id.get(i)
-            if answer is None or "error" in answer or "result" not in answer:
+        for answer in answers:
+            if "error" in answer or "result" not in answer:
                 raise QuickReadUnavailable("error answer")  # e.g. a revert: web3 decodes it
             results.append(answer["result"])
         return results
-
-    def _connection(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            kind = http.client.HTTPSConnection if self._secure else http.client.HTTPConnection
-            conn = kind(self._host, self._port, timeout=TIMEOUT_S)
-            self._local.conn = conn
-        return conn
 
 
 def _timestamp(block: Any) -> int:

@@ -150,7 +150,8 @@ def test_transport_failure_then_recovery(server: str) -> None:
         dead.call("currentRound", (), ME)
     quick = QuickReads(f"http://127.0.0.1:{port}", ABI, COORD)
     assert quick.call("currentRound", (), ME) == 7
-    quick._connection().close()  # a dropped keep-alive connection is reopened
+    assert quick._rpc is not None
+    quick._rpc._connection().close()  # a dropped keep-alive connection is reopened
     assert quick.call("currentRound", (), ME) == 7
 
 
