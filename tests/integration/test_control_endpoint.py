@@ -31,9 +31,11 @@ from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 TOKEN = 10**18
-# A digits round of 3 nodes takes 1-2 s since updates are pushed: 12 rounds were over
-# before the second batch of commands (3 CLI processes starting) finished.
-ROUNDS = 30
+# A digits round of 3 nodes takes about a second: 30 rounds were over before the first
+# batch's unstake ran (3 CLI processes starting per command). The nodes run this many
+# rounds; commands stop once a whole batch ran while the nodes were busy.
+ROUNDS = 80
+BUSY_BATCHES = 1
 FUNDED = 1000 * TOKEN
 # The rounds index cache is keyed by chain id and coordinator address, the same on every
 # fresh devnet: keep this test's apart from other runs'.
@@ -103,13 +105,20 @@ def busy_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
         deadline = time.monotonic() + 900
         wait_for_control(nodes, deadline)
         # every node's commands run side by side, while the nodes commit and vote
+        busy_batches = 0
         while time.monotonic() < deadline and not all_done(nodes, ROUNDS):
+            if busy_batches >= BUSY_BATCHES:
+                time.sleep(1)  # enough commands: the nodes finish their rounds
+                continue
+            batch_busy = True
             for args in (["claim"], ["stake", "1"], ["unstake", "1"]):
                 argvs = [[*args, "--node-dir", str(n.data_dir), "--json"] for n in nodes]
                 running = [fedchain_start(*argv, deployment=deployment_file) for argv in argvs]
                 results = [finish(p) for p in running]
                 busy = not all_done(nodes, ROUNDS)  # the nodes were still taking part
+                batch_busy = batch_busy and busy
                 commands += [(a, r, busy) for a, r in zip(argvs, results, strict=True)]
+            busy_batches += batch_busy
         assert all_done(nodes, ROUNDS), [n.log_tail(30) for n in nodes]
         stop_all(nodes[:1], timeout=120)  # node 0 stopped: its commands sign locally again
         chain = ChainClient(net.rpc_url, deployment, net.accounts[0][1])
