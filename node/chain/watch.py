@@ -98,6 +98,7 @@ class ChainWatch:
         self.events = 0  # matching logs seen, plus one per new WebSocket session
         self._event = trio.Event()
         self._started: Any = None  # the nursery's task status until reported
+        self._latest_known = False  # the latest block's answer came (started needs it)
 
     async def wait(self, after: int, timeout: float) -> int:
         """The head once it is above ``after``, or after ``timeout`` seconds at most."""
@@ -180,12 +181,16 @@ class ChainWatch:
             self.connects += 1
             self._saw_event()  # a new session: events may have been missed meanwhile
             self._set_mode("websocket", f"following new blocks over {self.ws_url}")
+            if self._latest_known:  # the latest block's answer came first (anvils reorder)
+                self._report_started()
         elif msg.get("id") == _LOGS_ID:
             if "error" in msg:
                 log.info("chain watch: no log subscription (%s): waiters poll", msg["error"])
         elif msg.get("id") == _LATEST_ID and msg.get("result"):
             self._see(msg["result"])
-            self._report_started()
+            self._latest_known = True
+            if self.mode == "websocket":  # started: subscribed and the head known
+                self._report_started()
 
     async def _poll(self, duration: float) -> None:
         """Poll ``eth_blockNumber`` over HTTP for ``duration`` seconds (a new number: its
