@@ -55,7 +55,7 @@ def make_host(key_pair: KeyPair, metrics: Counter[str]) -> IHost:
 
 
 def _disable_auto_connector(host: IHost) -> None:
-    """Peers come from the chain's registry (``node.daemon.discover_peers``).
+    """Peers come from the chain's registry (``node.peer_discovery.discover_peers``).
 
     py-libp2p 0.8.1's auto-connector redials every known address to reach the middle
     of the watermarks, and ``min_connections=0, low_watermark=0`` does not stop it: it
