@@ -4,7 +4,7 @@ refused, inbound and outbound, for a cooldown.
 Blacklisting alone (pubsub drops its messages unread) left a flooding peer's connection
 up: every frame it sent still cost Noise, yamux and the pubsub read loop, 8-17 ms of CPU a
 push (bench/hostile.py --mode push-flood), 4-6x an honest node's CPU a round. The score
-only ever charges what the peer itself signed or sent (node/p2p/gossip.py ``penalty``), so
+only ever charges what the peer itself signed or sent (node/p2p/peer_score.py ``penalty``), so
 an honest peer is never cut off for what it relayed. The cooldown doubles with each
 further graylisting of the same peer, up to ``COOLDOWN_MAX_S``; once it is over the peer
 may connect again and is heard again (its score, still recovering, re-graylists it after

@@ -11,7 +11,7 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import signature_validator
 from libp2p.pubsub.validators import PUBSUB_SIGNING_PREFIX
 
-from node.p2p import gossip
+from node.p2p import gossip, gossip_router
 
 
 def signed(data: bytes, forge: bool = False) -> rpc_pb2.Message:
@@ -33,19 +33,19 @@ def signed(data: bytes, forge: bool = False) -> rpc_pb2.Message:
 def test_only_the_message_just_verified_skips_the_second_check() -> None:
     good, forged = signed(b"hello"), signed(b"hello", forge=True)
     assert signature_validator(good) and not signature_validator(forged)
-    gossip._verified[0] = forged  # as if push_msg had just verified it
-    assert gossip._signature_verified_once(forged) is True
-    assert gossip._verified[0] is None  # once only
-    assert gossip._signature_verified_once(forged) is False  # verified for real again
-    gossip._verified[0] = good
-    assert gossip._signature_verified_once(signed(b"hello", forge=True)) is False
-    assert gossip._signature_verified_once(good) is True
-    gossip._verified[0] = None
+    gossip_router._verified[0] = forged  # as if push_msg had just verified it
+    assert gossip_router.signature_verified_once(forged) is True
+    assert gossip_router._verified[0] is None  # once only
+    assert gossip_router.signature_verified_once(forged) is False  # verified for real again
+    gossip_router._verified[0] = good
+    assert gossip_router.signature_verified_once(signed(b"hello", forge=True)) is False
+    assert gossip_router.signature_verified_once(good) is True
+    gossip_router._verified[0] = None
 
 
 def test_gossip_installs_it_where_py_libp2p_looks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pubsub_module, "signature_validator", signature_validator)
-    monkeypatch.setattr(gossip, "_CheckedGossipSub", lambda *a, **k: None)
-    monkeypatch.setattr(gossip, "_CheckedPubsub", lambda *a, **k: None)
+    monkeypatch.setattr(gossip, "CheckedGossipSub", lambda *a, **k: None)
+    monkeypatch.setattr(gossip, "CheckedPubsub", lambda *a, **k: None)
     gossip.Gossip(host=None, metrics=None)  # type: ignore[arg-type]
-    assert pubsub_module.signature_validator is gossip._signature_verified_once
+    assert pubsub_module.signature_validator is gossip_router.signature_verified_once

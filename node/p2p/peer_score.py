@@ -1,0 +1,84 @@
+"""Our score per directly connected peer: what each kind of abuse costs, and when a peer
+is cut off (``GRAYLIST_SCORE``; node/p2p/peer_gate.py disconnects and refuses it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+# Penalty per rejection reason, charged to the peer that delivered the message; a
+# peer whose score falls to GRAYLIST_SCORE is blacklisted (its messages are dropped
+# unread and pubsub drops it). Scores recover by SCORE_RECOVERY a second.
+PENALTIES = {
+    "bad_signature": 50.0,
+    "oversize": 20.0,
+    "not_cbor": 20.0,
+    "bad_schema": 20.0,
+    "bad_version": 10.0,
+    "unknown_kind": 10.0,
+    "non_canonical": 20.0,
+    "round_out_of_window": 2.0,  # may be clock skew at a round boundary (signer only)
+    "cid_mismatch": 20.0,  # an inline blob that does not hash to its CID
+    # transport-level abuse, seen below the validators
+    "oversize_rpc": 50.0,  # an RPC frame over MAX_RPC_SIZE: the stream is reset
+    "garbage_rpc": 50.0,  # an RPC frame that is not a protobuf
+    "rate_limited": 5.0,  # over max_messages_per_topic_per_second
+    "excess_streams": 10.0,  # more than PEER_STREAMS inbound pubsub streams at once
+    # Not the forwarder's fault, so dropped and counted but never charged (gossipsub's
+    # "ignore"): an author our registry copy does not hold yet (a peer that just
+    # registered; discovery re-reads the registry within seconds), and any round while
+    # we do not know the current one ourselves (just restarted or joined).
+    "unregistered": 0.0,
+    "round_unknown": 0.0,
+    # A round before the window: IWANT replays and late relays of rounds that are over
+    # reach a node that just joined the topic (16-41 a node a round at 16 nodes). Stale,
+    # never harmful; a round beyond the window still costs round_out_of_window.
+    "round_past": 0.0,
+    # The same announcement again: a node restarted mid-exchange announces what it
+    # announced before the crash (it keeps no record of that). Floods of copies still
+    # cost the sender through the per-peer rate limit.
+    "duplicate": 0.0,
+    # Pushed blobs (node/store/pushed.py), charged only to a signer that delivered its own
+    # push (pushes are not relayed, so that is the sender's doing): a push under another
+    # author's name, or over the per-signer limit (an honest author pushes once a round,
+    # again after a restart). A forwarder may not know the author's registry entry yet, nor
+    # have seen the pushes we saw: through one, both stay uncharged (``SIGNER_ONLY``).
+    "not_author": 10.0,
+    "push_limit": 5.0,
+}
+# Reasons a forwarder's own view of the chain decides (registry, round): charged only when
+# the forwarder signed the message itself, so an honest relay is never scored, let alone
+# disconnected (node/p2p/peer_gate.py), for what it forwarded.
+SIGNER_ONLY = frozenset({"not_author", "push_limit", "round_out_of_window"})
+DEFAULT_PENALTY = 10.0
+GRAYLIST_SCORE = -100.0
+SCORE_RECOVERY = 0.5
+
+
+def penalty(reason: str, forwarder: str, signer: str) -> float:
+    """What a rejected message costs the peer that delivered it."""
+    if reason in SIGNER_ONLY and forwarder != signer:
+        return 0.0
+    return PENALTIES.get(reason, DEFAULT_PENALTY)
+
+
+class PeerScores:
+    """Our own score per directly connected peer (py-libp2p 0.8.1's gossipsub scorer
+    is not wired to application validators' reasons); decays back toward 0."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._scores: dict[str, tuple[float, float]] = {}
+
+    def get(self, peer: str) -> float:
+        score, at = self._scores.get(peer, (0.0, self.clock()))
+        return min(0.0, score + (self.clock() - at) * SCORE_RECOVERY)
+
+    def penalize(self, peer: str, reason: str, points: float | None = None) -> float:
+        cost = PENALTIES.get(reason, DEFAULT_PENALTY) if points is None else points
+        score = self.get(peer) - cost
+        self._scores[peer] = (score, self.clock())
+        return score
+
+    def snapshot(self) -> dict[str, float]:
+        return {peer: round(self.get(peer), 1) for peer in self._scores}
