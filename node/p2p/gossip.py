@@ -34,6 +34,7 @@ from node.p2p import rpc_costs
 from node.p2p.gossip_policy import MAX_MESSAGE_SIZE, GossipPolicy, Validator, round_reason
 from node.p2p.gossip_router import (
     MAX_RPC_SIZE,
+    PEER_STREAMS,
     CheckedGossipSub,
     CheckedPubsub,
     signature_verified_once,
@@ -45,6 +46,7 @@ __all__ = [
     "GRAYLIST_SCORE",
     "MAX_MESSAGE_SIZE",
     "MAX_RPC_SIZE",
+    "PEER_STREAMS",
     "PENALTIES",
     "SIGNER_ONLY",
     "Gossip",
