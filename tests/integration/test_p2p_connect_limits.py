@@ -63,7 +63,7 @@ def test_a_failed_peer_is_not_redialled_until_its_backoff_has_passed(tmp_path: P
             assert await a.connect(b.peer_id, b.listen_addrs())
             assert a.metrics["connect.dialled"] == 4
             assert a.connected_peers() == {b.peer_id}
-            assert a._backoff.blocked_for(b.peer_id, DEAD) == 0
+            assert a._dialer.backoff.blocked_for(b.peer_id, DEAD) == 0
 
     run(scenario)
 

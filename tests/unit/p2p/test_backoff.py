@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import trio
 from trio.testing import MockClock
 
-from node.p2p.network import _Backoff
+from node.p2p.dialer import DialBackoff
 
 ADDRS = ["/ip4/127.0.0.1/tcp/1"]
 
@@ -19,7 +19,7 @@ def run(test: Callable[[MockClock], Awaitable[None]]) -> None:
 
 def test_waits_double_up_to_the_maximum_and_reset_on_success() -> None:
     async def scenario(clock: MockClock) -> None:
-        backoff = _Backoff(initial=1.0, maximum=60.0)
+        backoff = DialBackoff(initial=1.0, maximum=60.0)
         assert backoff.blocked_for("peer", ADDRS) == 0
         waits = [backoff.failed("peer", ADDRS) for _ in range(9)]
         assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
@@ -36,7 +36,7 @@ def test_waits_double_up_to_the_maximum_and_reset_on_success() -> None:
 
 def test_only_the_failed_addresses_of_that_peer_are_held_back() -> None:
     async def scenario(clock: MockClock) -> None:
-        backoff = _Backoff(initial=5.0, maximum=60.0)
+        backoff = DialBackoff(initial=5.0, maximum=60.0)
         backoff.failed("peer", ADDRS)
         assert backoff.blocked_for("peer", ADDRS) == 5
         assert backoff.blocked_for("peer", list(reversed(ADDRS))) == 5  # order is irrelevant
