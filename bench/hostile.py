@@ -77,7 +77,7 @@ POLL = 0.5
 ROUND_TIMEOUT = 120.0
 GARBAGE_DELAY_S = 5.0
 PUSH_OUT = Path(__file__).resolve().parents[1] / "docs" / "bench" / "hostile_push.json"
-COUNTER_KEYS = ("refused", "demoted", "rejected", "transport", "graylisted", "won")
+COUNTER_KEYS = ("refused", "demoted", "rejected", "transport", "graylisted", "won", "charged")
 
 
 async def _attackers(

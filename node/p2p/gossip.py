@@ -39,7 +39,14 @@ from node.p2p.gossip_router import (
     CheckedPubsub,
     signature_verified_once,
 )
-from node.p2p.peer_score import GRAYLIST_SCORE, PENALTIES, SIGNER_ONLY, PeerScores, penalty
+from node.p2p.peer_score import (
+    DEFAULT_PENALTY,
+    GRAYLIST_SCORE,
+    PENALTIES,
+    SIGNER_ONLY,
+    PeerScores,
+    penalty,
+)
 
 # Re-exported: tests, the benches and node/p2p/network.py import these from here.
 __all__ = [
@@ -189,9 +196,15 @@ class Gossip:
 
     def charge(self, peer: ID, reason: str) -> None:
         """Count and score transport-level abuse (no message to blame a sender for)."""
-        self.metrics[f"gossip.transport.{reason}"] += 1
-        score = self.scores.penalize(peer.to_base58(), reason)
-        log.info("gossip: %s from %s; peer score %.1f", reason, peer, score)
+        points = PENALTIES.get(reason, DEFAULT_PENALTY)
+        self.charge_points(peer, f"gossip.transport.{reason}", points)
+
+    def charge_points(self, peer: ID, counter: str, points: float) -> None:
+        """Count ``counter`` and take ``points`` off ``peer``'s score: gossip's transport
+        abuse, and Bitswap's (``bitswap.charged.<reason>``, node/p2p/network.py)."""
+        self.metrics[counter] += 1
+        score = self.scores.penalize(peer.to_base58(), counter, points)
+        log.info("p2p: %s from %s; peer score %.1f", counter, peer, score)
         self._graylist_if_low(peer, score)
 
     def _graylist_if_low(self, peer: ID, score: float) -> None:

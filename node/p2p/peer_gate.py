@@ -1,5 +1,6 @@
-"""Peers we stopped talking to: a peer the gossip score graylisted is disconnected and
-refused, inbound and outbound, for a cooldown.
+"""Peers we stopped talking to: a peer the score graylisted (gossip abuse, and Bitswap's:
+node/p2p/peer_score.py ``BITSWAP_PENALTIES``) is disconnected and refused, inbound and
+outbound, for a cooldown.
 
 Blacklisting alone (pubsub drops its messages unread) left a flooding peer's connection
 up: every frame it sent still cost Noise, yamux and the pubsub read loop, 8-17 ms of CPU a

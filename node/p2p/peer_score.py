@@ -50,6 +50,30 @@ PENALTIES = {
 # the forwarder signed the message itself, so an honest relay is never scored, let alone
 # disconnected (node/p2p/peer_gate.py), for what it forwarded.
 SIGNER_ONLY = frozenset({"not_author", "push_limit", "round_out_of_window"})
+# Bitswap abuse (node/store/bitswap.py ``bitswap.rejected.<reason>``), charged to the peer
+# that sent it (``bitswap.charged.<reason>``) through the same score and cut-off, so a
+# Bitswap-only attacker is disconnected like a gossip flooder. Want-list reasons are charged
+# once per message, however many entries in it broke the limit; blocks once per block.
+# Never charged, since honest peers do them: asking for blocks we lack (DONT_HAVE), asking
+# for more bytes than we queue at once (``queue_full``: an honest fetch of a big blob
+# does; the rest is answered when it asks again), a block that lands after its fetch gave
+# up (``late_block``), and anything on /fedchain/blocks/1 (an honest client's open that
+# times out leaves its stream unread, and parallel fetches from one provider exceed its
+# per-peer streams).
+BITSWAP_PENALTIES = {
+    "peer_streams": 10.0,  # an inbound stream over PEER_STREAMS at once (honest peers hold 1)
+    "message_wants": 10.0,  # a message of more than MAX_MESSAGE_WANTS entries
+    "duplicate_want": 5.0,  # the same CID twice in one message
+    "want_rate": 5.0,  # wants over WANT_RATE a second
+    "peer_wants": 2.0,  # wants remembered over MAX_PEER_WANTS (a Kubo full want-list may)
+    "bad_cid": 20.0,  # a want-list entry that is no CID
+    "bad_frame": 50.0,  # a length prefix that is no varint
+    "oversize": 50.0,  # a frame over the message size limit
+    "garbage": 50.0,  # a frame that is no protobuf
+    "half_frame": 10.0,  # a frame that stalled half way (FRAME_TIMEOUT; maybe a stalled peer)
+    "unsolicited_block": 5.0,  # a block no fetch of ours wanted (nor gave up on lately)
+    "block_mismatch": 50.0,  # a block the store refuses (poisoned: over the size limit)
+}
 DEFAULT_PENALTY = 10.0
 GRAYLIST_SCORE = -100.0
 SCORE_RECOVERY = 0.5

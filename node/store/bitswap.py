@@ -9,7 +9,9 @@ second; wants in one message are deduplicated and capped (``MAX_MESSAGE_WANTS``)
 remembered are capped (``MAX_PEER_WANTS``), the block bytes queued for it are capped
 (``MAX_PEER_QUEUED_BYTES``; wants over it are answered later, when the peer asks again)
 and a frame must arrive whole within ``FRAME_TIMEOUT`` of its first byte. Everything
-refused is counted in ``metrics["bitswap.rejected.<reason>"]``.
+refused is counted in ``metrics["bitswap.rejected.<reason>"]``, and the peer that sent it
+is charged through ``charge(peer, reason)`` (node/p2p/peer_score.py ``BITSWAP_PENALTIES``
+says which reasons cost what; the network wires it to the peer score and cut-off).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import trio
@@ -44,6 +48,12 @@ WANT_RATE = 2048  # wants processed per peer and second (and burst)
 LATE_GRACE = 30.0  # seconds a block stays welcome after the fetch that wanted it gave up
 MAX_LATE = 4096  # such recently wanted blocks remembered at once
 
+Charge = Callable[[ID, str], None]  # (peer, reason): a ``bitswap.rejected`` reason it caused
+
+# The peer whose message the current task is processing: py-libp2p hands received blocks
+# to the block store without saying who sent them.
+_sender: ContextVar[ID | None] = ContextVar("bitswap_sender", default=None)
+
 
 def _cid_bytes(cid: CIDInput) -> bytes:
     return bytes(lib_parse_cid(cid).buffer)
@@ -60,6 +70,15 @@ class BitswapStore(LibBlockStore):
         # on a busy machine a block often lands just after its attempt timed out, and the
         # next attempt should find it rather than ask for it again
         self.late: dict[bytes, float] = {}
+        self.charge: Charge | None = None
+
+    def reject(self, reason: str, peer: ID | None = None, count: int = 1) -> None:
+        """Count ``count`` rejections and charge the peer that caused them once (the
+        sender of the message being processed unless ``peer`` is given)."""
+        self.metrics[f"bitswap.rejected.{reason}"] += count
+        peer = peer or _sender.get()
+        if peer is not None and self.charge is not None:
+            self.charge(peer, reason)
 
     def want(self, cids: list[bytes]) -> None:
         self.wanted.update(cids)
@@ -92,7 +111,7 @@ class BitswapStore(LibBlockStore):
         if self.store.has(key):
             return
         if not self.welcome(key):
-            self.metrics["bitswap.rejected.unsolicited_block"] += 1
+            self.reject("unsolicited_block")
             log.debug("bitswap: dropped unsolicited block %s", cid_from_bytes(key))
             return
         if key not in self.wanted:
@@ -100,7 +119,7 @@ class BitswapStore(LibBlockStore):
         try:
             self.store.put(key, data)
         except ContentError as exc:
-            self.metrics["bitswap.rejected.block_mismatch"] += 1
+            self.reject("block_mismatch")
             log.warning("bitswap: rejected block: %s", exc)
         else:
             self.late.pop(key, None)
@@ -135,7 +154,7 @@ class Bitswap(ScopedWants):
     async def _handle_stream(self, stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id
         if self._inbound[peer] >= PEER_STREAMS:
-            self._metrics["bitswap.rejected.peer_streams"] += 1
+            self._reject("peer_streams", peer)
             with contextlib.suppress(Exception):
                 await stream.reset()
             return
@@ -163,6 +182,27 @@ class Bitswap(ScopedWants):
     def _metrics(self) -> Counter[str]:
         store = self.block_store
         return store.metrics if isinstance(store, BitswapStore) else Counter()
+
+    def _reject(self, reason: str, peer: ID, count: int = 1) -> None:
+        store = self.block_store
+        if isinstance(store, BitswapStore):
+            store.reject(reason, peer, count)
+
+    async def _process_message(self, msg: Message, peer_id: ID, stream: INetStream) -> None:
+        token = _sender.set(peer_id)  # blocks in it are charged to peer_id (BitswapStore)
+        try:
+            await super()._process_message(msg, peer_id, stream)
+        finally:
+            _sender.reset(token)
+
+    async def _process_blocks_v100(self, blocks: list[bytes], peer_id: ID) -> None:
+        """Blocks in the Bitswap 1.0 format carry no CID: py-libp2p hashes each against
+        every CID it expects from the peer. Expecting none, they are all unsolicited."""
+        if not self.presence_manager.get_expected_for_peer(peer_id):
+            if blocks:
+                self._reject("unsolicited_block", peer_id, len(blocks))
+            return
+        await super()._process_blocks_v100(blocks, peer_id)
 
     async def _send_wantlist_responses_inline(
         self,
@@ -201,9 +241,10 @@ class Bitswap(ScopedWants):
         if wantlist.full:
             wants.clear()
         v100 = self._peer_protocols.get(peer_id, BITSWAP_PROTOCOL_V100) == BITSWAP_PROTOCOL_V100
+        refused: Counter[str] = Counter()  # reason -> entries: the sender is charged once
         entries = list(wantlist.entries)
         if len(entries) > MAX_MESSAGE_WANTS:
-            metrics["bitswap.rejected.message_wants"] += len(entries) - MAX_MESSAGE_WANTS
+            refused["message_wants"] += len(entries) - MAX_MESSAGE_WANTS
             entries = entries[:MAX_MESSAGE_WANTS]
         queue = self.get_or_create_message_queue(peer_id)
         budget = MAX_PEER_QUEUED_BYTES - _queued_bytes(queue)
@@ -213,22 +254,22 @@ class Bitswap(ScopedWants):
         presences: list[tuple[CIDObject, bool]] = []
         for entry in entries:
             if entry.block in seen:  # before parsing: parse_cid is the costly part
-                metrics["bitswap.rejected.duplicate_want"] += 1
+                refused["duplicate_want"] += 1
                 continue
             seen.add(entry.block)
             if not entry.cancel and not self._take_token(peer_id):
-                metrics["bitswap.rejected.want_rate"] += 1
+                refused["want_rate"] += 1
                 continue
             try:
                 cid = lib_parse_cid(entry.block)
             except Exception:  # noqa: BLE001 - malformed entries are skipped
-                metrics["bitswap.rejected.bad_cid"] += 1
+                refused["bad_cid"] += 1
                 continue
             if entry.cancel:
                 wants.pop(cid, None)
                 continue
             if cid not in wants and len(wants) >= MAX_PEER_WANTS:
-                metrics["bitswap.rejected.peer_wants"] += 1
+                refused["peer_wants"] += 1
                 continue
             wants[cid] = {
                 "priority": entry.priority,
@@ -244,13 +285,15 @@ class Bitswap(ScopedWants):
                     presences.append((cid, False))
                 continue
             if len(data) > budget:
-                metrics["bitswap.rejected.queue_full"] += 1
+                refused["queue_full"] += 1
                 continue
             budget -= len(data)
             if v100:
                 blocks_v100.append(data)
             else:
                 blocks_v110.append((get_cid_prefix(cid), data))
+        for reason, count in refused.items():
+            self._reject(reason, peer_id, count)
         if blocks_v100 or blocks_v110 or presences:
             await self._send_wantlist_responses_inline(
                 stream, peer_id, blocks_v100, blocks_v110, presences
@@ -259,7 +302,7 @@ class Bitswap(ScopedWants):
     async def _read_message(self, stream: INetStream) -> Message | None:
         """One length-prefixed message; None at EOF, on a bad frame, or when a frame
         that started does not arrive whole within ``FRAME_TIMEOUT``."""
-        metrics = self._metrics
+        peer = stream.muxed_conn.peer_id
         try:
             first = await stream.read(1)  # idle between messages: the caller's deadline
             if not first:
@@ -268,7 +311,7 @@ class Bitswap(ScopedWants):
                 prefix = first
                 while prefix[-1] & 0x80:
                     if len(prefix) >= 10:
-                        metrics["bitswap.rejected.bad_frame"] += 1
+                        self._reject("bad_frame", peer)
                         return None
                     byte = await stream.read(1)
                     if not byte:
@@ -276,7 +319,7 @@ class Bitswap(ScopedWants):
                     prefix += byte
                 length = sum((b & 0x7F) << (7 * i) for i, b in enumerate(prefix))
                 if length > MAX_MESSAGE_SIZE:
-                    metrics["bitswap.rejected.oversize"] += 1
+                    self._reject("oversize", peer)
                     return None
                 data = bytearray()
                 while len(data) < length:
@@ -285,9 +328,8 @@ class Bitswap(ScopedWants):
                         return None
                     data += chunk
         except trio.TooSlowError:
-            metrics["bitswap.rejected.half_frame"] += 1
-            log.info("bitswap: a frame from %s stalled half way; dropping the stream",
-                     stream.muxed_conn.peer_id)  # fmt: skip
+            self._reject("half_frame", peer)
+            log.info("bitswap: a frame from %s stalled half way; dropping the stream", peer)
             with contextlib.suppress(Exception):
                 await stream.reset()
             return None
@@ -298,7 +340,7 @@ class Bitswap(ScopedWants):
         try:
             msg.ParseFromString(bytes(data))
         except Exception:  # noqa: BLE001 - protobuf DecodeError
-            metrics["bitswap.rejected.garbage"] += 1
+            self._reject("garbage", peer)
             return None
         return msg
 

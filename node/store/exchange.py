@@ -24,7 +24,7 @@ from libp2p.peer.id import ID
 
 from node.errors import ContentError, NetworkError
 from node.store import blobs
-from node.store.bitswap import Bitswap, BitswapStore
+from node.store.bitswap import Bitswap, BitswapStore, Charge
 from node.store.blockstore import BlockStore
 from node.store.blockstream import BlockStreamClient, BlockStreamServer
 from node.store.cid import parse_cid_str
@@ -111,6 +111,10 @@ class BlobExchange:
         self._demoted: dict[ID, float] = {}  # provider -> until when it is asked last
         self.client = Bitswap(host, self._adapter)
         self.server = BlockStreamServer(host, store, metrics, is_registered)
+
+    def set_charge(self, charge: Charge | None) -> None:
+        """``charge(peer, reason)`` for each Bitswap abuse a peer caused (node/store/bitswap.py)."""
+        self._adapter.charge = charge
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.client.set_nursery(nursery)

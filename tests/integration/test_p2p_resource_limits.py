@@ -20,6 +20,7 @@ from libp2p.pubsub.gossipsub import PROTOCOL_ID_V12
 
 from node.p2p import gossip
 from node.p2p.network import PeerNetwork, open_network
+from node.p2p.peer_score import BITSWAP_PENALTIES, GRAYLIST_SCORE
 from node.store import bitswap, blockstream, dagpb
 from node.store.blockstream import PROTOCOL
 from node.store.cid import make_cid, parse_cid_str
@@ -158,26 +159,35 @@ def test_the_auto_connector_makes_no_dials(
 
 
 def test_stream_floods_are_capped_per_peer(tmp_path: Path) -> None:
-    """20 idle Bitswap streams and 10 idle pubsub streams from one peer: each protocol
-    keeps at most its per-peer share open, the rest are reset and counted (pubsub ones
-    also lower the peer's score), and the target still serves an honest peer."""
+    """20 idle Bitswap streams from M and 10 idle pubsub streams from G: each protocol
+    keeps at most its per-peer share open, the rest are reset, counted and charged. Ten
+    excess Bitswap streams cost M the whole score (``BITSWAP_PENALTIES``): M is cut off;
+    G's eight excess pubsub streams leave it connected with a lower score. The target
+    still serves an honest peer."""
     data = random.Random(8).randbytes(300_000)
+    cut_at = int(-GRAYLIST_SCORE / BITSWAP_PENALTIES["peer_streams"])
 
     async def scenario() -> None:
-        async with nodes(tmp_path, 3) as (m, p, f):
+        async with nodes(tmp_path, 4) as (m, g, p, f):
             await p.subscribe("t")
             cid = await p.add_blob(data)
-            await link(m, p)
-            await link(f, p)
+            for peer in (m, g, f):
+                await link(peer, p)
             for _ in range(20):
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception):  # refused ones, then no connection
                     await m.host.new_stream(p.host.get_id(), [BITSWAP_PROTOCOL_V120])
             for _ in range(10):
                 with contextlib.suppress(Exception):
-                    await m.host.new_stream(p.host.get_id(), [TProtocol(PROTOCOL_ID_V12)])
-            await wait_for(p, "bitswap.rejected.peer_streams", 20 - bitswap.PEER_STREAMS)
+                    await g.host.new_stream(p.host.get_id(), [TProtocol(PROTOCOL_ID_V12)])
+            await wait_for(p, "p2p.disconnected.graylisted")
+            assert p.metrics["bitswap.rejected.peer_streams"] >= cut_at
+            assert p.metrics["bitswap.charged.peer_streams"] >= cut_at
             await wait_for(p, "gossip.transport.excess_streams", 10 - gossip.PEER_STREAMS)
-            assert p.peer_scores()[m.peer_id] < 0
+            assert GRAYLIST_SCORE < p.peer_scores()[g.peer_id] < 0
+            with trio.fail_after(10):
+                while m.peer_id in p.connected_peers():
+                    await trio.sleep(0.05)
+            assert g.peer_id in p.connected_peers()
             assert await f.fetch_blob(cid, [p.peer_id], timeout=30) == data
 
     run(scenario)
