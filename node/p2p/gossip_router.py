@@ -5,15 +5,17 @@ limit; and our routing choices (flood publish, no IDONTWANT, pushes not relayed)
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError
 from libp2p.abc import INetStream
+from libp2p.exceptions import ValidationError
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
-from libp2p.pubsub.pubsub import Pubsub, signature_validator
+from libp2p.pubsub.pubsub import Pubsub, ValidationResult, signature_validator
 
 if TYPE_CHECKING:
     from node.p2p.gossip import Gossip
@@ -63,6 +65,29 @@ class CheckedPubsub(Pubsub):
             await super().push_msg(msg_forwarder, msg)
         finally:
             _verified[0] = None
+
+    async def validate_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        """py-libp2p's, for topics whose validators are all synchronous (ours are), without
+        rendering the message into the ``ValidationError``: its ``f"...{msg}"`` formats the
+        whole protobuf as text, 3 ms of CPU for a 32 KiB push and 55 ms for a 577 KiB one,
+        paid for every rejected message (and again for each cached rejection)."""
+        validators = self.get_msg_validators(msg)
+        if any(v.is_async for v in validators):
+            await super().validate_msg(msg_forwarder, msg)
+            return
+        msg_id = self._msg_id_constructor(msg)
+        cached = self.validation_cache.get(msg_id)
+        if cached is not None:
+            if not cached.is_valid:
+                raise ValidationError("rejected before (cached)")
+            return
+        for topic_validator in validators:
+            if not topic_validator.validator(msg_forwarder, msg):
+                reason = "Synchronous validation failed"
+                result = ValidationResult(False, time.time(), reason)
+                self.validation_cache.put(msg_id, result)
+                raise ValidationError(reason)
+        self.validation_cache.put(msg_id, ValidationResult(True, time.time()))
 
     async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
         self._gossip.metrics["gossip.out.rpcs"] += 1
