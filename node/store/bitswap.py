@@ -76,7 +76,7 @@ class BitswapStore(LibBlockStore):
         """Count ``count`` rejections and charge the peer that caused them once (the
         sender of the message being processed unless ``peer`` is given)."""
         self.metrics[f"bitswap.rejected.{reason}"] += count
-        peer = peer or _sender.get()
+        peer = peer if peer is not None else _sender.get()
         if peer is not None and self.charge is not None:
             self.charge(peer, reason)
 
