@@ -142,8 +142,9 @@ async def _attackers(
                             args = (net, topic, name, table[name], own, victims, current, rate)
                             nursery.start_soon(pf.flood, *args, fa.SENT)
                 await trio.to_thread.run_sync(conn.recv)  # "stop"
+            # before the teardown: dials to honest nodes that cut us off can hold it up
+            conn.send(dict(fa.SENT))
             nursery.cancel_scope.cancel()
-        conn.send(dict(fa.SENT))
 
 
 def run_attackers(

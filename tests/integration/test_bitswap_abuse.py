@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import trio
 from libp2p.bitswap.cid import get_cid_prefix
-from libp2p.bitswap.config import BITSWAP_PROTOCOL_V120
+from libp2p.bitswap.config import BITSWAP_PROTOCOL_V100, BITSWAP_PROTOCOL_V120
 from libp2p.bitswap.pb.bitswap_pb2 import Message
+from libp2p.custom_types import TProtocol
 
 from node.errors import NetworkError
 from node.p2p.network import PeerNetwork
@@ -41,8 +42,11 @@ def wants(cids: list[bytes], want_type: int, send_dont_have: bool = False) -> by
     return frame(msg)
 
 
-def unwanted_block(data: bytes) -> bytes:
+def unwanted_block(data: bytes, v100: bool = False) -> bytes:
     msg = Message()
+    if v100:  # Bitswap 1.0: bare block bytes, no CID prefix
+        msg.blocks.append(data)
+        return frame(msg)
     block = msg.payload.add()
     block.prefix = get_cid_prefix(make_cid(CODEC_RAW, data))
     block.data = data
@@ -72,10 +76,13 @@ async def assert_refused(target: PeerNetwork, attacker: PeerNetwork) -> None:
 
 
 async def send_until_cut_off(
-    target: PeerNetwork, attacker: PeerNetwork, messages: list[bytes]
+    target: PeerNetwork,
+    attacker: PeerNetwork,
+    messages: list[bytes],
+    protocol: str = BITSWAP_PROTOCOL_V120,
 ) -> int:
     """Write ``messages`` on one Bitswap stream until the target hangs up; how many went."""
-    stream = await attacker.host.new_stream(target.host.get_id(), [BITSWAP_PROTOCOL_V120])
+    stream = await attacker.host.new_stream(target.host.get_id(), [TProtocol(protocol)])
     sent = 0
     with contextlib.suppress(Exception):  # the stream dies with the connection
         for message in messages:
@@ -109,17 +116,20 @@ def test_a_want_list_flooder_is_cut_off(tmp_path: Path) -> None:
     run(scenario)
 
 
-def test_a_peer_sending_blocks_nobody_asked_for_is_cut_off(tmp_path: Path) -> None:
-    """Bitswap 1.2 blocks no fetch of ours wanted: each is dropped unstored and costs
-    ``unsolicited_block``; enough of them cut the sender off."""
+@pytest.mark.parametrize("v100", [False, True], ids=["bitswap_1.2", "bitswap_1.0"])
+def test_a_peer_sending_blocks_nobody_asked_for_is_cut_off(tmp_path: Path, v100: bool) -> None:
+    """Blocks no fetch of ours wanted, one a message: each is dropped unstored and costs
+    ``unsolicited_block``; enough of them cut the sender off. Bitswap 1.0 blocks carry no
+    CID; expecting nothing from the peer, they are dropped before any hashing."""
     rng = random.Random(22)
     needed = int(-GRAYLIST_SCORE / BITSWAP_PENALTIES["unsolicited_block"])
+    protocol = BITSWAP_PROTOCOL_V100 if v100 else BITSWAP_PROTOCOL_V120
 
     async def scenario() -> None:
         async with nodes(tmp_path, 2) as (m, p):
             await link(m, p)
-            blocks = [unwanted_block(rng.randbytes(1024)) for _ in range(3 * needed)]
-            await send_until_cut_off(p, m, blocks)
+            blocks = [unwanted_block(rng.randbytes(1024), v100) for _ in range(3 * needed)]
+            await send_until_cut_off(p, m, blocks, protocol)
             await until_cut_off(p, m)
             assert p.metrics["bitswap.charged.unsolicited_block"] >= needed
             assert p.metrics["bitswap.late_block"] == 0
