@@ -5,6 +5,7 @@ limit; and our routing choices (flood publish, no IDONTWANT, pushes not relayed)
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 MAX_RPC_SIZE = 1 << 20  # py-libp2p's limit on one inbound pubsub RPC frame
 PEER_STREAMS = 2  # inbound pubsub streams one peer may hold open at once
+# py-libp2p's validate_msg instead of ours, for A/B benches (docs/bench/hostile.md)
+STOCK_VALIDATE = os.environ.get("FEDCHAIN_PUBSUB_STOCK_VALIDATE") == "1"
 
 
 # The message this process verified the signature of last, until py-libp2p's push_msg,
@@ -72,7 +75,7 @@ class CheckedPubsub(Pubsub):
         whole protobuf as text, 3 ms of CPU for a 32 KiB push and 55 ms for a 577 KiB one,
         paid for every rejected message (and again for each cached rejection)."""
         validators = self.get_msg_validators(msg)
-        if any(v.is_async for v in validators):
+        if STOCK_VALIDATE or any(v.is_async for v in validators):
             await super().validate_msg(msg_forwarder, msg)
             return
         msg_id = self._msg_id_constructor(msg)
