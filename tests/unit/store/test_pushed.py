@@ -13,10 +13,10 @@ import pytest
 import trio
 import trio.testing
 
-from node.announcements import accept_push, admit, push_or_announce
+from node.announcements import accept_push, admit, push_or_announce, relayed
 from node.errors import NetworkError
 from node.metrics import Metrics
-from node.p2p.messages import MAX_INLINE_BLOB, Announcement, Push, decode
+from node.p2p.messages import MAX_INLINE_BLOB, Announcement, Push, decode, encode
 from node.store.cid import compute_cid
 from node.store.pushed import SIGNER_PUSHES_PER_ROUND, PushedBlobs, pushed_or_fetched
 from tests.unit.round_fixtures import inline_port
@@ -57,6 +57,17 @@ def test_the_gossip_gate_forwards_a_few_pushes_per_signer_and_round() -> None:
     assert held.gate(PEER_A, 2) is None and held.gate(PEER_B, 1) is None
     held.discard_through(1)
     assert held.gate(PEER_A, 1) is None
+
+
+def test_nothing_on_the_announcement_topic_is_relayed() -> None:
+    """Authors flood-publish to the members they are connected to (the committee dials
+    its members): a relayed push or announcement mostly reached members that had it."""
+    cid = compute_cid(b"update")
+    for msg in (
+        Announcement(round=1, author="0x" + "a" * 40, cid=cid),
+        Push(round=1, author="0x" + "a" * 40, cid=cid, blob=b"update"),
+    ):
+        assert relayed(decode(encode(msg))) is False
 
 
 @dataclass
