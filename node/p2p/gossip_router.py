@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError
@@ -17,6 +16,8 @@ from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub, ValidationResult, signature_validator
+
+from node.stream_cap import PeerStreamCap
 
 if TYPE_CHECKING:
     from node.p2p.gossip import Gossip
@@ -48,7 +49,7 @@ class CheckedPubsub(Pubsub):
     def __init__(self, gossip: Gossip, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._gossip = gossip
-        self._inbound: Counter[ID] = Counter()  # open inbound streams per peer
+        self._inbound = PeerStreamCap(PEER_STREAMS)
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
         self._gossip.metrics["gossip.in.messages"] += 1
@@ -100,19 +101,9 @@ class CheckedPubsub(Pubsub):
     async def stream_handler(self, stream: INetStream) -> None:
         """At most ``PEER_STREAMS`` inbound pubsub streams per peer (one is the norm);
         each further one is reset and charged (``gossip.transport.excess_streams``)."""
-        peer = stream.muxed_conn.peer_id
-        if self._inbound[peer] >= PEER_STREAMS:
-            self._gossip.charge(peer, "excess_streams")
-            with contextlib.suppress(Exception):
-                await stream.reset()
-            return
-        self._inbound[peer] += 1
-        try:
-            await super().stream_handler(stream)
-        finally:
-            self._inbound[peer] -= 1
-            if self._inbound[peer] <= 0:
-                del self._inbound[peer]
+        await self._inbound.run(
+            stream, super().stream_handler, lambda peer: self._gossip.charge(peer, "excess_streams")
+        )
 
     async def continuously_read_stream(self, stream: INetStream) -> None:
         """The stock read loop, with oversize and garbage RPC frames counted and scored.

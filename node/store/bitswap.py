@@ -35,6 +35,7 @@ from libp2p.peer.id import ID
 from node.errors import ContentError
 from node.store.blockstore import BlockStore
 from node.store.wants import ScopedWants
+from node.stream_cap import PeerStreamCap
 from node.types import cid_from_bytes
 
 log = logging.getLogger(__name__)
@@ -148,23 +149,13 @@ class Bitswap(ScopedWants):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._inbound: Counter[ID] = Counter()  # open inbound streams per peer
+        self._inbound = PeerStreamCap(PEER_STREAMS)
         self._want_tokens: dict[ID, tuple[float, float]] = {}  # peer -> (tokens, when)
 
     async def _handle_stream(self, stream: INetStream) -> None:
-        peer = stream.muxed_conn.peer_id
-        if self._inbound[peer] >= PEER_STREAMS:
-            self._reject("peer_streams", peer)
-            with contextlib.suppress(Exception):
-                await stream.reset()
-            return
-        self._inbound[peer] += 1
-        try:
-            await super()._handle_stream(stream)
-        finally:
-            self._inbound[peer] -= 1
-            if self._inbound[peer] <= 0:
-                del self._inbound[peer]
+        await self._inbound.run(
+            stream, super()._handle_stream, lambda peer: self._reject("peer_streams", peer)
+        )
 
     def _take_token(self, peer: ID) -> bool:
         """One want from ``peer`` may be processed (a token bucket of ``WANT_RATE``
