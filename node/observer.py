@@ -37,9 +37,15 @@ async def selection(ctx: NodeContext, r: int) -> tuple[bool, list[str] | None]:
 
 
 async def drawn(ctx: NodeContext, r: int) -> tuple[bool, list[str] | None]:
-    """``selection`` of any round, read only."""
-    selected = await ctx.chain_port.is_selected(r)
-    return selected, await ctx.chain_port.committee(r)
+    """``selection`` of any round, read only. In a sampled round this node is selected
+    exactly when it is in the committee's event (the contract's ``isSelected`` reads the
+    same draw), so ``is_selected`` is read only for a round without a committee: one call
+    less a node-round, N a round on the chain endpoint."""
+    committee = await ctx.chain_port.committee(r)
+    if committee is None:
+        return await ctx.chain_port.is_selected(r), None
+    me = ctx.address.lower()
+    return any(member.lower() == me for member in committee), committee
 
 
 async def observe(ctx: NodeContext, r: int, committee: list[str]) -> dict[str, Any]:
