@@ -90,6 +90,16 @@ def fedchain_side(rounds: int, codec: str | None = None, staleness: int = 0) -> 
                 if r > 1 and "cpu_s" in recs[r]
             ]
         ),
+        # all the process's CPU from one record to the next (the round, the loop and the
+        # claims between rounds): the CPU a node needs per round
+        "cpu_s_per_node_cycle": _mean(
+            [
+                float(recs[r]["process_cpu_s"]) - float(recs[r - 1]["process_cpu_s"])
+                for recs in per_node
+                for r in recs
+                if r > 1 and "process_cpu_s" in recs[r] and "process_cpu_s" in recs.get(r - 1, {})
+            ]
+        ),
         "accuracy_per_round": [first[r].get("accuracy") for r in sorted(first)][:rounds],
         "all_finalized": all(
             rec.get("status") == "finalized" for recs in per_node for rec in recs.values()

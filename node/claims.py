@@ -27,17 +27,17 @@ log = logging.getLogger(__name__)
 
 
 async def claim(ctx: NodeContext, r: int, amount: int, proof: list[bytes]) -> None:
-    """Claim this node's contributor reward of round ``r`` unless the chain shows it claimed
-    (by this node before a restart, or by the operator)."""
+    """Claim this node's contributor reward of round ``r`` unless the journal shows it
+    claimed. A refused claim is read back: claimed already (by this node before a restart,
+    or by the operator) counts as done; the chain is not asked first, the claim answers."""
     chain = ctx.chain_port
     async with ctx.claim_lock:
-        if ctx.state.get(r).claimed or await chain.is_claimed(r, ctx.address):
-            ctx.state.update(r, claimed=True)
+        if ctx.state.get(r).claimed:
             return
         try:
             receipt = await chain.claim(r, amount, proof)
         except ChainError:
-            # Someone else with this key claimed it meanwhile: done all the same.
+            # Claimed before (or by someone else with this key meanwhile): done all the same.
             if not await chain.is_claimed(r, ctx.address):
                 raise
             ctx.state.update(r, claimed=True)
@@ -78,15 +78,15 @@ async def claim_voter_reward(ctx: NodeContext, r: int) -> int | None:
     none), None while it is locked."""
     chain = ctx.chain_port
     async with ctx.claim_lock:
-        info = await chain.round_info(r)
-        outcome, weight, claimed = await chain.vote_of(r, ctx.address)
+        info, (outcome, weight, claimed), current, now = await chain.voter_claim_view(
+            r, ctx.address
+        )
         if outcome != info.outcome_key or not weight or not info.winning_weight:
             return 0
         amount = info.voter_pool * weight // info.winning_weight
         if claimed or amount == 0:
             return amount
-        locked = r == await chain.current_round()
-        if locked and await chain.chain_time() < info.vote_deadline:
+        if r == current and now < info.vote_deadline:  # still locked
             return None
         try:
             receipt = await chain.claim_voter_reward(r)

@@ -25,6 +25,7 @@ from node.store.pushed import PUSH_GRACE_S, pushed_or_fetched
 from node.update.codec import UpdateHeader
 from node.update.fixedpoint import FixedParams
 from node.verify.checks import Expectation, verify_update
+from node.waits import commit_closed
 
 log = logging.getLogger(__name__)
 
@@ -122,15 +123,22 @@ async def fetch_and_verify(
     return Verified(expect.author, cid, header, delta)
 
 
-async def exchange_deadline(ctx: NodeContext, r: int) -> float:
+async def exchange_deadline(
+    ctx: NodeContext, r: int, view: tuple[RoundInfo, int, float] | None = None
+) -> float:
     """Trio-clock time until which missing blobs are retried: half the vote window.
 
     Every honest node waits the same chain-time span, so a blob any of them can get by
     then (from its author or from another node that fetched it) is included by all.
+    ``view``: the read that showed the commit window closed (round, chain time, trio
+    time of the read), else read now.
     """
-    info, now = await ctx.chain_port.round_view(r)  # one batched read
+    if view is None:
+        info, now = await ctx.chain_port.round_view(r)  # one batched read
+        view = info, now, trio.current_time()
+    info, now, read_at = view
     chain_end = info.vote_opens_at + (info.vote_deadline - info.vote_opens_at) / 2
-    return trio.current_time() + max(ctx.cfg.fetch_timeout, chain_end - now)
+    return read_at + max(ctx.cfg.fetch_timeout, chain_end - now)
 
 
 @dataclass
@@ -170,6 +178,15 @@ class Exchange:
         self.fetches: dict[tuple[str, str], Fetch] = {}  # (author, cid) -> its fetch
         self.deadline = math.inf  # trio clock; known once the commit window closed
         self._commit_count = 0  # commitments seen so far
+        self._closing: tuple[RoundInfo, int, float] | None = None  # the read showing it closed
+
+    def window_closed(self, info: RoundInfo, now: int) -> bool:
+        """``commit_closed``, keeping the read that first shows it (the exchange deadline
+        is computed from it: no read more)."""
+        closed = commit_closed(info, now)
+        if closed and self._closing is None:
+            self._closing = (info, now, trio.current_time())
+        return closed
 
     async def landed(self, info: RoundInfo) -> None:
         if info.commit_count == self._commit_count or info.closed_at > 0:
@@ -183,7 +200,7 @@ class Exchange:
         reason)."""
         ctx = self.ctx
         commitments = await ctx.chain_port.commitments(self.r)
-        self.deadline = await exchange_deadline(ctx, self.r)
+        self.deadline = await exchange_deadline(ctx, self.r, self._closing)
         final = set(commitments.items())
         for key, fetch in self.fetches.items():
             if key in final:

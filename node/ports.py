@@ -73,6 +73,17 @@ class ChainPort:
         """``round_info`` and the chain time in one batched read."""
         return await self._read(self.client.round_view, r)
 
+    async def round_base_view(self, r: int) -> tuple[RoundInfo, str, RoundInfo]:
+        """Round ``r``, the latest model's CID and round ``r`` again, in one batched read."""
+        return await self._read(self.client.round_base_view, r)
+
+    async def voter_claim_view(
+        self, r: int, address: str | None = None
+    ) -> tuple[RoundInfo, tuple[bytes, int, bool], int, int]:
+        """Round ``r``, the vote of ``address`` in it, the current round and the chain
+        time, in one batched read."""
+        return await self._read(self.client.voter_claim_view, r, address)
+
     async def params(self) -> ChainParams:
         return await self._read(self.client.params)
 

@@ -10,6 +10,7 @@ through the ports (node/ports.py).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -39,7 +40,7 @@ from node.record import Laps, new_record
 from node.stoprule import metric_bps_of
 from node.update.fixedpoint import FixedParams
 from node.vote import Outcome, choose_slash, keep_vote, offenders, settle, vote
-from node.waits import RoundLost, commit_closed, round_info, wait_until
+from node.waits import RoundLost, known, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         await take_outcome(ctx, record, accuracy, amounts, tree)
     lap("claim_evaluate")
     record["cpu_s"] = lap.cpu_seconds()
+    record["process_cpu_s"] = round(time.process_time(), 3)  # since start: CPU between records
     ctx.state.finish(r, record)  # the reward owed is kept before its claim is sent
     if ctx.cfg.auto_claim and ctx.claims is not None:
         ctx.claims.finished(r)  # claimed beside the next round (node/claims.py)
@@ -140,10 +142,10 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
 async def record_base(ctx: NodeContext, r: int) -> str:
     """The round's base is the model that was current when it opened: recorded before
     anything else, since after finalization the chain's latest model moves on. Read between
-    two reads of the round, so a chain restarted meanwhile is noticed."""
-    opened_at = (await round_info(ctx, r)).opened_at
-    base_cid = await ctx.chain_port.latest_model_cid()
-    if (await round_info(ctx, r)).opened_at != opened_at:
+    two reads of the round (one batched read), so a chain restarted meanwhile is noticed."""
+    before, base_cid, after = await ctx.chain_port.round_base_view(r)
+    opened_at = known(ctx, before).opened_at
+    if known(ctx, after).opened_at != opened_at:
         raise RoundLost(r)
     ctx.state.update(r, base_cid=base_cid, opened_at=opened_at)
     return base_cid
@@ -160,7 +162,7 @@ async def exchange(
         async with trio.open_nursery() as fetching:
             running = Exchange(ctx, r, base_cid, shapes_of(base), fetching)
             keep = partial(keep_commit, ctx, r)
-            await wait_until(ctx, r, commit_closed, keep, seen=running.landed)
+            await wait_until(ctx, r, running.window_closed, keep, seen=running.landed)
             if own_cid is not None and not ctx.state.get(r).committed:
                 own_cid = None
             lap("wait_commit_close")

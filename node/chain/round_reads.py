@@ -85,6 +85,38 @@ class RoundReads(ChainBase):
         raw, latest = self._batch([lambda: f.roundInfo(r), lambda: self.w3.eth.get_block("latest")])
         return round_info_from_raw(r, raw), int(latest["timestamp"])
 
+    def round_base_view(self, r: int) -> tuple[RoundInfo, str, RoundInfo]:
+        """Round ``r``, the latest model's CID, round ``r`` again: one JSON-RPC batch where
+        the quick path can (three reads otherwise)."""
+        with contextlib.suppress(QuickReadUnavailable):
+            calls = [("roundInfo", (r,)), ("latestModelCid", ()), ("roundInfo", (r,))]
+            (before, cid, after), _ = self._quick.views(calls, self.address)
+            return (
+                round_info_from_raw(r, before),
+                cid_str(cid),
+                round_info_from_raw(r, after),
+            )
+        return self.round_info(r), self.latest_model_cid(), self.round_info(r)
+
+    def voter_claim_view(
+        self, r: int, address: str | None = None
+    ) -> tuple[RoundInfo, tuple[bytes, int, bool], int, int]:
+        """What a voter-reward claim checks first: round ``r``, ``address``'s vote in it
+        (``vote_of``), the current round and the chain time; one JSON-RPC batch where the
+        quick path can."""
+        voter = self._addr(address)
+        with contextlib.suppress(QuickReadUnavailable):
+            calls = [("roundInfo", (r,)), ("voteOf", (r, voter)), ("currentRound", ())]
+            (info, vote, current), now = self._quick.views(calls, self.address)
+            outcome, weight, claimed = vote
+            return (
+                round_info_from_raw(r, info),
+                (bytes(outcome), int(weight), bool(claimed)),
+                int(current),
+                now,
+            )
+        return self.round_info(r), self.vote_of(r, voter), self.current_round(), self.chain_time()
+
     def is_selected(self, r: int, address: str | None = None) -> bool:
         """Whether ``address`` (default: this account) may commit and vote in round ``r``:
         drawn into its committee when the round was sampled, else registered and active

@@ -182,6 +182,19 @@ class QuickReads:
         answer, latest = self._post([self._eth_call(view, args, sender), block])
         return view.result(answer), _timestamp(latest)
 
+    def views(
+        self, calls: Sequence[tuple[str, Sequence[Any]]], sender: str
+    ) -> tuple[list[Any], int]:
+        """Several views (``(name, args)`` each) as ``sender`` and the latest block's
+        timestamp, in one JSON-RPC batch (one round trip, one worker-thread hand-off)."""
+        views = [self._view(name) for name, _ in calls]
+        requests = [
+            self._eth_call(v, args, sender) for v, (_, args) in zip(views, calls, strict=True)
+        ]
+        block = {"method": "eth_getBlockByNumber", "params": ["latest", False]}
+        *answers, latest = self._post([*requests, block])
+        return [v.result(a) for v, a in zip(views, answers, strict=True)], _timestamp(latest)
+
     def block_number(self) -> int:
         (number,) = self._post([{"method": "eth_blockNumber", "params": []}])
         return int(number, 16)

@@ -184,6 +184,17 @@ def test_vote_finalizes_at_two_thirds(env: Env) -> None:
     assert outcome.outcome_id == env.deployer.outcome_id(cid("model-1"), tree.root, [])
     assert env.deployer.latest_model_cid() == cid("model-1")
     assert env.deployer.latest_model_cid_of(1) == cid("model-1")
+    # the batched views read what the single reads do
+    assert env.deployer.round_base_view(1) == (info, cid("model-1"), info)
+    voter = env.nodes[1]
+    assert voter.voter_claim_view(1) == (
+        info,
+        voter.vote_of(1),
+        voter.current_round(),
+        voter.chain_time(),
+    )
+    assert voter.voter_claim_view(1)[1][1] > 0  # its vote's weight
+    assert env.deployer.voter_claim_view(1)[1] == (bytes(16), 0, False)  # never voted
     with pytest.raises(TransactionRejected, match="AlreadyVoted"):
         env.nodes[0].submit_outcome(1, cid("model-1"), tree.root, [])
 

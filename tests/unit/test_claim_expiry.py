@@ -43,6 +43,11 @@ class FakeChain:
     def chain_time(self) -> int:
         return 10_000
 
+    def voter_claim_view(
+        self, r: int, address: str
+    ) -> tuple[Any, tuple[bytes, int, bool], int, int]:
+        return self.round_info(r), self.vote_of(r, address), self.current_round(), self.chain_time()
+
     def is_claimed(self, r: int, address: str) -> bool:
         return False
 

@@ -87,7 +87,7 @@ class Fetches:
     async def push_or_announce(self, ctx: Any, r: int, cid: str) -> None:
         self.announced.append(ctx.address)  # its own update (pushed or announced)
 
-    async def exchange_deadline(self, ctx: Any, r: int) -> float:
+    async def exchange_deadline(self, ctx: Any, r: int, view: Any = None) -> float:
         return trio.current_time() + DEADLINE_IN
 
 
