@@ -34,10 +34,14 @@ class BlockWatch(Protocol):
     head: int  # the latest block seen
     mode: str  # "websocket", "polling", "down", ...
     events: int  # rounds settling seen (node/observer.py waits on them)
+    round_marks: int  # round-changing logs seen (node/waits.py waits on them)
+    round_logs_live: bool  # whether round_marks are counted now
 
     async def wait(self, after: int, timeout: float) -> int: ...
 
     async def wait_event(self, after: int, timeout: float) -> int: ...
+
+    async def wait_round(self, after: int, until: int, timeout: float) -> None: ...
 
 
 def _no_report(phase: str) -> None:

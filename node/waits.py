@@ -60,6 +60,33 @@ async def next_block(ctx: NodeContext, seen: int, within: float = WAKE_FALLBACK_
         await ctx.watch.wait(seen, min(within, WAKE_FALLBACK_S))
 
 
+def round_marks(ctx: NodeContext) -> int | None:
+    """The chain watch's count of round-changing logs, None where it has none (no watch,
+    polling, or no log subscription): take it before a read, then ``next_change`` after."""
+    watch = ctx.watch
+    if watch is None or not watch.round_logs_live:
+        return None
+    return watch.round_marks
+
+
+def next_deadline(info: RoundInfo, now: int) -> int | None:
+    """The first of round ``info``'s deadlines after chain time ``now`` (None: none left)."""
+    later = [d for d in (info.commit_deadline, info.vote_deadline) if d > now]
+    return min(later) if later else None
+
+
+async def next_change(
+    ctx: NodeContext, seen: int, marks: int | None, until: int | None, within: float
+) -> None:
+    """Until the round may have changed: a round-changing log after ``marks`` or a block
+    reaching chain time ``until`` (a deadline), where the watch counts those logs; else
+    ``next_block``. Blocks that carry only reward claims wake no read."""
+    if marks is None or until is None or ctx.watch is None:
+        await next_block(ctx, seen, within)
+    else:
+        await ctx.watch.wait_round(marks, until, min(within, WAKE_FALLBACK_S))
+
+
 async def wait_until(
     ctx: NodeContext,
     r: int,
@@ -75,7 +102,7 @@ async def wait_until(
     e.g. an observer's: at 32 nodes, per-block reads by every observer kept the CPUs busy)."""
     recheck = Recheck(ctx)
     while True:
-        head = block_seen(ctx)
+        head, marks = block_seen(ctx), round_marks(ctx)
         info, now = await round_view(ctx, r)
         if seen is not None:
             await seen(info)
@@ -84,12 +111,13 @@ async def wait_until(
         if every is not None:
             await trio.sleep(every)
             continue
+        until = next_deadline(info, now)
         if keep is None:
-            await next_block(ctx, head)
+            await next_change(ctx, head, marks, until, WAKE_FALLBACK_S)
             continue
         if recheck.due():
             await keep(info, now)
-        await next_block(ctx, head, recheck.left())
+        await next_change(ctx, head, marks, until, recheck.left())
 
 
 def commit_closed(info: RoundInfo, now: int) -> bool:

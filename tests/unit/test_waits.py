@@ -44,6 +44,8 @@ class Watch:
     def __init__(self) -> None:
         self.head = 7
         self.mode = "websocket"
+        self.round_logs_live = False  # no log subscription: a read per block
+        self.round_marks = 0
         self._moved = trio.Event()
 
     def mine(self) -> None:
@@ -135,3 +137,45 @@ def test_a_round_the_chain_forgot_is_lost(state: NodeState) -> None:
     chain = Chain(status=RoundStatus.NONE)
     with pytest.raises(RoundLost):
         run(lambda: wait_until(Ctx(chain, state, Watch()), 1, commit_closed))  # type: ignore[arg-type]
+
+
+class LogWatch(Watch):
+    """A chain watch that also counts the coordinator's round-changing logs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.round_logs_live = True
+        self.head_time = 120
+
+    def mine_block(self, logged: bool, stamp: int = 120) -> None:
+        self.round_marks += logged
+        self.head_time = stamp
+        self.mine()
+
+    async def wait_round(self, after: int, until: int, timeout: float) -> None:
+        with trio.move_on_after(timeout):
+            while self.round_marks <= after and self.head_time < until:
+                await self._moved.wait()
+
+
+def test_with_round_logs_only_logged_blocks_and_deadlines_wake_a_read(state: NodeState) -> None:
+    """A block that carries only reward claims (no round log) wakes no read; a round log
+    does, and so does a block whose time reaches the round's next deadline (200)."""
+    chain, watch = Chain(closes_at=2.5), LogWatch()
+    ctx = Ctx(chain, state, watch)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def mine_at(t: float, logged: bool, stamp: int = 120) -> None:
+                await trio.sleep_until(t)
+                watch.mine_block(logged, stamp)
+
+            nursery.start_soon(mine_at, 0.25, False)
+            nursery.start_soon(mine_at, 1.0, True)
+            nursery.start_soon(mine_at, 1.5, False)
+            nursery.start_soon(mine_at, 2.5, False, 200)
+            await wait_until(ctx, 1, commit_closed)  # type: ignore[arg-type]
+
+    run(main)
+    assert chain.reads == [0.0, 1.0, 2.5]
