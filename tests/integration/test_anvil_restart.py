@@ -1,10 +1,14 @@
 """anvil kill -9 mid-round, restarted from its state dump: real anvil, three real node
 processes. anvil dumps its state once a second, so a kill -9 loses the transactions mined
 since the last dump. The tests restart it from an older dump (what a kill landing just
-before the next dump does), so that what the chain lost is known for sure:
+before the next dump does), so that what the chain lost is known for sure. Rounds take
+well under a second, less than anvil's dump interval, so the nodes are frozen (SIGSTOP)
+while the dump is taken: deployed with one participant more than there are nodes, they
+register and wait; frozen, the test lowers the minimum and opens round 1 itself:
 
-- a dump taken before the round's first commit: the nodes find the chain lacking their
-  commits, send them again while the window is open, and later rounds finalize;
+- a dump taken before the round's first commit, restarted once some nodes committed and
+  wait for the window to close: the nodes find the chain lacking their commits, send them
+  again while the window is open, and later rounds finalize;
 - a dump taken after round 1's commits and before any vote, restarted once the nodes
   finished round 1 (finalized, rewards claimed) and committed in round 2: the nodes vote
   round 1 again, claim again, leave the round 2 the chain forgot and take part again,
@@ -18,11 +22,15 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
+from functools import partial
 
 import pytest
 
 from node.chain import devnet
-from node.chain.client import RoundStatus
+from node.chain.client import ChainClient, RoundStatus
+from node.chain.deploy import DeployParams
+from node.demo.processes import NodeProcess
 from node.operator.devnet import DEVNET_BLOCK_TIME
 from tests.integration.chain_faults import (
     Network,
@@ -34,6 +42,42 @@ from tests.integration.chain_faults import (
 
 pytestmark = pytest.mark.integration
 DOWN_S = 2.0
+WINDOW_S = 60  # the commits are staged (below): slack for a loaded machine
+
+
+def anvil_network(tmp_path):  # type: ignore[no-untyped-def]
+    params = DeployParams(commit_window=WINDOW_S, vote_window=WINDOW_S, min_participants=4)
+    return network(tmp_path, 2, params=params)
+
+
+def signal_all(nodes: list[NodeProcess], sig: signal.Signals) -> None:
+    for node in nodes:
+        node.process.send_signal(sig)
+
+
+def open_round_frozen(net: Network, chain: ChainClient) -> float:
+    """Round 1 opened by the test with every node frozen; returns when (time.time())."""
+
+    def registered() -> bool:
+        return sum(p.active for p in chain.participants()) == len(net.nodes)
+
+    wait_for(net.nodes, registered, "every node's registration")
+    signal_all(net.nodes, signal.SIGSTOP)
+    chain.set_param("min_participants", len(net.nodes))
+    assert chain.advance()
+    assert chain.current_round() == 1 and chain.round_info(1).commit_count == 0
+    return time.time()
+
+
+def dump_after(net: Network, since: float) -> bytes:
+    """A readable state dump written after ``since`` and serialized after it too (the
+    first write after it may have been serialized before)."""
+    path = net.devnet_dir / "state.json"
+    wait_for([], lambda: path.stat().st_mtime > since, "a state dump")
+    first = path.stat().st_mtime
+    wait_for([], lambda: path.stat().st_mtime > first, "the next state dump")
+    wait_for([], lambda: bool(valid_dump(net)), "a readable state dump")
+    return valid_dump(net)
 
 
 def valid_dump(net: Network) -> bytes:
@@ -45,9 +89,10 @@ def valid_dump(net: Network) -> bytes:
         return b""
 
 
-def restart_from(net: Network, dump: bytes) -> None:
+def restart_from(net: Network, dump: bytes, while_down: Callable[[], None] = lambda: None) -> None:
     os.kill(net.net.pid, signal.SIGKILL)
     (net.devnet_dir / "state.json").write_bytes(dump)
+    while_down()
     time.sleep(DOWN_S)
     restarted = devnet.up(net.devnet_dir, port=net.net.port, block_time=DEVNET_BLOCK_TIME)
     assert restarted.pid != net.net.pid
@@ -62,40 +107,36 @@ def check_outcome(net: Network, rounds: int) -> None:
 
 
 def test_nodes_resend_commits_a_restarted_anvil_lost(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with network(tmp_path, 2) as net:
+    with anvil_network(tmp_path) as net:
         chain = net.chain()
-        before_commit = b""
-
-        def first_commit() -> bool:
-            nonlocal before_commit
-            if chain.current_round() < 1:
-                return False
-            dump = valid_dump(net)
-            if chain.round_info(1).commit_count == 0:
-                before_commit = dump or before_commit
-                return False
-            return bool(before_commit)
-
-        wait_for(net.nodes, first_commit, "a commit in round 1")
-        restart_from(net, before_commit)
+        before_commit = dump_after(net, open_round_frozen(net, chain))
+        # The last node stays frozen until anvil is down: the others commit and wait for
+        # the window to close, which it cannot before every node committed.
+        *thawed, last = net.nodes
+        signal_all(thawed, signal.SIGCONT)
+        wait_for(thawed, lambda: chain.round_info(1).commit_count >= 1, "a commit in round 1")
+        restart_from(net, before_commit, partial(signal_all, [last], signal.SIGCONT))
         info = chain.round_info(1)
-        assert info.status is RoundStatus.NONE or info.commit_count == 0, info  # lost
+        assert info.status is RoundStatus.OPEN and info.commit_count == 0, info  # lost
         check_outcome(net, 2)
 
 
 def test_nodes_revote_claim_and_rejoin_after_anvil_lost_a_finalization(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with network(tmp_path, 2) as net:
+    with anvil_network(tmp_path) as net:
         chain = net.chain()
-        wait_for(net.nodes, lambda: chain.round_info(1).commit_count == len(net.nodes), "commits")
-        # Frozen, the nodes cannot vote: the next dump has every commit and no vote.
-        for node in net.nodes:
-            node.process.send_signal(signal.SIGSTOP)
-        frozen_at = time.time()
-        wait_for([], lambda: (net.devnet_dir / "state.json").stat().st_mtime > frozen_at, "dump")
-        wait_for([], lambda: bool(valid_dump(net)), "a readable state dump")
-        committed = valid_dump(net)
+        open_round_frozen(net, chain)
+        # Thawed one at a time, each node commits and is frozen again before the next one
+        # is thawed: nobody releases an update before the last commit closes the window,
+        # and the last committer cannot fetch from the frozen others, so nobody votes.
         for node in net.nodes:
             node.process.send_signal(signal.SIGCONT)
+            sent = partial(chain.commitment_cid, 1, node.address)
+            wait_for([node], lambda sent=sent: sent() is not None, f"node {node.index}'s commit")
+            node.process.send_signal(signal.SIGSTOP)
+        info = chain.round_info(1)
+        assert info.commit_count == len(net.nodes) and info.winning_weight == 0, info
+        committed = dump_after(net, time.time())  # every commit and no vote
+        signal_all(net.nodes, signal.SIGCONT)
         # Round 1 finalized and claimed, round 2 opened and committed: all of it is lost.
         wait_for(net.nodes, lambda: chain.round_info(2).commit_count >= 1, "a commit in round 2")
         restart_from(net, committed)
