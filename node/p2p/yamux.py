@@ -46,7 +46,28 @@ _Frame = tuple[bytes, trio.Event | None]
 COALESCE_BYTES = int(os.environ.get("FEDCHAIN_YAMUX_COALESCE_BYTES", str(65535 - 16)))
 
 
-class HalfWindowStream(YamuxStream):
+class WholeWriteStream(YamuxStream):
+    """A yamux stream on which one ``write`` at a time goes out, whole (go-yamux's
+    ``Stream.Write`` holds its write lock for the whole call).
+
+    py-libp2p 0.8.1 takes the stream's lock once per frame: a write of more than one frame
+    (over 64 KiB, or over the send window) let a second writer's data in between its
+    frames. Pubsub writes to a peer's one stream from several tasks (a flood-published
+    push of 175 KiB, and the heartbeat's GRAFT): the receiver read a 290-byte GRAFT RPC
+    inside the push's frame, failed to parse it and charged the honest sender
+    ``garbage_rpc``, three times in 15 ms at start-up, graylisting it (docs/p2p.md).
+    """
+
+    def __init__(self, stream_id: int, conn: Yamux, is_initiator: bool) -> None:
+        super().__init__(stream_id, conn, is_initiator)
+        self._whole_write = trio.Lock()
+
+    async def write(self, data: bytes) -> None:
+        async with self._whole_write:
+            await super().write(data)
+
+
+class HalfWindowStream(WholeWriteStream):
     """A yamux stream that grants its peer more window once half of it was read (go-yamux's
     hysteresis), not after every read.
 
@@ -182,14 +203,15 @@ def _kind(frame: bytes) -> str:
 
 def install(metrics: Counter[str] | None = None) -> None:
     """Make every yamux connection of this process a ``ReaderSafeYamux`` whose streams
-    are ``HalfWindowStream``s.
+    are ``HalfWindowStream``s (``WholeWriteStream``s for stock-window measurements).
 
     ``muxer_opt`` cannot do it: py-libp2p 0.8.1's ``MuxerMultistream.new_conn``
     constructs ``Yamux`` by name whenever yamux is negotiated, ignoring the class it
     was given, so the name it looks up is replaced instead (and so for its streams).
     """
     muxer_multistream.Yamux = ReaderSafeYamux  # type: ignore[misc]
-    if os.environ.get("FEDCHAIN_YAMUX_STOCK_WINDOW") != "1":  # 1: before/after measurements
-        yamux_module.YamuxStream = HalfWindowStream  # type: ignore[misc]
+    stock_window = os.environ.get("FEDCHAIN_YAMUX_STOCK_WINDOW") == "1"  # before/after only
+    stream = WholeWriteStream if stock_window else HalfWindowStream
+    yamux_module.YamuxStream = stream  # type: ignore[misc]
     if metrics is not None:
         ReaderSafeYamux.metrics = metrics
