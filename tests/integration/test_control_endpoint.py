@@ -31,11 +31,12 @@ from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 TOKEN = 10**18
-# A digits round of 3 nodes takes about a second: 30 rounds were over before the first
-# batch's unstake ran (3 CLI processes starting per command). The nodes run this many
-# rounds; commands stop once a whole batch ran while the nodes were busy.
-ROUNDS = 80
+# A digits round of 3 nodes takes 0.15-1 s, a batch of commands (3 CLI processes starting
+# per command) seconds to tens of seconds: no fixed round count is sure to outlast it. The
+# nodes run until the chain's stop rule ends the deployment, which the test stages once a
+# whole batch ran while the rounds moved on; the last round is the deployment's end.
 BUSY_BATCHES = 1
+MORE_ROUNDS = 2  # after the busy batches, before the stop rule ends the deployment
 FUNDED = 1000 * TOKEN
 # The rounds index cache is keyed by chain id and coordinator address, the same on every
 # fresh devnet: keep this test's apart from other runs'.
@@ -89,7 +90,7 @@ def busy_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
     root = tmp_path_factory.mktemp("control")
     CACHE["FEDCHAIN_CACHE_DIR"] = str(root / "cache")
-    opts = DemoOptions(nodes=3, rounds=ROUNDS, task="digits-mlp", data_root=root, epochs=1)
+    opts = DemoOptions(nodes=3, rounds=0, task="digits-mlp", data_root=root, epochs=1)
     params = DeployParams(commit_window=60, vote_window=60, min_participants=3)
     net, deployment = devnet_up(opts.devnet_dir, free_port(), Console(quiet=True), opts.task,
                                 params)  # fmt: skip
@@ -104,25 +105,31 @@ def busy_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
             nodes.append(start_node(index, address, config.parent, config, CACHE))
         deadline = time.monotonic() + 900
         wait_for_control(nodes, deadline)
+        chain = ChainClient(net.rpc_url, deployment, net.accounts[0][1])
         # every node's commands run side by side, while the nodes commit and vote
         busy_batches = 0
-        while time.monotonic() < deadline and not all_done(nodes, ROUNDS):
-            if busy_batches >= BUSY_BATCHES:
-                time.sleep(1)  # enough commands: the nodes finish their rounds
-                continue
+        while busy_batches < BUSY_BATCHES:
+            assert time.monotonic() < deadline, [n.log_tail(30) for n in nodes]
             batch_busy = True
             for args in (["claim"], ["stake", "1"], ["unstake", "1"]):
                 argvs = [[*args, "--node-dir", str(n.data_dir), "--json"] for n in nodes]
+                before = chain.current_round()
                 running = [fedchain_start(*argv, deployment=deployment_file) for argv in argvs]
                 results = [finish(p) for p in running]
-                busy = not all_done(nodes, ROUNDS)  # the nodes were still taking part
+                busy = before >= 1 and chain.current_round() > before  # rounds went on
                 batch_busy = batch_busy and busy
                 commands += [(a, r, busy) for a, r in zip(argvs, results, strict=True)]
             busy_batches += batch_busy
-        assert all_done(nodes, ROUNDS), [n.log_tail(30) for n in nodes]
+        # staged: in force from the next round's opening, it ends the deployment soon after
+        chain.set_stop_rule(0, 0, chain.current_round() + MORE_ROUNDS)
+        while time.monotonic() < deadline and not all_done(nodes, sys.maxsize):
+            assert all(n.running() for n in nodes), [n.log_tail(20) for n in nodes]
+            time.sleep(0.5)
+        assert all_done(nodes, sys.maxsize), [n.log_tail(30) for n in nodes]  # all finished
+        end = chain.deployment_end()
+        assert end is not None
         stop_all(nodes[:1], timeout=120)  # node 0 stopped: its commands sign locally again
-        chain = ChainClient(net.rpc_url, deployment, net.accounts[0][1])
-        yield chain, nodes, commands, deployment_file
+        yield chain, nodes, commands, deployment_file, end.round
     finally:
         stop_all(nodes)
         devnet.down(opts.devnet_dir)
@@ -137,7 +144,7 @@ def records(node: NodeProcess) -> dict[int, dict[str, Any]]:
 
 
 def test_operator_commands_went_through_the_node_and_succeeded(busy_run) -> None:  # type: ignore[no-untyped-def]
-    _, _, commands, _ = busy_run
+    _, _, commands, _, _ = busy_run
     # each kind of command ran (and finished) while the nodes were taking part in rounds
     assert {argv[0] for argv, _, busy in commands if busy} == {"claim", "stake", "unstake"}
     for argv, result, _ in commands:
@@ -153,7 +160,7 @@ def test_operator_commands_went_through_the_node_and_succeeded(busy_run) -> None
 
 
 def test_every_node_committed_and_voted_every_round_with_no_failed_transaction(busy_run) -> None:  # type: ignore[no-untyped-def]
-    chain, nodes, _, _ = busy_run
+    chain, nodes, _, _, rounds = busy_run
     for node in nodes:
         log = node.log_path.read_text()
         assert not any(e in log for e in NONCE_ERRORS), node.log_tail(40)
@@ -162,15 +169,15 @@ def test_every_node_committed_and_voted_every_round_with_no_failed_transaction(b
         status = json.loads((node.data_dir / "status.json").read_text())
         assert status["metrics"].get("round_errors_total", 0) == 0
         assert status["metrics"].get("votes_rejected_total", 0) == 0
-        for r in range(1, ROUNDS + 1):
+        for r in range(1, rounds + 1):
             assert chain.commitment_cid(r, node.address) is not None, (node.index, r)
             assert chain.has_voted(r, node.address), (node.index, r)
 
 
 def test_rounds_finalized_with_identical_models_and_stake_moved(busy_run) -> None:  # type: ignore[no-untyped-def]
-    chain, nodes, commands, _ = busy_run
+    chain, nodes, commands, _, rounds = busy_run
     mine = [records(n) for n in nodes]
-    for r in range(1, ROUNDS + 1):
+    for r in range(1, rounds + 1):
         outcome = chain.finalized_outcome(r)
         assert outcome is not None, f"round {r} did not finalize"
         assert {m[r]["finalized_cid"] for m in mine} == {outcome.model_cid}
@@ -185,9 +192,9 @@ def test_rounds_finalized_with_identical_models_and_stake_moved(busy_run) -> Non
 
 
 def test_voter_rewards_of_earlier_rounds_were_claimed(busy_run) -> None:  # type: ignore[no-untyped-def]
-    chain, nodes, _, _ = busy_run
+    chain, nodes, _, _, rounds = busy_run
     for node in nodes:
-        for r in range(1, ROUNDS):  # the last round's unlocks after its vote deadline
+        for r in range(1, rounds):  # the last round's unlocks after its vote deadline
             outcome, weight, claimed = chain.vote_of(r, node.address)
             assert weight > 0 and claimed, (node.index, r)
         settled = [rec for r, rec in records(node).items() if rec.get("voter_settled")]
@@ -196,7 +203,7 @@ def test_voter_rewards_of_earlier_rounds_were_claimed(busy_run) -> None:  # type
 
 
 def test_control_files_are_private_and_go_with_the_node(busy_run) -> None:  # type: ignore[no-untyped-def]
-    _, nodes, _, _ = busy_run
+    _, nodes, _, _, _ = busy_run
     stopped, *running = nodes
     for node in running:
         token = node.data_dir / TOKEN_FILE
@@ -207,7 +214,7 @@ def test_control_files_are_private_and_go_with_the_node(busy_run) -> None:  # ty
 
 
 def test_a_stopped_node_s_commands_sign_locally(busy_run) -> None:  # type: ignore[no-untyped-def]
-    chain, nodes, _, deployment = busy_run
+    chain, nodes, _, deployment, _ = busy_run
     home = nodes[0].data_dir
     # the demo's node directories hold a plaintext key.hex, no keystore: say how to fix it
     result = fedchain("claim", "--node-dir", home, deployment=deployment)
