@@ -31,6 +31,7 @@ from node.chain import devnet
 from node.chain.client import ChainClient, RoundStatus
 from node.chain.deploy import DeployParams
 from node.demo.processes import NodeProcess
+from node.demo.run import all_done
 from node.operator.devnet import DEVNET_BLOCK_TIME
 from tests.integration.chain_faults import (
     Network,
@@ -55,18 +56,21 @@ def signal_all(nodes: list[NodeProcess], sig: signal.Signals) -> None:
         node.process.send_signal(sig)
 
 
-def open_round_frozen(net: Network, chain: ChainClient) -> float:
-    """Round 1 opened by the test with every node frozen; returns when (time.time())."""
+def open_round_frozen(net: Network, chain: ChainClient, r: int) -> float:
+    """Round ``r`` opened by the test with every node frozen (the nodes wait: the chain
+    asks for one participant more than there are); returns when (time.time())."""
+    signal_all(net.nodes, signal.SIGSTOP)
+    chain.set_param("min_participants", len(net.nodes))
+    wait_for([], chain.advance, f"round {r} to open", 60)  # a finalized round: its grace
+    assert chain.current_round() == r and chain.round_info(r).commit_count == 0
+    return time.time()
 
+
+def wait_registered(net: Network, chain: ChainClient) -> None:
     def registered() -> bool:
         return sum(p.active for p in chain.participants()) == len(net.nodes)
 
     wait_for(net.nodes, registered, "every node's registration")
-    signal_all(net.nodes, signal.SIGSTOP)
-    chain.set_param("min_participants", len(net.nodes))
-    assert chain.advance()
-    assert chain.current_round() == 1 and chain.round_info(1).commit_count == 0
-    return time.time()
 
 
 def dump_after(net: Network, since: float) -> bytes:
@@ -109,7 +113,8 @@ def check_outcome(net: Network, rounds: int) -> None:
 def test_nodes_resend_commits_a_restarted_anvil_lost(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with anvil_network(tmp_path) as net:
         chain = net.chain()
-        before_commit = dump_after(net, open_round_frozen(net, chain))
+        wait_registered(net, chain)
+        before_commit = dump_after(net, open_round_frozen(net, chain, 1))
         # The last node stays frozen until anvil is down: the others commit and wait for
         # the window to close, which it cannot before every node committed.
         *thawed, last = net.nodes
@@ -124,7 +129,8 @@ def test_nodes_resend_commits_a_restarted_anvil_lost(tmp_path) -> None:  # type:
 def test_nodes_revote_claim_and_rejoin_after_anvil_lost_a_finalization(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with anvil_network(tmp_path) as net:
         chain = net.chain()
-        open_round_frozen(net, chain)
+        wait_registered(net, chain)
+        open_round_frozen(net, chain, 1)
         # Thawed one at a time, each node commits and is frozen again before the next one
         # is thawed: nobody releases an update before the last commit closes the window,
         # and the last committer cannot fetch from the frozen others, so nobody votes.
@@ -136,10 +142,19 @@ def test_nodes_revote_claim_and_rejoin_after_anvil_lost_a_finalization(tmp_path)
         info = chain.round_info(1)
         assert info.commit_count == len(net.nodes) and info.winning_weight == 0, info
         committed = dump_after(net, time.time())  # every commit and no vote
+        chain.set_param("min_participants", len(net.nodes) + 1)  # round 2 waits for the test
         signal_all(net.nodes, signal.SIGCONT)
         # Round 1 finalized and claimed, round 2 opened and committed: all of it is lost.
-        wait_for(net.nodes, lambda: chain.round_info(2).commit_count >= 1, "a commit in round 2")
-        restart_from(net, committed)
+        # Round 2 opens frozen, and the last node stays frozen until anvil is down: the
+        # others commit and wait for it (a round that could finish first ended the nodes'
+        # two rounds before the restart, and they never voted round 1 again).
+        wait_for(net.nodes, lambda: all_done(net.nodes, 1), "round 1 recorded by every node")
+        open_round_frozen(net, chain, 2)
+        *thawed, last = net.nodes
+        signal_all(thawed, signal.SIGCONT)
+        done = lambda: chain.round_info(2).commit_count == len(thawed)  # noqa: E731
+        wait_for(thawed, done, "the thawed nodes' commits in round 2")
+        restart_from(net, committed, partial(signal_all, [last], signal.SIGCONT))
         info = chain.round_info(1)
         assert chain.current_round() == 1 and info.status is RoundStatus.OPEN, info
         assert info.commit_count == len(net.nodes) and info.winning_weight == 0, info
