@@ -29,6 +29,9 @@ from node.waits import commit_closed
 
 log = logging.getLogger(__name__)
 
+LOG_LAG_TRIES = 20  # re-reads of a round's commitment logs that lag its closing read
+LOG_LAG_PAUSE_S = 0.05
+
 
 @dataclass
 class Verified:
@@ -199,7 +202,7 @@ class Exchange:
         """Fetch and verify every committed update; returns (verified, rejected author ->
         reason)."""
         ctx = self.ctx
-        commitments = await ctx.chain_port.commitments(self.r)
+        commitments = await self._closing_commitments()
         self.deadline = await exchange_deadline(ctx, self.r, self._closing)
         final = set(commitments.items())
         for key, fetch in self.fetches.items():
@@ -219,6 +222,28 @@ class Exchange:
                 rejected[author] = fetch.outcome.reason
         ctx.pushed.discard_through(self.r)
         return sorted(verified, key=lambda v: v.author.lower()), rejected
+
+    async def _closing_commitments(self) -> dict[str, str]:
+        """The round's commitments, read again while their logs hold fewer than the read
+        that showed the window closed counted. Anvil has answered a log read from before
+        its latest block's logs were in (a node then verified 2 of 3 updates and voted
+        alone). Bounded: a chain restarted from an older state may really have lost one."""
+        expected = self._closing[0].commit_count if self._closing is not None else 0
+        commitments = await self.ctx.chain_port.commitments(self.r)
+        for _ in range(LOG_LAG_TRIES):
+            if len(commitments) >= expected:
+                return commitments
+            self.ctx.metrics.inc("exchange_commitment_logs_behind_total")
+            await trio.sleep(LOG_LAG_PAUSE_S)
+            commitments = await self.ctx.chain_port.commitments(self.r)
+        if len(commitments) < expected:
+            log.warning(
+                "round %d: %d commitments in the logs, the closing read counted %d",
+                self.r,
+                len(commitments),
+                expected,
+            )
+        return commitments
 
     def start(self, commitments: Mapping[str, str]) -> None:
         for author, cid in sorted(commitments.items()):

@@ -178,3 +178,43 @@ def test_a_verifier_announces_only_while_too_few_have(
     run(lambda: announce_provider(ctx, 1, A, "cid-a"))  # type: ignore[arg-type]
     assert (fetches.announced == [A]) is speaks
     assert ctx.metrics.get("announcements_skipped_total") == (0 if speaks else 1)
+
+
+@dataclass
+class LaggingChain(Chain):
+    """Its first ``behind`` commitment reads miss ``late``'s commitment, as anvil's logs
+    once did after the read that showed the window closed (which counted it)."""
+
+    late: str = C
+    behind: int = 2
+
+    def commitments(self, r: int) -> dict[str, str]:
+        seen = super().commitments(r)
+        if self.reads <= self.behind:
+            seen.pop(self.late, None)
+        return seen
+
+
+@pytest.mark.parametrize(("behind", "included"), [(2, True), (100, False)])
+def test_finish_reads_again_while_the_logs_lag_the_closing_read(
+    fetches: Fetches, behind: int, included: bool
+) -> None:
+    """Every commitment the closing read counted is exchanged, though the first log
+    reads miss one; a chain that really lost it (it never shows up) costs a bounded
+    number of re-reads and the exchange goes on with what the chain holds."""
+    chain = LaggingChain({ME: "own", A: "a", C: "d"}, behind=behind)
+    ctx = Ctx(chain)
+
+    async def main() -> list[Verified]:
+        async with trio.open_nursery() as nursery:
+            ctx.net = SimpleNamespace(start_soon=nursery.start_soon)
+            ex = Exchange(ctx, 1, "base", {}, nursery)  # type: ignore[arg-type]
+            closing = replace(INFO, commit_count=3, closed_at=99)
+            assert ex.window_closed(closing, now=100)
+            verified, _ = await ex.finish()
+        return verified
+
+    verified = run(main)
+    assert (C in {v.author for v in verified}) is included
+    lagged = ctx.metrics.get("exchange_commitment_logs_behind_total")
+    assert lagged == (behind if included else exchange_module.LOG_LAG_TRIES)
