@@ -217,7 +217,7 @@ async def deployment_finished(ctx: NodeContext) -> bool:
 
 
 async def take_rounds(ctx: NodeContext) -> None:
-    taken_part = 0
+    taken_part: set[int] = set()  # rounds (one a chain lost and reopened counts once)
     reconciled = -1
     upkept = 0  # the round after whose part the chores ran
     grace: dict[int, int] = {}
@@ -225,7 +225,7 @@ async def take_rounds(ctx: NodeContext) -> None:
     recheck = Recheck(ctx)  # when to read back our vote in a round we finished
     finished_checked = 0  # the last finalized round after which we asked whether it was the last
     untidy: int | None = None  # the last round taken part in, until tidy_up ran after it
-    while not (ctx.cfg.max_rounds and taken_part >= ctx.cfg.max_rounds):
+    while not (ctx.cfg.max_rounds and len(taken_part) >= ctx.cfg.max_rounds):
         seen = block_seen(ctx)
         r = await ctx.chain_port.current_round()
         ctx.current_round = r
@@ -237,7 +237,8 @@ async def take_rounds(ctx: NodeContext) -> None:
             reconciled = r
         for past in await unfinished_rounds(ctx, r):  # after a crash or downtime
             if await take_part(ctx, await ctx.chain_port.round_info(past)):
-                taken_part, untidy = taken_part + 1, past
+                taken_part.add(past)
+                untidy = past
         if r == 0:
             await advance(ctx)
             await next_block(ctx, seen)
@@ -248,11 +249,13 @@ async def take_rounds(ctx: NodeContext) -> None:
         live = info.status is RoundStatus.OPEN and now < info.vote_deadline
         if not row.done and (live or resumable):
             if await take_part(ctx, info):
-                taken_part, untidy = taken_part + 1, r
+                taken_part.add(r)
+                untidy = r
             else:
                 await next_block(ctx, seen)
             continue
-        if row.done and row.opened_at not in (None, info.opened_at):
+        rewound = row.done and info.commit_open(now)  # restarted from before the close
+        if rewound or (row.done and row.opened_at not in (None, info.opened_at)):
             log.warning("round %d: the chain lost it and opened it again; taking part", r)
             ctx.metrics.inc("rounds_lost_by_chain_total")
             ctx.state.forget(r)

@@ -13,7 +13,7 @@ from node.context import NodeContext
 from node.errors import ChainError, Rejection
 from node.faults import crash_point
 from node.slashing import slash_list
-from node.waits import round_settled, round_view, wait_until
+from node.waits import RoundRewound, round_settled, round_view, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ async def vote(
         resend = True
         info, now = await round_view(ctx, r)  # one batched read
         if not info.vote_open(now):
+            if info.commit_open(now):  # not closed yet again: see RoundRewound
+                raise RoundRewound(r)
             ctx.metrics.inc("votes_missed_total")
             log.warning("round %d: the vote window closed before our vote reached the chain", r)
             return
@@ -94,7 +96,10 @@ async def keep_vote(
     outcome: Outcome,
     metric_bps: int = 0,
 ) -> None:
-    """While the vote window is open, send our vote again if the chain lost it."""
+    """While the vote window is open, send our vote again if the chain lost it; if the
+    chain is back in the commit window, take part afresh (``RoundRewound``)."""
+    if info.commit_open(now):
+        raise RoundRewound(r)
     if not ctx.state.get(r).voted or not info.vote_open(now):
         return
     if not await ctx.chain_port.has_voted(r):
@@ -118,7 +123,11 @@ async def keep_finished_vote(ctx: NodeContext, r: int) -> None:
     if slash is None:  # a record written before slash lists were capped
         slash = await choose_slash(ctx, r, record["rejected"])
     metric = int(record.get("metric_bps", 0))
-    await vote(ctx, r, record["model_cid"], bytes.fromhex(row.reward_root), slash, metric)
+    try:
+        await vote(ctx, r, record["model_cid"], bytes.fromhex(row.reward_root), slash, metric)
+    except RoundRewound as exc:  # back in the commit window since the read above
+        log.warning("%s; taking part again", exc)
+        ctx.state.forget(r)
 
 
 async def settle(

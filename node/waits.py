@@ -21,6 +21,16 @@ class RoundLost(ChainError):
         self.round = r
 
 
+class RoundRewound(RoundLost):
+    """The chain is back in round ``round``'s commit window after this node saw it close
+    (restarted from a state taken before the close, e.g. without our commit): what the
+    node exchanged and aggregated is void, so the round loop takes part afresh."""
+
+    def __init__(self, r: int) -> None:
+        ChainError.__init__(self, f"round {r}: the chain is back in its commit window")
+        self.round = r
+
+
 async def round_info(ctx: NodeContext, r: int) -> RoundInfo:
     """Round ``r`` as the chain has it now; ``RoundLost`` if the chain forgot it, or forgot
     and opened it again (another opening time than the journal's)."""

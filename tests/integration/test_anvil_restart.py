@@ -163,3 +163,23 @@ def test_nodes_revote_claim_and_rejoin_after_anvil_lost_a_finalization(tmp_path)
         assert sum(m.get("rounds_lost_by_chain_total", 0) for m in metrics) >= 1, metrics
         for node in net.nodes:
             assert chain.is_claimed(1, node.address)
+
+
+def test_nodes_take_part_again_in_a_round_rewound_past_its_close(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A dump taken before round 1's commits, restarted once every node finished round 1:
+    the chain is back in round 1's commit window, without the commits, votes and claims.
+    The nodes do not wait for its vote deadline (the round would fail): they forget round
+    1, commit again, and it finalizes."""
+    with anvil_network(tmp_path) as net:
+        chain = net.chain()
+        wait_registered(net, chain)
+        before_commit = dump_after(net, open_round_frozen(net, chain, 1))
+        chain.set_param("min_participants", len(net.nodes) + 1)  # round 2 waits (not in the dump)
+        signal_all(net.nodes, signal.SIGCONT)
+        wait_for(net.nodes, lambda: all_done(net.nodes, 1), "round 1 recorded by every node")
+        restart_from(net, before_commit)
+        info = chain.round_info(1)
+        assert info.status is RoundStatus.OPEN and info.commit_count == 0, info
+        check_outcome(net, 2)
+        metrics = [n.status()["metrics"] for n in net.nodes]
+        assert all(m.get("rounds_lost_by_chain_total", 0) >= 1 for m in metrics), metrics
