@@ -183,6 +183,9 @@ def test_a_graylisted_peer_is_disconnected_and_refused_both_ways(tmp_path: Path)
             assert m.peer_id not in r.connected_peers(), dict(r.metrics)
             assert r.metrics["gossip.graylisted"] == 1
             assert r.metrics["p2p.disconnected.graylisted"] == 1
+            with trio.fail_after(10):  # else M's connect returns at once, without a dial
+                while r.peer_id in m.connected_peers():
+                    await trio.sleep(0.05)
             await m.connect(r.peer_id, r.listen_addrs())  # M's side may finish its handshake
             with trio.fail_after(10):
                 while not r.metrics["p2p.refused.graylisted"]:
