@@ -52,14 +52,16 @@ async def discover_peers(ctx: NodeContext) -> None:
     (``node.p2p.overlay.DiscoveryPace``).
     ``fetch_blob_until`` also re-reads an author's entry before each fetch attempt.
     """
-    known_count = -1
+    known_count: tuple[int, int] = (-1, -1)
     refreshed_at = -math.inf
     participants: list[Participant] = []
     pace = DiscoveryPace(DISCOVERY_INTERVAL, DISCOVERY_IDLE)
     while True:
         settled = False
         try:
-            count = await ctx.chain_port.participant_count()
+            # registrations and active stakes: a peer that registered, was read inactive
+            # and then staked changes only the second
+            count = await ctx.chain_port.registry_counts()
             stale = trio.current_time() - refreshed_at >= DISCOVERY_REFRESH
             if count != known_count or stale:
                 participants = await ctx.chain_port.participants()

@@ -93,6 +93,9 @@ class ChainPort:
     async def participant_count(self) -> int:
         return await self._read(self.client.participant_count)
 
+    async def registry_counts(self) -> tuple[int, int]:
+        return await self._read(self.client.registry_counts)
+
     async def participants(self) -> list[Participant]:
         return await self._read(self.client.participants)
 

@@ -49,6 +49,8 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     """Take part in round ``info.round`` from wherever this node left it; returns the record."""
     r = info.round
     lap = Laps()
+    if info.status is RoundStatus.OPEN:  # before anything slow: peers announce soon
+        await know_eligible(ctx, info)
     base_cid = ctx.state.get(r).base_cid
     if base_cid is None:
         if info.status is not RoundStatus.OPEN:
@@ -64,7 +66,6 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     base, base_fetch_s = await round_base(ctx, r, base_cid, committee)
     # the model updates are trained on: the base, or the previous round's (staleness 1)
     trained_on = await training_base(ctx.chain_port, ctx.state, ctx.genesis_cid, r, base_cid)
-    await know_eligible(ctx, info)
     own_cid = await train_and_commit(ctx, info, trained_on)
     if ctx.claims is not None:  # the last round's claims, now that the commit is sent
         ctx.claims.resume()

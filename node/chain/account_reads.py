@@ -3,6 +3,7 @@ parameters, ownership and inactivity."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -40,6 +41,16 @@ class AccountReads(ChainBase):
     def participant_count(self) -> int:
         """How many accounts ever registered (one cheap call; grows when one joins)."""
         return int(self._view("participantCount"))
+
+    def registry_counts(self) -> tuple[int, int]:
+        """How many accounts ever registered and how many are active (staked), in one
+        JSON-RPC batch where the quick path can: either changing means the registry did."""
+        with contextlib.suppress(QuickReadUnavailable):
+            (count, active), _ = self._quick.views(
+                [("participantCount", ()), ("activeCount", ())], self.address
+            )
+            return int(count), int(active)
+        return self.participant_count(), int(self._view("activeCount"))
 
     def participants(self) -> list[Participant]:
         """Every registered participant, in registration order (1 + 2n calls, in two

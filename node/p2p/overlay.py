@@ -66,10 +66,10 @@ class DiscoveryPace:
 
     busy: float
     idle: float
-    _last: tuple[int, frozenset[str]] | None = field(default=None, init=False)
+    _last: tuple[object, frozenset[str]] | None = field(default=None, init=False)
 
-    def settled(self, count: int, connected: set[str]) -> bool:
-        """Whether the registry size and the connected peers are what they were at the
+    def settled(self, count: object, connected: set[str]) -> bool:
+        """Whether the registry's counts and the connected peers are what they were at the
         previous pass (records this pass's)."""
         now = (count, frozenset(connected))
         same = now == self._last

@@ -92,9 +92,12 @@ def test_deployment_file_matches_chain(env: Env) -> None:
 
 def test_register_three(env: Env) -> None:
     assert env.nodes[0].advance() is False  # nobody registered yet: nothing to do
+    assert env.deployer.registry_counts() == (0, 0)
     for i, node in enumerate(env.nodes):
         addrs = [f"/ip4/127.0.0.1/tcp/{4001 + i}"]
         assert node.ensure_registered(STAKE, PEERS[i], addrs) is True
+        # (registrations, active stakes): what peer discovery watches
+        assert env.deployer.registry_counts() == (i + 1, i + 1)
         assert node.ensure_registered(STAKE, PEERS[i], addrs) is False  # idempotent
     found = env.deployer.participants()
     assert [p.address for p in found] == [n.address for n in env.nodes]
