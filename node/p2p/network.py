@@ -29,7 +29,7 @@ from node.p2p.host import ensure_port_free, make_host, tcp_multiaddr
 from node.p2p.identity import load_or_create_identity
 from node.p2p.peer_gate import PeerCooldown
 from node.p2p.peer_gate import install as install_peer_gate
-from node.p2p.peer_score import BITSWAP_PENALTIES
+from node.p2p.peer_score import BITSWAP_PENALTIES, BLOCKSTREAM_PENALTIES
 from node.store import blobs
 from node.store.blockstore import BlockStore
 from node.store.cid import parse_cid_str
@@ -85,10 +85,15 @@ class PeerNetwork:
 
     def _charge_bitswap(self, peer: ID, reason: str) -> None:
         """Bitswap abuse costs the peer score that gossip abuse does (``BITSWAP_PENALTIES``;
-        reasons not listed there are honest behaviour and stay uncharged)."""
-        points = BITSWAP_PENALTIES.get(reason, 0.0)
+        reasons not listed there are honest behaviour and stay uncharged); so does
+        ``blockstream.<reason>`` (``BLOCKSTREAM_PENALTIES``, /fedchain/blocks/1)."""
+        table, counter = BITSWAP_PENALTIES, f"bitswap.charged.{reason}"
+        if reason.startswith("blockstream."):
+            reason = reason.removeprefix("blockstream.")
+            table, counter = BLOCKSTREAM_PENALTIES, f"blockstream.charged.{reason}"
+        points = table.get(reason, 0.0)
         if points > 0 and not self.cooldown.refuses(peer.to_base58()):
-            self._gossip.charge_points(peer, f"bitswap.charged.{reason}", points)
+            self._gossip.charge_points(peer, counter, points)
 
     def _cut_off(self, pid: ID) -> None:
         """A peer the gossip score graylisted: close its connections and refuse it, both

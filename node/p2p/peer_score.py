@@ -57,9 +57,7 @@ SIGNER_ONLY = frozenset({"not_author", "push_limit", "round_out_of_window"})
 # Never charged, since honest peers do them: asking for blocks we lack (DONT_HAVE), asking
 # for more bytes than we queue at once (``queue_full``: an honest fetch of a big blob
 # does; the rest is answered when it asks again), a block that lands after its fetch gave
-# up (``late_block``), and anything on /fedchain/blocks/1 (an honest client's open that
-# times out leaves its stream unread, and parallel fetches from one provider exceed its
-# per-peer streams).
+# up (``late_block``).
 BITSWAP_PENALTIES = {
     "peer_streams": 10.0,  # an inbound stream over PEER_STREAMS at once (honest peers hold 1)
     "message_wants": 10.0,  # a message of more than MAX_MESSAGE_WANTS entries
@@ -73,6 +71,25 @@ BITSWAP_PENALTIES = {
     "half_frame": 10.0,  # a frame that stalled half way (FRAME_TIMEOUT; maybe a stalled peer)
     "unsolicited_block": 5.0,  # a block no fetch of ours wanted (nor gave up on lately)
     "block_mismatch": 50.0,  # a block the store refuses (poisoned: over the size limit)
+    # a message of ours left unread for SEND_TIMEOUT (node/store/sendqueue.py): the stream
+    # is reset and what was queued for the peer dropped. An honest peer reads continuously;
+    # it takes 5-6 stalls in a row (each >= 5 s of not reading a byte) to be cut off.
+    "send_stall": 20.0,
+}
+# /fedchain/blocks/1 (node/store/blockstream.py ``blockstream.refused.<reason>``, charged as
+# ``blockstream.charged.<reason>``). Refusals cost little: an honest peer meets them too (a
+# peer that just registered, before our registry copy has it: discovery re-reads it within
+# seconds; parallel fetches from one provider over its PEER_STREAMS, or a new stream opened
+# before the provider has ended the last one), a few a round at most; a refused stream
+# costs us a negotiation and a reset. 100 in quick succession cut a peer off. A client
+# that leaves our data unread (``write_stall``) held a serving slot for seconds: an honest
+# client reads until it resets the stream (BlockStreamClient resets every stream it stops
+# reading), so it costs what a Bitswap send stall does. A request sent slowly
+# (``request_timeout``) is not charged: on busy cores honest clients are late to send it.
+BLOCKSTREAM_PENALTIES = {
+    "unregistered": 1.0,
+    "peer_streams": 1.0,
+    "write_stall": 20.0,
 }
 DEFAULT_PENALTY = 10.0
 GRAYLIST_SCORE = -100.0

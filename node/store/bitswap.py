@@ -7,8 +7,11 @@ peer, and waited on a half-sent frame for as long as the stream lived. Here, per
 at most ``PEER_STREAMS`` inbound streams at once and ``WANT_RATE`` wants processed a
 second; wants in one message are deduplicated and capped (``MAX_MESSAGE_WANTS``), the wants
 remembered are capped (``MAX_PEER_WANTS``), the block bytes queued for it are capped
-(``MAX_PEER_QUEUED_BYTES``; wants over it are answered later, when the peer asks again)
-and a frame must arrive whole within ``FRAME_TIMEOUT`` of its first byte. Everything
+(``MAX_PEER_QUEUED_BYTES``, counting what a send under way took; wants over it are
+answered later, when the peer asks again), a message we send must be read within
+``SEND_TIMEOUT`` (node/store/sendqueue.py: else the stream is reset, the peer's queue
+and wants dropped, ``send_stall``) and a frame must arrive whole within ``FRAME_TIMEOUT``
+of its first byte. Everything
 refused is counted in ``metrics["bitswap.rejected.<reason>"]``, and the peer that sent it
 is charged through ``charge(peer, reason)`` (node/p2p/peer_score.py ``BITSWAP_PENALTIES``
 says which reasons cost what; the network wires it to the peer score and cut-off).
@@ -34,6 +37,7 @@ from libp2p.peer.id import ID
 
 from node.errors import ContentError
 from node.store.blockstore import BlockStore
+from node.store.sendqueue import BoundedSendQueue
 from node.store.wants import ScopedWants
 from node.stream_cap import PeerStreamCap
 from node.types import cid_from_bytes
@@ -157,6 +161,28 @@ class Bitswap(ScopedWants):
             stream, super()._handle_stream, lambda peer: self._reject("peer_streams", peer)
         )
 
+    def get_or_create_message_queue(self, peer_id: ID) -> BoundedSendQueue:
+        """py-libp2p's, with our ``BoundedSendQueue`` (a send the peer never reads)."""
+        queue = self._message_queues.get(peer_id)
+        if not isinstance(queue, BoundedSendQueue):
+            queue = BoundedSendQueue(
+                host=self.host,
+                peer_id=peer_id,
+                supported_protocols=self.supported_protocols,
+                on_stream_opened=self._on_message_queue_stream_opened,
+                on_stall=self._on_send_stall,
+            )
+            if self._nursery is not None:
+                queue.start(self._nursery)
+            self._message_queues[peer_id] = queue
+        return queue
+
+    def _on_send_stall(self, peer: ID) -> None:
+        """``peer`` left a message of ours unread for ``SEND_TIMEOUT``: its remembered
+        wants go with the blocks dropped (it asks again if it is alive) and it is charged."""
+        self._peer_wantlists.pop(peer, None)
+        self._reject("send_stall", peer)
+
     def _take_token(self, peer: ID) -> bool:
         """One want from ``peer`` may be processed (a token bucket of ``WANT_RATE``
         a second, ``WANT_RATE`` deep): parsing and looking up wants costs CPU."""
@@ -213,7 +239,7 @@ class Bitswap(ScopedWants):
             queue.add_blocks_v110(blocks_to_send_v110)
         if presences_to_send:
             queue.add_presences(presences_to_send)
-        queued = _queued_bytes(queue)
+        queued = queue.queued_bytes()
         if queued > metrics["bitswap.peak_queued_bytes"]:
             metrics["bitswap.peak_queued_bytes"] = queued
         if not queue._started:  # no nursery (never the case in BlobExchange)
@@ -238,7 +264,7 @@ class Bitswap(ScopedWants):
             refused["message_wants"] += len(entries) - MAX_MESSAGE_WANTS
             entries = entries[:MAX_MESSAGE_WANTS]
         queue = self.get_or_create_message_queue(peer_id)
-        budget = MAX_PEER_QUEUED_BYTES - _queued_bytes(queue)
+        budget = MAX_PEER_QUEUED_BYTES - queue.queued_bytes()
         seen: set[bytes] = set()
         blocks_v100: list[bytes] = []
         blocks_v110: list[tuple[bytes, bytes]] = []
@@ -352,10 +378,3 @@ class Bitswap(ScopedWants):
                 await self._process_message(msg, peer_id, stream)
         except Exception as exc:  # noqa: BLE001 - stream resets of all kinds
             log.debug("bitswap: outbound stream to %s ended: %s", peer_id, exc)
-
-
-def _queued_bytes(queue: Any) -> int:
-    """Block bytes waiting in a py-libp2p ``BitswapMessageQueue`` (not yet flushed)."""
-    return sum(len(b) for b in queue._pending_blocks_v100) + sum(
-        len(b) for _, b in queue._pending_blocks_v110
-    )

@@ -26,11 +26,13 @@ import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
+from libp2p.stream_muxer.exceptions import MuxedStreamError
 
 from node.errors import ContentError, NetworkError
 from node.store import blobs, dagpb
 from node.store.blockstore import MAX_BLOCK_SIZE, BlockStore
 from node.store.cid import CODEC_DAG_PB, parse_cid
+from node.store.sendqueue import window_stalled
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,10 @@ PEER_STREAMS = 2  # streams one peer may hold open at once
 # had not yet been scheduled to read our echo and send the request (a slow sender still
 # holds only one of its PEER_STREAMS, and no serving slot)
 REQUEST_TIMEOUT = 5.0
-WRITE_TIMEOUT = 10.0  # seconds a client may leave a 256 KiB chunk unread
+# seconds a client may leave a 256 KiB chunk unread (py-libp2p's yamux gives up sooner,
+# after 5 s without send window): ``write_stall``, charged. An honest client reads until it
+# resets the stream (a racer that lost, a fetch given up, an open that timed out)
+WRITE_TIMEOUT = 10.0
 OPEN_TIMEOUT = 5.0
 STALL_TIMEOUT = 10.0  # a provider silent this long is given up (Bitswap takes over)
 
@@ -116,6 +121,10 @@ def _dag_order(store: BlockStore, root: bytes) -> Iterator[tuple[bytes, bytes]]:
         level = next_level
 
 
+class WriteStalled(NetworkError):
+    """A client left a chunk of ours unread (``WRITE_TIMEOUT``, or yamux's window wait)."""
+
+
 class BlockStreamServer:
     """Serves complete blobs from ``store`` on ``/fedchain/blocks/1``.
 
@@ -124,6 +133,8 @@ class BlockStreamServer:
     gets at most ``PEER_STREAMS`` at once; the request must arrive whole within
     ``REQUEST_TIMEOUT`` and is read before a serving slot (``SERVE_LIMIT``) is taken;
     a client that leaves a chunk unread for ``WRITE_TIMEOUT`` loses the stream.
+    Refusals and stalled writes are charged through ``charge(peer, "blockstream.<reason>")``
+    (node/p2p/peer_score.py ``BLOCKSTREAM_PENALTIES`` says what each costs).
     """
 
     def __init__(
@@ -136,6 +147,7 @@ class BlockStreamServer:
         self.store = store
         self.metrics = metrics
         self.is_registered = is_registered
+        self.charge: Callable[[ID, str], None] | None = None
         self.limit = trio.CapacityLimiter(SERVE_LIMIT)
         self.streams: Counter[ID] = Counter()  # open streams per peer
         host.set_stream_handler(PROTOCOL, self.handle)
@@ -146,12 +158,19 @@ class BlockStreamServer:
         if refused is not None:
             self.metrics[f"blockstream.refused.{refused}"] += 1
             log.debug("blockstream: refused a stream from %s: %s", peer, refused)
+            self._charge(peer, refused)
             with contextlib.suppress(Exception):
                 await stream.reset()
             return
         self.streams[peer] += 1
         try:
             await self._serve(stream)
+        except WriteStalled as exc:
+            self.metrics["blockstream.serve_failed"] += 1
+            log.info("blockstream: %s: %s; stream reset", peer, exc)
+            with contextlib.suppress(Exception):
+                await stream.reset()
+            self._charge(peer, "write_stall")
         except Exception as exc:  # noqa: BLE001 - peer resets, bad requests, timeouts
             self.metrics["blockstream.serve_failed"] += 1
             log.debug("blockstream: serving %s failed: %r", peer, exc)
@@ -164,6 +183,10 @@ class BlockStreamServer:
             self.streams[peer] -= 1
             if self.streams[peer] <= 0:
                 del self.streams[peer]
+
+    def _charge(self, peer: ID, reason: str) -> None:
+        if self.charge is not None:
+            self.charge(peer, f"blockstream.{reason}")
 
     def _refusal(self, peer: ID) -> str | None:
         if self.is_registered is not None and not self.is_registered(peer.to_base58()):
@@ -196,11 +219,17 @@ class BlockStreamServer:
         self.metrics["blockstream.served"] += 1
 
     async def _write(self, stream: INetStream, data: bytes) -> None:
+        stalled = False
         with trio.move_on_after(WRITE_TIMEOUT) as waiting:
-            await stream.write(data)
-        if waiting.cancelled_caught:
+            try:
+                await stream.write(data)
+            except MuxedStreamError:
+                if not window_stalled(stream):
+                    raise  # the client reset the stream or left: not a stall
+                stalled = True  # yamux's own window wait ran out first
+        if stalled or waiting.cancelled_caught:
             self.metrics["blockstream.write_timeout"] += 1
-            raise NetworkError(f"client read nothing for {WRITE_TIMEOUT:g}s")
+            raise WriteStalled(f"client left our data unread for up to {WRITE_TIMEOUT:g}s")
 
 
 class BlockStreamClient:
@@ -215,13 +244,21 @@ class BlockStreamClient:
 
     async def open(self, root: bytes) -> bool:
         """Ask for ``root``; False if the peer lacks it or does not speak the protocol."""
+        stream: INetStream | None = None
         try:
             with trio.fail_after(OPEN_TIMEOUT):
                 stream = await self.host.new_stream(self.peer, [PROTOCOL])
                 await stream.write(dagpb.encode_varint(len(root)) + root)
                 reader = StreamReader(stream)
                 status = (await reader.read_exact(1))[0]
-        except Exception as exc:  # noqa: BLE001 - protocol not supported, resets, timeout
+        except BaseException as exc:
+            # A stream we stop reading is reset, never left open: the provider would
+            # write into it until its window stalls, and charge us ``write_stall``.
+            if stream is not None:
+                with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+                    await stream.reset()
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the race is over
             log.debug("blockstream: %s cannot serve: %r", self.peer, exc)
             return False
         if status != STATUS_OK:

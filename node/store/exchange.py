@@ -113,8 +113,10 @@ class BlobExchange:
         self.server = BlockStreamServer(host, store, metrics, is_registered)
 
     def set_charge(self, charge: Charge | None) -> None:
-        """``charge(peer, reason)`` for each Bitswap abuse a peer caused (node/store/bitswap.py)."""
+        """``charge(peer, reason)`` for each Bitswap abuse a peer caused (node/store/bitswap.py),
+        and ``blockstream.<reason>`` for its refused or stalled /fedchain/blocks/1 streams."""
         self._adapter.charge = charge
+        self.server.charge = charge
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.client.set_nursery(nursery)

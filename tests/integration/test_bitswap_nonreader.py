@@ -1,0 +1,108 @@
+"""A peer that asks for blocks and never reads what we send: what it holds, and that it is
+charged. Real py-libp2p hosts on loopback, real Bitswap and ``/fedchain/blocks/1``; the
+attacker speaks the wire protocols through raw streams and accepts our Bitswap streams
+without ever reading them. Assertions are on counters and streams, never on wall time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from pathlib import Path
+
+import pytest
+import trio
+from libp2p.abc import INetStream
+from libp2p.bitswap.config import (
+    BITSWAP_PROTOCOL_V100,
+    BITSWAP_PROTOCOL_V110,
+    BITSWAP_PROTOCOL_V120,
+)
+from libp2p.custom_types import TProtocol
+
+from node.p2p.network import PeerNetwork
+from node.p2p.peer_score import BITSWAP_PENALTIES, GRAYLIST_SCORE
+from node.store import bitswap, dagpb, sendqueue
+from node.store.cid import parse_cid_str
+from tests.integration.test_bitswap_abuse import until_cut_off, wants
+from tests.integration.test_p2p_network import link, nodes, run
+
+pytestmark = pytest.mark.integration
+
+BLOB = 4 * 2**20  # 16 blocks of 256 KiB: as much as MAX_PEER_QUEUED_BYTES
+
+
+def streams_to(net: PeerNetwork, peer: PeerNetwork) -> int:
+    """Yamux streams ``net`` holds open with ``peer`` (either direction)."""
+    conns = net.host.get_network().connections.get(peer.host.get_id(), [])
+    return sum(len(getattr(c.muxed_conn, "streams", {})) for c in conns)
+
+
+def queued_for(net: PeerNetwork, peer: PeerNetwork) -> int:
+    """Block bytes ``net`` holds for ``peer``: queued, and taken by a send under way."""
+    queue = net._exchange.client._message_queues.get(peer.host.get_id())
+    return 0 if queue is None else queue.queued_bytes()
+
+
+def never_read(attacker: PeerNetwork, held: list[INetStream]) -> None:
+    """The attacker accepts the target's Bitswap streams (answers come on them) and never
+    reads a byte: the target's sends stall on the yamux window."""
+
+    async def hold(stream: INetStream) -> None:
+        held.append(stream)
+        await trio.sleep_forever()
+
+    for proto in (BITSWAP_PROTOCOL_V100, BITSWAP_PROTOCOL_V110, BITSWAP_PROTOCOL_V120):
+        attacker.host.set_stream_handler(TProtocol(proto), hold)
+
+
+def test_a_peer_that_never_reads_is_bounded_and_cut_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """M wants every block of P's 4 MiB blob, again every 0.2 s, and reads nothing.
+
+    Before: each stalled send was closed (not reset) by yamux's 5 s window timeout, the
+    blocks it had taken dropped, and the next want-list refilled the queue: P kept up to
+    twice MAX_PEER_QUEUED_BYTES for M (the queue plus the send's copy) and one more
+    half-closed stream for every stall, and M was never charged. Now a send M does not
+    read within SEND_TIMEOUT is reset, what was queued for M dropped, M charged
+    ``send_stall``, and M cut off after a few stalls; P never holds more than
+    MAX_PEER_QUEUED_BYTES for M."""
+    monkeypatch.setattr(sendqueue, "SEND_TIMEOUT", 1.0)
+    data = random.Random(31).randbytes(BLOB)
+
+    async def scenario() -> None:
+        async with nodes(tmp_path, 2) as (m, p):
+            held: list[INetStream] = []
+            never_read(m, held)
+            cid = await p.add_blob(data)
+            root = parse_cid_str(cid)
+            root_block = p._exchange.store.get(root)
+            assert root_block is not None
+            leaves = [ln.cid for ln in dagpb.decode_file_node(root_block).links]
+            await link(m, p)
+            await trio.sleep(0.5)  # pubsub's streams open
+            base = streams_to(p, m)
+            stream = await m.host.new_stream(p.host.get_id(), [BITSWAP_PROTOCOL_V120])
+            peak_queued = peak_streams = 0
+            with contextlib.suppress(Exception), trio.move_on_after(60):
+                while not p.metrics["p2p.disconnected.graylisted"]:
+                    await stream.write(wants(leaves, 0))
+                    for _ in range(4):
+                        await trio.sleep(0.05)
+                        peak_queued = max(peak_queued, queued_for(p, m))
+                        peak_streams = max(peak_streams, streams_to(p, m))
+            print(
+                f"peak queued {peak_queued}, peak streams {peak_streams} (base {base}), served "
+                f"{p.metrics['bitswap.bytes_served']}, held {len(held)}, "
+                f"charged {dict((k, v) for k, v in p.metrics.items() if '.charged.' in k)}"
+            )
+            await until_cut_off(p, m)
+            needed = int(-GRAYLIST_SCORE // BITSWAP_PENALTIES["send_stall"])
+            assert p.metrics["bitswap.charged.send_stall"] >= needed
+            assert p.metrics["bitswap.rejected.send_stall"] >= needed
+            assert peak_queued <= bitswap.MAX_PEER_QUEUED_BYTES
+            assert peak_streams - base <= 2  # M's want-list stream and P's answer stream
+            assert queued_for(p, m) == 0
+
+    run(scenario)
