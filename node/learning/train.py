@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from node.learning.pooling import fast_pools
 from node.learning.tasks import Dataset
 
 
@@ -103,7 +104,8 @@ def evaluate(model: nn.Module, data: Dataset) -> float:
     model.eval()
     features = torch.from_numpy(data.features)
     correct = 0
-    for start in range(0, len(data), EVAL_BATCH):
-        predicted = model(features[start : start + EVAL_BATCH]).argmax(dim=1).numpy()
-        correct += int(np.sum(predicted == data.labels[start : start + EVAL_BATCH]))
+    with fast_pools(model):  # torch's 2x2 max pools, the same bits at a fifth of the CPU
+        for start in range(0, len(data), EVAL_BATCH):
+            predicted = model(features[start : start + EVAL_BATCH]).argmax(dim=1).numpy()
+            correct += int(np.sum(predicted == data.labels[start : start + EVAL_BATCH]))
     return correct / len(data) if len(data) else float("nan")
