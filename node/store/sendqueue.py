@@ -14,7 +14,10 @@ Here the bytes taken by a send under way count toward the peer's queue cap
 (``queued_bytes``), and a message the peer does not read within ``SEND_TIMEOUT`` (or
 yamux's 5 s window wait, whichever ends first) is a stall: the stream is reset (dropped
 from the connection at once), the blocks still queued for the peer are dropped (it gets
-them when it asks again) and ``on_stall(peer)`` charges it.
+them when it asks again) and ``on_stall(peer)`` charges it. A stream the peer closed
+(its reader is gone: py-libp2p peers close an inbound Bitswap stream idle for 60 s) or
+that we left idle for ``REUSE_IDLE`` is replaced by a new one before we write, so an
+honest peer's reader is always there for what we send.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ log = logging.getLogger(__name__)
 # An honest peer reads its Bitswap streams continuously (each block is hashed and stored,
 # ~1 ms a 256 KiB block); one that leaves us 10 s on one message is stalled or hostile.
 SEND_TIMEOUT = 10.0
+# seconds after our last write on a stream that we open a new one rather than write on it:
+# a py-libp2p peer closes an inbound Bitswap stream idle for 60 s and reads it no more, so
+# what we then wrote there was lost, and a stall on it would have charged an honest peer
+REUSE_IDLE = 45.0
 
 
 class SendStalled(NetworkError):
@@ -49,6 +56,7 @@ class BoundedSendQueue(BitswapMessageQueue):
         super().__init__(*args, **kwargs)
         self.on_stall = on_stall
         self.in_flight = 0  # block bytes taken by the flush under way
+        self._written_at = 0.0  # trio clock: our last write on ``_stream``
 
     def pending_bytes(self) -> int:
         return sum(len(b) for b in self._pending_blocks_v100) + sum(
@@ -72,7 +80,22 @@ class BoundedSendQueue(BitswapMessageQueue):
         finally:
             self.in_flight = 0
 
+    async def _get_or_open_stream(self) -> INetStream | None:
+        stream = self._stream
+        if stream is not None and (
+            _remote_closed(stream) or trio.current_time() - self._written_at > REUSE_IDLE
+        ):
+            self._stream = None
+            with contextlib.suppress(Exception):
+                await stream.reset()
+        opened = await super()._get_or_open_stream()
+        if opened is not stream:
+            self._written_at = trio.current_time()
+        return opened
+
     async def _write_protobuf_message(self, stream: INetStream, msg: Any) -> None:
+        if _remote_closed(stream):  # its reader is gone: nobody would read this
+            raise NetworkError(f"{self.peer_id} closed its side of our Bitswap stream")
         stalled = False
         with trio.move_on_after(SEND_TIMEOUT) as waiting:
             try:
@@ -82,6 +105,7 @@ class BoundedSendQueue(BitswapMessageQueue):
                     raise  # reset or closed by the peer: not a stall
                 stalled = True
         if not (stalled or waiting.cancelled_caught):
+            self._written_at = trio.current_time()
             return
         dropped = self.drop_blocks()
         with contextlib.suppress(Exception):
@@ -95,6 +119,10 @@ class BoundedSendQueue(BitswapMessageQueue):
         )
         self.on_stall(self.peer_id)
         raise SendStalled(f"{self.peer_id} stalled a Bitswap send")
+
+
+def _remote_closed(stream: INetStream) -> bool:
+    return bool(getattr(getattr(stream, "muxed_stream", None), "recv_closed", False))
 
 
 def window_stalled(stream: INetStream) -> bool:

@@ -23,6 +23,7 @@ from libp2p.custom_types import TProtocol
 from node.p2p.network import PeerNetwork
 from node.p2p.peer_score import BITSWAP_PENALTIES, GRAYLIST_SCORE
 from node.store import bitswap, dagpb, sendqueue
+from node.store.blockstream import StreamReader
 from node.store.cid import parse_cid_str
 from tests.integration.test_bitswap_abuse import until_cut_off, wants
 from tests.integration.test_p2p_network import link, nodes, run
@@ -104,5 +105,45 @@ def test_a_peer_that_never_reads_is_bounded_and_cut_off(
             assert peak_queued <= bitswap.MAX_PEER_QUEUED_BYTES
             assert peak_streams - base <= 2  # M's want-list stream and P's answer stream
             assert queued_for(p, m) == 0
+
+    run(scenario)
+
+
+def test_a_peer_whose_reader_left_gets_a_new_stream_uncharged(tmp_path: Path) -> None:
+    """H reads one message on each Bitswap stream P opens to it, then closes its side (as
+    py-libp2p does with a stream idle for 60 s). P's next answer used to go down the same
+    stream, where nobody read it (lost; had it stalled, a stall timer would have charged an
+    honest peer). Now P opens a new stream for it, and charges nothing."""
+    rng = random.Random(32)
+    messages: list[tuple[int, bytes]] = []  # (stream number, message)
+    streams: list[INetStream] = []
+
+    async def reads_one_then_closes(stream: INetStream) -> None:
+        streams.append(stream)
+        number = len(streams)
+        messages.append((number, await StreamReader(stream).read_frame(2**20)))
+        await stream.close()
+
+    async def scenario() -> None:
+        async with nodes(tmp_path, 2) as (h, p):
+            for proto in (BITSWAP_PROTOCOL_V100, BITSWAP_PROTOCOL_V110, BITSWAP_PROTOCOL_V120):
+                h.host.set_stream_handler(TProtocol(proto), reads_one_then_closes)
+            first = parse_cid_str(await p.add_blob(rng.randbytes(1000)))
+            second = parse_cid_str(await p.add_blob(rng.randbytes(1000)))
+            await link(h, p)
+            stream = await h.host.new_stream(p.host.get_id(), [BITSWAP_PROTOCOL_V120])
+            await stream.write(wants([first], 0))
+            with trio.fail_after(30):
+                while not messages:
+                    await trio.sleep(0.05)
+            await trio.sleep(0.5)  # H's close reaches P
+            await stream.write(wants([second], 0))
+            with trio.fail_after(30):  # hang guard: on HEAD the answer is never read
+                while len(messages) < 2:
+                    await trio.sleep(0.05)
+            assert [number for number, _ in messages] == [1, 2]
+            charged = {k: v for k, v in p.metrics.items() if ".charged." in k}
+            assert charged == {}
+            assert h.peer_id in p.connected_peers()
 
     run(scenario)
