@@ -65,7 +65,7 @@ def test_a_peer_that_never_reads_is_bounded_and_cut_off(
     Before: each stalled send was closed (not reset) by yamux's 5 s window timeout, the
     blocks it had taken dropped, and the next want-list refilled the queue: P kept up to
     twice MAX_PEER_QUEUED_BYTES for M (the queue plus the send's copy) and one more
-    half-closed stream for every stall, and M was never charged. Now a send M does not
+    half-closed stream for every stall (5 in 25 s), and M was never charged. Now a send M does not
     read within SEND_TIMEOUT is reset, what was queued for M dropped, M charged
     ``send_stall``, and M cut off after a few stalls; P never holds more than
     MAX_PEER_QUEUED_BYTES for M."""
