@@ -32,14 +32,14 @@ from node.deferral import defer_vote, lacks_updates
 from node.errors import one_error
 from node.exchange import Exchange, Verified, abstain, know_eligible, missing_verified_updates
 from node.faults import crash_point
-from node.learning.local import accuracy_of, shapes_of
+from node.learning.local import shapes_of
 from node.models import load_model, store_model
 from node.observer import catch_up, observe, selection
 from node.privacy import step as privacy
 from node.record import Laps, new_record
 from node.stoprule import metric_bps_of
 from node.update.fixedpoint import FixedParams
-from node.vote import Outcome, choose_slash, keep_vote, offenders, settle, vote
+from node.vote import Outcome, choose_slash, evaluate_outcome, keep_vote, offenders, settle, vote
 from node.waits import RoundLost, known, wait_until
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     lap("aggregate")
     outcome = (model_cid, tree.root, await choose_slash(ctx, r, rejected))
     # The vote carries our evaluation of the model it votes for (the chain's stop rule).
-    accuracy = accuracy_of(ctx.task, step.model, ctx.test_data)
+    accuracy = await evaluate_outcome(ctx, step.model)
     metric_bps = metric_bps_of(accuracy)
     final, abstained, deferred = await decide(ctx, r, outcome, rejected, metric_bps)
     lap("vote_finalize")
@@ -218,7 +218,7 @@ async def take_outcome(
         record["accuracy"] = accuracy
     else:
         params = await load_model(ctx, finalized_cid)
-        record["accuracy"] = accuracy_of(ctx.task, params, ctx.test_data)
+        record["accuracy"] = await evaluate_outcome(ctx, params)
     crash_point("finalized", r)
     mine = amounts.get(ctx.address, 0)
     if finalized_cid == model_cid and mine > 0:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+
+import trio
 
 from node.chain.client import RoundInfo, RoundStatus
 from node.chain.errors import ChainUnreachable
@@ -12,7 +15,9 @@ from node.commit import count_gas, lost
 from node.context import NodeContext
 from node.errors import ChainError, Rejection
 from node.faults import crash_point
+from node.learning.local import accuracy_of
 from node.slashing import slash_list
+from node.update.fixedpoint import FixedParams
 from node.waits import RoundRewound, round_settled, round_view, wait_until
 
 log = logging.getLogger(__name__)
@@ -25,6 +30,12 @@ def offenders(rejected: Mapping[str, str]) -> list[str]:
     Byzantine (an honest node never sends an invalid update), the same on every honest
     node since every node runs the same checks on the same committed bytes."""
     return sorted(a for a, why in rejected.items() if Rejection(why).proves_malice)
+
+
+async def evaluate_outcome(ctx: NodeContext, model: FixedParams) -> float:
+    """This node's accuracy of the model it votes for (the vote carries it: the chain's
+    stop rule), on a worker thread: the trio thread serves peers and the chain meanwhile."""
+    return await trio.to_thread.run_sync(partial(accuracy_of, ctx.task, model, ctx.test_data))
 
 
 async def choose_slash(ctx: NodeContext, r: int, rejected: Mapping[str, str]) -> list[str]:
