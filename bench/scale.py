@@ -44,6 +44,10 @@ per N (under ``runs``):
   the same for anvil (between the rounds every node had recorded), and
   ``cpu_s_per_round_nodes`` all node processes together. CPU seconds hold up on a shared
   machine where wall times do not: they explain the growth (K members, N - K observers).
+* ``counters_per_member_round`` / ``counters_per_observer_round``: the same split for the
+  nodes' counters (sampled with the records): chain reads by kind
+  (``chain_reads_total{read=...}``), dials, committee entries, yamux frames, gossip
+  messages and control, fetches: where a role's chain reads and p2p work go.
 
 ``growth_32_over_8`` = mean_round_s(32) / mean_round_s(8) (null unless both ran);
 ``cycle_growth_32_over_8`` the same for cycle_s. A failed N reports its ``error`` and the
@@ -121,6 +125,16 @@ def _read_status(path: Path) -> dict[str, Any]:
         return {}
 
 
+COUNTED = ("chain_reads_total", "connect.", "yamux.frames_out", "gossip.in.", "gossip.out.",
+           "fetch_seconds_count", "committee_dials_total", "base_fetches_total")  # fmt: skip
+
+
+def _counters(status: dict[str, Any]) -> dict[str, float]:
+    """The counters of a status document that ``counters_per_round`` reports."""
+    both = {**status.get("metrics", {}), **status.get("p2p", {})}
+    return {k: float(v) for k, v in both.items() if k.startswith(COUNTED)}
+
+
 @dataclass
 class Sampler:
     """Polls the nodes' status.json files and /proc while the demo runs (a thread)."""
@@ -134,6 +148,8 @@ class Sampler:
     cpu_s: dict[int, float] = field(default_factory=dict)  # node index -> last CPU seconds
     # node index -> round -> the node's CPU seconds when its record of the round appeared
     cpu_at_record: dict[int, dict[int, float]] = field(default_factory=dict)
+    # node index -> round -> the node's counters (metrics and p2p) when that record appeared
+    counters_at_record: dict[int, dict[int, dict[str, float]]] = field(default_factory=dict)
     # round -> anvil's CPU seconds when every node had recorded the round
     anvil_at_round: dict[int, float] = field(default_factory=dict)
     records: int = 0
@@ -155,8 +171,11 @@ class Sampler:
                 if cpu:
                     self.cpu_s[i] = cpu
                     seen = self.cpu_at_record.setdefault(i, {})
+                    counted = self.counters_at_record.setdefault(i, {})
                     for record in status.get("records", []):
                         seen.setdefault(int(record["round"]), cpu)
+                        if int(record["round"]) not in counted:
+                            counted[int(record["round"])] = _counters(status)
         self.records = records
         if self.anvil_pid is None and self.devnet_dir is not None:
             with contextlib.suppress(OSError, ValueError):
@@ -285,6 +304,35 @@ def cpu_per_round(
     }
 
 
+def counters_per_round(
+    counters_at_record: dict[int, dict[int, dict[str, float]]],
+    statuses: Sequence[dict[str, Any]],
+) -> dict[str, dict[str, float]]:
+    """Each counter's mean growth per member round and per observer round (between a
+    node's records of rounds r - 1 and r, as ``cpu_per_round``; counters are sampled with
+    the records, so a count may slip into the next round): where a role's chain reads,
+    dials and p2p frames go."""
+    totals: dict[str, dict[str, float]] = {"member": {}, "observer": {}}
+    pairs = {"member": 0, "observer": 0}
+    for i, status in enumerate(statuses):
+        seen = counters_at_record.get(i, {})
+        for record in status.get("records", []):
+            r = int(record["round"])
+            if r in seen and r - 1 in seen:
+                role = "observer" if record.get("selected") is False else "member"
+                pairs[role] += 1
+                for key, value in seen[r].items():
+                    grown = value - seen[r - 1].get(key, 0.0)
+                    totals[role][key] = totals[role].get(key, 0.0) + grown
+    return {
+        f"counters_per_{role}_round": {
+            k: round(v / pairs[role], 2) for k, v in sorted(table.items()) if v
+        }
+        for role, table in totals.items()
+        if pairs[role]
+    }
+
+
 def summarize(
     n: int,
     rounds: int,
@@ -383,6 +431,7 @@ def summarize(
         "peak_rss_mb_mean": round(sum(peaks) / len(peaks), 1) if peaks else None,
         "cpu_busy": round(sum(sampler.cpu_s.values()) / (elapsed * (os.cpu_count() or 1)), 2),
         **cpu_per_round(sampler.cpu_at_record, statuses, sampler.anvil_at_round),
+        **counters_per_round(sampler.counters_at_record, statuses),
         "seconds_total": round(elapsed, 1),
     }
 

@@ -3,12 +3,18 @@
 Each member fetches every other member's update. With a bounded overlay
 (``node/p2p/overlay.py``) a member is connected to only some of the others, and the
 fetch of an update from an unconnected author started with a dial (a TCP and Noise
-handshake, seconds on a busy machine) inside its first attempt. Here each member reads
+handshake, seconds on a busy machine) inside its first attempt. Here each member takes
 the other members' registry entries when the round's committee is drawn, keeps them for
 the exchange's first attempt (``ctx.committee_peers``) and dials the unconnected ones in
 the background, bounded by ``PeerNetwork.dial_soon`` (at most ``MAX_DIALS_AHEAD`` at
 once, each with ``connect``'s timeout, cap and backoff). Nothing waits for it: a fetch
 that starts while a dial is still under way waits for that dial instead of starting one.
+
+The entries come from peer discovery's last registry read (``ctx.registry``) where it
+holds the member as active; only the others are read from the chain (at 32 nodes, K = 8,
+seven reads per member-round, each a worker-thread hop and an RPC to the endpoint all
+nodes share). An address moved since that read costs the exchange's first attempt only:
+each later attempt re-reads the author's entry (``node/exchange.py``).
 """
 
 from __future__ import annotations
@@ -28,11 +34,28 @@ MEET_TIMEOUT = 30.0  # seconds after which reading entries is given up (chain un
 
 
 def meet_committee(ctx: NodeContext, committee: Sequence[str]) -> None:
-    """Read the other members' registry entries and dial them, in the background."""
+    """Take (or read, in the background) the other members' registry entries; dial them."""
     others = sorted({a for a in committee if a.lower() != ctx.address.lower()})
     entries: dict[str, Participant] = {}
     ctx.committee_peers = entries  # filled as the entries are read; replaced next round
-    ctx.net.start_soon(_meet, ctx, others, entries)
+    unread = []
+    for address in others:
+        known = ctx.registry.get(address.lower())
+        if known is not None and known.active:
+            ctx.metrics.inc("committee_entries_known_total")
+            keep(ctx, entries, address, known)
+        else:  # not in discovery's last read, or read inactive (staked since)
+            unread.append(address)
+    if unread:
+        ctx.net.start_soon(_meet, ctx, unread, entries)
+
+
+def keep(
+    ctx: NodeContext, entries: dict[str, Participant], address: str, peer: Participant
+) -> None:
+    entries[address] = peer
+    if peer.addrs and ctx.net.dial_soon(peer.peer_id, list(peer.addrs)):
+        ctx.metrics.inc("committee_dials_total")
 
 
 async def _meet(ctx: NodeContext, members: list[str], entries: dict[str, Participant]) -> None:
@@ -45,11 +68,8 @@ async def _meet(ctx: NodeContext, members: list[str], entries: dict[str, Partici
             except Exception as exc:  # noqa: BLE001 - a background task: never stop the network
                 log.info("committee member %s: registry entry not read: %s", address, exc)
                 return
-        if peer is None or not peer.active:
-            return
-        entries[address] = peer
-        if peer.addrs and ctx.net.dial_soon(peer.peer_id, list(peer.addrs)):
-            ctx.metrics.inc("committee_dials_total")
+        if peer is not None and peer.active:
+            keep(ctx, entries, address, peer)
 
     with trio.move_on_after(MEET_TIMEOUT):
         async with trio.open_nursery() as nursery:

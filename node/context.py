@@ -71,6 +71,9 @@ class NodeContext:
     # lower-case address -> peer id of each active participant (peer discovery; read by
     # node/base_model.py to ask connected holders first, without registry reads)
     peer_ids: dict[str, str] = field(default_factory=dict)
+    # lower-case address -> registry entry, as peer discovery last read the registry
+    # (node/committee_links.py takes members' entries from it instead of reading them)
+    registry: dict[str, Participant] = field(default_factory=dict)
     # the current round's committee members' registry entries (node/committee_links.py)
     committee_peers: dict[str, Participant] = field(default_factory=dict)
     current_round: int = 0  # updated by the round loop; gossip round-window checks use it

@@ -69,6 +69,7 @@ async def discover_peers(ctx: NodeContext) -> None:
                 ctx.registered_peers.clear()
                 ctx.registered_peers.update(p.peer_id for p in participants if p.active)
                 ctx.peer_ids = {p.address.lower(): p.peer_id for p in participants if p.active}
+                ctx.registry = {p.address.lower(): p for p in participants}
             await connect_missing(ctx, participants)  # dials back off by themselves
             settled = pace.settled(count, ctx.net.connected_peers())
         except ChainError as exc:

@@ -57,6 +57,7 @@ class ChainPort:
         return self.client.deployment
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        self.link.metrics.inc("chain_reads_total", read=getattr(fn, "__name__", "?"))
         return await self.link.call(fn, *args)
 
     # --- reads ----------------------------------------------------------------------

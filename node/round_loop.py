@@ -3,6 +3,7 @@ catch up on rounds missed, and the chores between rounds."""
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import partial
 from typing import Any
@@ -20,7 +21,15 @@ from node.round import run_round
 from node.status_file import write_status
 from node.upkeep import upkeep
 from node.vote import keep_finished_vote
-from node.waits import Recheck, RoundLost, block_seen, next_block
+from node.waits import (
+    WAKE_FALLBACK_S,
+    Recheck,
+    RoundLost,
+    block_seen,
+    next_block,
+    next_change,
+    round_marks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +120,23 @@ def ready_to_advance(info: RoundInfo, now: int, late_vote_grace: int) -> bool:
     if info.status is RoundStatus.OPEN:
         return now >= info.vote_deadline
     return True
+
+
+def advance_time(info: RoundInfo, late_vote_grace: int, delay: int) -> int:
+    """The chain time from which this node (``delay`` seconds after its turn) advances past
+    round ``info`` (``ready_to_advance``); a round neither open nor finalized: at once."""
+    if info.status is RoundStatus.FINALIZED:
+        return info.grace_ends_at(late_vote_grace) + delay
+    if info.status is RoundStatus.OPEN:
+        return info.vote_deadline + delay
+    return 0
+
+
+def selected_in(ctx: NodeContext, r: int) -> bool:
+    """Whether this node's record of round ``r`` says it was on the round's committee (an
+    observer's round stores no blocks: no garbage to collect, no stake change to show)."""
+    record = json.loads(ctx.state.get(r).record or "{}")
+    return record.get("selected") is not False
 
 
 async def take_part(ctx: NodeContext, info: RoundInfo) -> bool:
@@ -226,7 +252,7 @@ async def take_rounds(ctx: NodeContext) -> None:
     finished_checked = 0  # the last finalized round after which we asked whether it was the last
     untidy: int | None = None  # the last round taken part in, until tidy_up ran after it
     while not (ctx.cfg.max_rounds and len(taken_part) >= ctx.cfg.max_rounds):
-        seen = block_seen(ctx)
+        seen, marks = block_seen(ctx), round_marks(ctx)
         r = await ctx.chain_port.current_round()
         ctx.current_round = r
         if r != reconciled:  # at start-up and once per round: claims the chain lost
@@ -238,7 +264,7 @@ async def take_rounds(ctx: NodeContext) -> None:
         for past in await unfinished_rounds(ctx, r):  # after a crash or downtime
             if await take_part(ctx, await ctx.chain_port.round_info(past)):
                 taken_part.add(past)
-                untidy = past
+                untidy = past if selected_in(ctx, past) else untidy
         if r == 0:
             await advance(ctx)
             await next_block(ctx, seen)
@@ -250,7 +276,7 @@ async def take_rounds(ctx: NodeContext) -> None:
         if not row.done and (live or resumable):
             if await take_part(ctx, info):
                 taken_part.add(r)
-                untidy = r
+                untidy = r if selected_in(ctx, r) else untidy
             else:
                 await next_block(ctx, seen)
             continue
@@ -263,10 +289,9 @@ async def take_rounds(ctx: NodeContext) -> None:
         # the advance first: the round after a finalized one opens that much sooner (a
         # finished deployment refuses it, DeploymentOver, and is noticed just below)
         wait = await late_vote_grace(ctx, r, grace) if info.status is RoundStatus.FINALIZED else 0
-        if ready_to_advance(info, now, wait):
-            delay = await turns.delay(info, row.committed)
-            if ready_to_advance(info, now - delay, wait):
-                await advance(ctx)
+        delay = await turns.delay(info, row.committed)  # read once per round
+        if ready_to_advance(info, now - delay, wait):
+            await advance(ctx)
         if row.done and info.status is RoundStatus.FINALIZED and finished_checked != r:
             finished_checked = r
             if await deployment_finished(ctx):
@@ -279,4 +304,8 @@ async def take_rounds(ctx: NodeContext) -> None:
         if upkept != r:  # after the advance: the first to advance opens the round sooner
             upkept = r
             await chores(ctx, r)
-        await next_block(ctx, seen)
+        # Nothing the loop acts on changes before a round-changing log (the next round's
+        # opening, a late vote) or the chain time of this node's advance turn: at 32 nodes
+        # every block (reward claims, mostly) woke every node for two reads.
+        until = advance_time(info, wait, delay)
+        await next_change(ctx, seen, marks, until if until > now else None, WAKE_FALLBACK_S)

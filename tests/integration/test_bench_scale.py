@@ -117,3 +117,22 @@ def test_cpu_per_round_splits_members_observers_and_anvil() -> None:
     assert out["cpu_s_per_round_nodes"] == 1.125  # round 2: 1.75, round 3: 0.5
     assert out["cpu_rounds_sampled"] == {"member": 1, "observer": 2}
     assert bench.cpu_per_round({}, [], {})["cpu_s_per_member_round"] is None
+
+
+def test_counters_per_round_split_by_role() -> None:
+    """Counter growth between a node's records of rounds r - 1 and r, by its role in r."""
+    bench = _load_bench()
+    statuses = [
+        {"records": [{"round": 1}, {"round": 2}, {"round": 3, "selected": False}]},
+        {"records": [{"round": 1}, {"round": 2, "selected": False}]},
+    ]
+    reads = 'chain_reads_total{read="round_view"}'
+    counters = {
+        0: {1: {reads: 4.0}, 2: {reads: 10.0, "connect.dialled": 2.0}, 3: {reads: 11.0}},
+        1: {1: {reads: 1.0}, 2: {reads: 4.0}},
+    }
+    out = bench.counters_per_round(counters, statuses)
+    assert out["counters_per_member_round"] == {reads: 6.0, "connect.dialled": 2.0}
+    assert out["counters_per_observer_round"] == {reads: 2.0}  # (1 + 3) / 2
+    status = {"metrics": {reads: 3, "rounds_total": 1}, "p2p": {"yamux.frames_out": 9}}
+    assert bench._counters(status) == {reads: 3.0, "yamux.frames_out": 9.0}

@@ -38,6 +38,9 @@ class InlineLink:
     """A ChainLink stand-in that calls the scripted chain inline (no thread, no retry), so
     tests under trio's MockClock keep their virtual time."""
 
+    def __init__(self) -> None:
+        self.metrics = Metrics()  # the port counts its reads here
+
     async def call(self, fn: Any, *args: Any) -> Any:
         return fn(*args)
 

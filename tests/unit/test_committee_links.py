@@ -58,6 +58,7 @@ class Ctx:
     address: str = ME
     metrics: Metrics = field(default_factory=Metrics)
     committee_peers: dict[str, Participant] = field(default_factory=dict)
+    registry: dict[str, Participant] = field(default_factory=dict)  # peer discovery's read
 
 
 def test_members_read_and_dial_the_other_members() -> None:
@@ -90,5 +91,25 @@ def test_the_next_round_starts_from_its_own_entries() -> None:
             meet_committee(ctx, [ME, B])  # type: ignore[arg-type]
         assert first == {A: entry(A)}
         assert ctx.committee_peers == {B: entry(B)}
+
+    trio.run(scenario)
+
+
+def test_entries_peer_discovery_read_are_taken_without_a_chain_read() -> None:
+    """A member drawn anew takes the others' entries from discovery's last registry read:
+    no registry read for them, connected ones not dialled again; a member discovery holds
+    inactive (it may have staked since) or does not know is read as before."""
+    fresh = {B: entry(B), C: entry(C)}
+
+    async def scenario() -> None:
+        async with trio.open_nursery() as nursery:
+            ctx = Ctx(Port(fresh), Net(nursery, connected={"peer-" + A}))
+            ctx.registry = {A.lower(): entry(A), B.lower(): entry(B, active=False)}
+            meet_committee(ctx, [ME, A, B, C])  # type: ignore[arg-type]
+            assert ctx.committee_peers == {A: entry(A)}  # at once, before any read
+        assert sorted(ctx.chain_port.read) == [B, C]  # A not read
+        assert ctx.committee_peers == {A: entry(A), B: entry(B), C: entry(C)}
+        assert sorted(ctx.net.dialled) == ["peer-" + B, "peer-" + C]  # A is connected
+        assert ctx.metrics.get("committee_entries_known_total") == 1
 
     trio.run(scenario)

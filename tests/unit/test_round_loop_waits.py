@@ -1,0 +1,176 @@
+"""Between rounds the round loop (node/round_loop.py) reads the chain only when the round
+may have changed: a coordinator log other than a reward claim (the next round's opening, a
+late vote), the chain time of this node's advance turn, or the fallback timeout. Blocks
+that carry only reward claims wake no read. An observer's round (the record says
+``selected: false``) leaves no garbage to collect: no tidy-up reads after it. Scripted
+chain and watch under trio's mock clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from node.chain.client import RoundInfo, RoundStatus
+from node.metrics import Metrics
+from node.ports import ChainPort
+from node.round_loop import advance_time, selected_in, take_rounds
+from node.state import NodeState
+from tests.unit.round_fixtures import OPEN_ROUND, inline_port
+from tests.unit.test_waits import LogWatch
+
+# Round 1 finalized at 250, not all of the stake voted: advance from min(250 + grace, 300)
+FINALIZED = replace(
+    OPEN_ROUND, status=RoundStatus.FINALIZED, finalized_at=250, stake_snapshot=10, winning_weight=7
+)
+
+
+@dataclass
+class Chain:
+    watch: LogWatch  # the chain's time is its latest block's, as the watch saw it
+    reads: list[tuple[str, float]] = field(default_factory=list)
+
+    def _read(self, name: str) -> None:
+        self.reads.append((name, trio.current_time()))
+
+    def current_round(self) -> int:
+        self._read("current_round")
+        return 1
+
+    def round_view(self, r: int) -> tuple[RoundInfo, int]:
+        self._read("round_view")
+        return FINALIZED, self.watch.head_time
+
+    def params(self) -> Any:
+        self._read("params")
+        return SimpleNamespace(late_vote_grace=1000)
+
+    def advance(self) -> bool:
+        self._read("advance")
+        return True  # sent: the next round's opening is a log
+
+    def deployment_end(self) -> None:
+        self._read("deployment_end")
+
+    def chain_time(self) -> int:
+        self._read("chain_time")
+        return self.watch.head_time
+
+    def claim_deadline(self, r: int) -> int:
+        self._read("claim_deadline")
+        return 10**9
+
+    def participant(self, address: str | None = None) -> None:
+        self._read("participant")
+
+    def commitments(self, r: int) -> dict[str, str]:
+        self._read("commitments")
+        return {}
+
+
+@dataclass
+class Claims:
+    reconciled: list[int] = field(default_factory=list)
+
+    def reconcile(self, r: int) -> None:
+        self.reconciled.append(r)
+
+
+@dataclass
+class Ctx:
+    chain: Chain
+    state: NodeState
+    watch: LogWatch
+    address: str = "0xMe"
+    cfg: Any = field(default_factory=lambda: SimpleNamespace(max_rounds=0, poll_interval=0.5))
+    link: Any = field(default_factory=lambda: SimpleNamespace(outages=0))
+    metrics: Metrics = field(default_factory=Metrics)
+    claims: Claims = field(default_factory=Claims)
+    current_round: int = 0
+    phase: str = "idle"
+
+    @property
+    def chain_port(self) -> ChainPort:
+        return inline_port(self.chain)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> NodeState:
+    return NodeState(tmp_path / "state.sqlite")
+
+
+def observed_round_1(state: NodeState) -> None:
+    state.finish(1, {"round": 1, "status": "finalized", "selected": False})
+
+
+def test_claim_only_blocks_wake_no_read_between_rounds(state: NodeState) -> None:
+    observed_round_1(state)
+    watch = LogWatch()
+    watch.head_time = 260
+    chain = Chain(watch)
+    ctx = Ctx(chain, state, watch)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def mine_at(t: float, logged: bool) -> None:
+                await trio.sleep_until(t)
+                watch.mine_block(logged, 261)
+
+            for t in (0.3, 0.6, 0.9):  # reward claims
+                nursery.start_soon(mine_at, t, False)
+            nursery.start_soon(mine_at, 1.2, True)  # e.g. a late vote
+            with trio.move_on_after(1.5):
+                await take_rounds(ctx)  # type: ignore[arg-type]
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    current = [t for name, t in chain.reads if name == "current_round"]
+    assert current == [0.0, 1.2]  # not at 0.3, 0.6, 0.9
+    # an observed round: no stake read, no garbage collection reads
+    assert not [name for name, _ in chain.reads if name in ("participant", "commitments")]
+    assert ctx.claims.reconciled == [1]
+
+
+def test_the_advance_turn_wakes_the_loop(state: NodeState) -> None:
+    """No log at all: the loop reads again once a block reaches its advance time
+    (grace end 300 + an observer's delay 6), not on every block before."""
+    observed_round_1(state)
+    watch = LogWatch()
+    watch.head_time = 260
+    chain = Chain(watch)
+    ctx = Ctx(chain, state, watch)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def mine_at(t: float, stamp: int) -> None:
+                await trio.sleep_until(t)
+                watch.mine_block(False, stamp)
+
+            nursery.start_soon(mine_at, 0.5, 305)
+            nursery.start_soon(mine_at, 1.0, 306)
+            with trio.move_on_after(1.5):
+                await take_rounds(ctx)  # type: ignore[arg-type]
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert [t for name, t in chain.reads if name == "current_round"] == [0.0, 1.0]
+    assert [t for name, t in chain.reads if name == "advance"] == [1.0]
+
+
+def test_advance_time_and_selected_in(state: NodeState) -> None:
+    assert advance_time(FINALIZED, 1000, 6) == 306
+    assert advance_time(replace(FINALIZED, winning_weight=10), 1000, 0) == 250  # all voted
+    assert advance_time(OPEN_ROUND, 0, 0) == 300
+    assert advance_time(replace(OPEN_ROUND, status=RoundStatus.FAILED), 0, 6) == 0
+    observed_round_1(state)
+    state.finish(2, {"round": 2, "status": "finalized", "selected": True})
+    ctx = SimpleNamespace(state=state)
+    assert selected_in(ctx, 1) is False  # type: ignore[arg-type]
+    assert selected_in(ctx, 2) is True  # type: ignore[arg-type]
