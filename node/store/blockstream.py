@@ -26,7 +26,6 @@ import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
-from libp2p.stream_muxer.exceptions import MuxedStreamError
 
 from node.errors import ContentError, NetworkError
 from node.store import blobs, dagpb
@@ -223,7 +222,7 @@ class BlockStreamServer:
         with trio.move_on_after(WRITE_TIMEOUT) as waiting:
             try:
                 await stream.write(data)
-            except MuxedStreamError:
+            except Exception:  # noqa: BLE001 - NetStream turns yamux's into StreamReset
                 if not window_stalled(stream):
                     raise  # the client reset the stream or left: not a stall
                 stalled = True  # yamux's own window wait ran out first

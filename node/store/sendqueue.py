@@ -31,7 +31,6 @@ import trio
 from libp2p.abc import INetStream
 from libp2p.bitswap.message_queue import BitswapMessageQueue
 from libp2p.peer.id import ID
-from libp2p.stream_muxer.exceptions import MuxedStreamError
 
 from node.errors import NetworkError
 
@@ -100,7 +99,7 @@ class BoundedSendQueue(BitswapMessageQueue):
         with trio.move_on_after(SEND_TIMEOUT) as waiting:
             try:
                 await super()._write_protobuf_message(stream, msg)
-            except MuxedStreamError:
+            except Exception:  # noqa: BLE001 - NetStream turns yamux's into StreamReset
                 if not window_stalled(stream):
                     raise  # reset or closed by the peer: not a stall
                 stalled = True
@@ -126,8 +125,9 @@ def _remote_closed(stream: INetStream) -> bool:
 
 
 def window_stalled(stream: INetStream) -> bool:
-    """The write failed waiting for window (py-libp2p's yamux gives up after 5 s) on a
-    stream still open: the peer did not read, as opposed to resetting or leaving."""
+    """The write failed waiting for window (py-libp2p's yamux gives up after 5 s, and
+    ``NetStream`` reports it as ``StreamReset``) on a yamux stream still open: the peer
+    did not read, as opposed to resetting or leaving."""
     muxed = getattr(stream, "muxed_stream", None)
     return (
         muxed is not None
