@@ -131,6 +131,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     lap("claim_evaluate")
     record["cpu_s"] = lap.cpu_seconds()
     record["process_cpu_s"] = round(time.process_time(), 3)  # since start: CPU between records
+    record["recorded_at"] = round(time.time(), 3)  # wall clock: benches time rounds by it
     ctx.state.finish(r, record)  # the reward owed is kept before its claim is sent
     if ctx.cfg.auto_claim and ctx.claims is not None:
         ctx.claims.finished(r)  # claimed beside the next round (node/claims.py)

@@ -25,7 +25,7 @@ from bench._flower.data import load_genesis, load_xy, partition_file, write_inpu
 from bench._flower.logic import accuracy_on_test, local_round, train_seed  # noqa: E402
 from bench._flower.model import parameter_count  # noqa: E402
 from bench._flower.task import TASK_SPEC  # noqa: E402
-from bench.vs_flower import BATCH, EPOCHS, LR, NODES, compare  # noqa: E402
+from bench.vs_flower import BATCH, EPOCHS, LR, NODES, compare, recorded_cycles  # noqa: E402
 from node.config import NodeConfig  # noqa: E402
 from node.learning.fixedpoint import to_fixed  # noqa: E402
 from node.learning.local import compute_delta, genesis_params  # noqa: E402
@@ -118,3 +118,17 @@ def test_compare_gives_the_ratio_and_the_accuracy_gap() -> None:
     flower = {"s_per_round": 40.0, "accuracy_per_round": [0.52, 0.79]}
     out = compare(fedchain, flower)
     assert out == {"ratio_fedchain_over_flower": 0.1, "max_accuracy_gap": 0.02}
+    timed = compare({**fedchain, "s_per_round_recorded": 2.0}, flower)
+    assert timed["ratio_recorded_over_flower"] == 0.05
+
+
+def test_round_times_from_the_records_are_the_last_nodes_instants() -> None:
+    def node(*at: float) -> dict[int, dict[str, float]]:
+        return {r: {"recorded_at": t} for r, t in enumerate(at, start=1)}
+
+    # round 2 is done when node b records it (13.0), round 3 when node a does (14.5);
+    # round 1 (start-up) only anchors round 2
+    assert recorded_cycles([node(10.0, 12.0, 14.5), node(10.5, 13.0, 14.0)]) == [2.5, 1.5]
+    older = node(10.0, 12.0, 14.0)
+    del older[3]["recorded_at"]  # a node that does not stamp its records: round 3 left out
+    assert recorded_cycles([older, node(10.0, 12.0, 14.0)]) == [2.0]

@@ -67,6 +67,10 @@ def test_every_round_finalizes_with_all_nodes_on_the_same_model(overlapped: dict
             assert record["rejected"] == {}, (r, index, record["rejected"])
             assert record["model_cid"] == outcome.model_cid, (r, index)
             assert record["finalized_cid"] == outcome.model_cid, (r, index)
+            assert record["recorded_at"] > 0, (r, index)  # wall clock, for the benches
+        # every node evaluated the same model (on a worker thread) and recorded its accuracy
+        accuracies = {mine[r]["accuracy"] for mine in overlapped["records"].values()}
+        assert len(accuracies) == 1 and None not in accuracies, (r, accuracies)
 
 
 def test_updates_were_trained_during_the_previous_round(overlapped: dict) -> None:
