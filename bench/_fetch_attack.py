@@ -76,11 +76,15 @@ async def announce_commitments(
         await trio.sleep(0.5)
 
 
-async def bitswap_abuse(h2: Any, targets: list[Any], latest: list[bytes]) -> None:
-    """H2: want-block bursts for one block, random want-haves and half frames."""
+async def bitswap_abuse(
+    h2: Any, targets: list[Any], latest: list[bytes], delay: float = 0.0
+) -> None:
+    """H2: want-block bursts for one block, random want-haves and half frames (after
+    ``delay`` seconds)."""
     import trio
     from libp2p.bitswap.config import BITSWAP_PROTOCOL_V120
 
+    await trio.sleep(delay)
     from node.store import dagpb
     from node.store.cid import make_cid
 
@@ -101,6 +105,44 @@ async def bitswap_abuse(h2: Any, targets: list[Any], latest: list[bytes]) -> Non
                 held.append(half)
         del held[: max(0, len(held) - 4 * len(targets))]
         await trio.sleep(1.0)
+
+
+async def wants_unread(h2: Any, targets: list[Any], latest: list[bytes]) -> None:
+    """H2: want-blocks for the latest update (a ~20 KB block) to each honest node ten
+    times a second; with ``never_read`` the answers fill the yamux window and stall."""
+    import trio
+    from libp2p.bitswap.config import BITSWAP_PROTOCOL_V120
+
+    streams: dict[Any, Any] = {}
+    while True:
+        for target in targets:
+            with contextlib.suppress(Exception):
+                if target not in streams:
+                    streams[target] = await h2.host.new_stream(target, [BITSWAP_PROTOCOL_V120])
+                if latest:
+                    await streams[target].write(wants(latest[-1:], want_type=0))
+                    sent("unread_wants")
+                continue
+            streams.pop(target, None)
+        await trio.sleep(0.1)
+
+
+def never_read(h2: Any) -> None:
+    """H2 accepts the Bitswap streams the honest nodes open to answer its want-lists and
+    never reads them: their sends stall on the yamux window (``send_stall``)."""
+    import trio
+    from libp2p.bitswap.config import (
+        BITSWAP_PROTOCOL_V100,
+        BITSWAP_PROTOCOL_V110,
+        BITSWAP_PROTOCOL_V120,
+    )
+
+    async def hold(stream: Any) -> None:
+        sent("streams_left_unread")
+        await trio.sleep_forever()
+
+    for proto in (BITSWAP_PROTOCOL_V100, BITSWAP_PROTOCOL_V110, BITSWAP_PROTOCOL_V120):
+        h2.host.set_stream_handler(proto, hold)
 
 
 async def stream_flood(u: Any, targets: list[Any]) -> None:

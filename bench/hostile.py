@@ -9,9 +9,11 @@ and, in one child process, three hostile libp2p peers:
   0.5 s), so honest nodes race it for every update; it answers the fast-path request,
   then trickles one byte every 8 s (under the 10 s stall timer). H2 serves the fast
   path the same way, unannounced.
-* H2, registered: about every second, to each honest node, one Bitswap message with 800
-  want-blocks for the same block (the latest announced update's root) and 5000 random
-  want-haves, plus a Bitswap stream left with half a frame.
+* H2, registered: about every second (from 10 s into the attack), to each honest node, one
+  Bitswap message with 800 want-blocks for the same block (the latest announced update's
+  root) and 5000 random want-haves, plus a Bitswap stream left with half a frame; and from
+  the start ten times a second a want-block for that update on a stream of its own, never
+  reading the streams the honest nodes answer on (their sends stall: ``send_stall``).
 * U, unregistered: keeps 60 idle ``/fedchain/blocks/1`` streams open to each honest
   node, and every 2 s sends each a pubsub RPC frame announcing 2 MiB (oversize) and
   one that is not a protobuf (garbage).
@@ -76,6 +78,10 @@ BLACKLIST_SCORE = -100.0
 POLL = 0.5
 ROUND_TIMEOUT = 120.0
 GARBAGE_DELAY_S = 5.0
+# H2's want-list abuse gets it cut off within seconds: it starts this much later, so the
+# honest nodes first see H2 leave their answers unread (a stall takes ~6 s: the yamux
+# window filled, then 5 s without window)
+NON_READ_HEAD_START_S = 10.0
 PUSH_OUT = Path(__file__).resolve().parents[1] / "docs" / "bench" / "hostile_push.json"
 COUNTER_KEYS = ("refused", "demoted", "rejected", "transport", "graylisted", "won", "charged")
 
@@ -127,7 +133,10 @@ async def _attackers(
             if await trio.to_thread.run_sync(conn.recv) == "attack":  # else "stop"
                 if mode in ("fetch", "all"):
                     attacking.set()
-                    nursery.start_soon(fa.bitswap_abuse, h2, targets, latest)
+                    fa.never_read(h2)
+                    nursery.start_soon(fa.wants_unread, h2, targets, latest)
+                    head_start = NON_READ_HEAD_START_S
+                    nursery.start_soon(fa.bitswap_abuse, h2, targets, latest, head_start)
                     nursery.start_soon(fa.stream_flood, u, targets)
                     # with the push flood too, U's garbage frames (which get it graylisted)
                     # wait until the honest nodes have seen its pushes

@@ -1,6 +1,7 @@
 """bench/hostile.py --quick: a real devnet, 4 honest node processes, 2 registered hostile
 peers (a drip provider announced for every commitment; Bitswap want-block bursts and half
-frames) and an unregistered one (idle block streams, oversize and garbage pubsub RPCs),
+frames, its answers left unread) and an unregistered one (idle block streams, oversize and
+garbage pubsub RPCs),
 and with ``--mode all`` H1 and U also flooding the announcement topic with hostile pushes
 (not the author, over the per-signer limit; U's unregistered); one clean round then one
 under attack. Asserts on its JSON line, never on wall time, including that the honest
@@ -39,11 +40,14 @@ def test_quick_hostile_bench_finalizes_every_round_in_agreement() -> None:
     sent = out["attackers_sent"]
     for what in ("provider_announcements", "want_block_bursts", "half_frames"):
         assert sent.get(what, 0) > 0, sent
+    for what in ("streams_left_unread",):  # H2 never reads the answers to its wants
+        assert sent.get(what, 0) > 0, sent
     for what in ("idle_streams_opened", "bad_pubsub_rpcs"):
         assert sent.get(what, 0) > 0, sent
     counters = out["counters"]
     assert counters.get("blockstream.refused.unregistered", 0) > 0, counters
     assert counters.get("bitswap.rejected.duplicate_want", 0) > 0, counters
+    assert counters.get("bitswap.charged.send_stall", 0) > 0, counters
     assert counters.get("gossip.transport.oversize_rpc", 0) > 0, counters
     assert out["fetch_s_attack"] > 0 and out["fetch_s_clean"] > 0, out
     # the push flood: both peers sent, the honest nodes refused it by reason, held little
