@@ -121,6 +121,8 @@ def fedchain_side(rounds: int, codec: str | None = None, staleness: int = 0) -> 
             ]
         ),
         "accuracy_per_round": [first[r].get("accuracy") for r in sorted(first)][:rounds],
+        # the models themselves: bit-identical runs give the same CIDs
+        "model_cid_per_round": [first[r].get("finalized_cid") for r in sorted(first)][:rounds],
         "all_finalized": all(
             rec.get("status") == "finalized" for recs in per_node for rec in recs.values()
         ),
