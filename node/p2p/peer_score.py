@@ -77,18 +77,19 @@ BITSWAP_PENALTIES = {
     "send_stall": 20.0,
 }
 # /fedchain/blocks/1 (node/store/blockstream.py ``blockstream.refused.<reason>``, charged as
-# ``blockstream.charged.<reason>``). Refusals cost little: an honest peer meets them too (a
-# peer that just registered, before our registry copy has it: discovery re-reads it within
-# seconds; parallel fetches from one provider over its PEER_STREAMS, or a new stream opened
-# before the provider has ended the last one), a few a round at most; a refused stream
-# costs us a negotiation and a reset. 100 in quick succession cut a peer off. A client
+# ``blockstream.charged.<reason>``). An honest peer meets a few refusals (a peer that just
+# registered, before our registry copy has it: discovery re-reads it within seconds;
+# parallel fetches from one provider over its PEER_STREAMS, or a new stream opened before
+# the provider has ended the last one): each peer has FREE_REFUSALS (16) uncharged, one
+# more every 5 s; beyond them a refusal costs 2 (a refused stream costs us a negotiation
+# and a reset), so about 66 in quick succession cut a peer off. A client
 # that leaves our data unread (``write_stall``) held a serving slot for seconds: an honest
 # client reads until it resets the stream (BlockStreamClient resets every stream it stops
 # reading), so it costs what a Bitswap send stall does. A request sent slowly
 # (``request_timeout``) is not charged: on busy cores honest clients are late to send it.
 BLOCKSTREAM_PENALTIES = {
-    "unregistered": 1.0,
-    "peer_streams": 1.0,
+    "unregistered": 2.0,
+    "peer_streams": 2.0,
     "write_stall": 20.0,
 }
 DEFAULT_PENALTY = 10.0

@@ -53,6 +53,13 @@ REQUEST_TIMEOUT = 5.0
 # resets the stream (a racer that lost, a fetch given up, an open that timed out)
 WRITE_TIMEOUT = 10.0
 OPEN_TIMEOUT = 5.0
+# refusals a peer may run into uncharged (counted in ``blockstream.refused.<reason>`` only),
+# and how fast that allowance comes back: an honest peer meets a few (one that registered a
+# moment ago, before our registry copy has it; parallel fetches from one provider over
+# PEER_STREAMS), a flood of them is charged (node/p2p/peer_score.py BLOCKSTREAM_PENALTIES)
+FREE_REFUSALS = 16
+FREE_REFUSALS_PER_S = 0.2
+MAX_TRACKED = 4096  # peers whose allowance is remembered (a full one is forgotten)
 STALL_TIMEOUT = 10.0  # a provider silent this long is given up (Bitswap takes over)
 
 
@@ -147,6 +154,7 @@ class BlockStreamServer:
         self.metrics = metrics
         self.is_registered = is_registered
         self.charge: Callable[[ID, str], None] | None = None
+        self._allowance: dict[ID, tuple[float, float]] = {}  # peer -> (free refusals, when)
         self.limit = trio.CapacityLimiter(SERVE_LIMIT)
         self.streams: Counter[ID] = Counter()  # open streams per peer
         host.set_stream_handler(PROTOCOL, self.handle)
@@ -157,7 +165,8 @@ class BlockStreamServer:
         if refused is not None:
             self.metrics[f"blockstream.refused.{refused}"] += 1
             log.debug("blockstream: refused a stream from %s: %s", peer, refused)
-            self._charge(peer, refused)
+            if not self._free_refusal(peer):
+                self._charge(peer, refused)
             with contextlib.suppress(Exception):
                 await stream.reset()
             return
@@ -182,6 +191,18 @@ class BlockStreamServer:
             self.streams[peer] -= 1
             if self.streams[peer] <= 0:
                 del self.streams[peer]
+
+    def _free_refusal(self, peer: ID) -> bool:
+        """Take one of ``peer``'s uncharged refusals (a token bucket ``FREE_REFUSALS``
+        deep, refilled at ``FREE_REFUSALS_PER_S``); False once they are used up."""
+        now = trio.current_time()
+        tokens, at = self._allowance.get(peer, (float(FREE_REFUSALS), now))
+        tokens = min(float(FREE_REFUSALS), tokens + (now - at) * FREE_REFUSALS_PER_S)
+        if len(self._allowance) >= MAX_TRACKED:  # forget the peers whose allowance is full
+            full = FREE_REFUSALS / FREE_REFUSALS_PER_S
+            self._allowance = {p: v for p, v in self._allowance.items() if now - v[1] < full}
+        self._allowance[peer] = (max(0.0, tokens - 1), now)
+        return tokens >= 1
 
     def _charge(self, peer: ID, reason: str) -> None:
         if self.charge is not None:
