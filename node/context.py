@@ -43,6 +43,8 @@ class BlockWatch(Protocol):
 
     async def wait_round(self, after: int, until: int, timeout: float) -> None: ...
 
+    async def wait_settle(self, after: int, until: int, timeout: float) -> None: ...
+
 
 def _no_report(phase: str) -> None:
     return None

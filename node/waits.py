@@ -79,6 +79,16 @@ def round_marks(ctx: NodeContext) -> int | None:
     return watch.round_marks
 
 
+def settle_marks(ctx: NodeContext) -> int | None:
+    """The chain watch's count of settle logs (``Finalized``, ``RoundFailed``; new sessions
+    too), None where it has no log subscription: ``round_marks`` for a wait that only a
+    round's settling ends (``round_settled``)."""
+    watch = ctx.watch
+    if watch is None or not watch.round_logs_live:
+        return None
+    return watch.events
+
+
 def next_deadline(info: RoundInfo, now: int) -> int | None:
     """The first of round ``info``'s deadlines after chain time ``now`` (None: none left)."""
     later = [d for d in (info.commit_deadline, info.vote_deadline) if d > now]
@@ -86,13 +96,21 @@ def next_deadline(info: RoundInfo, now: int) -> int | None:
 
 
 async def next_change(
-    ctx: NodeContext, seen: int, marks: int | None, until: int | None, within: float
+    ctx: NodeContext,
+    seen: int,
+    marks: int | None,
+    until: int | None,
+    within: float,
+    settling: bool = False,
 ) -> None:
     """Until the round may have changed: a round-changing log after ``marks`` or a block
     reaching chain time ``until`` (a deadline), where the watch counts those logs; else
-    ``next_block``. Blocks that carry only reward claims wake no read."""
+    ``next_block``. Blocks that carry only reward claims wake no read. ``settling``:
+    ``marks`` counts settle logs (``settle_marks``), and only those wake the wait."""
     if marks is None or until is None or ctx.watch is None:
         await next_block(ctx, seen, within)
+    elif settling:
+        await ctx.watch.wait_settle(marks, until, min(within, WAKE_FALLBACK_S))
     else:
         await ctx.watch.wait_round(marks, until, min(within, WAKE_FALLBACK_S))
 
@@ -109,10 +127,14 @@ async def wait_until(
     ``keep`` reads back (and resends) this node's own action when a ``Recheck`` is due, and
     ``seen`` gets every read (e.g. to start fetching commitments as they land). ``every``:
     read every that many seconds instead of on every block (a wait nothing else waits on,
-    e.g. an observer's: at 32 nodes, per-block reads by every observer kept the CPUs busy)."""
+    e.g. an observer's: at 32 nodes, per-block reads by every observer kept the CPUs busy).
+    A wait for ``round_settled`` wakes on the settle logs only (and its deadline), not on
+    each other member's vote: at K = 8 those were ~7 reads a member-round."""
     recheck = Recheck(ctx)
+    settling = done is round_settled
     while True:
-        head, marks = block_seen(ctx), round_marks(ctx)
+        head = block_seen(ctx)
+        marks = settle_marks(ctx) if settling else round_marks(ctx)
         info, now = await round_view(ctx, r)
         if seen is not None:
             await seen(info)
@@ -123,11 +145,11 @@ async def wait_until(
             continue
         until = next_deadline(info, now)
         if keep is None:
-            await next_change(ctx, head, marks, until, WAKE_FALLBACK_S)
+            await next_change(ctx, head, marks, until, WAKE_FALLBACK_S, settling)
             continue
         if recheck.due():
             await keep(info, now)
-        await next_change(ctx, head, marks, until, recheck.left())
+        await next_change(ctx, head, marks, until, recheck.left(), settling)
 
 
 def commit_closed(info: RoundInfo, now: int) -> bool:

@@ -142,6 +142,14 @@ class ChainWatch:
             while self.round_marks <= after and self.head_time < until and self.round_logs_live:
                 await self._changed.wait()
 
+    async def wait_settle(self, after: int, until: int, timeout: float) -> None:
+        """Until ``events`` (settle logs, new sessions) is above ``after`` or a block's time
+        reaches ``until``, ``timeout`` seconds at most (sooner if the log subscription is
+        lost): a vote wait that other members' votes need not wake."""
+        with trio.move_on_after(max(0.0, timeout)):
+            while self.events <= after and self.head_time < until and self.round_logs_live:
+                await self._changed.wait()
+
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Follow the chain until cancelled. Reports started (``nursery.start``) once the
         head is known or the first attempt failed: it never blocks a node's start-up on an

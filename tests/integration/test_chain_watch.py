@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from node.chain import devnet
 from node.chain.watch import ChainWatch, websocket_url
@@ -183,3 +184,41 @@ def test_polls_an_endpoint_without_websocket(anvil: devnet.Devnet) -> None:
 
     with http_only_proxy(anvil.rpc_url) as url:
         trio.run(main, url)
+
+
+def test_a_settle_wait_ignores_other_round_logs() -> None:
+    """``wait_settle`` returns on a log of the filter's topics (a settle log), not on the
+    coordinator's other round logs (a vote), which ``wait_round`` does return on."""
+    from node.chain.watch import SETTLE_EVENTS, coordinator_topics
+
+    settle = coordinator_topics(SETTLE_EVENTS)
+    vote = coordinator_topics(("OutcomeSubmitted",))
+    assert settle and vote
+    watch = ChainWatch("http://127.0.0.1:1", logs={"address": "0xC0", "topics": [settle]})
+    watch._on_message({"id": 3, "result": "0x1"})  # the log subscription is acknowledged
+
+    def log(topic: str) -> dict[str, object]:
+        entry = {"topics": [topic], "address": "0xC0"}
+        return {"method": "eth_subscription", "params": {"result": entry}}
+
+    async def main() -> list[str]:
+        woke: list[str] = []
+        async with trio.open_nursery() as nursery:
+
+            async def wait(kind: str) -> None:
+                if kind == "settle":
+                    await watch.wait_settle(watch.events, 10**9, HANG_S)
+                else:
+                    await watch.wait_round(watch.round_marks, 10**9, HANG_S)
+                woke.append(f"{kind}@{trio.current_time():g}")
+
+            nursery.start_soon(wait, "settle")
+            nursery.start_soon(wait, "round")
+            await trio.sleep(1)
+            watch._on_message(log(vote[0]))
+            await trio.sleep(1)
+            watch._on_message(log(settle[0]))
+        return woke
+
+    woke = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert woke == ["round@1", "settle@2"]

@@ -2,8 +2,8 @@
 may have changed: a coordinator log other than a reward claim (the next round's opening, a
 late vote), the chain time of this node's advance turn, or the fallback timeout. Blocks
 that carry only reward claims wake no read. An observer's round (the record says
-``selected: false``) leaves no garbage to collect: no tidy-up reads after it. Scripted
-chain and watch under trio's mock clock."""
+``selected: false``) leaves no garbage to collect: no tidy-up reads after it, and no
+chores unless it or the round before failed. Scripted chain and watch, trio's mock clock."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import trio.testing
 from node.chain.client import RoundInfo, RoundStatus
 from node.metrics import Metrics
 from node.ports import ChainPort
-from node.round_loop import advance_time, selected_in, take_rounds
+from node.round_loop import advance_time, chores_due, selected_in, take_rounds
 from node.state import NodeState
 from tests.unit.round_fixtures import OPEN_ROUND, inline_port
 from tests.unit.test_waits import LogWatch
@@ -132,8 +132,9 @@ def test_claim_only_blocks_wake_no_read_between_rounds(state: NodeState) -> None
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     current = [t for name, t in chain.reads if name == "current_round"]
     assert current == [0.0, 1.2]  # not at 0.3, 0.6, 0.9
-    # an observed round: no stake read, no garbage collection reads
-    assert not [name for name, _ in chain.reads if name in ("participant", "commitments")]
+    # an observed round: no stake read, no garbage collection reads, no chores (sweeps)
+    tidy = ("participant", "commitments", "chain_time", "claim_deadline")
+    assert not [name for name, _ in chain.reads if name in tidy]
     assert ctx.claims.reconciled == [1]
 
 
@@ -174,3 +175,9 @@ def test_advance_time_and_selected_in(state: NodeState) -> None:
     ctx = SimpleNamespace(state=state)
     assert selected_in(ctx, 1) is False  # type: ignore[arg-type]
     assert selected_in(ctx, 2) is True  # type: ignore[arg-type]
+    assert chores_due(ctx, 2) and not chores_due(ctx, 1)  # type: ignore[arg-type]
+    state.finish(3, {"round": 3, "status": "failed", "selected": False})
+    state.finish(4, {"round": 4, "status": "finalized", "selected": False})
+    state.finish(5, {"round": 5, "status": "finalized", "selected": False})
+    # an observer after a failed round (or the one after it): its members may be inactive
+    assert chores_due(ctx, 3) and chores_due(ctx, 4) and not chores_due(ctx, 5)  # type: ignore[arg-type]

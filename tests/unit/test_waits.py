@@ -16,7 +16,14 @@ import trio.testing
 from node.chain.client import RoundInfo, RoundStatus
 from node.ports import ChainPort
 from node.state import NodeState
-from node.waits import RECHECK_S, WAKE_FALLBACK_S, RoundLost, commit_closed, wait_until
+from node.waits import (
+    RECHECK_S,
+    WAKE_FALLBACK_S,
+    RoundLost,
+    commit_closed,
+    round_settled,
+    wait_until,
+)
 from tests.unit.round_fixtures import OPEN_ROUND, inline_port
 
 OPEN = OPEN_ROUND
@@ -146,11 +153,18 @@ class LogWatch(Watch):
         super().__init__()
         self.round_logs_live = True
         self.head_time = 120
+        self.events = 0  # settle logs (Finalized, RoundFailed)
 
-    def mine_block(self, logged: bool, stamp: int = 120) -> None:
-        self.round_marks += logged
+    def mine_block(self, logged: bool, stamp: int = 120, settles: bool = False) -> None:
+        self.round_marks += logged or settles
+        self.events += settles
         self.head_time = stamp
         self.mine()
+
+    async def wait_settle(self, after: int, until: int, timeout: float) -> None:
+        with trio.move_on_after(timeout):
+            while self.events <= after and self.head_time < until:
+                await self._moved.wait()
 
     async def wait_round(self, after: int, until: int, timeout: float) -> None:
         with trio.move_on_after(timeout):
@@ -179,3 +193,28 @@ def test_with_round_logs_only_logged_blocks_and_deadlines_wake_a_read(state: Nod
 
     run(main)
     assert chain.reads == [0.0, 1.0, 2.5]
+
+
+def test_a_vote_wait_wakes_on_settle_logs_not_on_each_vote(state: NodeState) -> None:
+    """Waiting for the round to settle: other members' votes (round logs) wake no read;
+    the Finalized log does (the scripted round reads settled from then on)."""
+    chain, watch = Chain(), LogWatch()
+    ctx = Ctx(chain, state, watch)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def mine_at(t: float, settles: bool) -> None:
+                await trio.sleep_until(t)
+                if settles:
+                    chain.status = RoundStatus.FINALIZED
+                watch.mine_block(True, 121, settles)
+
+            for t in (0.2, 0.4, 0.6):  # votes
+                nursery.start_soon(mine_at, t, False)
+            nursery.start_soon(mine_at, 0.8, True)  # the vote that finalizes
+            info = await wait_until(ctx, 1, round_settled)  # type: ignore[arg-type]
+            assert info.status is RoundStatus.FINALIZED
+
+    run(main)
+    assert chain.reads == [0.0, 0.8]
