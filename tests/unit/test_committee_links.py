@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import trio
+import trio.testing
 
 from node.chain.client import Participant
-from node.committee_links import meet_committee
+from node.committee_links import DIAL_YIELD_S, meet_committee
 from node.errors import ChainError
 from node.metrics import Metrics
 
-ME, A, B, C, D = "0xMe", "0xAa", "0xBb", "0xCc", "0xDd"
+ME, A, B, C, D = "0x0Me", "0xAa", "0xBb", "0xCc", "0xDd"  # ME the lowest: it dials first
 
 
 def entry(address: str, *, active: bool = True, addrs: bool = True) -> Participant:
@@ -49,6 +50,9 @@ class Net:
             return False
         self.dialled.append(peer_id)
         return True
+
+    def connected_peers(self) -> set[str]:
+        return set(self.connected)
 
 
 @dataclass
@@ -113,3 +117,25 @@ def test_entries_peer_discovery_read_are_taken_without_a_chain_read() -> None:
         assert ctx.metrics.get("committee_entries_known_total") == 1
 
     trio.run(scenario)
+
+
+def test_of_two_members_the_lower_address_dials_and_the_other_waits_for_it() -> None:
+    """ME (0xEe...) is above A and below F: it dials F at once; A is expected to dial ME,
+    so ME dials A only if no connection came within DIAL_YIELD_S; B's did come."""
+    me, f = "0xEe", "0xFf"
+
+    async def scenario() -> None:
+        async with trio.open_nursery() as nursery:
+            net = Net(nursery)
+            ctx = Ctx(Port({}), net, address=me)
+            ctx.registry = {x.lower(): entry(x) for x in (A, B, f)}
+            meet_committee(ctx, [me, A, B, f])  # type: ignore[arg-type]
+            assert net.dialled == ["peer-" + f]  # at once
+            await trio.sleep(DIAL_YIELD_S / 2)
+            net.connected.add("peer-" + B)  # B dialled us
+            await trio.sleep(DIAL_YIELD_S)
+            assert sorted(net.dialled) == ["peer-" + A, "peer-" + f]  # A never did
+        assert ctx.metrics.get("committee_dials_yielded_total") == 1
+        assert ctx.metrics.get("committee_dials_total") == 2
+
+    trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
