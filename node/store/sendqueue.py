@@ -72,10 +72,21 @@ class BoundedSendQueue(BitswapMessageQueue):
         self._pending_blocks_v110.clear()
         return dropped
 
-    async def flush(self) -> None:
-        self.in_flight = self.pending_bytes()  # what super().flush() takes
+    async def _flush_messages(
+        self,
+        entries: list[Any],
+        presences: list[Any],
+        blocks_v100: list[bytes],
+        blocks_v110: list[tuple[bytes, bytes]],
+        full_wantlist: bool,
+    ) -> None:
+        # what flush() took off the queue, counted from here (no checkpoint between the
+        # two: counted earlier, a sampler saw the same blocks twice)
+        self.in_flight = sum(len(b) for b in blocks_v100) + sum(len(b) for _, b in blocks_v110)
         try:
-            await super().flush()
+            await super()._flush_messages(
+                entries, presences, blocks_v100, blocks_v110, full_wantlist
+            )
         finally:
             self.in_flight = 0
 
