@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,13 @@ from node.errors import ChainError
 LOG_CHUNK_BLOCKS = 10_000
 BATCH_SIZE = 100  # JSON-RPC requests per HTTP batch
 QUICK_EVENTS = frozenset({"CommitteeSelected", "Committed", "Finalized"})
+# Round r's events that only the transaction opening it (RoundOpened) or a later one emits:
+# a read keyed by round r scans from the block r opened in, not from the deployment's.
+ROUND_EVENTS = frozenset(
+    {"CommitteeSelected", "Committed", "CommitClosed", "OutcomeSubmitted", "Finalized"}
+    | {"RoundFailed", "Slashed"}
+)
+OPENED_KEPT = 64  # rounds whose opening block a client remembers
 
 
 class ChainBase:
@@ -45,6 +53,9 @@ class ChainBase:
         )
         self._topics: dict[bytes, str] | None = None
         self._max_slash: int | None = None
+        # round -> (number, hash) of the block its RoundOpened log is in (see _round_logs)
+        self._opened: dict[int, tuple[int, str]] = {}
+        self._opened_lock = threading.Lock()  # reads run in worker threads
         # the coordinator's views over raw JSON-RPC (~25x less CPU than web3's path)
         self._quick = QuickReads(rpc_url, self._coord.abi, self._coord.address)
 
@@ -115,7 +126,45 @@ class ChainBase:
             start = end + 1
         return found
 
+    def _round_logs(self, event: str, filters: dict[str, Any], r: int) -> list[Any] | None:
+        """Round ``r``'s ``event`` logs, scanned from the block round ``r`` opened in, in one
+        JSON-RPC batch; None where that is not known for sure (the caller scans from the
+        deployment's block).
+
+        The opening block is remembered with its hash, from the RoundOpened log, and used
+        only where the same batch finds that block still has that hash: the same chain up
+        to that block, where round ``r`` opened, and none of its events comes before. A
+        chain that moved back (anvil restarted from an older dump, a reorg) fails the check:
+        every remembered block is dropped. Not yet known, the opening block is looked up in
+        the same batch as the logs, from the latest earlier round's opening block known
+        (the deployment's if none): found there, the logs from that block hold them all."""
+        with self._opened_lock:
+            known = dict(self._opened)
+        opened = known.get(r)
+        if opened is not None:
+            block_hash, (found,) = self._quick.logs_from([(event, filters)], opened[0])
+            if block_hash == opened[1]:
+                return found
+            known = {}  # the chain moved back
+        hint = max((q for q in known if q < r), default=None)
+        start, hint_hash = known[hint] if hint is not None else (self.deployment.deploy_block, "")
+        queries = [("RoundOpened", {"round": r}), (event, filters)]
+        block_hash, (opening, found) = self._quick.logs_from(queries, start)
+        if hint is not None and block_hash != hint_hash:
+            known = {}  # the chain moved back: the hint may be past round r's start
+        if opening:
+            known[r] = (int(opening[-1]["blockNumber"]), str(opening[-1]["blockHash"]))
+        with self._opened_lock:
+            self._opened = dict(sorted(known.items())[-OPENED_KEPT:])
+        return found if opening else None
+
     def _logs(self, event: str, filters: dict[str, Any]) -> list[Any]:
+        r = filters.get("round")
+        if event in ROUND_EVENTS and isinstance(r, int):
+            with contextlib.suppress(QuickReadUnavailable):
+                since_open = self._round_logs(event, filters, r)
+                if since_open is not None:
+                    return since_open
         if event in QUICK_EVENTS:  # the round engine's per-round reads: raw JSON-RPC
             with contextlib.suppress(QuickReadUnavailable):
                 return self._quick_logs(event, filters)

@@ -129,6 +129,7 @@ class _Event:
             return {
                 "args": args,
                 "blockNumber": int(entry["blockNumber"], 16),
+                "blockHash": str(entry["blockHash"]),
                 "logIndex": int(entry["logIndex"], 16),
                 "transactionHash": bytes.fromhex(entry["transactionHash"].removeprefix("0x")),
             }
@@ -218,6 +219,36 @@ class QuickReads:
         if not isinstance(found, list):
             raise QuickReadUnavailable("logs: not a list")
         return [event.decode(entry) for entry in found]
+
+    def logs_from(
+        self, queries: Sequence[tuple[str, dict[str, Any]]], from_block: int
+    ) -> tuple[str | None, list[list[dict[str, Any]]]]:
+        """The hash of block ``from_block`` (None if the chain has no such block) and, for
+        each ``(event name, filters)`` of ``queries``, its logs (as ``logs`` gives them)
+        from that block to the latest: one JSON-RPC batch, answered in order."""
+        events = [self._events.get(name) for name, _ in queries]
+        requests: list[dict[str, Any]] = [
+            {"method": "eth_getBlockByNumber", "params": [hex(from_block), False]}
+        ]
+        for event, (name, filters) in zip(events, queries, strict=True):
+            if event is None or not self._usable or set(filters) - set(event.indexed):
+                raise QuickReadUnavailable(name)
+            query = {
+                "address": self._address,
+                "fromBlock": hex(from_block),
+                "toBlock": "latest",
+                "topics": event.topics(filters),
+            }
+            requests.append({"method": "eth_getLogs", "params": [query]})
+        block, *answers = self._post(requests)
+        if not all(isinstance(found, list) for found in answers):
+            raise QuickReadUnavailable("logs: not a list")
+        block_hash = str(block["hash"]) if isinstance(block, dict) and "hash" in block else None
+        return block_hash, [
+            [event.decode(entry) for entry in found]
+            for event, found in zip(events, answers, strict=True)
+            if event is not None
+        ]
 
     def latest_timestamp(self) -> int:
         (latest,) = self._post([{"method": "eth_getBlockByNumber", "params": ["latest", False]}])
