@@ -31,6 +31,7 @@ import trio
 
 from node.chain.client import Participant
 from node.context import NodeContext
+from node.p2p.connection_budget import ConnectionBudget
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,22 @@ def meet_committee(ctx: NodeContext, committee: Sequence[str]) -> None:
             unread.append(address)
     if unread:
         ctx.net.start_soon(_meet, ctx, unread, entries)
+
+
+def links_of(ctx: NodeContext) -> ConnectionBudget:
+    """The node's connection bookkeeping (node/p2p/connection_budget.py), made on first use."""
+    budget = ctx.__dict__.get("_connection_budget")
+    if not isinstance(budget, ConnectionBudget):
+        budget = ctx.__dict__["_connection_budget"] = ConnectionBudget()
+    return budget
+
+
+def note_committee(ctx: NodeContext, r: int, committee: Sequence[str] | None) -> None:
+    """Round ``r``'s members' connections are kept until the round is over
+    (node/p2p/connection_budget.py); a round without a committee: every active peer's."""
+    if committee is None:
+        committee = [address for address, peer in ctx.registry.items() if peer.active]
+    links_of(ctx).drawn(r, committee)
 
 
 def keep(

@@ -11,12 +11,24 @@ import trio
 from node.announcements import admit as admit_push
 from node.announcements import relayed as relayed_message
 from node.chain.client import Participant
+from node.committee_links import links_of
 from node.context import NodeContext
 from node.errors import ChainError
+from node.p2p.connection_budget import (
+    GRACE_S,
+    PRUNE_INTERVAL_S,
+    choose_prunes,
+    default_cap,
+    in_flight_peers,
+    overlay_of_others,
+    pruning_enabled,
+)
+from node.p2p.dialer import parse_peer_id
 from node.p2p.gossip import GossipPolicy
 from node.p2p.messages import MAX_PUSH_MESSAGE
 from node.p2p.messages import decode as decode_announcement
-from node.p2p.overlay import DiscoveryPace, keep_overlay
+from node.p2p.network import PeerNetwork
+from node.p2p.overlay import DiscoveryPace, keep_overlay, pair_score, ranked_peers
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +68,8 @@ async def discover_peers(ctx: NodeContext) -> None:
     refreshed_at = -math.inf
     participants: list[Participant] = []
     pace = DiscoveryPace(DISCOVERY_INTERVAL, DISCOVERY_IDLE)
+    if pruning_enabled():
+        ctx.net.start_soon(keep_connections_bounded, ctx)
     while True:
         settled = False
         try:
@@ -79,4 +93,58 @@ async def discover_peers(ctx: NodeContext) -> None:
 
 async def connect_missing(ctx: NodeContext, participants: list[Participant]) -> None:
     active = {p.peer_id: p.addrs for p in participants if p.active and p.addrs}
-    await keep_overlay(ctx.net, active, ctx.cfg.overlay_degree)
+    degree = ctx.cfg.overlay_degree
+    kept = await keep_overlay(ctx.net, active, degree)
+    # the peers whose overlay holds us dial us anyway: their connections are kept too
+    links = links_of(ctx)
+    links.overlay = kept | overlay_of_others(ctx.net.peer_id, active, degree, ranked_peers)
+    links.overlay_known = True
+
+
+async def keep_connections_bounded(ctx: NodeContext) -> None:
+    """Close, every ``PRUNE_INTERVAL_S``, the connections outside the kept set
+    (node/p2p/connection_budget.py); ``FEDCHAIN_PRUNE=0`` turns this off."""
+    while True:
+        await trio.sleep(PRUNE_INTERVAL_S)
+        try:
+            prune_connections(ctx, trio.current_time())
+        except Exception as exc:  # noqa: BLE001 - a background pass: never stop the network
+            log.warning("connection pruning: %r", exc)
+
+
+def prune_connections(ctx: NodeContext, now: float) -> dict[str, str]:
+    """One prune pass: close the connections ``choose_prunes`` picks; returns them."""
+    links, net, r = links_of(ctx), ctx.net, ctx.current_round
+    if not links.overlay_known:
+        return {}
+    connected = net.connected_peers()
+    in_flight = in_flight_peers(net.host.get_network().get_connections_map())
+    links.welcome_back(connected, now)
+    protected = links.overlay | links.came_back | links.committee_peers(ctx.peer_ids, since=r)
+    links.note(connected, protected | in_flight, now)
+    size = max((len(c) for c in links.committees.values()), default=0)
+    prunes = choose_prunes(
+        connected,
+        protected,
+        in_flight,
+        links.unprotected_since,
+        now,
+        grace=GRACE_S,
+        cap=default_cap(ctx.cfg.overlay_degree, size),
+        registered=ctx.registered_peers,
+        former=links.committee_peers(ctx.peer_ids, since=0, before=r),
+        order=partial(pair_score, net.peer_id),
+    )
+    for peer_id, why in prunes.items():
+        net.metrics[f"p2p.pruned.{why}"] += 1
+        log.debug("closing the connection to %s (%s; round %d)", peer_id, why, r)
+        links.closed(peer_id, why, now)
+        net.start_soon(_close, net, peer_id)
+    return prunes
+
+
+async def _close(net: PeerNetwork, peer_id: str) -> None:
+    try:
+        await net.host.get_network().close_peer(parse_peer_id(peer_id))
+    except Exception as exc:  # noqa: BLE001 - the peer may be gone already
+        log.debug("closing %s: %r", peer_id, exc)

@@ -26,7 +26,7 @@ from node.chain.client import RoundInfo, RoundStatus
 from node.chain.merkle import RewardTree, build_reward_tree
 from node.claims import claim_recorded, claim_voter_rewards
 from node.commit import keep_commit, train_and_commit
-from node.committee_links import meet_committee
+from node.committee_links import meet_committee, note_committee
 from node.context import NodeContext
 from node.deferral import defer_vote, lacks_updates
 from node.errors import one_error
@@ -57,6 +57,7 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
             return await catch_up(ctx, r)
         base_cid = await record_base(ctx, r)
     selected, committee = await selection(ctx, r)
+    note_committee(ctx, r, committee)  # its members' connections are kept (connection_budget)
     if not selected and committee is not None:
         if ctx.ahead is not None:  # trained for a committee without this node
             ctx.ahead.discard(r, "not_selected")

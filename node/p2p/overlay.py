@@ -36,17 +36,20 @@ def ranked_peers(me: str, peers: Iterable[str]) -> list[str]:
     return sorted({p for p in peers if p != me}, key=lambda p: pair_score(me, p))
 
 
-async def keep_overlay(net: PeerNetwork, peers: Mapping[str, Sequence[str]], degree: int) -> None:
+async def keep_overlay(
+    net: PeerNetwork, peers: Mapping[str, Sequence[str]], degree: int
+) -> set[str]:
     """Keep ``degree`` of the best-ranked reachable ``peers`` (peer id -> addresses)
-    connected; remember the others' addresses for dialling on demand."""
+    connected; remember the others' addresses for dialling on demand. Returns the kept."""
     connected = net.connected_peers()
-    kept = 0
+    kept: set[str] = set()
     for peer_id in ranked_peers(net.peer_id, peers):
         addrs = list(peers[peer_id])
-        if kept < degree and (peer_id in connected or await net.connect(peer_id, addrs)):
-            kept += 1
+        if len(kept) < degree and (peer_id in connected or await net.connect(peer_id, addrs)):
+            kept.add(peer_id)
         elif peer_id not in connected:
             net.remember(peer_id, addrs)
+    return kept
 
 
 WAKE_CHECK_S = 0.5  # how often a resting discovery looks whether a new round opened
