@@ -36,6 +36,8 @@ class BlockWatch(Protocol):
     events: int  # rounds settling seen (node/observer.py waits on them)
     round_marks: int  # round-changing logs seen (node/waits.py waits on them)
     round_logs_live: bool  # whether round_marks are counted now
+    param_marks: int  # ParamsApplied logs seen (node/round_loop.py's parameters cache)
+    stop_marks: int  # DeploymentFinished logs seen (whether to ask if the deployment ended)
 
     async def wait(self, after: int, timeout: float) -> int: ...
 

@@ -209,13 +209,25 @@ async def round_loop(ctx: NodeContext) -> None:
         await trio.sleep_forever()  # still serving; stop_on_signal ends the node
 
 
-async def late_vote_grace(ctx: NodeContext, r: int, cache: dict[int, int]) -> int:
+async def late_vote_grace(ctx: NodeContext, r: int, cache: dict[tuple[str, int], int]) -> int:
     """The chain's late-vote grace for round ``r`` (parameters change only when a round
-    opens: read once per round)."""
-    if r not in cache:
+    opens, with a ParamsApplied log: read again once the chain watch saw one, else once
+    per round)."""
+    marks = watch_marks(ctx, "param_marks")
+    key = ("round", r) if marks is None else ("marks", marks)
+    if key not in cache:
         cache.clear()
-        cache[r] = (await ctx.chain_port.params()).late_vote_grace
-    return cache[r]
+        cache[key] = (await ctx.chain_port.params()).late_vote_grace
+    return cache[key]
+
+
+def watch_marks(ctx: NodeContext, kind: str) -> int | None:
+    """The chain watch's ``param_marks`` or ``stop_marks`` (``kind``) while its log
+    subscription is live; None otherwise (read the chain each time)."""
+    watch = ctx.watch
+    if watch is None or not watch.round_logs_live:
+        return None
+    return int(watch.param_marks if kind == "param_marks" else watch.stop_marks)
 
 
 async def chores(ctx: NodeContext, r: int) -> None:
@@ -259,10 +271,11 @@ async def take_rounds(ctx: NodeContext) -> None:
     taken_part: set[int] = set()  # rounds (one a chain lost and reopened counts once)
     reconciled = -1
     upkept = 0  # the round after whose part the chores ran
-    grace: dict[int, int] = {}
+    grace: dict[tuple[str, int], int] = {}
     turns = AdvanceTurns(ctx.address, partial(round_committers, ctx))  # who advances first
     recheck = Recheck(ctx)  # when to read back our vote in a round we finished
     finished_checked = 0  # the last finalized round after which we asked whether it was the last
+    stop_checked: int | None = None  # the watch's stop marks then (None: ask every round)
     untidy: int | None = None  # the last round taken part in, until tidy_up ran after it
     while not (ctx.cfg.max_rounds and len(taken_part) >= ctx.cfg.max_rounds):
         seen, marks = block_seen(ctx), round_marks(ctx)
@@ -305,8 +318,10 @@ async def take_rounds(ctx: NodeContext) -> None:
         delay = await turns.delay(info, row.committed)  # read once per round
         if ready_to_advance(info, now - delay, wait):
             await advance(ctx)
-        if row.done and info.status is RoundStatus.FINALIZED and finished_checked != r:
-            finished_checked = r
+        stops = watch_marks(ctx, "stop_marks")  # no DeploymentFinished log since: not finished
+        ask = finished_checked != r if stops is None else stops != stop_checked
+        if row.done and info.status is RoundStatus.FINALIZED and ask:
+            finished_checked, stop_checked = r, stops
             if await deployment_finished(ctx):
                 return
         if row.done and row.voted and info.vote_open(now) and recheck.due():

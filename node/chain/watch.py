@@ -19,7 +19,10 @@ A filter that names the coordinator's ``address`` is widened to all of its logs,
 watch also counts ``round_marks``: every log but the reward-claim and treasury ones
 (``QUIET_EVENTS``, which change no round), plus one per new session. ``wait_round`` returns
 on the next mark or once a block reaches a given time: a round wait skips the reads of
-blocks that carry only claims (in a 4-node round, 7 of ~16 blocks).
+blocks that carry only claims (in a 4-node round, 7 of ~16 blocks). ``param_marks`` and
+``stop_marks`` count the ``ParamsApplied`` and ``DeploymentFinished`` logs (plus one per
+session change): the round loop reads the parameters and the stop rule's verdict again
+only when they moved.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ _LOGS_ID = 3
 SETTLE_EVENTS = ("Finalized", "RoundFailed")  # a round settled: what observers wait for
 # the coordinator's logs that change no round (not counted in ``round_marks``)
 QUIET_EVENTS = ("RewardClaimed", "VoterRewardClaimed", "Swept", "TreasuryFunded", "Withdrawn")
+PARAM_EVENTS = ("ParamsApplied",)  # the only way the coordinator's parameters change
+STOP_EVENTS = ("DeploymentFinished",)  # the stop rule finished the deployment
 
 
 class _NoWebSocket(Exception):
@@ -114,10 +119,19 @@ class ChainWatch:
         # those matching the filter's topics and ``round_marks`` the non-quiet ones
         self._matching: set[str] | None = None
         self._quiet: set[str] = set()
+        self._param_topics: set[str] = set()
+        self._stop_topics: set[str] = set()
         if logs is not None and logs.get("address") and logs.get("topics"):
             self._matching = {t.lower() for t in logs["topics"][0]}
             self._quiet = {t.lower() for t in coordinator_topics(QUIET_EVENTS)}
+            self._param_topics = {t.lower() for t in coordinator_topics(PARAM_EVENTS)}
+            self._stop_topics = {t.lower() for t in coordinator_topics(STOP_EVENTS)}
         self.round_marks = 0
+        # ParamsApplied / DeploymentFinished logs seen, each plus one per new or lost log
+        # subscription: unchanged while ``round_logs_live``, the parameters (the stop
+        # rule's verdict) read since are still the chain's
+        self.param_marks = 0
+        self.stop_marks = 0
         self.round_logs_live = False  # this session's log subscription was acknowledged
         self._latest_known = False  # the latest block's answer came (started needs it)
 
@@ -275,6 +289,10 @@ class ChainWatch:
         topic = str((entry.get("topics") or [""])[0]).lower()
         if topic in self._matching:
             self._saw_event()
+        if topic in self._param_topics:
+            self.param_marks += 1
+        if topic in self._stop_topics:
+            self.stop_marks += 1
         if topic not in self._quiet:
             self.round_marks += 1
             self._wake()
@@ -284,6 +302,8 @@ class ChainWatch:
         (a mark), a lost one leaves waiters to ``wait`` per block."""
         self.round_logs_live = live
         self.round_marks += 1
+        self.param_marks += 1
+        self.stop_marks += 1
         self._wake()
 
     def _wake(self) -> None:

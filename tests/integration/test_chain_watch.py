@@ -222,3 +222,35 @@ def test_a_settle_wait_ignores_other_round_logs() -> None:
 
     woke = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     assert woke == ["round@1", "settle@2"]
+
+
+def test_counts_parameter_and_stop_logs_and_every_new_subscription() -> None:
+    """``param_marks`` / ``stop_marks`` move on a ParamsApplied / DeploymentFinished log and
+    on every change of the log subscription (a new one may have missed some), on nothing
+    else: what lets the round loop keep the parameters and the stop rule's verdict."""
+    from node.chain.watch import SETTLE_EVENTS, coordinator_topics
+
+    (params,) = coordinator_topics(("ParamsApplied",))
+    (stop,) = coordinator_topics(("DeploymentFinished",))
+    (vote,) = coordinator_topics(("OutcomeSubmitted",))
+    settle = coordinator_topics(SETTLE_EVENTS)
+    watch = ChainWatch("http://127.0.0.1:1", logs={"address": "0xC0", "topics": [settle]})
+
+    def log(topic: str) -> dict[str, object]:
+        entry = {"topics": [topic], "address": "0xC0"}
+        return {"method": "eth_subscription", "params": {"result": entry}}
+
+    def marks() -> tuple[int, int]:
+        return watch.param_marks, watch.stop_marks
+
+    watch._on_message({"id": 3, "result": "0x1"})  # the log subscription is acknowledged
+    assert watch.round_logs_live and marks() == (1, 1)
+    for topic in (vote, *settle):
+        watch._on_message(log(topic))
+    assert marks() == (1, 1)
+    watch._on_message(log(params))
+    assert marks() == (2, 1)
+    watch._on_message(log(stop))
+    assert marks() == (2, 2)
+    watch._round_logs(live=False)  # the session was lost
+    assert marks() == (3, 3)

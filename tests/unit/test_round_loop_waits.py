@@ -165,6 +165,53 @@ def test_the_advance_turn_wakes_the_loop(state: NodeState) -> None:
     assert [t for name, t in chain.reads if name == "advance"] == [1.0]
 
 
+@dataclass
+class Rounds(Chain):
+    """Round 1, 2, 3 in turn: each a log moves the chain on, each found finalized."""
+
+    round: int = 1
+
+    def current_round(self) -> int:
+        self._read("current_round")
+        return self.round
+
+
+def test_parameters_and_the_stop_rule_are_read_again_only_after_their_logs(
+    state: NodeState,
+) -> None:
+    """With the watch's log subscription live, the late-vote grace is read again only
+    after a ParamsApplied log and the stop rule's verdict only after a DeploymentFinished
+    one (or a new subscription), not once per round."""
+    for r in (1, 2, 3, 4):
+        state.finish(r, {"round": r, "status": "finalized", "selected": False})
+    watch = LogWatch()
+    watch.head_time = 260
+    chain = Rounds(watch)
+    ctx = Ctx(chain, state, watch)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def next_round(t: float, params: bool = False, stop: bool = False) -> None:
+                await trio.sleep_until(t)
+                chain.round += 1
+                watch.param_marks += params
+                watch.stop_marks += stop
+                watch.mine_block(True, 261)
+
+            nursery.start_soon(next_round, 1.0)
+            nursery.start_soon(next_round, 2.0, True)  # round 3 opens with new parameters
+            nursery.start_soon(next_round, 3.0, False, True)  # a DeploymentFinished log
+            with trio.move_on_after(3.5):
+                await take_rounds(ctx)  # type: ignore[arg-type]
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert [t for name, t in chain.reads if name == "current_round"] == [0.0, 1.0, 2.0, 3.0]
+    assert [t for name, t in chain.reads if name == "params"] == [0.0, 2.0]
+    assert [t for name, t in chain.reads if name == "deployment_end"] == [0.0, 3.0]
+
+
 def test_advance_time_and_selected_in(state: NodeState) -> None:
     assert advance_time(FINALIZED, 1000, 6) == 306
     assert advance_time(replace(FINALIZED, winning_weight=10), 1000, 0) == 250  # all voted

@@ -154,6 +154,8 @@ class LogWatch(Watch):
         self.round_logs_live = True
         self.head_time = 120
         self.events = 0  # settle logs (Finalized, RoundFailed)
+        self.param_marks = 0  # ParamsApplied logs
+        self.stop_marks = 0  # DeploymentFinished logs
 
     def mine_block(self, logged: bool, stamp: int = 120, settles: bool = False) -> None:
         self.round_marks += logged or settles
