@@ -196,6 +196,26 @@ class Sampler:
 # ---------------------------------------------------------------- one N
 
 
+def mine_history(blocks: int) -> None:
+    """Have the demo mine ``blocks`` empty blocks (chain time barely moves) once it funded
+    the nodes, before it starts them: the chain of a deployment that ran for a while, for
+    the reads that scan it."""
+    from node.chain.raw_rpc import RawRpc
+    from node.demo import run
+
+    fund = getattr(run.fund_accounts, "funds", run.fund_accounts)  # once per N, not nested
+
+    def fund_then_mine(rpc_url: str, *args: Any, **kwargs: Any) -> Any:
+        done = fund(rpc_url, *args, **kwargs)
+        rpc = RawRpc(rpc_url, timeout=300)
+        for start in range(0, blocks, 500):
+            rpc.call("anvil_mine", [hex(min(500, blocks - start)), "0x0"])
+        return done
+
+    fund_then_mine.funds = fund  # type: ignore[attr-defined]
+    run.fund_accounts = fund_then_mine  # type: ignore[assignment]
+
+
 def run_one(args: argparse.Namespace, n: int, progress: Any) -> dict[str, Any]:
     from rich.console import Console
 
@@ -238,6 +258,8 @@ def run_one(args: argparse.Namespace, n: int, progress: Any) -> dict[str, Any]:
 
         thread = threading.Thread(target=sampler.run, args=(show,), daemon=True)
         thread.start()
+        if args.history_blocks:  # a deployment that has run a while
+            mine_history(args.history_blocks)
         started = time.monotonic()
         try:
             quiet = Console(file=sys.stderr, quiet=not args.verbose)
@@ -466,6 +488,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--vote-window", type=int, default=VOTE_WINDOW, help=f"s (default {VOTE_WINDOW})"
     )
+    parser.add_argument(
+        "--history-blocks",
+        type=int,
+        default=0,
+        help="empty blocks mined once deployed: a deployment that ran a while (default 0)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the demo's own output")
     parser.add_argument(
         "--data-dir",
@@ -487,6 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "task": args.task,
         "committee": args.committee,
         "rounds": args.rounds,
+        "history_blocks": args.history_blocks,
         "epochs": EPOCHS,
         "commit_window": args.commit_window,
         "vote_window": args.vote_window,
