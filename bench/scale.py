@@ -126,7 +126,8 @@ def _read_status(path: Path) -> dict[str, Any]:
 
 
 COUNTED = ("chain_reads_total", "connect.", "yamux.frames_out", "gossip.in.", "gossip.out.",
-           "fetch_seconds_count", "committee_dials_total", "base_fetches_total")  # fmt: skip
+           "fetch_seconds_count", "committee_dials_total", "base_fetches_total", "p2p.pruned.",
+           "bitswap.charged.", "blockstream.charged.")  # fmt: skip
 
 
 def _counters(status: dict[str, Any]) -> dict[str, float]:

@@ -58,11 +58,8 @@ def meet_committee(ctx: NodeContext, committee: Sequence[str]) -> None:
 
 
 def links_of(ctx: NodeContext) -> ConnectionBudget:
-    """The node's connection bookkeeping (node/p2p/connection_budget.py), made on first use."""
-    budget = ctx.__dict__.get("_connection_budget")
-    if not isinstance(budget, ConnectionBudget):
-        budget = ctx.__dict__["_connection_budget"] = ConnectionBudget()
-    return budget
+    """The node's connection bookkeeping (node/p2p/connection_budget.py)."""
+    return ctx.links
 
 
 def note_committee(ctx: NodeContext, r: int, committee: Sequence[str] | None) -> None:

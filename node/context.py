@@ -16,6 +16,7 @@ from node.chainlink import ChainLink
 from node.config import NodeConfig
 from node.learning.tasks import Dataset, Task
 from node.metrics import Metrics
+from node.p2p.connection_budget import ConnectionBudget
 from node.p2p.network import PeerNetwork
 from node.ports import BlobStore, ChainPort
 from node.state import NodeState
@@ -80,6 +81,8 @@ class NodeContext:
     registry: dict[str, Participant] = field(default_factory=dict)
     # the current round's committee members' registry entries (node/committee_links.py)
     committee_peers: dict[str, Participant] = field(default_factory=dict)
+    # which connections to keep, which to close (node/p2p/connection_budget.py)
+    links: ConnectionBudget = field(default_factory=ConnectionBudget)
     current_round: int = 0  # updated by the round loop; gossip round-window checks use it
     phase: str = "starting"
     # a new phase for status.json (set by the daemon)
