@@ -118,7 +118,8 @@ def prune_connections(ctx: NodeContext, now: float) -> dict[str, str]:
     if not links.overlay_known:
         return {}
     connected = net.connected_peers()
-    in_flight = in_flight_peers(net.host.get_network().get_connections_map())
+    open_streams = in_flight_peers(net.host.get_network().get_connections_map())
+    in_flight = links.recent_transfers(open_streams, now)
     links.welcome_back(connected, now)
     protected = links.overlay | links.came_back | links.committee_peers(ctx.peer_ids, since=r)
     links.note(connected, protected | in_flight, now)

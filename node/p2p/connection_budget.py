@@ -5,7 +5,8 @@ nothing closed those connections: after 8 rounds at 32 nodes (K = 8) nodes had 8
 peers, each one upkeep every second (gossipsub heartbeat, mesh, yamux pings). A node now
 keeps its overlay (its own and the peers whose overlay it is in: they would dial it again),
 the members of the current and later rounds' committees, and every peer with a transfer in
-flight (an open block-stream or Bitswap stream); any other connection is closed once it
+flight (a block-stream or Bitswap stream open, for at most ``IN_FLIGHT_MAX_S``: an idle
+Bitswap stream stays open long after its transfer); any other connection is closed once it
 has been outside that set for ``GRACE_S`` seconds (a former member, after its round is
 over; a peer that dialled us for a fetch). Above ``cap`` connections the least useful
 unprotected ones go at once (unregistered peers first, then the worst-ranked pairs), like
@@ -31,6 +32,10 @@ KEPT_ROUNDS = 4  # committees remembered (the current round's and later ones are
 BACK_WITHIN_S = 120.0
 # protocols of a transfer in flight: a stream open on one keeps the connection
 TRANSFER_PROTOCOLS = ("/fedchain/blocks/", "/ipfs/bitswap")
+# ... for at most this long: a Bitswap stream stays open, idle, long after its transfer
+# (py-libp2p closes an idle inbound one after 60 s; an outbound want-list stream is reused),
+# and a blob transfer ends within an exchange deadline
+IN_FLIGHT_MAX_S = 30.0
 
 
 def pruning_enabled() -> bool:
@@ -104,6 +109,14 @@ class ConnectionBudget:
     # closed as not kept or over the cap: when, and whether seen disconnected since
     closed_at: dict[str, tuple[float, bool]] = field(default_factory=dict)
     came_back: set[str] = field(default_factory=set)  # ... and connected again soon after
+    in_flight_since: dict[str, float] = field(default_factory=dict)
+
+    def recent_transfers(self, in_flight: set[str], now: float) -> set[str]:
+        """The peers of ``in_flight`` whose transfer streams have been open, without a gap,
+        for less than ``IN_FLIGHT_MAX_S``: an idle stream left open protects no longer."""
+        since = {p: self.in_flight_since.get(p, now) for p in in_flight}
+        self.in_flight_since = since
+        return {p for p, t in since.items() if now - t < IN_FLIGHT_MAX_S}
 
     def closed(self, peer_id: str, why: str, now: float) -> None:
         self.unprotected_since.pop(peer_id, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from node.p2p.connection_budget import (
+    IN_FLIGHT_MAX_S,
     ConnectionBudget,
     choose_prunes,
     default_cap,
@@ -114,3 +115,14 @@ def test_a_peer_closed_as_not_kept_that_dials_back_is_kept() -> None:
     budget.welcome_back(set(), 51.0)
     budget.welcome_back({"late"}, 50.0 + 121.0)  # back long after: not on purpose
     assert budget.came_back == set()
+
+
+def test_a_transfer_stream_protects_only_while_recently_opened() -> None:
+    budget = ConnectionBudget()
+    assert budget.recent_transfers({"a", "b"}, 0.0) == {"a", "b"}
+    assert budget.recent_transfers({"a", "b"}, IN_FLIGHT_MAX_S - 1) == {"a", "b"}
+    # "b"'s stream closed, then a new one: protected afresh; "a"'s idle stream no longer
+    assert budget.recent_transfers({"a"}, IN_FLIGHT_MAX_S - 0.5) == {"a"}
+    assert budget.recent_transfers({"a", "b"}, IN_FLIGHT_MAX_S) == {"b"}
+    assert budget.recent_transfers(set(), IN_FLIGHT_MAX_S + 1) == set()
+    assert budget.in_flight_since == {}
