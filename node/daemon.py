@@ -113,9 +113,15 @@ async def run_node(
         ) as net:
             remember_port(cfg.data_dir, net.listen_addrs())
             await net.add_blob(genesis)
-            await trio.to_thread.run_sync(
+            registered = await trio.to_thread.run_sync(
                 lambda: chain.ensure_registered(cfg.stake, net.peer_id, net.listen_addrs())
             )
+            if registered and state.first_round() is None:
+                # the first round this stake may take part in is this node's to record, even
+                # when it ends before the round loop first looks (round_loop.unfinished_rounds)
+                first = (await trio.to_thread.run_sync(chain.stake_info)).active_from
+                if first > 0:
+                    state.update(first)
             ctx = NodeContext(
                 rule=build_rule(*deployment.rule_for(cfg.rule, cfg.byzantine_f)),
                 cfg=cfg,
