@@ -26,7 +26,7 @@ from node.store.cid import compute_cid
 from node.update.codec import UpdateHeader, decode_update, encode_update
 from node.update.feedback import outgoing
 from node.update.fixedpoint import FixedParams
-from node.waits import commit_closed, round_info, round_view
+from node.waits import commit_closed, known, round_info, round_view
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,10 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
             return on_chain
         if row.committed:
             lost(ctx, r, "committed")
-    if commit_closed(info, await chain.chain_time()):
+    now_info, me, now = await chain.commit_view(r)
+    if commit_closed(known(ctx, now_info), now):
         log.info("round %d: commit window already closed; sitting this round out", r)
         return None
-    me = await chain.stake_info()
     if not me.active or not 0 < me.active_from <= r:
         # e.g. slashed below the minimum stake: the contract would refuse the commit
         log.warning(

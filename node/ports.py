@@ -78,6 +78,10 @@ class ChainPort:
         """Round ``r``, the latest model's CID and round ``r`` again, in one batched read."""
         return await self._read(self.client.round_base_view, r)
 
+    async def commit_view(self, r: int) -> tuple[RoundInfo, StakeInfo, int]:
+        """Round ``r``, this node's stake and the chain time, in one batched read."""
+        return await self._read(self.client.commit_view, r)
+
     async def voter_claim_view(
         self, r: int, address: str | None = None
     ) -> tuple[RoundInfo, tuple[bytes, int, bool], int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from eth_utils import to_checksum_address
 
@@ -14,6 +15,7 @@ from node.chain.records import (
     FinalizedOutcome,
     RoundInfo,
     RoundStatus,
+    StakeInfo,
     StopReason,
     VoteRecord,
     cid_str,
@@ -97,6 +99,16 @@ class RoundReads(ChainBase):
                 round_info_from_raw(r, after),
             )
         return self.round_info(r), self.latest_model_cid(), self.round_info(r)
+
+    def commit_view(self, r: int) -> tuple[RoundInfo, StakeInfo, int]:
+        """What a commit checks before training: round ``r``, this account's stake and the
+        chain time; one JSON-RPC batch where the quick path can (three reads otherwise)."""
+        me = self._addr(None)
+        with contextlib.suppress(QuickReadUnavailable):
+            calls = [("roundInfo", (r,)), ("stakeInfo", (me,))]
+            (info, stake), now = self._quick.views(calls, self.address)
+            return round_info_from_raw(r, info), _stake_info(me, stake), now
+        return self.round_info(r), _stake_info(me, self._view("stakeInfo", me)), self.chain_time()
 
     def voter_claim_view(
         self, r: int, address: str | None = None
@@ -251,3 +263,10 @@ class RoundReads(ChainBase):
         """``claim_deadline`` of each round, in one batch."""
         f = self._coord.functions
         return [int(d) for d in self._batch([partial(f.claimDeadline, r) for r in rounds])]
+
+
+def _stake_info(address: str, raw: Sequence[Any]) -> StakeInfo:
+    stake, unbonding, unlock_at, active, active_from = raw
+    return StakeInfo(
+        address, int(stake), int(unbonding), int(unlock_at), bool(active), int(active_from)
+    )

@@ -130,6 +130,9 @@ def test_round_without_committee_and_batched_round_view(env: Env) -> None:
     chain = env.deployer
     info, now = chain.round_view(1)
     assert (info, now) == (chain.round_info(1), chain.chain_time())
+    node = env.nodes[0]
+    assert node.commit_view(1) == (node.round_info(1), node.stake_info(), node.chain_time())
+    assert node.commit_view(1)[1].stake > 0  # the node's own stake, not the deployer's
     # committeeSize 0: everyone active takes part, no CommitteeSelected event, no seed
     assert chain.params().committee_size == 0
     assert chain.committee(1) is None

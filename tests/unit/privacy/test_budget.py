@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import trio
 
-from node.chain.client import StakeInfo
+from node.chain.client import RoundInfo, StakeInfo
 from node.chainlink import ChainLink
 from node.commit import train_and_commit
 from node.learning.spec import TrainingSpec
@@ -47,6 +48,9 @@ class Chain:
 
     def commitment_cid(self, r: int, who: str) -> None:
         return None
+
+    def commit_view(self, r: int) -> tuple[RoundInfo, StakeInfo, int]:
+        return replace(OPEN_ROUND, round=r), self.stake_info(), self.chain_time()
 
 
 class NoNetwork:
