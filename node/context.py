@@ -20,6 +20,7 @@ from node.p2p.connection_budget import ConnectionBudget
 from node.p2p.network import PeerNetwork
 from node.ports import BlobStore, ChainPort
 from node.state import NodeState
+from node.status_pace import StatusPace
 from node.store.pushed import PushedBlobs
 
 if TYPE_CHECKING:  # node.claims imports this module
@@ -39,6 +40,7 @@ class BlockWatch(Protocol):
     round_logs_live: bool  # whether round_marks are counted now
     param_marks: int  # ParamsApplied logs seen (node/round_loop.py's parameters cache)
     stop_marks: int  # DeploymentFinished logs seen (whether to ask if the deployment ended)
+    registry_marks: int  # registry-changing logs seen (when peer discovery reads the counts)
 
     async def wait(self, after: int, timeout: float) -> int: ...
 
@@ -87,6 +89,7 @@ class NodeContext:
     phase: str = "starting"
     # a new phase for status.json (set by the daemon)
     report: Callable[[str], None] = field(default=_no_report)
+    status_pace: StatusPace = field(default_factory=StatusPace)  # when status.json is written
     watch: BlockWatch | None = None  # new blocks wake the waits (node/waits.py)
     behaviour: UpdateBehaviour = field(default_factory=UpdateBehaviour)  # honest by default
     # held by operator commands run through the control endpoint and by automatic claims

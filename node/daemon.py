@@ -37,7 +37,7 @@ from node.round_loop import finished_phase, ready_to_advance, round_loop
 from node.shutdown import stop_on_signal
 from node.startup import open_account
 from node.state import NodeState
-from node.status_file import status_document, write_status
+from node.status_file import flush_status, status_document, write_status
 from node.status_server import serve_status
 from node.store.cid import compute_cid
 from node.update.codec import encode_model
@@ -160,6 +160,7 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
     write_status(ctx, "starting")
     async with trio.open_nursery() as nursery:
         nursery.start_soon(stop_on_signal, ctx, nursery.cancel_scope)
+        nursery.start_soon(flush_status, ctx)  # phase changes: at most one write a second
         endpoint = partial(
             serve_status,
             ctx.cfg.data_dir,
@@ -192,7 +193,7 @@ async def serve(ctx: NodeContext, net: PeerNetwork) -> None:
         ctx.announcements = AnnouncementFeed(ctx, nursery)  # joined on a committee
         await round_loop(ctx)
         nursery.cancel_scope.cancel()
-    write_status(ctx, f"stopped ({ctx.phase})" if finished_phase(ctx) else "stopped")
+    write_status(ctx, f"stopped ({ctx.phase})" if finished_phase(ctx) else "stopped", at_once=True)
     log.info("node stopped")
 
 

@@ -60,6 +60,8 @@ class NodeState:
         for name, kind in _ADDED:
             if name not in have:
                 self._db.execute(f"ALTER TABLE rounds ADD COLUMN {name} {kind}")
+        # moved by every change of the records (status.json writes a new one at once)
+        self.records_version = 0
 
     def close(self) -> None:
         self._db.close()
@@ -83,12 +85,15 @@ class NodeState:
         self._db.execute(
             f"INSERT OR REPLACE INTO rounds ({cols}) VALUES ({marks})", tuple(row.values())
         )
+        if "record" in changes or "done" in changes:
+            self.records_version += 1
         return RoundRow(**row)
 
     def forget(self, round_id: int) -> None:
         """Drop everything recorded about a round the chain no longer has (it was restarted
         from a state older than the round's opening): the round starts afresh."""
         self._db.execute("DELETE FROM rounds WHERE round = ?", (round_id,))
+        self.records_version += 1
 
     def first_round(self) -> int | None:
         """The first round this node ever touched (None for a fresh data directory)."""

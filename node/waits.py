@@ -79,6 +79,15 @@ def round_marks(ctx: NodeContext) -> int | None:
     return watch.round_marks
 
 
+def registry_marks(ctx: NodeContext) -> int | None:
+    """The chain watch's count of registry-changing logs (plus one per subscription
+    change), None where it has no log subscription (read the registry's counts anyway)."""
+    watch = ctx.watch
+    if watch is None or not watch.round_logs_live:
+        return None
+    return watch.registry_marks
+
+
 def settle_marks(ctx: NodeContext) -> int | None:
     """The chain watch's count of settle logs (``Finalized``, ``RoundFailed``; new sessions
     too), None where it has no log subscription: ``round_marks`` for a wait that only a

@@ -22,7 +22,8 @@ on the next mark or once a block reaches a given time: a round wait skips the re
 blocks that carry only claims (in a 4-node round, 7 of ~16 blocks). ``param_marks`` and
 ``stop_marks`` count the ``ParamsApplied`` and ``DeploymentFinished`` logs (plus one per
 session change): the round loop reads the parameters and the stop rule's verdict again
-only when they moved.
+only when they moved; ``registry_marks`` the same for ``REGISTRY_EVENTS`` (peer
+discovery reads the registry's counts again only then).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ SETTLE_EVENTS = ("Finalized", "RoundFailed")  # a round settled: what observers 
 QUIET_EVENTS = ("RewardClaimed", "VoterRewardClaimed", "Swept", "TreasuryFunded", "Withdrawn")
 PARAM_EVENTS = ("ParamsApplied",)  # the only way the coordinator's parameters change
 STOP_EVENTS = ("DeploymentFinished",)  # the stop rule finished the deployment
+# the only ways the registry's counts (participantCount, activeCount) or addresses change
+REGISTRY_EVENTS = ("Registered", "Activated", "Deactivated", "PeerUpdated")
 
 
 class _NoWebSocket(Exception):
@@ -121,17 +124,20 @@ class ChainWatch:
         self._quiet: set[str] = set()
         self._param_topics: set[str] = set()
         self._stop_topics: set[str] = set()
+        self._registry_topics: set[str] = set()
         if logs is not None and logs.get("address") and logs.get("topics"):
             self._matching = {t.lower() for t in logs["topics"][0]}
             self._quiet = {t.lower() for t in coordinator_topics(QUIET_EVENTS)}
             self._param_topics = {t.lower() for t in coordinator_topics(PARAM_EVENTS)}
             self._stop_topics = {t.lower() for t in coordinator_topics(STOP_EVENTS)}
+            self._registry_topics = {t.lower() for t in coordinator_topics(REGISTRY_EVENTS)}
         self.round_marks = 0
         # ParamsApplied / DeploymentFinished logs seen, each plus one per new or lost log
         # subscription: unchanged while ``round_logs_live``, the parameters (the stop
         # rule's verdict) read since are still the chain's
         self.param_marks = 0
         self.stop_marks = 0
+        self.registry_marks = 0  # REGISTRY_EVENTS logs, the same way (peer discovery)
         self.round_logs_live = False  # this session's log subscription was acknowledged
         self._latest_known = False  # the latest block's answer came (started needs it)
 
@@ -293,6 +299,8 @@ class ChainWatch:
             self.param_marks += 1
         if topic in self._stop_topics:
             self.stop_marks += 1
+        if topic in self._registry_topics:
+            self.registry_marks += 1
         if topic not in self._quiet:
             self.round_marks += 1
             self._wake()
@@ -304,6 +312,7 @@ class ChainWatch:
         self.round_marks += 1
         self.param_marks += 1
         self.stop_marks += 1
+        self.registry_marks += 1
         self._wake()
 
     def _wake(self) -> None:
