@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 MAX_RPC_SIZE = 1 << 20  # py-libp2p's limit on one inbound pubsub RPC frame
 PEER_STREAMS = 2  # inbound pubsub streams one peer may hold open at once
+BACK_OFF_SLACK_S = 2  # a GRAFT this close to the end of the sender's back-off is accepted
 # py-libp2p's validate_msg instead of ours, for A/B benches (docs/bench/hostile.md)
 STOCK_VALIDATE = os.environ.get("FEDCHAIN_PUBSUB_STOCK_VALIDATE") == "1"
 
@@ -204,6 +205,37 @@ class CheckedGossipSub(GossipSub):
                 peers.update(self._gossip.pubsub.peer_topics.get(topic, ()))
             peers.discard(origin)
         return peers
+
+    async def handle_graft(self, graft_msg: rpc_pb2.ControlGraft, sender_peer_id: ID) -> None:
+        """Accept a GRAFT from a peer whose back-off here ends within ``BACK_OFF_SLACK_S``:
+        strict when we GRAFT, lenient when we are grafted (go-libp2p keeps an expired
+        back-off ``backoffSlack`` heartbeats longer for its own GRAFTs only). Back-offs end
+        on whole seconds (``int(time.time())``) and each side starts its own when it
+        handles the PRUNE: without the slack, a node that left the announcement topic and
+        was drawn again GRAFTed peers whose back-off for it ended a second later than its
+        own, and the peers GRAFTed it a second too soon: both refused with a PRUNE and a
+        60 s back-off (test_p2p_topic_leave under CI load)."""
+        topic = graft_msg.topicID
+        till = self.back_off.get(topic, {}).get(sender_peer_id)
+        if till is not None and till <= time.time() + BACK_OFF_SLACK_S:
+            del self.back_off[topic][sender_peer_id]
+        await super().handle_graft(graft_msg, sender_peer_id)
+
+    def _check_graft_flood_protection(self, peer_id: ID, topic: str) -> bool:
+        """A GRAFT is a flood only while its sender is in back-off here (go-libp2p's rule).
+        py-libp2p 0.8.1 refuses every GRAFT within 10 s of the sender's last PRUNE,
+        whatever back-off that PRUNE announced (``unsubscribe_back_off``, 1 s, when the
+        sender left the topic): a member drawn again within 10 s was refused by all."""
+        return not self._check_back_off(peer_id, topic)
+
+    def _add_back_off(
+        self, peer: ID, topic: str, is_unsubscribe: bool, backoff_duration: int = 0
+    ) -> None:
+        """On leaving a topic, hold off one second longer than the PRUNE announces, so our
+        GRAFTs after a quick re-join land after the peers' back-off for us ended."""
+        if is_unsubscribe and backoff_duration <= 0:
+            backoff_duration = self.unsubscribe_back_off + 1
+        super()._add_back_off(peer, topic, is_unsubscribe, backoff_duration)
 
     def _check_spam_protection(self, peer_id: ID, msg: rpc_pb2.Message) -> bool:
         if super()._check_spam_protection(peer_id, msg):
