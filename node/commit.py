@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -31,8 +32,14 @@ from node.waits import commit_closed, known, round_info, round_view
 log = logging.getLogger(__name__)
 
 
-async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> str | None:
-    """Train on local data from the round's base model and commit the update's CID."""
+async def train_and_commit(
+    ctx: NodeContext,
+    info: RoundInfo,
+    base_cid: str,
+    base_ready: Callable[[], Awaitable[None]] | None = None,
+) -> str | None:
+    """Train on local data from the round's base model and commit the update's CID.
+    ``base_ready``: until the round's base is stored (fetched meanwhile: node/base_model.py)."""
     r = info.round
     chain = ctx.chain_port
     row = ctx.state.get(r)
@@ -65,6 +72,8 @@ async def train_and_commit(ctx: NodeContext, info: RoundInfo, base_cid: str) -> 
     may_train, dp = await privacy.plan(ctx, r)
     if not may_train:
         return None  # this node's privacy budget is spent (logged and counted)
+    if base_ready is not None:
+        await base_ready()
     base = await load_model(ctx, base_cid)
     training = chain.deployment.training
     # overlapped rounds: trained while the previous round finished (node/ahead.py)

@@ -21,7 +21,7 @@ from node.abstain import REASON as ABSTAIN_REASON
 from node.aggregate.rewards import split_pool
 from node.aggregate.step import Contribution, round_step
 from node.ahead import training_base
-from node.base_model import round_base
+from node.base_model import BaseFetch
 from node.chain.client import RoundInfo, RoundStatus
 from node.chain.merkle import RewardTree, build_reward_tree
 from node.claims import claim_recorded, claim_voter_rewards
@@ -52,11 +52,9 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
     if info.status is RoundStatus.OPEN:  # before anything slow: peers announce soon
         await know_eligible(ctx, info)
     base_cid = ctx.state.get(r).base_cid
-    if base_cid is None:
-        if info.status is not RoundStatus.OPEN:
-            return await catch_up(ctx, r)
-        base_cid = await record_base(ctx, r)
-    selected, committee = await selection(ctx, r)
+    if base_cid is None and info.status is not RoundStatus.OPEN:
+        return await catch_up(ctx, r)
+    base_cid, (selected, committee) = await base_and_selection(ctx, r, base_cid)
     note_committee(ctx, r, committee)  # its members' connections are kept (connection_budget)
     if not selected and committee is not None:
         if ctx.ahead is not None:  # trained for a committee without this node
@@ -64,10 +62,16 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         return await observe(ctx, r, committee)
     if committee is not None:  # connections to the other members, before the fetches
         meet_committee(ctx, committee)
-    base, base_fetch_s = await round_base(ctx, r, base_cid, committee)
-    # the model updates are trained on: the base, or the previous round's (staleness 1)
-    trained_on = await training_base(ctx.chain_port, ctx.state, ctx.genesis_cid, r, base_cid)
-    own_cid = await train_and_commit(ctx, info, trained_on)
+    fetch = BaseFetch()
+    with one_error():
+        async with trio.open_nursery() as fetching:
+            fetching.start_soon(fetch.run, ctx, r, base_cid, committee)
+            # updates are trained on the base, or the previous round's (staleness 1)
+            trained_on = await training_base(
+                ctx.chain_port, ctx.state, ctx.genesis_cid, r, base_cid
+            )
+            own_cid = await train_and_commit(ctx, info, trained_on, fetch.ready)
+    base, base_fetch_s = fetch.result()
     if ctx.claims is not None:  # the last round's claims, now that the commit is sent
         ctx.claims.resume()
     if ctx.ahead is not None:  # overlapped rounds: round r + 1's update, meanwhile
@@ -140,6 +144,25 @@ async def run_round(ctx: NodeContext, info: RoundInfo) -> dict[str, Any]:
         await claim_recorded(ctx, r)
         await claim_voter_rewards(ctx, r)
     return record
+
+
+async def base_and_selection(
+    ctx: NodeContext, r: int, base_cid: str | None
+) -> tuple[str, tuple[bool, list[str] | None]]:
+    """The round's base (recorded if not yet) and ``selection``: two reads at once."""
+    recorded = [base_cid]
+
+    async def record() -> None:
+        recorded[0] = await record_base(ctx, r)
+
+    with one_error():
+        async with trio.open_nursery() as reads:
+            if base_cid is None:
+                reads.start_soon(record)
+            drawn = await selection(ctx, r)
+    if recorded[0] is None:
+        raise RuntimeError("the round's base was not recorded")
+    return recorded[0], drawn
 
 
 async def record_base(ctx: NodeContext, r: int) -> str:
