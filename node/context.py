@@ -50,6 +50,8 @@ class BlockWatch(Protocol):
 
     async def wait_settle(self, after: int, until: int, timeout: float) -> None: ...
 
+    def saw_time(self, stamp: int) -> None: ...  # a read's chain time (the deadlines' clock)
+
 
 def _no_report(phase: str) -> None:
     return None

@@ -74,6 +74,10 @@ class ChainPort:
         """``round_info`` and the chain time in one batched read."""
         return await self._read(self.client.round_view, r)
 
+    async def current_view(self, r: int) -> tuple[int, RoundInfo, int]:
+        """The latest opened round, round ``r`` and the chain time in one batched read."""
+        return await self._read(self.client.current_view, r)
+
     async def round_base_view(self, r: int) -> tuple[RoundInfo, str, RoundInfo]:
         """Round ``r``, the latest model's CID and round ``r`` again, in one batched read."""
         return await self._read(self.client.round_base_view, r)

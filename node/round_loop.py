@@ -29,6 +29,8 @@ from node.waits import (
     next_block,
     next_change,
     round_marks,
+    saw_time,
+    settle_marks,
 )
 
 log = logging.getLogger(__name__)
@@ -267,6 +269,17 @@ async def deployment_finished(ctx: NodeContext) -> bool:
     return True
 
 
+async def read_current(ctx: NodeContext) -> tuple[int, tuple[RoundInfo, int] | None]:
+    """The latest opened round and, when it is still the round the loop saw last, that
+    round and the chain time: one batched read instead of two while the loop stays in a
+    round (most of its wakes)."""
+    guess = ctx.current_round
+    if guess < 1:
+        return await ctx.chain_port.current_round(), None
+    current, info, now = await ctx.chain_port.current_view(guess)
+    return current, ((info, now) if current == guess else None)
+
+
 async def take_rounds(ctx: NodeContext) -> None:
     taken_part: set[int] = set()  # rounds (one a chain lost and reopened counts once)
     reconciled = -1
@@ -278,16 +291,18 @@ async def take_rounds(ctx: NodeContext) -> None:
     stop_checked: int | None = None  # the watch's stop marks then (None: ask every round)
     untidy: int | None = None  # the last round taken part in, until tidy_up ran after it
     while not (ctx.cfg.max_rounds and len(taken_part) >= ctx.cfg.max_rounds):
-        seen, marks = block_seen(ctx), round_marks(ctx)
-        r = await ctx.chain_port.current_round()
+        seen, marks, settles = block_seen(ctx), round_marks(ctx), settle_marks(ctx)
+        r, view = await read_current(ctx)
         ctx.current_round = r
         if r != reconciled:  # at start-up and once per round: claims the chain lost
             if ctx.claims is not None:  # sent beside the round (node/claims.py)
                 ctx.claims.reconcile(r)
             else:
                 await reconcile_claims(ctx, r)
+                view = None
             reconciled = r
         for past in await unfinished_rounds(ctx, r):  # after a crash or downtime
+            view = None  # read again after these
             if await take_part(ctx, await ctx.chain_port.round_info(past)):
                 taken_part.add(past)
                 untidy = past if selected_in(ctx, past) else untidy
@@ -295,7 +310,8 @@ async def take_rounds(ctx: NodeContext) -> None:
             await advance(ctx)
             await next_block(ctx, seen)
             continue
-        info, now = await ctx.chain_port.round_view(r)
+        info, now = view if view is not None else await ctx.chain_port.round_view(r)
+        saw_time(ctx, now)
         row = ctx.state.get(r)
         resumable = info.status is RoundStatus.FINALIZED and row.base_cid is not None
         live = info.status is RoundStatus.OPEN and now < info.vote_deadline
@@ -337,4 +353,11 @@ async def take_rounds(ctx: NodeContext) -> None:
         # opening, a late vote) or the chain time of this node's advance turn: at 32 nodes
         # every block (reward claims, mostly) woke every node for two reads.
         until = advance_time(info, wait, delay)
-        await next_change(ctx, seen, marks, until if until > now else None, WAKE_FALLBACK_S)
+        due = until if until > now else None
+        if settles is not None and row.done and not selected_in(ctx, r):
+            # an observer's advance turn comes last: the late votes that may end the grace
+            # early are the members' to act on (at 32 nodes, ~2 wakes and reads an
+            # observer-round); it wakes on the next round's opening, a failure, its turn
+            await next_change(ctx, seen, settles, due, WAKE_FALLBACK_S, settling=True)
+        else:
+            await next_change(ctx, seen, marks, due, WAKE_FALLBACK_S)

@@ -40,7 +40,16 @@ async def round_info(ctx: NodeContext, r: int) -> RoundInfo:
 async def round_view(ctx: NodeContext, r: int) -> tuple[RoundInfo, int]:
     """``round_info`` and the chain time, in one batched read."""
     info, now = await ctx.chain_port.round_view(r)
+    saw_time(ctx, now)
     return known(ctx, info), now
+
+
+def saw_time(ctx: NodeContext, now: int) -> None:
+    """Tell the chain watch the chain time a read just gave: without ``newHeads`` its
+    clock for deadlines (node/chain/watch.py)."""
+    watch = getattr(ctx, "watch", None)  # (test doubles of the context may have none)
+    if watch is not None:
+        watch.saw_time(now)
 
 
 def known(ctx: NodeContext, info: RoundInfo) -> RoundInfo:

@@ -87,6 +87,18 @@ class RoundReads(ChainBase):
         raw, latest = self._batch([lambda: f.roundInfo(r), lambda: self.w3.eth.get_block("latest")])
         return round_info_from_raw(r, raw), int(latest["timestamp"])
 
+    def current_view(self, r: int) -> tuple[int, RoundInfo, int]:
+        """The latest opened round, round ``r`` and the latest block's timestamp, in one
+        JSON-RPC batch where the quick path can (the round loop's read while it stays in
+        round ``r``)."""
+        with contextlib.suppress(QuickReadUnavailable):
+            calls = [("currentRound", ()), ("roundInfo", (r,))]
+            (current, raw), now = self._quick.views(calls, self.address)
+            return int(current), round_info_from_raw(r, raw), now
+        current = self.current_round()
+        info, now = self.round_view(r)
+        return current, info, now
+
     def round_base_view(self, r: int) -> tuple[RoundInfo, str, RoundInfo]:
         """Round ``r``, the latest model's CID, round ``r`` again: one JSON-RPC batch where
         the quick path can (three reads otherwise)."""

@@ -24,12 +24,23 @@ blocks that carry only claims (in a 4-node round, 7 of ~16 blocks). ``param_mark
 session change): the round loop reads the parameters and the stop rule's verdict again
 only when they moved; ``registry_marks`` the same for ``REGISTRY_EVENTS`` (peer
 discovery reads the registry's counts again only then).
+
+Heads on demand: with such a filter the watch does not subscribe to ``newHeads`` while
+its log subscription is live (anvil mines a block per transaction: 10-24 blocks a second
+during a 32-node round, each a ~1 KB message to every node, and every subscriber costs
+anvil time per block). ``head`` then moves with the logs' block numbers, and a wait's
+deadline (``until``, chain time) is a timer on the chain's clock as last seen: the
+latest block's timestamp at session start, the logs' ``blockTimestamp`` where the node
+sends it, and every chain time a caller read (``saw_time``), whichever is furthest
+ahead of the local clock. A refused log subscription subscribes to ``newHeads`` as before.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import time
 from functools import partial
 from typing import Any
 
@@ -47,7 +58,11 @@ HTTP_TIMEOUT_S = 5.0
 _SUBSCRIBE_ID = 1
 _LATEST_ID = 2
 _LOGS_ID = 3
-SETTLE_EVENTS = ("Finalized", "RoundFailed")  # a round settled: what observers wait for
+# a deadline the chain's clock says passed while the caller read an older block: it waits
+# this long for the block (anvil mines one a second at least) before reading again
+BLOCK_LAG_S = 0.5
+# a round settled, or the next one opened: what observers wait for
+SETTLE_EVENTS = ("Finalized", "RoundFailed", "RoundOpened")
 # the coordinator's logs that change no round (not counted in ``round_marks``)
 QUIET_EVENTS = ("RewardClaimed", "VoterRewardClaimed", "Swept", "TreasuryFunded", "Withdrawn")
 PARAM_EVENTS = ("ParamsApplied",)  # the only way the coordinator's parameters change
@@ -140,6 +155,11 @@ class ChainWatch:
         self.registry_marks = 0  # REGISTRY_EVENTS logs, the same way (peer discovery)
         self.round_logs_live = False  # this session's log subscription was acknowledged
         self._latest_known = False  # the latest block's answer came (started needs it)
+        # newHeads only where the waits need them (no coordinator log subscription)
+        self.heads_on_demand = self._matching is not None
+        self.heads_live = False  # this session's newHeads subscription was acknowledged
+        # chain time minus time.monotonic(), the largest seen this session (None: unknown)
+        self._time_offset: float | None = None
 
     async def wait(self, after: int, timeout: float) -> int:
         """The head once it is above ``after``, or after ``timeout`` seconds at most."""
@@ -158,17 +178,39 @@ class ChainWatch:
     async def wait_round(self, after: int, until: int, timeout: float) -> None:
         """Until ``round_marks`` is above ``after`` or a block's time reaches ``until``,
         ``timeout`` seconds at most (sooner if the log subscription is lost)."""
-        with trio.move_on_after(max(0.0, timeout)):
-            while self.round_marks <= after and self.head_time < until and self.round_logs_live:
-                await self._changed.wait()
+        await self._wait_logs(lambda: self.round_marks > after, until, timeout)
 
     async def wait_settle(self, after: int, until: int, timeout: float) -> None:
         """Until ``events`` (settle logs, new sessions) is above ``after`` or a block's time
         reaches ``until``, ``timeout`` seconds at most (sooner if the log subscription is
         lost): a vote wait that other members' votes need not wake."""
+        await self._wait_logs(lambda: self.events > after, until, timeout)
+
+    async def _wait_logs(self, moved: Any, until: int, timeout: float) -> None:
         with trio.move_on_after(max(0.0, timeout)):
-            while self.events <= after and self.head_time < until and self.round_logs_live:
-                await self._changed.wait()
+            if self.heads_live:  # every block is seen: its timestamp judges the deadline
+                while not moved() and self.head_time < until and self.round_logs_live:
+                    await self._changed.wait()
+                return
+            with trio.move_on_after(self._seconds_until(until)):
+                while not moved() and self.round_logs_live:
+                    await self._changed.wait()
+
+    def chain_time(self) -> float | None:
+        """The chain's time now as last seen (see the module's doc), None if unknown."""
+        return None if self._time_offset is None else time.monotonic() + self._time_offset
+
+    def saw_time(self, stamp: int) -> None:
+        """A caller read the latest block's timestamp ``stamp`` just now."""
+        offset = stamp - time.monotonic()
+        if self._time_offset is None or offset > self._time_offset:
+            self._time_offset = offset
+
+    def _seconds_until(self, until: int) -> float:
+        now = self.chain_time()
+        if now is None:
+            return math.inf  # no clock yet: the caller's timeout bounds the wait
+        return until - now if until > now else BLOCK_LAG_S
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Follow the chain until cancelled. Reports started (``nursery.start``) once the
@@ -207,7 +249,10 @@ class ChainWatch:
                 disconnect_timeout=1.0,
                 max_message_size=4 * 1024 * 1024,
             ) as ws:
-                await ws.send_message(_request(_SUBSCRIBE_ID, "eth_subscribe", ["newHeads"]))
+                self._time_offset = None  # a restarted chain may have another clock
+                heads = not self.heads_on_demand
+                if heads:
+                    await ws.send_message(_request(_SUBSCRIBE_ID, "eth_subscribe", ["newHeads"]))
                 await ws.send_message(
                     _request(_LATEST_ID, "eth_getBlockByNumber", ["latest", False])
                 )
@@ -223,13 +268,20 @@ class ChainWatch:
                         with trio.fail_after(PING_TIMEOUT_S):
                             await ws.ping()
                         continue
-                    self._on_message(json.loads(text))
+                    if self._on_message(json.loads(text)) and not heads:
+                        heads = True  # no log subscription: the waits need every block
+                        await ws.send_message(
+                            _request(_SUBSCRIBE_ID, "eth_subscribe", ["newHeads"])
+                        )
         except ConnectionRejected as exc:
             raise _NoWebSocket(f"HTTP {exc.status_code}") from None
         finally:
+            self.heads_live = False
             self._round_logs(live=False)
 
-    def _on_message(self, msg: dict[str, Any]) -> None:
+    def _on_message(self, msg: dict[str, Any]) -> bool:
+        """Handle one message; True when the session must subscribe to ``newHeads`` now
+        (heads on demand, and the log subscription was refused)."""
         if msg.get("method") == "eth_subscription":
             result = msg["params"]["result"]
             if "topics" in result:  # a log (a new head has none)
@@ -239,21 +291,29 @@ class ChainWatch:
         elif msg.get("id") == _SUBSCRIBE_ID:
             if "error" in msg:
                 raise _NoWebSocket(f"eth_subscribe: {msg['error'].get('message')}")
-            self.connects += 1
-            self._saw_event()  # a new session: events may have been missed meanwhile
-            self._set_mode("websocket", f"following new blocks over {self.ws_url}")
-            if self._latest_known:  # the latest block's answer came first (anvils reorder)
-                self._report_started()
+            self.heads_live = True
+            self._session_started("following new blocks")
         elif msg.get("id") == _LOGS_ID:
             if "error" in msg:
                 log.info("chain watch: no log subscription (%s): waiters poll", msg["error"])
-            elif self._matching is not None:
+                return self.heads_on_demand
+            if self._matching is not None:
+                if self.heads_on_demand:
+                    self._session_started("following the coordinator's logs")
                 self._round_logs(live=True)
         elif msg.get("id") == _LATEST_ID and msg.get("result"):
             self._see(msg["result"])
             self._latest_known = True
             if self.mode == "websocket":  # started: subscribed and the head known
                 self._report_started()
+        return False
+
+    def _session_started(self, what: str) -> None:
+        self.connects += 1
+        self._saw_event()  # a new session: events may have been missed meanwhile
+        self._set_mode("websocket", f"{what} over {self.ws_url}")
+        if self._latest_known:  # the latest block's answer came first (anvils reorder)
+            self._report_started()
 
     async def _poll(self, duration: float) -> None:
         """Poll ``eth_blockNumber`` over HTTP for ``duration`` seconds (a new number: its
@@ -286,9 +346,12 @@ class ChainWatch:
             return
         # A restarted chain (an older state) or a reorg may move the head back: follow it.
         self.head, self.head_time = number, stamp
+        self.saw_time(stamp)
         self._wake()
 
     def _saw_log(self, entry: dict[str, Any]) -> None:
+        if not self.heads_live and not entry.get("removed"):
+            self._log_block(entry)
         if self._matching is None:
             self._saw_event()
             return
@@ -303,6 +366,19 @@ class ChainWatch:
             self.registry_marks += 1
         if topic not in self._quiet:
             self.round_marks += 1
+            self._wake()
+
+    def _log_block(self, entry: dict[str, Any]) -> None:
+        """A log's block moves ``head`` (and the clock, if the log carries its time)."""
+        try:
+            number = int(entry["blockNumber"], 16)
+            stamp = entry.get("blockTimestamp")
+            if stamp is not None:
+                self.saw_time(int(stamp, 16))
+        except (KeyError, TypeError, ValueError):
+            return
+        if number > self.head:
+            self.head = number
             self._wake()
 
     def _round_logs(self, live: bool) -> None:

@@ -254,3 +254,31 @@ def test_counts_parameter_and_stop_logs_and_every_new_subscription() -> None:
     assert marks() == (2, 2)
     watch._round_logs(live=False)  # the session was lost
     assert marks() == (3, 3)
+
+
+def test_heads_on_demand_judges_deadlines_by_the_chain_clock(anvil: devnet.Devnet) -> None:
+    """With a coordinator's log filter the watch does not subscribe to ``newHeads`` (a
+    mined block without a log moves nothing), and a round wait's deadline is a timer on the
+    chain's clock: it returns about when chain time reaches ``until``, no block needed."""
+    from node.chain.watch import settle_events
+
+    async def main() -> None:
+        watch = ChainWatch(anvil.rpc_url, logs=settle_events("0x" + "11" * 20))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(watch.run)
+            assert (watch.mode, watch.round_logs_live, watch.heads_live) == (
+                "websocket",
+                True,
+                False,
+            )
+            head = watch.head
+            await mine(anvil.rpc_url)
+            assert await watch.wait(head, 0.5) == head  # no newHeads: nothing woke it
+            now = watch.chain_time()
+            assert now is not None
+            with trio.fail_after(HANG_S):  # no block is mined: only the clock ends it
+                await watch.wait_round(watch.round_marks, int(now) + 2, 600)
+            assert (watch.chain_time() or 0) >= int(now) + 2 - 0.01
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)

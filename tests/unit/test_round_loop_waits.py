@@ -1,7 +1,8 @@
 """Between rounds the round loop (node/round_loop.py) reads the chain only when the round
 may have changed: a coordinator log other than a reward claim (the next round's opening, a
-late vote), the chain time of this node's advance turn, or the fallback timeout. Blocks
-that carry only reward claims wake no read. An observer's round (the record says
+late vote; after an observed round only the opening or a failure), the chain time of this
+node's advance turn, or the fallback timeout. Blocks that carry only reward claims wake no
+read. An observer's round (the record says
 ``selected: false``) leaves no garbage to collect: no tidy-up reads after it, and no
 chores unless it or the round before failed. Scripted chain and watch, trio's mock clock."""
 
@@ -45,6 +46,10 @@ class Chain:
     def round_view(self, r: int) -> tuple[RoundInfo, int]:
         self._read("round_view")
         return FINALIZED, self.watch.head_time
+
+    def current_view(self, r: int) -> tuple[int, RoundInfo, int]:
+        current = self.current_round()
+        return (current, *self.round_view(r))
 
     def params(self) -> Any:
         self._read("params")
@@ -118,20 +123,22 @@ def test_claim_only_blocks_wake_no_read_between_rounds(state: NodeState) -> None
     async def main() -> None:
         async with trio.open_nursery() as nursery:
 
-            async def mine_at(t: float, logged: bool) -> None:
+            async def mine_at(t: float, logged: bool, settles: bool = False) -> None:
                 await trio.sleep_until(t)
-                watch.mine_block(logged, 261)
+                watch.mine_block(logged, 261, settles)
 
-            for t in (0.3, 0.6, 0.9):  # reward claims
+            for t in (0.3, 0.6):  # reward claims
                 nursery.start_soon(mine_at, t, False)
-            nursery.start_soon(mine_at, 1.2, True)  # e.g. a late vote
+            nursery.start_soon(mine_at, 0.9, True)  # a late vote: the members' to act on
+            nursery.start_soon(mine_at, 1.2, True, True)  # the next round opens
             with trio.move_on_after(1.5):
                 await take_rounds(ctx)  # type: ignore[arg-type]
             nursery.cancel_scope.cancel()
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     current = [t for name, t in chain.reads if name == "current_round"]
-    assert current == [0.0, 1.2]  # not at 0.3, 0.6, 0.9
+    assert current == [0.0, 1.2]  # not at 0.3, 0.6 (claims), 0.9 (a vote: the observer's
+    # advance turn comes last)
     # an observed round: no stake read, no garbage collection reads, no chores (sweeps)
     tidy = ("participant", "commitments", "chain_time", "claim_deadline")
     assert not [name for name, _ in chain.reads if name in tidy]
@@ -197,7 +204,7 @@ def test_parameters_and_the_stop_rule_are_read_again_only_after_their_logs(
                 chain.round += 1
                 watch.param_marks += params
                 watch.stop_marks += stop
-                watch.mine_block(True, 261)
+                watch.mine_block(True, 261, settles=True)  # RoundOpened
 
             nursery.start_soon(next_round, 1.0)
             nursery.start_soon(next_round, 2.0, True)  # round 3 opens with new parameters

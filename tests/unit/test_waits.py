@@ -66,6 +66,9 @@ class Watch:
                 await self._moved.wait()
         return self.head
 
+    def saw_time(self, stamp: int) -> None:
+        return None
+
 
 @dataclass
 class Ctx:
