@@ -58,7 +58,7 @@ def test_forwarding_an_author_our_registry_lacks_costs_the_forwarder_nothing(
             assert r.metrics["gossip.graylisted"] == 0
             own = announce(6, 100)
             await f.publish(TOPIC, own)
-            assert await drain(at_r, 2.0) == [own]
+            assert await drain(at_r, 2.0, (own,)) == [own]
 
     run(scenario)
 
@@ -128,7 +128,7 @@ def test_a_peer_removed_during_blacklist_teardown_does_not_kill_pubsub(tmp_path:
             assert a.metrics["gossip.teardown_raced"] == 1
             later = announce(6, 1)
             await c.publish(TOPIC, later)
-            assert later in await drain(at_a, 2.0)
+            assert later in await drain(at_a, 2.0, (later,))
 
     run(scenario)
 
