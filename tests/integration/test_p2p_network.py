@@ -31,7 +31,21 @@ def run(test: Callable[[], Awaitable[None]]) -> None:
         with trio.fail_after(HANG_GUARD):
             await test()
 
-    trio.run(guarded)
+    try:
+        trio.run(guarded)
+    except BaseExceptionGroup as group:
+        # the nurseries of three services nest deeper than a traceback prints ("... (max
+        # group depth is 10)"): a failed test showed no assertion, so raise what failed
+        first, *others = leaves(group)
+        for other in others:
+            first.add_note(f"also raised: {other!r}")
+        raise first from None
+
+
+def leaves(group: BaseException) -> list[BaseException]:
+    if isinstance(group, BaseExceptionGroup):
+        return [leaf for inner in group.exceptions for leaf in leaves(inner)]
+    return [group]
 
 
 @asynccontextmanager
