@@ -55,9 +55,11 @@ def pattern(n: int, seed: int = 0) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def kubo() -> KuboPeer:
+def kubo(tmp_path_factory: pytest.TempPathFactory) -> KuboPeer:
     assert LIB is not None
-    return KuboPeer(LIB)
+    # under pytest's temporary directory (it keeps the last 3 runs'), not a mkdtemp of
+    # its own: a ~40 MB repository per run piled up in /tmp
+    return KuboPeer(LIB, tmp_path_factory.mktemp("kubo"))
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
