@@ -23,6 +23,7 @@ MAX_CONNECTIONS = 64
 BACKOFF_INITIAL = 1.0  # seconds after a failed dial before connect() dials that peer again
 BACKOFF_MAX = 60.0  # the wait doubles with each further failure, up to this
 MAX_DIALS_AHEAD = 16  # background dials (``dial_soon``) in flight at once
+DIAL_TIME_WEIGHT = 0.25  # weight of the latest dial in ``typical_dial_s``
 
 
 class DialBackoff:
@@ -108,6 +109,7 @@ class Dialer:
         self.max_connections = max_connections
         self.backoff = DialBackoff(backoff_initial, backoff_max)
         self._dialling: dict[str, trio.Event] = {}  # peer id -> set when its dial ended
+        self._dial_s: float | None = None  # moving average of successful dials' seconds
 
     def connected_peers(self) -> set[str]:
         return {pid.to_base58() for pid in self.host.get_connected_peers()}
@@ -161,8 +163,10 @@ class Dialer:
             self._forget_dial_failures(pid)
             dialled = True
             self.metrics["connect.dialled"] += 1
+            began = trio.current_time()
             with trio.fail_after(CONNECT_TIMEOUT):
                 await self.host.connect(PeerInfo(pid, maddrs))
+            self._took(trio.current_time() - began)
         except trio.TooSlowError:
             reason = f"no connection within {CONNECT_TIMEOUT:g}s"
         except Exception as exc:  # noqa: BLE001 - libp2p raises many unrelated types
@@ -176,6 +180,17 @@ class Dialer:
             reason += f"; next dial in {wait:g}s at the earliest"
         log.warning("cannot connect to %s at %s: %s", peer_id, addrs, reason)
         return False
+
+    def _took(self, seconds: float) -> None:
+        if self._dial_s is None:
+            self._dial_s = seconds
+        else:
+            self._dial_s += DIAL_TIME_WEIGHT * (seconds - self._dial_s)
+
+    def typical_dial_s(self) -> float:
+        """How long this node's recent dials took (a moving average over successful dials;
+        0 before the first): a loaded machine's dials, and its peers', take longer."""
+        return self._dial_s or 0.0
 
     def dial_soon(self, peer_id: str, addrs: list[str]) -> bool:
         """Dial ``peer_id`` in the background (``connect``, with its cap and backoff), so

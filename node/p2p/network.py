@@ -128,6 +128,10 @@ class PeerNetwork:
         """Whether a background dial (``dial_soon``) of ``peer_id`` is under way."""
         return self._dialer.dialling(peer_id)
 
+    def typical_dial_s(self) -> float:
+        """How long this node's recent dials took (``Dialer.typical_dial_s``)."""
+        return self._dialer.typical_dial_s()
+
     def start_soon(self, fn: Callable[..., Awaitable[None]], *args: object) -> None:
         """Run ``fn(*args)`` beside the network, until it returns or the network stops;
         ``fn`` must handle its own errors (one escaping stops the network)."""

@@ -233,7 +233,9 @@ def test_unreachable_peer_and_taken_port(tmp_path: Path) -> None:
             assert await a.connect(b.peer_id, ["/ip4/127.0.0.1/tcp/1"]) is False
             assert await a.connect("not-a-peer-id", b.listen_addrs()) is False
             assert a.metrics["connect.failed"] == 2
+            assert a.typical_dial_s() == 0.0  # failed dials say nothing of dial times
             assert await a.connect(b.peer_id, [f"{b.listen_addrs()[0]}/p2p/{b.peer_id}"])
+            assert a.typical_dial_s() > 0.0
             assert a.connected_peers() == {b.peer_id}
             port = int(a.listen_addrs()[0].rsplit("/", 1)[1])
             with pytest.raises(NetworkError, match="cannot listen"):

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
 from node.chain.client import Participant
-from node.committee_links import DIAL_YIELD_S, meet_committee
+from node.committee_links import DIAL_YIELD_MAX_S, DIAL_YIELD_S, dial_yield_s, meet_committee
 from node.errors import ChainError
 from node.metrics import Metrics
 
@@ -41,6 +42,10 @@ class Net:
     nursery: trio.Nursery
     connected: set[str] = field(default_factory=set)
     dialled: list[str] = field(default_factory=list)
+    dial_s: float = 0.0  # how long this node's dials take (typical_dial_s)
+
+    def typical_dial_s(self) -> float:
+        return self.dial_s
 
     def start_soon(self, fn: Any, *args: Any) -> None:
         self.nursery.start_soon(fn, *args)
@@ -137,5 +142,40 @@ def test_of_two_members_the_lower_address_dials_and_the_other_waits_for_it() -> 
             assert sorted(net.dialled) == ["peer-" + A, "peer-" + f]  # A never did
         assert ctx.metrics.get("committee_dials_yielded_total") == 1
         assert ctx.metrics.get("committee_dials_total") == 2
+
+    trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+@pytest.mark.parametrize(
+    ("typical", "wait"),
+    [
+        (0.0, DIAL_YIELD_S),  # no dial yet
+        (0.2, DIAL_YIELD_S),  # a quiet machine: the floor
+        (1.0, 1.5),  # a loaded one: 1.5 x its dials
+        (10.0, DIAL_YIELD_MAX_S),  # never longer than the cap
+    ],
+)
+def test_the_wait_for_the_other_members_dial_follows_this_nodes_dials(
+    typical: float, wait: float
+) -> None:
+    assert dial_yield_s(typical) == pytest.approx(wait)
+
+
+def test_where_dials_take_long_the_higher_address_waits_longer_for_the_lower_ones() -> None:
+    """Dials take 1.2 s here: A's connection coming 1 s after the draw (after the 0.75 s
+    floor) is still waited for, so ME does not dial A too (two connections per pair)."""
+    me = "0xEe"
+
+    async def scenario() -> None:
+        async with trio.open_nursery() as nursery:
+            net = Net(nursery, dial_s=1.2)
+            ctx = Ctx(Port({}), net, address=me)
+            ctx.registry = {A.lower(): entry(A)}
+            meet_committee(ctx, [me, A])  # type: ignore[arg-type]
+            await trio.sleep(1.0)
+            net.connected.add("peer-" + A)  # A's dial came
+            await trio.sleep(DIAL_YIELD_MAX_S)
+            assert net.dialled == []
+        assert ctx.metrics.get("committee_dials_yielded_total") == 1
 
     trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
